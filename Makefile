@@ -1,0 +1,48 @@
+# Flowlytix Licensing. The two commands: make run, make test.
+GO          ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BIN         := bin
+DATA        ?= ./data
+ADDR        ?= 127.0.0.1:8080
+
+.PHONY: run build test test-short bench lint fuzz vectors clean
+
+## run: build and start licensed with SQLite under ./data, a fresh key and demo data
+run: build
+	$(BIN)/licensed serve --addr $(ADDR) --db $(DATA)/licensing.db --keys $(DATA)/keys --demo
+
+## build: build licensed and licensectl into ./bin
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## test: every test, with the race detector; PostgreSQL and Chromium tests run when available
+test:
+	$(GO) test -race -count=1 ./...
+
+## test-short: the quick tests only
+test-short:
+	$(GO) test -short -count=1 ./...
+
+## bench: the benchmarks (issue and verify beside raw RSA, and more)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: run each fuzzer for FUZZTIME (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./license -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./license -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
+
+## vectors: regenerate the shared test vectors under testdata/vectors
+vectors:
+	$(GO) run ./internal/vectorgen -out testdata/vectors
+
+## lint: gofmt, go vet and staticcheck must be clean
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,13 @@
+// Package clientlib is what a desktop app links to check its license with no
+// network: Verify parses a license file, checks its signature against the
+// app's embedded key set, and answers exactly one outcome of the contract
+// (valid, grace, expired, revoked, ...) from plain inputs: the file, the key
+// set, the clock, the device and the cached state.
+//
+// The SQLite edge cache, the offline queue and Sync arrive with the client
+// issue and live here too.
+//
+// clientlib must never import server code: not syncserver or its adapters,
+// not admin, not chi, pgx or html/template. make test checks it
+// (go list -deps ./clientlib/...), so that an app links only what it needs.
+package clientlib

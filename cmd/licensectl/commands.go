@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/flowlytix/licensing/clientlib"
+	"github.com/flowlytix/licensing/issuer"
+	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/license"
+)
+
+func (e *env) keys(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("want a subcommand: keys generate or keys jwks")
+	}
+	switch args[0] {
+	case "generate":
+		fs := e.newFlags("keys generate", "keys generate --out DIR [--bits 3072]")
+		out := fs.String("out", "", "key directory; created 0700 when missing (required)")
+		bits := fs.Int("bits", keys.DefaultBits, fmt.Sprintf("RSA key size, %d to %d", keys.MinBits, keys.MaxBits))
+		if _, err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if err := required(fs, "out"); err != nil {
+			return err
+		}
+		if *bits < keys.MinBits || *bits > keys.MaxBits {
+			return usagef("--bits %d is out of range: want %d to %d (default %d)", *bits, keys.MinBits, keys.MaxBits, keys.DefaultBits)
+		}
+		before, _ := keys.LoadDir(*out)
+		k, err := keys.GenerateInto(*out, *bits)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "generated a %d-bit RSA key in %s\nkid: %s (now the active signer)\n", *bits, *out, k.ID)
+		if before.Len() > 0 {
+			fmt.Fprintf(e.stdout, "%d earlier key(s) stay in %s to verify the files they signed\n", before.Len(), *out)
+		}
+		return nil
+	case "jwks":
+		fs := e.newFlags("keys jwks", "keys jwks --keys DIR")
+		dir := fs.String("keys", "", "key directory (required)")
+		if _, err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if err := required(fs, "keys"); err != nil {
+			return err
+		}
+		ks, err := keys.LoadDir(*dir)
+		if err != nil {
+			return err
+		}
+		js, err := ks.JWKS()
+		if err != nil {
+			return err
+		}
+		_, err = e.stdout.Write(js)
+		return err
+	case "-h", "--help", "help":
+		fmt.Fprint(e.stderr, "Usage:\n  licensectl keys generate --out DIR [--bits 3072]\n  licensectl keys jwks --keys DIR\n")
+		return nil
+	default:
+		return usagef("unknown subcommand %q: want generate or jwks", args[0])
+	}
+}
+
+// parseTime parses an RFC 3339 time, or a bare date (midnight UTC).
+func parseTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, usagef("--%s %q is not a time: use RFC 3339 (2027-01-31T00:00:00Z) or a date (2027-01-31)", name, s)
+}
+
+func (e *env) issue(ctx context.Context, args []string) error {
+	fs := e.newFlags("issue", "issue --keys DIR (--customer-id ... --tier ... | --request FILE) ... --out FILE")
+	dir := fs.String("keys", "", "key directory holding the active signer (required)")
+	out := fs.String("out", "", `where to write the license file, "-" for stdout (required)`)
+	customer := fs.String("customer-id", "", "the customer's id, a UUID (required)")
+	tenant := fs.String("tenant-id", "", "the tenant the app should use (default: the customer id)")
+	sub := fs.String("subscription-id", "", "the subscription's id, a UUID (default: a new one)")
+	tier := fs.String("tier", "", "basic, professional or enterprise (required)")
+	features := fs.String("features", "", "comma-separated feature names, e.g. export,sync")
+	maxDevices := fs.Int("max-devices", 0, "seats (required, at least 1)")
+	starts := fs.String("starts", "", "RFC 3339 start (default: now)")
+	expires := fs.String("expires", "", "RFC 3339 end, before grace (required)")
+	grace := fs.Int("grace-days", 0, "days of grace after --expires")
+	checkIn := fs.Int("check-in-days", 0, "how often an online app should sync; 0: never asked")
+	offline := fs.Int("max-offline-days", 0, "days an app may go without a sync; 0: unlimited (air-gapped)")
+	deviceID := fs.String("device-id", "", "bind the file to this device id (with --fingerprint)")
+	fingerprint := fs.String("fingerprint", "", "the device's raw fingerprint (hashed into the file)")
+	request := fs.String("request", "", "an activation request file: bind the file to the device that made it")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "keys", "out", "customer-id", "tier", "expires"); err != nil {
+		return err
+	}
+	if *maxDevices < 1 {
+		return usagef("--max-devices is required and must be at least 1")
+	}
+	in := issuer.Input{
+		SubscriptionID: *sub, CustomerID: *customer, TenantID: *tenant, Tier: *tier,
+		MaxDevices: *maxDevices, GracePeriodDays: *grace, CheckInDays: *checkIn, MaxOfflineDays: *offline,
+	}
+	for _, f := range strings.Split(*features, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			in.Features = append(in.Features, f)
+		}
+	}
+	var err error
+	if in.StartsAt, err = parseTime("starts", *starts); err != nil {
+		return err
+	}
+	if in.ExpiresAt, err = parseTime("expires", *expires); err != nil {
+		return err
+	}
+	var req *license.Request
+	switch {
+	case *request != "" && (*deviceID != "" || *fingerprint != ""):
+		return usagef("--request already names the device: drop --device-id and --fingerprint")
+	case *request != "":
+		data, err := readInput(*request, license.MaxRequestSize)
+		if err != nil {
+			return err
+		}
+		if req, err = license.ParseRequest(data); err != nil {
+			return fmt.Errorf("%s: %w", *request, err)
+		}
+	case (*deviceID == "") != (*fingerprint == ""):
+		return usagef("--device-id and --fingerprint go together")
+	case *deviceID != "":
+		in.DeviceID = *deviceID
+		in.DeviceFingerprintSHA256 = license.FingerprintHash(*fingerprint)
+	}
+	if err := in.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	ks, err := keys.LoadDir(*dir)
+	if err != nil {
+		return err
+	}
+	iss, err := issuer.New(ks, nil)
+	if err != nil {
+		return fmt.Errorf("%w; make one with: licensectl keys generate --out %s", err, *dir)
+	}
+	var lic *issuer.License
+	if req != nil {
+		lic, err = iss.IssueForRequest(ctx, in, req)
+	} else {
+		lic, err = iss.Issue(ctx, in)
+	}
+	if err != nil {
+		return err
+	}
+	if err := e.writeOutput(*out, lic.File); err != nil {
+		return err
+	}
+	if *out != "-" {
+		bound := "bound to no device"
+		if lic.Claims.DeviceBound() {
+			bound = "bound to device " + lic.Claims.DeviceID
+		}
+		fmt.Fprintf(e.stdout, "wrote %s: subscription %s, %s, expires %s, %s\n", *out,
+			lic.Claims.SubscriptionID, lic.Claims.Tier, license.FormatTime(lic.Claims.ExpiresAt), bound)
+	}
+	return nil
+}
+
+func (e *env) verify(ctx context.Context, args []string) error {
+	fs := e.newFlags("verify", "verify --jwks FILE [--device-id ID] [--fingerprint FP] LICENSE")
+	jwksPath := fs.String("jwks", "", "the public key set (JWKS) the app embeds (required)")
+	deviceID := fs.String("device-id", "", "this device's id, for a device-bound file")
+	fingerprint := fs.String("fingerprint", "", "this device's raw fingerprint, for a device-bound file")
+	now := fs.String("now", "", "check as of this RFC 3339 time instead of the clock")
+	lastSync := fs.String("last-sync", "", "RFC 3339 time of the last successful sync (default: none)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, "jwks"); err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want exactly one LICENSE file, got %d arguments", len(pos))
+	}
+	opts := clientlib.VerifyOptions{DeviceID: *deviceID, Fingerprint: *fingerprint}
+	if opts.Now, err = parseTime("now", *now); err != nil {
+		return err
+	}
+	if opts.State.LastSync, err = parseTime("last-sync", *lastSync); err != nil {
+		return err
+	}
+	jwks, err := readInput(*jwksPath, 1<<20)
+	if err != nil {
+		return err
+	}
+	ks, err := keys.ParseJWKS(jwks)
+	if err != nil {
+		return usagef("%s: %v", *jwksPath, err)
+	}
+	opts.Keys = ks
+	file, err := readLicense(pos[0])
+	if err != nil {
+		return err
+	}
+	res := clientlib.Verify(file, opts)
+	fmt.Fprintln(e.stdout, res.Status)
+	describe(e.stderr, res)
+	if !res.Status.Unlocks() {
+		return errFail
+	}
+	return nil
+}
+
+// readLicense reads a license file, at most one byte more than a license
+// file may be, so that an oversized file is answered "invalid" at once
+// without reading it all.
+func readLicense(path string) ([]byte, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, license.MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
+}
+
+func describe(w io.Writer, res clientlib.Result) {
+	if res.Reason != "" {
+		fmt.Fprintf(w, "reason: %s\n", res.Reason)
+	}
+	c := res.Claims
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "subscription: %s\ncustomer: %s\ntier: %s\nfeatures: %s\nmax devices: %d\n",
+		c.SubscriptionID, c.CustomerID, c.Tier, strings.Join(c.Features, ","), c.MaxDevices)
+	fmt.Fprintf(w, "expires: %s (%d days remaining, %d days of grace)\n", license.FormatTime(c.ExpiresAt), res.DaysRemaining, c.GracePeriodDays)
+	if res.InGrace {
+		fmt.Fprintf(w, "in grace: %d days until %s\n", res.GraceDaysRemaining, license.FormatTime(c.Expiry))
+	}
+	if c.DeviceBound() {
+		fmt.Fprintf(w, "device: %s\n", c.DeviceID)
+	}
+}
+
+func (e *env) inspect(ctx context.Context, args []string) error {
+	fs := e.newFlags("inspect", "inspect LICENSE")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want exactly one LICENSE file, got %d arguments", len(pos))
+	}
+	file, err := readLicense(pos[0])
+	if err != nil {
+		return err
+	}
+	tok, err := license.Parse(file)
+	if err != nil {
+		return err
+	}
+	claims, err := json.Marshal(tok.Claims)
+	if err != nil {
+		return err
+	}
+	header, err := json.Marshal(tok.Header)
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	out.WriteString("# not verified: inspect reads a file without checking its signature; use licensectl verify\n")
+	out.WriteString("header: ")
+	if err := json.Indent(&out, header, "", "  "); err != nil {
+		return err
+	}
+	out.WriteString("\nclaims: ")
+	if err := json.Indent(&out, claims, "", "  "); err != nil {
+		return err
+	}
+	out.WriteString("\n")
+	_, err = e.stdout.Write(out.Bytes())
+	return err
+}
+
+func (e *env) request(ctx context.Context, args []string) error {
+	fs := e.newFlags("request", "request --license-key KEY --device-id ID --fingerprint FP --out FILE")
+	key := fs.String("license-key", "", "the license key the customer received (required)")
+	deviceID := fs.String("device-id", "", "this device's id (required)")
+	fingerprint := fs.String("fingerprint", "", "this device's raw fingerprint; only its SHA-256 goes in the file (required)")
+	platform := fs.String("platform", defaultPlatform(), "the platform, e.g. linux/amd64")
+	appVersion := fs.String("app-version", "", "the app's version")
+	out := fs.String("out", "", `where to write the request file, "-" for stdout (required)`)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "license-key", "device-id", "fingerprint", "out"); err != nil {
+		return err
+	}
+	req, err := license.NewRequest(*key, *deviceID, *fingerprint, *platform, *appVersion, time.Now())
+	if err != nil {
+		return usagef("%v", err)
+	}
+	data, err := req.Encode()
+	if err != nil {
+		return err
+	}
+	if err := e.writeOutput(*out, data); err != nil {
+		return err
+	}
+	if *out != "-" {
+		fmt.Fprintf(e.stdout, "wrote %s: send it to your vendor, then import the license file they return\n", *out)
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+package main
+
+import "runtime"
+
+func defaultPlatform() string { return runtime.GOOS + "/" + runtime.GOARCH }

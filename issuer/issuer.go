@@ -1,0 +1,253 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/license"
+)
+
+// Limits on what one license may carry.
+const (
+	MaxFeatures   = 200
+	MaxDevices    = 1_000_000
+	maxTenantSize = 200
+)
+
+var featureName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]{0,63}$`)
+
+// Input is everything a license file says. The issuer validates it before
+// signing anything.
+type Input struct {
+	SubscriptionID string // a UUID; a new one is made when empty
+	CustomerID     string // a UUID
+	TenantID       string // defaults to CustomerID
+	Tier           string // basic, professional or enterprise
+	Features       []string
+	MaxDevices     int
+	StartsAt       time.Time // defaults to now
+	ExpiresAt      time.Time
+	// Days of grace after ExpiresAt, how often an online app should sync (0:
+	// never asked), and how long an app may go without a sync (0: unlimited).
+	GracePeriodDays int
+	CheckInDays     int
+	MaxOfflineDays  int
+
+	// Both set for a device-bound file, both empty otherwise. The
+	// fingerprint is the lowercase hex SHA-256 (license.FingerprintHash).
+	DeviceID                string
+	DeviceFingerprintSHA256 string
+}
+
+// ValidationError says which input is wrong and why.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the input as Issue would, without signing. It fills no
+// defaults.
+func (in *Input) Validate() error {
+	if in.SubscriptionID != "" {
+		if err := checkUUID("subscription_id", in.SubscriptionID); err != nil {
+			return err
+		}
+	}
+	if err := checkUUID("customer_id", in.CustomerID); err != nil {
+		return err
+	}
+	if len(in.TenantID) > maxTenantSize {
+		return invalid("tenant_id", "is longer than %d bytes", maxTenantSize)
+	}
+	switch in.Tier {
+	case license.TierBasic, license.TierProfessional, license.TierEnterprise:
+	case "":
+		return invalid("tier", "is missing; want basic, professional or enterprise")
+	default:
+		return invalid("tier", "%q is not a tier; want basic, professional or enterprise", in.Tier)
+	}
+	if len(in.Features) > MaxFeatures {
+		return invalid("features", "%d features is more than %d", len(in.Features), MaxFeatures)
+	}
+	seen := make(map[string]bool, len(in.Features))
+	for _, f := range in.Features {
+		if !featureName.MatchString(f) {
+			return invalid("features", "%q is not a feature name: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit)", f)
+		}
+		if seen[f] {
+			return invalid("features", "%q is listed twice", f)
+		}
+		seen[f] = true
+	}
+	if in.MaxDevices < 1 || in.MaxDevices > MaxDevices {
+		return invalid("max_devices", "is %d; want 1 to %d", in.MaxDevices, MaxDevices)
+	}
+	if in.ExpiresAt.IsZero() {
+		return invalid("expires_at", "is missing")
+	}
+	if !in.StartsAt.IsZero() && !in.ExpiresAt.Truncate(time.Second).After(in.StartsAt.Truncate(time.Second)) {
+		return invalid("expires_at", "%s is not after starts_at %s", license.FormatTime(in.ExpiresAt), license.FormatTime(in.StartsAt))
+	}
+	for _, d := range []struct {
+		name string
+		v    int
+	}{{"grace_period_days", in.GracePeriodDays}, {"check_in_days", in.CheckInDays}, {"max_offline_days", in.MaxOfflineDays}} {
+		if d.v < 0 {
+			return invalid(d.name, "is %d; it must not be negative", d.v)
+		}
+		if d.v > license.MaxDays {
+			return invalid(d.name, "is %d; at most %d", d.v, license.MaxDays)
+		}
+	}
+	if (in.DeviceID == "") != (in.DeviceFingerprintSHA256 == "") {
+		return invalid("device_id", "a device-bound file needs both the device id and its fingerprint")
+	}
+	if in.DeviceID != "" {
+		if len(in.DeviceID) > 200 {
+			return invalid("device_id", "is longer than 200 bytes")
+		}
+		if !license.IsFingerprintHash(in.DeviceFingerprintSHA256) {
+			return invalid("device_fingerprint_sha256", "must be 64 lowercase hex digits")
+		}
+	}
+	return nil
+}
+
+func checkUUID(field, s string) error {
+	if s == "" {
+		return invalid(field, "is missing")
+	}
+	if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
+		return invalid(field, "%q is not a UUID", s)
+	}
+	return nil
+}
+
+// Issuer signs license files with the active key of a key set.
+type Issuer struct {
+	keys *keys.Set
+	now  func() time.Time
+}
+
+// New returns an issuer that signs with ks's active key. now is the clock;
+// nil means time.Now.
+func New(ks *keys.Set, now func() time.Time) (*Issuer, error) {
+	if _, err := ks.Active(); err != nil {
+		return nil, fmt.Errorf("new issuer: %w", err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Issuer{keys: ks, now: now}, nil
+}
+
+// License is a signed license file.
+type License struct {
+	Claims *license.Claims
+	Token  string // the bare JWS compact serialization (the API's signed_token)
+	File   []byte // the armored file
+}
+
+// Claims validates in and builds the claims it would sign at time now.
+func Claims(in Input, now time.Time) (*license.Claims, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	now = now.UTC().Truncate(time.Second)
+	starts := in.StartsAt.UTC().Truncate(time.Second)
+	if in.StartsAt.IsZero() {
+		starts = now
+		if !in.ExpiresAt.Truncate(time.Second).After(starts) {
+			return nil, invalid("expires_at", "%s is already past", license.FormatTime(in.ExpiresAt))
+		}
+	}
+	expires := in.ExpiresAt.UTC().Truncate(time.Second)
+	sub := in.SubscriptionID
+	if sub == "" {
+		sub = uuid.NewString()
+	}
+	tenant := in.TenantID
+	if tenant == "" {
+		tenant = in.CustomerID
+	}
+	features := append([]string{}, in.Features...)
+	return &license.Claims{
+		Issuer:                  license.Issuer,
+		Audience:                license.Audience,
+		SubscriptionID:          sub,
+		ID:                      uuid.NewString(),
+		IssuedAt:                now,
+		NotBefore:               starts,
+		Expiry:                  expires.Add(time.Duration(in.GracePeriodDays) * license.Day),
+		LicenseVersion:          license.Version,
+		CustomerID:              in.CustomerID,
+		TenantID:                tenant,
+		Tier:                    in.Tier,
+		Features:                features,
+		MaxDevices:              in.MaxDevices,
+		StartsAt:                starts,
+		ExpiresAt:               expires,
+		GracePeriodDays:         in.GracePeriodDays,
+		CheckInDays:             in.CheckInDays,
+		MaxOfflineDays:          in.MaxOfflineDays,
+		DeviceID:                in.DeviceID,
+		DeviceFingerprintSHA256: in.DeviceFingerprintSHA256,
+	}, nil
+}
+
+// Issue validates in and signs a license file.
+func (i *Issuer) Issue(ctx context.Context, in Input) (*License, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("issue license: %w", err)
+	}
+	c, err := Claims(in, i.now())
+	if err != nil {
+		return nil, fmt.Errorf("issue license: %w", err)
+	}
+	return i.Sign(ctx, c)
+}
+
+// Sign signs claims that are already built, such as those of Claims.
+func (i *Issuer) Sign(ctx context.Context, c *license.Claims) (*License, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sign license: %w", err)
+	}
+	k, err := i.keys.Active()
+	if err != nil {
+		return nil, err
+	}
+	tok, err := license.Sign(k.Signer(), k.ID, c)
+	if err != nil {
+		return nil, err
+	}
+	return &License{Claims: c, Token: tok, File: license.Armor(tok)}, nil
+}
+
+// IssueForRequest issues a file bound to the device that made an activation
+// request. The terms come from in and the device from the request. Matching
+// the request's license key to a subscription is the caller's job (the
+// server's store, or an admin at the command line); here the request is only
+// checked for form.
+func (i *Issuer) IssueForRequest(ctx context.Context, in Input, req *license.Request) (*License, error) {
+	if req == nil {
+		return nil, errors.New("issue license: no activation request")
+	}
+	if err := req.Validate(); err != nil {
+		return nil, fmt.Errorf("issue license: %w", err)
+	}
+	in.DeviceID = req.DeviceID
+	in.DeviceFingerprintSHA256 = req.DeviceFingerprintSHA256
+	return i.Issue(ctx, in)
+}

@@ -1,0 +1,248 @@
+package license
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Fixed values of format version 1.
+const (
+	Issuer   = "flowlytix-licensing"
+	Audience = "flowlytix-app"
+	Type     = "flowlytix-license+jwt"
+	Alg      = "RS256"
+	Version  = 1
+)
+
+// Tiers a license may carry.
+const (
+	TierBasic        = "basic"
+	TierProfessional = "professional"
+	TierEnterprise   = "enterprise"
+)
+
+// Day is the unit of grace_period_days, check_in_days and max_offline_days:
+// exactly 86,400 seconds, never a calendar day, so every verifier agrees.
+const Day = 24 * time.Hour
+
+// Claims are the contents of a license file. Times are whole seconds, UTC.
+type Claims struct {
+	Issuer         string
+	Audience       string
+	SubscriptionID string    // sub
+	ID             string    // jti: this file's own id
+	IssuedAt       time.Time // iat
+	NotBefore      time.Time // nbf: equals StartsAt
+	Expiry         time.Time // exp: ExpiresAt plus the grace period, the hard stop
+	LicenseVersion int
+
+	CustomerID      string
+	TenantID        string
+	Tier            string
+	Features        []string
+	MaxDevices      int
+	StartsAt        time.Time
+	ExpiresAt       time.Time
+	GracePeriodDays int
+	CheckInDays     int
+	MaxOfflineDays  int
+
+	// Present only in a device-bound file.
+	DeviceID                string
+	DeviceFingerprintSHA256 string
+}
+
+// DeviceBound reports whether the file is bound to one device.
+func (c *Claims) DeviceBound() bool { return c.DeviceID != "" }
+
+// HasFeature reports whether the license grants the named feature.
+func (c *Claims) HasFeature(name string) bool {
+	for _, f := range c.Features {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+// wireClaims is the JSON shape, member for member as the contract names them.
+type wireClaims struct {
+	Iss                     string   `json:"iss"`
+	Aud                     string   `json:"aud"`
+	Sub                     string   `json:"sub"`
+	Jti                     string   `json:"jti"`
+	Iat                     int64    `json:"iat"`
+	Nbf                     int64    `json:"nbf"`
+	Exp                     int64    `json:"exp"`
+	LicenseVersion          int      `json:"license_version"`
+	CustomerID              string   `json:"customer_id"`
+	TenantID                string   `json:"tenant_id"`
+	Tier                    string   `json:"tier"`
+	Features                []string `json:"features"`
+	MaxDevices              int      `json:"max_devices"`
+	StartsAt                string   `json:"starts_at"`
+	ExpiresAt               string   `json:"expires_at"`
+	GracePeriodDays         int      `json:"grace_period_days"`
+	CheckInDays             int      `json:"check_in_days"`
+	MaxOfflineDays          int      `json:"max_offline_days"`
+	DeviceID                string   `json:"device_id,omitempty"`
+	DeviceFingerprintSHA256 string   `json:"device_fingerprint_sha256,omitempty"`
+}
+
+// claimKinds gives the JSON type of every claim the format defines. All are
+// required but the two device claims; a claim of the wrong type (null
+// included) makes the file invalid. Claims not listed here are ignored, so a
+// later minor addition does not break older apps.
+var claimKinds = map[string]jsonKind{
+	"iss": kindString, "aud": kindString, "sub": kindString, "jti": kindString,
+	"iat": kindNumber, "nbf": kindNumber, "exp": kindNumber, "license_version": kindNumber,
+	"customer_id": kindString, "tenant_id": kindString, "tier": kindString,
+	"features": kindArray, "max_devices": kindNumber,
+	"starts_at": kindString, "expires_at": kindString,
+	"grace_period_days": kindNumber, "check_in_days": kindNumber, "max_offline_days": kindNumber,
+	"device_id": kindString, "device_fingerprint_sha256": kindString,
+}
+
+func optionalClaim(name string) bool {
+	return name == "device_id" || name == "device_fingerprint_sha256"
+}
+
+// FormatTime renders a time the way the format writes it: RFC 3339, UTC,
+// whole seconds.
+func FormatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
+
+// MarshalJSON writes the claims in the contract's flat shape.
+func (c *Claims) MarshalJSON() ([]byte, error) {
+	features := c.Features
+	if features == nil {
+		features = []string{}
+	}
+	return json.Marshal(wireClaims{
+		Iss: c.Issuer, Aud: c.Audience, Sub: c.SubscriptionID, Jti: c.ID,
+		Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix(), Exp: c.Expiry.Unix(),
+		LicenseVersion: c.LicenseVersion,
+		CustomerID:     c.CustomerID, TenantID: c.TenantID, Tier: c.Tier,
+		Features: features, MaxDevices: c.MaxDevices,
+		StartsAt: FormatTime(c.StartsAt), ExpiresAt: FormatTime(c.ExpiresAt),
+		GracePeriodDays: c.GracePeriodDays, CheckInDays: c.CheckInDays, MaxOfflineDays: c.MaxOfflineDays,
+		DeviceID: c.DeviceID, DeviceFingerprintSHA256: c.DeviceFingerprintSHA256,
+	})
+}
+
+// decodeClaims parses and checks a claims object. It refuses duplicate
+// member names, missing required claims, non-integer times and values that
+// disagree with each other (nbf must equal starts_at, exp must equal
+// expires_at plus the grace period), so that this verifier and any standard
+// JWT verifier can never read the same file two ways.
+func decodeClaims(data []byte) (*Claims, error) {
+	members, err := checkObject(data)
+	if err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
+	}
+	for name, want := range claimKinds {
+		got, ok := members[name]
+		switch {
+		case !ok && !optionalClaim(name):
+			return nil, fmt.Errorf("claims: missing %q", name)
+		case ok && got != want:
+			return nil, fmt.Errorf("claims: %q is a %s, want a %s", name, got, want)
+		}
+	}
+	var w wireClaims
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
+	}
+	c := &Claims{
+		Issuer: w.Iss, Audience: w.Aud, SubscriptionID: w.Sub, ID: w.Jti,
+		IssuedAt: time.Unix(w.Iat, 0).UTC(), NotBefore: time.Unix(w.Nbf, 0).UTC(), Expiry: time.Unix(w.Exp, 0).UTC(),
+		LicenseVersion: w.LicenseVersion,
+		CustomerID:     w.CustomerID, TenantID: w.TenantID, Tier: w.Tier, Features: w.Features,
+		MaxDevices: w.MaxDevices, GracePeriodDays: w.GracePeriodDays,
+		CheckInDays: w.CheckInDays, MaxOfflineDays: w.MaxOfflineDays,
+		DeviceID: w.DeviceID, DeviceFingerprintSHA256: w.DeviceFingerprintSHA256,
+	}
+	if c.StartsAt, err = parseUTC("starts_at", w.StartsAt); err != nil {
+		return nil, err
+	}
+	if c.ExpiresAt, err = parseUTC("expires_at", w.ExpiresAt); err != nil {
+		return nil, err
+	}
+	if err := c.check(members); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Claims) check(members map[string]jsonKind) error {
+	switch {
+	case c.Issuer != Issuer:
+		return fmt.Errorf("claims: iss is %q, want %q", c.Issuer, Issuer)
+	case c.Audience != Audience:
+		return fmt.Errorf("claims: aud is %q, want %q", c.Audience, Audience)
+	case c.LicenseVersion != Version:
+		return fmt.Errorf("claims: license_version is %d, want %d", c.LicenseVersion, Version)
+	case c.SubscriptionID == "" || c.ID == "" || c.CustomerID == "" || c.TenantID == "" || c.Tier == "":
+		return fmt.Errorf("claims: sub, jti, customer_id, tenant_id and tier must not be empty")
+	case c.MaxDevices < 1:
+		return fmt.Errorf("claims: max_devices is %d, want at least 1", c.MaxDevices)
+	case c.GracePeriodDays < 0 || c.CheckInDays < 0 || c.MaxOfflineDays < 0:
+		return fmt.Errorf("claims: grace_period_days, check_in_days and max_offline_days must not be negative")
+	case c.GracePeriodDays > MaxDays || c.CheckInDays > MaxDays || c.MaxOfflineDays > MaxDays:
+		return fmt.Errorf("claims: day counts must be at most %d", MaxDays)
+	case !c.ExpiresAt.After(c.StartsAt):
+		return fmt.Errorf("claims: expires_at must be after starts_at")
+	case !c.NotBefore.Equal(c.StartsAt):
+		return fmt.Errorf("claims: nbf %d disagrees with starts_at %s", c.NotBefore.Unix(), FormatTime(c.StartsAt))
+	case !c.Expiry.Equal(c.ExpiresAt.Add(time.Duration(c.GracePeriodDays) * Day)):
+		return fmt.Errorf("claims: exp %d is not expires_at plus %d grace days", c.Expiry.Unix(), c.GracePeriodDays)
+	}
+	for _, f := range c.Features {
+		if f == "" {
+			return fmt.Errorf("claims: empty feature name")
+		}
+	}
+	_, hasID := members["device_id"]
+	_, hasFP := members["device_fingerprint_sha256"]
+	if hasID != hasFP {
+		return fmt.Errorf("claims: device_id and device_fingerprint_sha256 go together")
+	}
+	if hasID {
+		if c.DeviceID == "" {
+			return fmt.Errorf("claims: device_id is empty")
+		}
+		if !IsFingerprintHash(c.DeviceFingerprintSHA256) {
+			return fmt.Errorf("claims: device_fingerprint_sha256 must be 64 lowercase hex digits")
+		}
+	}
+	return nil
+}
+
+// MaxDays bounds every day count, so that adding days to a time never
+// overflows; it is more than 27 years.
+const MaxDays = 10000
+
+func parseUTC(name, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil || !strings.HasSuffix(s, "Z") || t.Nanosecond() != 0 {
+		return time.Time{}, fmt.Errorf("claims: %s %q is not an RFC 3339 UTC time in whole seconds", name, s)
+	}
+	return t, nil
+}
+
+// IsFingerprintHash reports whether s is a lowercase hex SHA-256.
+func IsFingerprintHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
