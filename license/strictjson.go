@@ -1,11 +1,9 @@
 package license
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // jsonKind is the JSON type of a member's value.
@@ -46,102 +44,208 @@ const maxDepth = 8
 // different things to different verifiers; the format refuses it outright.
 var errDuplicate = errors.New("duplicate member name")
 
-// checkObject walks one JSON object and returns the kind of each top-level
+// checkObject scans one JSON object and returns the kind of each top-level
 // member. It refuses anything but a single object, duplicate member names at
-// any depth, and nesting deeper than maxDepth.
+// any depth (compared after unescaping, so "\u0061lg" is "alg"), and nesting
+// deeper than maxDepth. It is a structural scan; callers decode the same
+// bytes with encoding/json afterwards, which checks the rest of the grammar.
+//
+// It is hand-written rather than built on json.Decoder.Token because it runs
+// on every verification and Token allocates for each token; see
+// BenchmarkVerify.
 func checkObject(data []byte) (map[string]jsonKind, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fmt.Errorf("not JSON: %w", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	s := scanner{data: data}
+	s.space()
+	if s.peek() != '{' {
 		return nil, errors.New("not a JSON object")
 	}
 	members := make(map[string]jsonKind, 24)
-	for dec.More() {
-		name, err := memberName(dec)
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := members[name]; dup {
-			return nil, fmt.Errorf("%w %q", errDuplicate, name)
-		}
-		kind, err := skipValue(dec, 1)
-		if err != nil {
-			return nil, err
-		}
-		members[name] = kind
+	if err := s.object(0, members); err != nil {
+		return nil, err
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, fmt.Errorf("not JSON: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	s.space()
+	if s.i != len(s.data) {
 		return nil, errors.New("data after the JSON object")
 	}
 	return members, nil
 }
 
-func memberName(dec *json.Decoder) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", fmt.Errorf("not JSON: %w", err)
-	}
-	name, ok := tok.(string)
-	if !ok {
-		return "", errors.New("not JSON: object key is not a string")
-	}
-	return name, nil
+type scanner struct {
+	data []byte
+	i    int
 }
 
-// skipValue consumes one value and reports its kind, checking nested objects
-// for duplicate names too.
-func skipValue(dec *json.Decoder, depth int) (jsonKind, error) {
-	if depth > maxDepth {
-		return 0, errors.New("JSON nested too deeply")
+var errSyntax = errors.New("not JSON: syntax error")
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.data) {
+		return s.data[s.i]
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return 0, fmt.Errorf("not JSON: %w", err)
-	}
-	switch v := tok.(type) {
-	case string:
-		return kindString, nil
-	case json.Number:
-		return kindNumber, nil
-	case bool:
-		return kindBool, nil
-	case nil:
-		return kindNull, nil
-	case json.Delim:
-		switch v {
-		case '[':
-			for dec.More() {
-				if _, err := skipValue(dec, depth+1); err != nil {
-					return 0, err
-				}
-			}
-			_, err := dec.Token()
-			return kindArray, err
-		case '{':
-			seen := make(map[string]struct{})
-			for dec.More() {
-				name, err := memberName(dec)
-				if err != nil {
-					return 0, err
-				}
-				if _, dup := seen[name]; dup {
-					return 0, fmt.Errorf("%w %q", errDuplicate, name)
-				}
-				seen[name] = struct{}{}
-				if _, err := skipValue(dec, depth+1); err != nil {
-					return 0, err
-				}
-			}
-			_, err := dec.Token()
-			return kindObject, err
+	return 0
+}
+
+func (s *scanner) space() {
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
 		}
 	}
-	return 0, errors.New("not JSON: unexpected token")
+}
+
+// object scans an object at s.i. With top set it records member kinds;
+// nested objects only check for duplicates.
+func (s *scanner) object(depth int, top map[string]jsonKind) error {
+	if depth > maxDepth {
+		return errors.New("JSON nested too deeply")
+	}
+	s.i++ // {
+	var seen []string
+	s.space()
+	if s.peek() == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		s.space()
+		if s.peek() != '"' {
+			return errSyntax
+		}
+		name, err := s.str()
+		if err != nil {
+			return err
+		}
+		if top != nil {
+			if _, dup := top[name]; dup {
+				return fmt.Errorf("%w %q", errDuplicate, name)
+			}
+		} else {
+			for _, n := range seen {
+				if n == name {
+					return fmt.Errorf("%w %q", errDuplicate, name)
+				}
+			}
+			seen = append(seen, name)
+		}
+		s.space()
+		if s.peek() != ':' {
+			return errSyntax
+		}
+		s.i++
+		s.space()
+		kind, err := s.value(depth + 1)
+		if err != nil {
+			return err
+		}
+		if top != nil {
+			top[name] = kind
+		}
+		s.space()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+func (s *scanner) value(depth int) (jsonKind, error) {
+	switch c := s.peek(); {
+	case c == '{':
+		return kindObject, s.object(depth, nil)
+	case c == '[':
+		if depth > maxDepth {
+			return 0, errors.New("JSON nested too deeply")
+		}
+		s.i++
+		s.space()
+		if s.peek() == ']' {
+			s.i++
+			return kindArray, nil
+		}
+		for {
+			s.space()
+			if _, err := s.value(depth + 1); err != nil {
+				return 0, err
+			}
+			s.space()
+			switch s.peek() {
+			case ',':
+				s.i++
+			case ']':
+				s.i++
+				return kindArray, nil
+			default:
+				return 0, errSyntax
+			}
+		}
+	case c == '"':
+		_, err := s.str()
+		return kindString, err
+	case c == '-' || c >= '0' && c <= '9':
+		start := s.i
+		for s.i < len(s.data) {
+			c := s.data[s.i]
+			if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+				break
+			}
+			s.i++
+		}
+		if !json.Valid(s.data[start:s.i]) {
+			return 0, errSyntax
+		}
+		return kindNumber, nil
+	case c == 't':
+		return kindBool, s.literal("true")
+	case c == 'f':
+		return kindBool, s.literal("false")
+	case c == 'n':
+		return kindNull, s.literal("null")
+	}
+	return 0, errSyntax
+}
+
+func (s *scanner) literal(word string) error {
+	if len(s.data)-s.i < len(word) || string(s.data[s.i:s.i+len(word)]) != word {
+		return errSyntax
+	}
+	s.i += len(word)
+	return nil
+}
+
+// str scans a string at s.i and returns its value. Only a string with
+// escapes is decoded by encoding/json; the common case allocates once.
+func (s *scanner) str() (string, error) {
+	start := s.i
+	s.i++ // opening quote
+	escaped := false
+	for s.i < len(s.data) {
+		switch c := s.data[s.i]; {
+		case c == '\\':
+			escaped = true
+			s.i += 2
+		case c == '"':
+			s.i++
+			raw := s.data[start:s.i]
+			if !escaped {
+				return string(raw[1 : len(raw)-1]), nil
+			}
+			var out string
+			if err := json.Unmarshal(raw, &out); err != nil {
+				return "", errSyntax
+			}
+			return out, nil
+		case c < 0x20:
+			return "", errSyntax
+		default:
+			s.i++
+		}
+	}
+	return "", errSyntax
 }

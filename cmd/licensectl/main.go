@@ -108,8 +108,15 @@ func (e *env) newFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: licensectl %s\n\n", synopsis)
-		fs.PrintDefaults()
+		fmt.Fprintf(e.stderr, "Usage: licensectl %s\n\nFlags:\n", synopsis)
+		fs.VisitAll(func(f *flag.Flag) {
+			name, usage := flag.UnquoteUsage(f)
+			fmt.Fprintf(e.stderr, "  --%s %s\n      %s", f.Name, name, usage)
+			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+				fmt.Fprintf(e.stderr, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(e.stderr)
+		})
 	}
 	return fs
 }

@@ -1,0 +1,116 @@
+package clientlib_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/clientlib"
+	"github.com/flowlytix/licensing/keys"
+)
+
+// vectorsDir holds the vectors the JavaScript package runs too.
+const vectorsDir = "../testdata/vectors"
+
+type manifest struct {
+	FormatVersion int    `json:"format_version"`
+	JWKS          string `json:"jwks"`
+	Vectors       []struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		File        string `json:"file"`
+		Now         time.Time
+		DeviceID    string `json:"device_id"`
+		Fingerprint string `json:"fingerprint"`
+		State       struct {
+			LatestTrustedTime *time.Time            `json:"latest_trusted_time"`
+			LastSync          *time.Time            `json:"last_sync"`
+			Revocations       []clientlib.Revocation `json:"revocations"`
+		} `json:"state"`
+		Expect struct {
+			Status             string          `json:"status"`
+			DaysRemaining      int             `json:"days_remaining"`
+			InGrace            bool            `json:"in_grace"`
+			GraceDaysRemaining int             `json:"grace_days_remaining"`
+			Claims             json.RawMessage `json:"claims"`
+		} `json:"expect"`
+	} `json:"vectors"`
+}
+
+func loadManifest(t *testing.T) (*manifest, *keys.Set) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(vectorsDir, "manifest.json"))
+	require.NoError(t, err, "regenerate with: make vectors")
+	var m manifest
+	require.NoError(t, json.Unmarshal(data, &m))
+	require.Equal(t, 1, m.FormatVersion)
+	jwks, err := os.ReadFile(filepath.Join(vectorsDir, m.JWKS))
+	require.NoError(t, err)
+	ks, err := keys.ParseJWKS(jwks)
+	require.NoError(t, err)
+	return &m, ks
+}
+
+func TestEveryVectorGetsItsExpectedOutcome(t *testing.T) {
+	m, ks := loadManifest(t)
+	require.NotEmpty(t, m.Vectors)
+	for _, v := range m.Vectors {
+		t.Run(v.Name, func(t *testing.T) {
+			file, err := os.ReadFile(filepath.Join(vectorsDir, v.File))
+			require.NoError(t, err)
+			opts := clientlib.VerifyOptions{Keys: ks, Now: v.Now, DeviceID: v.DeviceID, Fingerprint: v.Fingerprint}
+			if v.State.LatestTrustedTime != nil {
+				opts.State.LatestTrustedTime = *v.State.LatestTrustedTime
+			}
+			if v.State.LastSync != nil {
+				opts.State.LastSync = *v.State.LastSync
+			}
+			opts.State.Revocations = v.State.Revocations
+
+			res := clientlib.Verify(file, opts)
+			require.Equal(t, v.Expect.Status, string(res.Status), "%s; reason: %s", v.Description, res.Reason)
+			if res.Status == clientlib.StatusInvalid {
+				assert.Nil(t, res.Claims)
+				return
+			}
+			assert.Equal(t, v.Expect.DaysRemaining, res.DaysRemaining, "days_remaining")
+			assert.Equal(t, v.Expect.InGrace, res.InGrace, "in_grace")
+			assert.Equal(t, v.Expect.GraceDaysRemaining, res.GraceDaysRemaining, "grace_days_remaining")
+			got, err := json.Marshal(res.Claims)
+			require.NoError(t, err)
+			assert.JSONEq(t, string(v.Expect.Claims), string(got))
+		})
+	}
+}
+
+func TestTheVectorsCoverEveryOutcome(t *testing.T) {
+	m, _ := loadManifest(t)
+	seen := map[string]int{}
+	for _, v := range m.Vectors {
+		seen[v.Expect.Status]++
+	}
+	for _, s := range []clientlib.Status{
+		clientlib.StatusValid, clientlib.StatusGrace, clientlib.StatusExpired, clientlib.StatusNotYetValid,
+		clientlib.StatusCheckInRequired, clientlib.StatusRevoked, clientlib.StatusDeviceMismatch,
+		clientlib.StatusClockTampered, clientlib.StatusInvalid,
+	} {
+		assert.Positive(t, seen[string(s)], "no vector for %s", s)
+	}
+	assert.Greater(t, seen["invalid"], 40, "every forgery is a vector")
+}
+
+func TestOnlyValidAndGraceUnlock(t *testing.T) {
+	for s, want := range map[clientlib.Status]bool{
+		clientlib.StatusValid: true, clientlib.StatusGrace: true,
+		clientlib.StatusExpired: false, clientlib.StatusRevoked: false, clientlib.StatusInvalid: false,
+		clientlib.StatusCheckInRequired: false, clientlib.StatusClockTampered: false,
+		clientlib.StatusDeviceMismatch: false, clientlib.StatusNotYetValid: false,
+	} {
+		assert.Equal(t, want, s.Unlocks(), string(s))
+	}
+}

@@ -1,0 +1,191 @@
+package main_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests build the real licensectl and run it as a person would.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "licensectl-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "licensectl")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func licensectl(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run licensectl: %v", err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+const customer = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+
+func TestKeysIssueInspectVerify(t *testing.T) {
+	dir := t.TempDir()
+	r := licensectl(t, dir, "keys", "generate", "--out", "keys", "--bits", "2048")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "kid:")
+
+	r = licensectl(t, dir, "keys", "jwks", "--keys", "keys")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "jwks.json"), []byte(r.stdout), 0o644))
+	assert.Contains(t, r.stdout, `"kty": "RSA"`)
+	assert.NotContains(t, r.stdout, `"d":`)
+
+	r = licensectl(t, dir, "issue", "--keys", "keys", "--customer-id", customer, "--tier", "professional",
+		"--features", "export,sync", "--max-devices", "3", "--expires", "2099-01-01T00:00:00Z", "--grace-days", "14",
+		"--out", "customer.lic")
+	require.Equal(t, 0, r.code, r.stderr)
+	file, err := os.ReadFile(filepath.Join(dir, "customer.lic"))
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(file), "-----BEGIN FLOWLYTIX LICENSE-----\n"))
+
+	r = licensectl(t, dir, "inspect", "customer.lic")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"tier": "professional"`)
+	assert.Contains(t, r.stdout, `"typ": "flowlytix-license+jwt"`)
+	assert.Contains(t, r.stdout, "not verified")
+
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "customer.lic")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "valid\n", r.stdout)
+
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "--now", "2099-01-05T00:00:00Z", "customer.lic")
+	assert.Equal(t, 0, r.code, "grace unlocks: exit 0")
+	assert.Equal(t, "grace\n", r.stdout)
+
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "--now", "2099-02-01T00:00:00Z", "customer.lic")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "expired\n", r.stdout)
+
+	// A single changed character in the body makes the file invalid.
+	tampered := []byte(strings.Replace(string(file), "eyJ", "eyK", 2))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tampered.lic"), tampered, 0o644))
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "tampered.lic")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "invalid\n", r.stdout)
+
+	huge := bytes.Repeat([]byte("A"), 3<<20)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "huge.lic"), huge, 0o644))
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "huge.lic")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "invalid\n", r.stdout)
+}
+
+func TestAirGappedActivation(t *testing.T) {
+	dir := t.TempDir()
+	require.Equal(t, 0, licensectl(t, dir, "keys", "generate", "--out", "keys", "--bits", "2048").code)
+	r := licensectl(t, dir, "keys", "jwks", "--keys", "keys")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "jwks.json"), []byte(r.stdout), 0o644))
+
+	r = licensectl(t, dir, "request", "--license-key", "FLX-ABCDE-FGHJK-MNPQR-STVWX-YZ012",
+		"--device-id", "plant-floor-3", "--fingerprint", "fp-of-plant-floor-3", "--out", "plant.req")
+	require.Equal(t, 0, r.code, r.stderr)
+	req, err := os.ReadFile(filepath.Join(dir, "plant.req"))
+	require.NoError(t, err)
+	assert.Contains(t, string(req), "-----BEGIN FLOWLYTIX ACTIVATION REQUEST-----")
+	assert.NotContains(t, string(req), "fp-of-plant-floor-3")
+
+	r = licensectl(t, dir, "issue", "--keys", "keys", "--request", "plant.req", "--customer-id", customer,
+		"--tier", "enterprise", "--max-devices", "1", "--expires", "2099-01-01", "--out", "plant.lic")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "bound to device plant-floor-3")
+
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "--device-id", "plant-floor-3", "--fingerprint", "fp-of-plant-floor-3", "plant.lic")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "valid\n", r.stdout)
+
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "--device-id", "plant-floor-3", "--fingerprint", "someone-else", "plant.lic")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "device_mismatch\n", r.stdout)
+}
+
+func TestUsageErrorsExitTwoAndSayWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "Usage"},
+		{"an unknown command", []string{"frobnicate"}, "unknown command"},
+		{"verify without --jwks", []string{"verify", "x.lic"}, "missing --jwks"},
+		{"verify without a file", []string{"verify", "--jwks", "j.json"}, "exactly one LICENSE"},
+		{"verify a missing file", []string{"verify", "--jwks", "missing.json", "x.lic"}, "no such file"},
+		{"issue without terms", []string{"issue", "--keys", "k", "--out", "x.lic"}, "missing --customer-id, --tier, --expires"},
+		{"issue with a bad date", []string{"issue", "--keys", "k", "--out", "x", "--customer-id", customer, "--tier", "basic", "--max-devices", "1", "--expires", "soon"}, "RFC 3339"},
+		{"issue with a bad tier", []string{"issue", "--keys", "k", "--out", "x", "--customer-id", customer, "--tier", "gold", "--max-devices", "1", "--expires", "2099-01-01"}, "tier"},
+		{"keys generate with a weak size", []string{"keys", "generate", "--out", "k", "--bits", "1024"}, "out of range"},
+		{"request with a bad key", []string{"request", "--license-key", "nope", "--device-id", "d", "--fingerprint", "f", "--out", "r"}, "FLX-"},
+		{"an unknown flag", []string{"inspect", "--bogus", "x"}, "flag provided but not defined"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := licensectl(t, dir, tc.args...)
+			assert.Equal(t, 2, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+			assert.Contains(t, r.stderr, tc.want)
+		})
+	}
+}
+
+func TestAWorldReadableKeyIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	require.Equal(t, 0, licensectl(t, dir, "keys", "generate", "--out", "keys", "--bits", "2048").code)
+	matches, err := filepath.Glob(filepath.Join(dir, "keys", "*.pem"))
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
+	require.NoError(t, os.Chmod(matches[0], 0o644))
+	r := licensectl(t, dir, "issue", "--keys", "keys", "--customer-id", customer, "--tier", "basic",
+		"--max-devices", "1", "--expires", "2099-01-01", "--out", "x.lic")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "chmod 600")
+	_, err = os.Stat(filepath.Join(dir, "x.lic"))
+	assert.True(t, os.IsNotExist(err), "nothing issued")
+}
+
+func TestHelpIsThere(t *testing.T) {
+	r := licensectl(t, t.TempDir(), "help")
+	assert.Equal(t, 0, r.code)
+	for _, cmd := range []string{"keys generate", "keys jwks", "issue", "verify", "inspect", "request"} {
+		assert.Contains(t, r.stdout, "licensectl "+cmd)
+	}
+	r = licensectl(t, t.TempDir(), "issue", "--help")
+	assert.Equal(t, 0, r.code)
+	assert.Contains(t, r.stderr, "--max-offline-days")
+}

@@ -1,0 +1,306 @@
+// Command vectorgen writes the shared test vectors: a public key set, a
+// license file for every outcome of the offline check, every forgery, and a
+// manifest (manifest.json) that gives each vector's clock, device and cached
+// state with the outcome it must get. The Go and JavaScript verifiers both
+// run the manifest, so a disagreement between them fails a test.
+//
+// The expected outcomes are written here by hand from the contract's rules,
+// never computed by the verifier under test.
+//
+//	go run ./internal/vectorgen -out testdata/vectors
+//
+// It also refreshes the fuzz seed corpora under license/testdata/fuzz.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/flowlytix/licensing/internal/forge"
+	"github.com/flowlytix/licensing/issuer"
+	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/license"
+)
+
+// Manifest is the file format of manifest.json; docs/license-format.md
+// describes it for other implementations.
+type Manifest struct {
+	FormatVersion int      `json:"format_version"`
+	GeneratedBy   string   `json:"generated_by"`
+	JWKS          string   `json:"jwks"`
+	Vectors       []Vector `json:"vectors"`
+}
+
+// Vector is one check and its expected answer.
+type Vector struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	File        string `json:"file"`
+	Now         string `json:"now"`
+	DeviceID    string `json:"device_id"`
+	Fingerprint string `json:"fingerprint"`
+	State       State  `json:"state"`
+	Expect      Expect `json:"expect"`
+}
+
+// State is the cached state of a vector.
+type State struct {
+	LatestTrustedTime string       `json:"latest_trusted_time,omitempty"`
+	LastSync          string       `json:"last_sync,omitempty"`
+	Revocations       []Revocation `json:"revocations"`
+}
+
+// Revocation is one revocation list entry.
+type Revocation struct {
+	Seq            int64  `json:"seq"`
+	SubscriptionID string `json:"subscription_id"`
+	DeviceID       string `json:"device_id,omitempty"`
+	State          string `json:"state"`
+	At             string `json:"at"`
+}
+
+// Expect is the answer a verifier must give.
+type Expect struct {
+	Status             string          `json:"status"`
+	DaysRemaining      int             `json:"days_remaining"`
+	InGrace            bool            `json:"in_grace"`
+	GraceDaysRemaining int             `json:"grace_days_remaining"`
+	Claims             json.RawMessage `json:"claims,omitempty"`
+}
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func day(n float64) time.Time { return t0.Add(time.Duration(n * float64(24*time.Hour))) }
+
+const (
+	subID       = "0b6f2f1c-8a55-4a4e-9a57-7c8b8b1e2f10"
+	futureSubID = "7d3c1c55-0f63-4d0e-9a8e-2f4b3e1a9c77"
+	airSubID    = "3e5a2b10-6c4d-4f8e-a1b2-c3d4e5f60718"
+	customerID  = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+	device      = "laptop-7"
+	fingerprint = "fingerprint-of-laptop-7"
+)
+
+func main() {
+	out := flag.String("out", "testdata/vectors", "where to write the vectors")
+	fuzzDir := flag.String("fuzz", "license/testdata/fuzz", "where to write the fuzz seed corpora (empty: skip)")
+	flag.Parse()
+	if err := run(*out, *fuzzDir); err != nil {
+		fmt.Fprintln(os.Stderr, "vectorgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out, fuzzDir string) error {
+	real, err := keys.Generate(keys.DefaultBits)
+	if err != nil {
+		return err
+	}
+	attacker, err := keys.Generate(keys.MinBits)
+	if err != nil {
+		return err
+	}
+	ks, err := keys.NewSet(real)
+	if err != nil {
+		return err
+	}
+	iss, err := issuer.New(ks, func() time.Time { return t0 })
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	standardIn := issuer.Input{
+		SubscriptionID: subID, CustomerID: customerID, Tier: license.TierProfessional,
+		Features: []string{"export", "sync"}, MaxDevices: 3,
+		StartsAt: t0, ExpiresAt: day(365), GracePeriodDays: 14, CheckInDays: 7, MaxOfflineDays: 30,
+	}
+	boundIn := standardIn
+	boundIn.DeviceID, boundIn.DeviceFingerprintSHA256 = device, license.FingerprintHash(fingerprint)
+	futureIn := standardIn
+	futureIn.SubscriptionID, futureIn.StartsAt, futureIn.ExpiresAt = futureSubID, day(30), day(395)
+	airIn := boundIn
+	airIn.SubscriptionID, airIn.Tier, airIn.GracePeriodDays, airIn.CheckInDays, airIn.MaxOfflineDays = airSubID, license.TierEnterprise, 0, 0, 0
+
+	files := map[string]*issuer.License{}
+	for name, in := range map[string]issuer.Input{"standard": standardIn, "bound": boundIn, "future": futureIn, "airgapped": airIn} {
+		lic, err := iss.Issue(ctx, in)
+		if err != nil {
+			return fmt.Errorf("issue %s: %w", name, err)
+		}
+		files[name] = lic
+	}
+
+	rev := func(seq int64, sub, dev, state string) Revocation {
+		return Revocation{Seq: seq, SubscriptionID: sub, DeviceID: dev, State: state, At: license.FormatTime(day(float64(seq)))}
+	}
+	type v struct {
+		name, desc, file string
+		now              time.Time
+		dev, fp          string
+		trusted, sync    time.Time
+		revs             []Revocation
+		status           string
+		days, graceDays  int
+	}
+	vs := []v{
+		{"valid", "a plain file well inside its term", "standard", day(10), "", "", time.Time{}, time.Time{}, nil, "valid", 355, 0},
+		{"valid_fraction_of_a_day", "days_remaining counts whole days, rounded down", "standard", day(10.5), "", "", time.Time{}, time.Time{}, nil, "valid", 354, 0},
+		{"valid_unbound_with_device", "a file bound to no device is valid on any device", "standard", day(10), "any-device", "any-fingerprint", time.Time{}, time.Time{}, nil, "valid", 355, 0},
+		{"valid_device_bound", "a device-bound file on its own device", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, nil, "valid", 355, 0},
+		{"device_mismatch_fingerprint", "the right device id with another fingerprint", "bound", day(10), device, "another-fingerprint", time.Time{}, time.Time{}, nil, "device_mismatch", 355, 0},
+		{"device_mismatch_device_id", "the right fingerprint with another device id", "bound", day(10), "desktop-2", fingerprint, time.Time{}, time.Time{}, nil, "device_mismatch", 355, 0},
+		{"device_mismatch_no_fingerprint", "a device-bound file checked without a fingerprint", "bound", day(10), device, "", time.Time{}, time.Time{}, nil, "device_mismatch", 355, 0},
+		{"valid_at_expires_at", "at expires_at exactly the file is still valid: grace starts after it", "standard", day(365), "", "", time.Time{}, day(364), nil, "valid", 0, 0},
+		{"grace", "a day past expires_at, 14 days of grace", "standard", day(366), "", "", time.Time{}, day(360), nil, "grace", 0, 13},
+		{"grace_last_hour", "an hour before exp", "standard", day(379).Add(-time.Hour), "", "", time.Time{}, day(370), nil, "grace", 0, 0},
+		{"expired_at_exp", "at exp exactly the file is expired", "standard", day(379), "", "", time.Time{}, day(378), nil, "expired", 0, 0},
+		{"expired", "long past exp (and past max_offline_days: expired is checked first)", "standard", day(500), "", "", time.Time{}, time.Time{}, nil, "expired", 0, 0},
+		{"not_yet_valid", "before starts_at (nbf)", "future", day(1), "", "", time.Time{}, time.Time{}, nil, "not_yet_valid", 394, 0},
+		{"check_in_required", "31 days without a sync, 30 allowed", "standard", day(31), "", "", time.Time{}, time.Time{}, nil, "check_in_required", 334, 0},
+		{"check_in_boundary", "exactly max_offline_days after iat is still allowed", "standard", day(30), "", "", time.Time{}, time.Time{}, nil, "valid", 335, 0},
+		{"check_in_satisfied_by_sync", "a sync 11 days ago resets the offline clock", "standard", day(31), "", "", time.Time{}, day(20), nil, "valid", 334, 0},
+		{"check_in_sync_older_than_iat", "a sync before iat counts from iat", "standard", day(31), "", "", time.Time{}, day(-5), nil, "check_in_required", 334, 0},
+		{"airgapped_never_checks_in", "max_offline_days 0: no check-in ever", "airgapped", day(300), device, fingerprint, time.Time{}, time.Time{}, nil, "valid", 65, 0},
+		{"airgapped_expires_without_grace", "grace 0: expired right at expires_at", "airgapped", day(365), device, fingerprint, time.Time{}, time.Time{}, nil, "expired", 0, 0},
+		{"revoked_subscription", "the revocation list revokes the subscription", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "revoked")}, "revoked", 355, 0},
+		{"suspended_subscription", "a suspension also answers revoked", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "suspended")}, "revoked", 355, 0},
+		{"reinstated", "suspended, then reinstated: the latest entry wins", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "suspended"), rev(2, subID, "", "active")}, "valid", 355, 0},
+		{"reinstated_listed_out_of_order", "the highest seq wins, not the list order", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(2, subID, "", "active"), rev(1, subID, "", "suspended")}, "valid", 355, 0},
+		{"suspended_after_reinstatement", "reinstated, then suspended again", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "suspended"), rev(2, subID, "", "active"), rev(3, subID, "", "suspended")}, "revoked", 355, 0},
+		{"device_blocked", "this device is blocked", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, device, "blocked")}, "revoked", 355, 0},
+		{"device_blocked_unbound_file", "an unbound file on a blocked device id", "standard", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, device, "blocked")}, "revoked", 355, 0},
+		{"other_device_blocked", "another device's block does not touch this one", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, "desktop-2", "blocked")}, "valid", 355, 0},
+		{"other_subscription_revoked", "another subscription's revocation does not touch this one", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, futureSubID, "", "revoked")}, "valid", 355, 0},
+		{"clock_tampered", "the clock 50 days behind the latest trusted time", "standard", day(50), "", "", day(100), time.Time{}, nil, "clock_tampered", 315, 0},
+		{"clock_within_tolerance", "4 minutes behind the latest trusted time is allowed", "standard", day(10).Add(-4 * time.Minute), "", "", day(10), time.Time{}, nil, "valid", 355, 0},
+		{"clock_just_past_tolerance", "5 minutes and 1 second behind is not", "standard", day(10).Add(-5*time.Minute - time.Second), "", "", day(10), time.Time{}, nil, "clock_tampered", 355, 0},
+		{"clock_before_iat", "10 minutes before the file was signed", "standard", day(0).Add(-10 * time.Minute), "", "", time.Time{}, time.Time{}, nil, "clock_tampered", 365, 0},
+		{"clock_before_iat_within_tolerance", "3 minutes before iat (and nbf): not tampering, not yet valid", "standard", day(0).Add(-3 * time.Minute), "", "", time.Time{}, time.Time{}, nil, "not_yet_valid", 365, 0},
+		{"order_tampered_beats_mismatch", "clock_tampered is checked before device_mismatch", "bound", day(50), device, "another-fingerprint", day(100), time.Time{}, nil, "clock_tampered", 315, 0},
+		{"order_mismatch_beats_revoked", "device_mismatch is checked before revoked", "bound", day(10), device, "another-fingerprint", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "revoked")}, "device_mismatch", 355, 0},
+		{"order_revoked_beats_not_yet_valid", "revoked is checked before not_yet_valid", "future", day(1), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, futureSubID, "", "revoked")}, "revoked", 394, 0},
+		{"order_revoked_beats_expired", "revoked is checked before expired", "standard", day(500), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "revoked")}, "revoked", 0, 0},
+		{"order_check_in_beats_grace", "check_in_required is checked before grace", "standard", day(370), "", "", time.Time{}, day(330), nil, "check_in_required", 0, 0},
+	}
+
+	if err := os.MkdirAll(filepath.Join(out, "files"), 0o755); err != nil {
+		return err
+	}
+	jwks, err := ks.JWKS()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "jwks.json"), jwks, 0o644); err != nil {
+		return err
+	}
+	for name, lic := range files {
+		if err := os.WriteFile(filepath.Join(out, "files", name+".lic"), lic.File, 0o644); err != nil {
+			return err
+		}
+	}
+	m := Manifest{FormatVersion: 1, GeneratedBy: "go run ./internal/vectorgen -out testdata/vectors", JWKS: "jwks.json"}
+	opt := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return license.FormatTime(t)
+	}
+	for _, x := range vs {
+		claims, err := json.Marshal(files[x.file].Claims)
+		if err != nil {
+			return err
+		}
+		revs := x.revs
+		if revs == nil {
+			revs = []Revocation{}
+		}
+		m.Vectors = append(m.Vectors, Vector{
+			Name: x.name, Description: x.desc, File: "files/" + x.file + ".lic", Now: license.FormatTime(x.now),
+			DeviceID: x.dev, Fingerprint: x.fp,
+			State:  State{LatestTrustedTime: opt(x.trusted), LastSync: opt(x.sync), Revocations: revs},
+			Expect: Expect{Status: x.status, DaysRemaining: x.days, InGrace: x.status == "grace", GraceDaysRemaining: x.graceDays, Claims: claims},
+		})
+	}
+
+	forged, err := forge.All(real, attacker, files["standard"].Claims)
+	if err != nil {
+		return err
+	}
+	for _, f := range forged {
+		path := "files/forged_" + f.Name + ".lic"
+		if err := os.WriteFile(filepath.Join(out, path), f.File, 0o644); err != nil {
+			return err
+		}
+		m.Vectors = append(m.Vectors, Vector{
+			Name: "forged_" + f.Name, Description: f.Why, File: path, Now: license.FormatTime(day(10)),
+			State:  State{Revocations: []Revocation{}},
+			Expect: Expect{Status: "invalid"},
+		})
+	}
+	manifest, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "manifest.json"), append(manifest, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %d vectors to %s\n", len(m.Vectors), out)
+	if fuzzDir == "" {
+		return nil
+	}
+	return writeFuzzSeeds(fuzzDir, files, forged)
+}
+
+// writeFuzzSeeds writes seed corpora in the go test fuzz format, so the
+// fuzzers start from real files and real attacks.
+func writeFuzzSeeds(dir string, files map[string]*issuer.License, forged []forge.Case) error {
+	write := func(target, name string, data []byte) error {
+		d := filepath.Join(dir, target)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(data)) + ")\n"
+		return os.WriteFile(filepath.Join(d, name), []byte(body), 0o644)
+	}
+	for name, lic := range files {
+		if err := write("FuzzParse", "file_"+name, lic.File); err != nil {
+			return err
+		}
+		if err := write("FuzzParse", "bare_"+name, []byte(lic.Token)); err != nil {
+			return err
+		}
+	}
+	for _, f := range forged {
+		if err := write("FuzzParse", "forged_"+f.Name, f.File); err != nil {
+			return err
+		}
+	}
+	req, err := license.NewRequest("FLX-ABCDE-FGHJK-MNPQR-STVWX-YZ012", device, fingerprint, "linux/amd64", "3.1.0", t0)
+	if err != nil {
+		return err
+	}
+	enc, err := req.Encode()
+	if err != nil {
+		return err
+	}
+	seeds := map[string]string{
+		"request":           string(enc),
+		"request_crlf":      string(enc[:len(enc)-1]) + "\r\n",
+		"request_no_armor":  string(enc[len(license.RequestBeginLine)+1 : len(enc)-len(license.RequestEndLine)-1]),
+		"request_empty":     license.RequestBeginLine + "\n" + license.RequestEndLine + "\n",
+		"request_not_json":  license.RequestBeginLine + "\naGVsbG8\n" + license.RequestEndLine + "\n",
+		"request_with_null": license.RequestBeginLine + "\neyJsaWNlbnNlX2tleSI6bnVsbH0\n" + license.RequestEndLine + "\n",
+	}
+	for name, s := range seeds {
+		if err := write("FuzzParseRequest", name, []byte(s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

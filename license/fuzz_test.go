@@ -1,0 +1,74 @@
+package license_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/flowlytix/licensing/internal/testkeys"
+	"github.com/flowlytix/licensing/license"
+)
+
+// FuzzParse feeds arbitrary bytes to the license file reader. Whatever the
+// input, it must not panic, must refuse with ErrInvalid rather than any other
+// error, and anything it accepts must verify or be refused cleanly. The seed
+// corpus is in testdata/fuzz/FuzzParse.
+func FuzzParse(f *testing.F) {
+	tok := signSample(f)
+	f.Add([]byte(tok))
+	f.Add(license.Armor(tok))
+	f.Add([]byte(license.BeginLine + "\r\n" + tok + "\r\n" + license.EndLine))
+	f.Add([]byte("a.b.c"))
+	f.Add([]byte("eyJhbGciOiJub25lIn0.e30."))
+	ks := testkeys.Set(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parsed, err := license.Parse(data)
+		if err != nil {
+			if !errors.Is(err, license.ErrInvalid) {
+				t.Fatalf("got error %v, want one wrapping ErrInvalid", err)
+			}
+			return
+		}
+		if parsed.Claims == nil {
+			t.Fatal("parsed without claims")
+		}
+		if err := parsed.Verify(ks); err != nil && !errors.Is(err, license.ErrInvalid) {
+			t.Fatalf("verify: got %v, want ErrInvalid", err)
+		}
+	})
+}
+
+// FuzzParseRequest does the same for activation request files; whatever it
+// accepts must encode again and parse back to the same request.
+func FuzzParseRequest(f *testing.F) {
+	req, err := license.NewRequest("FLX-ABCDE-FGHJK-MNPQR-STVWX-YZ012", "laptop-7", "machine-fp", "linux/amd64", "1.2.3", t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	enc, err := req.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(enc)
+	f.Add([]byte(license.RequestBeginLine + "\n" + license.RequestEndLine))
+	f.Add([]byte(license.RequestBeginLine + "\neyJsaWNlbnNlX2tleSI6MX0\n" + license.RequestEndLine))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := license.ParseRequest(data)
+		if err != nil {
+			if !errors.Is(err, license.ErrInvalidRequest) {
+				t.Fatalf("got error %v, want one wrapping ErrInvalidRequest", err)
+			}
+			return
+		}
+		again, err := r.Encode()
+		if err != nil {
+			t.Fatalf("encode an accepted request: %v", err)
+		}
+		r2, err := license.ParseRequest(again)
+		if err != nil {
+			t.Fatalf("parse a re-encoded request: %v", err)
+		}
+		if *r2 != *r {
+			t.Fatalf("round trip changed the request: got %+v, want %+v", r2, r)
+		}
+	})
+}

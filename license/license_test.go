@@ -1,0 +1,242 @@
+package license_test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	jwt "github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/internal/forge"
+	"github.com/flowlytix/licensing/internal/testkeys"
+	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/license"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func sampleClaims() *license.Claims {
+	return &license.Claims{
+		Issuer: license.Issuer, Audience: license.Audience,
+		SubscriptionID: "0b6f2f1c-8a55-4a4e-9a57-7c8b8b1e2f10", ID: "5f0e8c1d-3a1b-4c7e-8f9a-0d1e2f3a4b5c",
+		IssuedAt: t0, NotBefore: t0, Expiry: t0.Add(379 * license.Day), LicenseVersion: 1,
+		CustomerID: "1b4e28ba-2fa1-11d2-883f-0016d3cca427", TenantID: "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+		Tier: license.TierProfessional, Features: []string{"export", "sync"}, MaxDevices: 3,
+		StartsAt: t0, ExpiresAt: t0.Add(365 * license.Day), GracePeriodDays: 14,
+		CheckInDays: 7, MaxOfflineDays: 30,
+	}
+}
+
+func signSample(t testing.TB) string {
+	t.Helper()
+	k := testkeys.Signer(t)
+	tok, err := license.Sign(k.Signer(), k.ID, sampleClaims())
+	require.NoError(t, err)
+	return tok
+}
+
+func TestSignedFileRoundTrips(t *testing.T) {
+	tok := signSample(t)
+	got, err := license.Verify(license.Armor(tok), testkeys.Set(t))
+	require.NoError(t, err)
+	want := sampleClaims()
+	assert.Equal(t, want, got.Claims)
+	assert.Equal(t, testkeys.Signer(t).ID, got.Header.Kid)
+	assert.Equal(t, tok, got.Compact)
+}
+
+func TestHeaderIsExactlyTheContracts(t *testing.T) {
+	tok, err := license.Parse([]byte(signSample(t)))
+	require.NoError(t, err)
+	hdr, _, _ := strings.Cut(tok.Compact, ".")
+	raw, err := jsonSegment(hdr)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"alg":"RS256","kid":"`+testkeys.Signer(t).ID+`","typ":"flowlytix-license+jwt"}`, string(raw))
+}
+
+func TestReadersAcceptEveryLayout(t *testing.T) {
+	tok := signSample(t)
+	armored := string(license.Armor(tok))
+	lines := strings.Split(strings.TrimSpace(armored), "\n")
+	for _, l := range lines {
+		require.LessOrEqual(t, len(l), 64, "armored lines are folded at 64")
+	}
+	cases := []struct {
+		name, file string
+	}{
+		{"armored as written", armored},
+		{"CRLF line ends", strings.ReplaceAll(armored, "\n", "\r\n")},
+		{"blank space around", "\n\n  \t" + armored + "\n\n   "},
+		{"an unfolded body", license.BeginLine + "\n" + tok + "\n" + license.EndLine},
+		{"a bare compact string", tok},
+		{"a bare string with a trailing newline", tok + "\n"},
+		{"a UTF-8 byte order mark", "\xef\xbb\xbf" + armored},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := license.Verify([]byte(tc.file), testkeys.Set(t))
+			require.NoError(t, err)
+			assert.Equal(t, tok, got.Compact)
+		})
+	}
+}
+
+func TestEveryForgeryIsInvalid(t *testing.T) {
+	cases, err := forge.All(testkeys.Signer(t), testkeys.Attacker(t), sampleClaims())
+	require.NoError(t, err)
+	require.Greater(t, len(cases), 40)
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			_, err := license.Verify(tc.File, testkeys.Set(t))
+			require.Error(t, err, tc.Why)
+			assert.True(t, errors.Is(err, license.ErrInvalid), "got %v, want it to wrap ErrInvalid", err)
+		})
+	}
+}
+
+func TestSpecificRefusalsSayWhy(t *testing.T) {
+	cases, err := forge.All(testkeys.Signer(t), testkeys.Attacker(t), sampleClaims())
+	require.NoError(t, err)
+	want := map[string]string{
+		"alg_none_unsigned":        "only RS256",
+		"hs256_public_key_pem":     "only RS256",
+		"alg_ps256_real_key":       "only RS256",
+		"unknown_kid":              "unknown key",
+		"header_jku":               `"jku"`,
+		"header_x5c":               `"x5c"`,
+		"header_crit":              `"crit"`,
+		"header_b64":               `"b64"`,
+		"header_jwk":               `"jwk"`,
+		"duplicate_header_alg":     "duplicate member",
+		"duplicate_claim":          "duplicate member",
+		"missing_exp":              `missing "exp"`,
+		"missing_nbf":              `missing "nbf"`,
+		"padded_base64":            "base64url",
+		"standard_base64_alphabet": "base64url",
+		"five_segments":            "3 segments",
+		"tampered_payload":         "bad signature",
+		"zero_signature":           "bad signature",
+		"empty_signature":          "empty signature",
+		"wrong_typ":                "typ",
+		"wrong_iss":                "iss",
+		"wrong_aud":                "aud",
+	}
+	for _, tc := range cases {
+		sub, ok := want[tc.Name]
+		if !ok {
+			continue
+		}
+		delete(want, tc.Name)
+		t.Run(tc.Name, func(t *testing.T) {
+			_, err := license.Verify(tc.File, testkeys.Set(t))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), sub)
+		})
+	}
+	assert.Empty(t, want, "forge no longer makes these cases")
+}
+
+func TestAHugeFileIsRefusedBeforeDecoding(t *testing.T) {
+	tok := signSample(t)
+	huge := bytes.Repeat([]byte(tok+"\n"), (3<<20)/len(tok))
+	require.Greater(t, len(huge), 3<<20-len(tok)-1)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := license.Parse(huge)
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, license.ErrInvalid)
+	assert.Contains(t, err.Error(), "more than")
+	// Refused by its length alone: no copy of the 3 MiB input was made.
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<10), "bytes allocated while refusing a 3 MiB file")
+}
+
+func TestAStandardJWTVerifierAgrees(t *testing.T) {
+	// exp is expires_at plus grace, so any standard JWT library refuses a
+	// file past its grace. golang-jwt stands in for "any".
+	tok := signSample(t)
+	k := testkeys.Signer(t)
+	keyFunc := func(*jwt.Token) (any, error) { return k.Public, nil }
+	parse := func(at time.Time) error {
+		_, err := jwt.Parse(tok, keyFunc,
+			jwt.WithValidMethods([]string{"RS256"}),
+			jwt.WithIssuer(license.Issuer), jwt.WithAudience(license.Audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithTimeFunc(func() time.Time { return at }))
+		return err
+	}
+	assert.NoError(t, parse(t0.Add(24*time.Hour)), "inside the license")
+	assert.NoError(t, parse(t0.Add(370*license.Day)), "inside the grace period")
+	assert.ErrorIs(t, parse(t0.Add(380*license.Day)), jwt.ErrTokenExpired, "past expires_at plus grace")
+	assert.ErrorIs(t, parse(t0.Add(-24*time.Hour)), jwt.ErrTokenNotValidYet, "before nbf")
+}
+
+func TestSignGoesThroughCryptoSigner(t *testing.T) {
+	// A signer that is not an *rsa.PrivateKey, as a KMS or HSM would be.
+	k := testkeys.Signer(t)
+	hsm := &countingSigner{inner: k.Signer()}
+	tok, err := license.Sign(hsm, k.ID, sampleClaims())
+	require.NoError(t, err)
+	assert.Equal(t, 1, hsm.calls)
+	_, err = license.Verify([]byte(tok), testkeys.Set(t))
+	assert.NoError(t, err)
+}
+
+type countingSigner struct {
+	inner crypto.Signer
+	calls int
+}
+
+func (s *countingSigner) Public() crypto.PublicKey { return s.inner.Public() }
+func (s *countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	s.calls++
+	return s.inner.Sign(r, digest, opts)
+}
+
+func TestKeyRotationKeepsOldFilesVerifying(t *testing.T) {
+	oldKey := testkeys.Signer(t)
+	newKey := testkeys.Attacker(t) // any second key will do
+	oldFile := signSample(t)
+	newFile, err := license.Sign(newKey.Signer(), newKey.ID, sampleClaims())
+	require.NoError(t, err)
+
+	rotated, err := keys.NewSet(newKey, oldKey)
+	require.NoError(t, err)
+	_, err = license.Verify([]byte(oldFile), rotated)
+	assert.NoError(t, err, "a file signed before the rotation")
+	_, err = license.Verify([]byte(newFile), rotated)
+	assert.NoError(t, err, "a file signed after it")
+
+	onlyOld, err := keys.NewSet(oldKey)
+	require.NoError(t, err)
+	_, err = license.Verify([]byte(newFile), onlyOld)
+	assert.ErrorIs(t, err, license.ErrInvalid, "an app that never received the new key")
+}
+
+func jsonSegment(s string) (json.RawMessage, error) {
+	return base64.RawURLEncoding.DecodeString(s)
+}
+
+// rsaVerifyRaw is the raw operation the benchmarks compare against.
+func rsaVerifyRaw(pub *rsa.PublicKey, input string, sig []byte) error {
+	sum := sha256.Sum256([]byte(input))
+	return rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig)
+}
+
+func rsaSignRaw(priv crypto.Signer, input string) ([]byte, error) {
+	sum := sha256.Sum256([]byte(input))
+	return priv.Sign(rand.Reader, sum[:], crypto.SHA256)
+}
