@@ -28,8 +28,8 @@ type manifest struct {
 		DeviceID    string `json:"device_id"`
 		Fingerprint string `json:"fingerprint"`
 		State       struct {
-			LatestTrustedTime *time.Time            `json:"latest_trusted_time"`
-			LastSync          *time.Time            `json:"last_sync"`
+			LatestTrustedTime *time.Time             `json:"latest_trusted_time"`
+			LastSync          *time.Time             `json:"last_sync"`
 			Revocations       []clientlib.Revocation `json:"revocations"`
 		} `json:"state"`
 		Expect struct {

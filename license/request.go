@@ -175,13 +175,7 @@ func ParseRequest(data []byte) (*Request, error) {
 	if !ok {
 		return nil, bad("the last line is not %s", RequestEndLine)
 	}
-	body = strings.Map(func(r rune) rune {
-		switch r {
-		case '\r', '\n', ' ', '\t':
-			return -1
-		}
-		return r
-	}, body)
+	body = stripBlanks(body)
 	// Padding carries no meaning in an unsigned request; accept it.
 	body = strings.TrimRight(body, "=")
 	js, err := decodeSegment("request body", body)
