@@ -1,0 +1,299 @@
+package syncserver
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Subscription statuses.
+const (
+	SubscriptionActive    = "active"
+	SubscriptionExpired   = "expired" // past expires_at plus grace
+	SubscriptionSuspended = "suspended"
+	SubscriptionCancelled = "cancelled"
+	SubscriptionRevoked   = "revoked" // final
+)
+
+// Device statuses. Active and inactive devices hold a seat; deactivated and
+// blocked ones do not.
+const (
+	DeviceActive      = "active"
+	DeviceInactive    = "inactive" // silent for longer than the server allows; still holds its seat
+	DeviceDeactivated = "deactivated"
+	DeviceBlocked     = "blocked"
+)
+
+// Revocation list states (the contract's).
+const (
+	StateRevoked   = "revoked"
+	StateSuspended = "suspended"
+	StateBlocked   = "blocked"
+	StateActive    = "active" // reinstated
+)
+
+// Customer owns subscriptions.
+type Customer struct {
+	ID          string    `json:"id"`
+	Email       string    `json:"email"`
+	CompanyName string    `json:"company_name"`
+	FirstName   string    `json:"first_name"`
+	LastName    string    `json:"last_name"`
+	Status      string    `json:"status"` // active or archived
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Plan is a template for subscriptions: what a tier includes and costs.
+type Plan struct {
+	ID              string   `json:"id"`
+	Name            string   `json:"name"`
+	Tier            string   `json:"tier"`
+	Features        []string `json:"features"`
+	PriceCents      int64    `json:"price_cents"`
+	Currency        string   `json:"currency"`
+	BillingPeriod   string   `json:"billing_period"` // month or year
+	MaxDevices      int      `json:"max_devices"`
+	GracePeriodDays int      `json:"grace_period_days"`
+	CheckInDays     int      `json:"check_in_days"`
+	MaxOfflineDays  int      `json:"max_offline_days"`
+	// FreeSeatsAfterDays frees the seat of a device silent for that many
+	// days; 0 keeps seats until an admin or the app frees them.
+	FreeSeatsAfterDays int       `json:"free_seats_after_days"`
+	CreatedAt          time.Time `json:"created_at"`
+}
+
+// Subscription is what a customer bought: the terms every license file of
+// it carries.
+type Subscription struct {
+	ID              string    `json:"id"`
+	CustomerID      string    `json:"customer_id"`
+	PlanID          string    `json:"plan_id,omitempty"`
+	TenantID        string    `json:"tenant_id,omitempty"`
+	LicenseKey      string    `json:"license_key"`
+	Tier            string    `json:"tier"`
+	Features        []string  `json:"features"`
+	MaxDevices      int       `json:"max_devices"`
+	ActiveDevices   int       `json:"active_devices"`
+	Status          string    `json:"status"`
+	StartsAt        time.Time `json:"starts_at"`
+	ExpiresAt       time.Time `json:"expires_at"`
+	GracePeriodDays int       `json:"grace_period_days"`
+	CheckInDays     int       `json:"check_in_days"`
+	MaxOfflineDays  int       `json:"max_offline_days"`
+	// FreeSeatsAfterDays comes from the plan (see Plan).
+	FreeSeatsAfterDays int `json:"free_seats_after_days"`
+	// Revision grows with every change of the terms; a device whose file
+	// was signed at an older revision gets a new file on its next sync.
+	Revision  int64     `json:"revision"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// HardExpiresAt is expires_at plus grace: the license file's exp.
+func (s *Subscription) HardExpiresAt() time.Time {
+	return s.ExpiresAt.Add(time.Duration(s.GracePeriodDays) * 24 * time.Hour)
+}
+
+// Device is one activated installation. ID is the server's id; DeviceID is
+// the id the app chose.
+type Device struct {
+	ID                string     `json:"id"`
+	SubscriptionID    string     `json:"subscription_id"`
+	DeviceID          string     `json:"device_id"`
+	FingerprintSHA256 string     `json:"fingerprint_sha256"`
+	Platform          string     `json:"platform"`
+	AppVersion        string     `json:"app_version"`
+	Hostname          string     `json:"hostname,omitempty"`
+	Status            string     `json:"status"`
+	ActivatedAt       time.Time  `json:"activated_at"`
+	LastSeenAt        time.Time  `json:"last_seen_at"`
+	DeactivatedAt     *time.Time `json:"deactivated_at,omitempty"`
+}
+
+// HoldsSeat reports whether the device counts against max_devices.
+func (d *Device) HoldsSeat() bool { return d.Status == DeviceActive || d.Status == DeviceInactive }
+
+// LicenseFileRecord is a license file the server issued.
+type LicenseFileRecord struct {
+	JTI            string    `json:"jti"`
+	SubscriptionID string    `json:"subscription_id"`
+	DeviceRowID    string    `json:"device_row_id,omitempty"` // empty: bound to no device
+	Revision       int64     `json:"revision"`
+	IssuedAt       time.Time `json:"issued_at"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	Token          string    `json:"-"`
+}
+
+// Revocation is one entry of the revocation log.
+type Revocation struct {
+	Seq            int64     `json:"seq"`
+	SubscriptionID string    `json:"subscription_id"`
+	DeviceID       string    `json:"device_id,omitempty"` // the app's device id
+	State          string    `json:"state"`
+	At             time.Time `json:"at"`
+}
+
+// Heartbeat says a device was running at a time.
+type Heartbeat struct {
+	At         time.Time `json:"at"`
+	AppVersion string    `json:"app_version"`
+}
+
+// UsageEvent is one usage record from an app; EventID (a UUID the app
+// made) makes replays harmless.
+type UsageEvent struct {
+	EventID         string          `json:"event_id"`
+	Feature         string          `json:"feature"`
+	Count           int64           `json:"count"`
+	DurationSeconds float64         `json:"duration_seconds,omitempty"`
+	At              time.Time       `json:"at"`
+	Metadata        json.RawMessage `json:"metadata,omitempty"`
+}
+
+// Validation is one entry of the validation log.
+type Validation struct {
+	At             time.Time
+	SubscriptionID string // empty when the token named none we know
+	DeviceID       string // the app's device id
+	Valid          bool
+	Reason         string
+}
+
+// AdminUser can sign in to the web admin.
+type AdminUser struct {
+	ID           string     `json:"id"`
+	Email        string     `json:"email"`
+	PasswordHash string     `json:"-"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastLoginAt  *time.Time `json:"last_login_at,omitempty"`
+}
+
+// AdminSession is a signed-in browser. Only the hash of its secret is
+// stored.
+type AdminSession struct {
+	IDHash    string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// APIToken is an admin API bearer token. Only its hash is stored.
+type APIToken struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Hash       string     `json:"-"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// AuditEntry records one admin change: who, what, when, before and after.
+type AuditEntry struct {
+	ID         int64           `json:"id"`
+	At         time.Time       `json:"at"`
+	Actor      string          `json:"actor"`
+	Action     string          `json:"action"`
+	TargetType string          `json:"target_type"`
+	TargetID   string          `json:"target_id"`
+	Before     json.RawMessage `json:"before,omitempty"`
+	After      json.RawMessage `json:"after,omitempty"`
+}
+
+// Page asks for one page of a list. Page counts from 1.
+type Page struct {
+	Page     int
+	PageSize int
+}
+
+// Page size bounds.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// Normalize fills defaults and clamps the page size.
+func (p Page) Normalize() Page {
+	if p.Page < 1 {
+		p.Page = 1
+	}
+	if p.PageSize < 1 {
+		p.PageSize = DefaultPageSize
+	}
+	if p.PageSize > MaxPageSize {
+		p.PageSize = MaxPageSize
+	}
+	return p
+}
+
+// Offset is the number of rows before the page.
+func (p Page) Offset() int { p = p.Normalize(); return (p.Page - 1) * p.PageSize }
+
+// CustomerFilter selects customers.
+type CustomerFilter struct {
+	Query  string // matched against email, company and names
+	Status string
+	Page
+}
+
+// SubscriptionFilter selects subscriptions.
+type SubscriptionFilter struct {
+	Status         string
+	Tier           string
+	CustomerID     string
+	Query          string    // license key, customer email or company
+	ExpiringBefore time.Time // only active ones expiring before this
+	Page
+}
+
+// DeviceFilter selects devices.
+type DeviceFilter struct {
+	SubscriptionID string
+	Status         string
+	Query          string // device id, hostname, platform
+	Page
+}
+
+// AuditFilter selects audit entries.
+type AuditFilter struct {
+	TargetType string
+	TargetID   string
+	Page
+}
+
+// DayCount is one day's figure; Day is YYYY-MM-DD in UTC.
+type DayCount struct {
+	Day   string `json:"day"`
+	Count int64  `json:"count"`
+}
+
+// FeatureDayCount is one feature's usage on one day.
+type FeatureDayCount struct {
+	Day     string `json:"day"`
+	Feature string `json:"feature"`
+	Events  int64  `json:"events"`
+	Count   int64  `json:"count"`
+}
+
+// StatusTierCount counts subscriptions of one status and tier.
+type StatusTierCount struct {
+	Status string `json:"status"`
+	Tier   string `json:"tier"`
+	Count  int64  `json:"count"`
+}
+
+// Overview is what the dashboard shows.
+type Overview struct {
+	ActiveSubscriptions  int64             `json:"active_subscriptions"`
+	ActiveDevices        int64             `json:"active_devices"`
+	ActivationsToday     int64             `json:"activations_today"`
+	ExpiringIn30Days     int64             `json:"expiring_in_30_days"`
+	MonthlyRevenueCents  int64             `json:"monthly_revenue_cents"`
+	SubscriptionsByState []StatusTierCount `json:"subscriptions_by_status_and_tier"`
+	Activations          []DayCount        `json:"activations_per_day"`
+	Validations          []DayCount        `json:"validations_per_day"`
+	DevicesSeen          []DayCount        `json:"active_devices_per_day"`
+	Usage                []FeatureDayCount `json:"usage_per_feature_per_day"`
+}
+
+// Day formats t's UTC date the way the rollups key it.
+func Day(t time.Time) string { return t.UTC().Format("2006-01-02") }

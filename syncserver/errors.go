@@ -1,0 +1,91 @@
+package syncserver
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is the transport-neutral class of an error. The HTTP layer maps each
+// kind to one status in one table.
+type Kind string
+
+// Error kinds.
+const (
+	KindInvalid      Kind = "invalid"      // bad input: 400
+	KindNotFound     Kind = "not_found"    // 404
+	KindConflict     Kind = "conflict"     // state forbids it: 409
+	KindForbidden    Kind = "forbidden"    // not allowed for this license: 403
+	KindUnauthorized Kind = "unauthorized" // no or bad credentials: 401
+	KindRateLimited  Kind = "rate_limited" // 429
+	KindTooLarge     Kind = "too_large"    // 413
+	KindInternal     Kind = "internal"     // a bug or an outage: 500, logged
+	KindUnavailable  Kind = "unavailable"  // shutting down, database away: 503
+)
+
+// Error is a domain error: a kind for the transport, a stable snake_case
+// code for clients (the contract's error codes), and a message for people.
+type Error struct {
+	Kind    Kind
+	Code    string
+	Message string
+	Err     error // the cause, if any; never shown to clients
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches another *Error by kind and code, so errors.Is(err,
+// ErrNotFound) holds for any not-found error.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	if !ok {
+		return false
+	}
+	return t.Kind == e.Kind && (t.Code == "" || t.Code == e.Code)
+}
+
+// Errorf makes a domain error with a formatted message.
+func Errorf(kind Kind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Sentinels for errors.Is: they match any error of their kind.
+var (
+	ErrNotFound = &Error{Kind: KindNotFound}
+	ErrConflict = &Error{Kind: KindConflict}
+	ErrInvalid  = &Error{Kind: KindInvalid}
+)
+
+// Contract error codes.
+const (
+	CodeInvalidRequest      = "invalid_request"
+	CodeNotFound            = "not_found"
+	CodeConflict            = "conflict"
+	CodeInvalidLicenseKey   = "invalid_license_key"
+	CodeLicenseNotFound     = "license_not_found"
+	CodeLicenseInactive     = "license_inactive"
+	CodeDeviceBlocked       = "device_blocked"
+	CodeDeviceLimit         = "device_limit_reached"
+	CodeFingerprintMismatch = "device_fingerprint_mismatch"
+	CodeUnauthorized        = "unauthorized"
+	CodeRateLimited         = "rate_limited"
+	CodeRequestTooLarge     = "request_too_large"
+	CodeInternal            = "internal_error"
+	CodeUnavailable         = "unavailable"
+)
+
+// KindOf returns the kind of err: that of the first *Error in its chain, or
+// KindInternal.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindInternal
+}

@@ -1,0 +1,101 @@
+// Package postgres is the store for vendors who outgrow one machine:
+// syncserver.Store over PostgreSQL through pgx v5, shared by several
+// stateless licensed replicas. Migrations take an advisory lock, so replicas
+// starting together apply each migration once.
+//
+// It imports sqlstore and pgx; never the other adapters.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/flowlytix/licensing/migrations"
+	"github.com/flowlytix/licensing/syncserver/sqlstore"
+)
+
+// Options tune the store.
+type Options struct {
+	// MaxConns bounds the pool (default 20).
+	MaxConns int
+}
+
+// Dialect is PostgreSQL's: times as timestamptz.
+var Dialect = &sqlstore.Dialect{
+	Name: "postgres",
+	// Milliseconds, as SQLite keeps them, so both stores give back the same time.
+	Time:                  func(t time.Time) any { return t.Truncate(time.Millisecond) },
+	IsUniqueViolation:     func(err error) bool { return pgCode(err) == "23505" },
+	IsRetryable:           isRetryable,
+	Migrations:            migrations.Postgres(),
+	LockMigrations:        lockMigrations,
+	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`,
+}
+
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// isRetryable: serialization failure, deadlock, lock not available.
+func isRetryable(err error) bool {
+	switch pgCode(err) {
+	case "40001", "40P01", "55P03":
+		return true
+	}
+	return false
+}
+
+// lockMigrations holds a session advisory lock, keyed by the schema, on one
+// connection until unlock.
+func lockMigrations(ctx context.Context, db *sql.DB) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	const key = `hashtext('flowlytix-licensing migrate ' || current_schema())`
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+key+`)`); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() {
+		conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(`+key+`)`)
+		conn.Close()
+	}, nil
+}
+
+// Open connects to dsn (postgres://...), applies the migrations and returns
+// the store.
+func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.Store, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 20
+	}
+	db.SetMaxOpenConns(opts.MaxConns)
+	db.SetMaxIdleConns(opts.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres %s@%s/%s: %w", cfg.User, cfg.Host, cfg.Database, err)
+	}
+	store := sqlstore.New(db, nil, Dialect)
+	if _, err := store.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return store, nil
+}

@@ -1,0 +1,58 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/internal/testenv"
+	"github.com/flowlytix/licensing/syncserver"
+	"github.com/flowlytix/licensing/syncserver/postgres"
+	"github.com/flowlytix/licensing/syncserver/sqlstore/storetest"
+)
+
+func open(t testing.TB) syncserver.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), testenv.PostgresDSN(t), postgres.Options{MaxConns: 10})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStoreContract(t *testing.T) { storetest.Run(t, open) }
+
+func TestMigrationsAreIdempotentAndSafeInParallel(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 2})
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err, "replicas starting together")
+	}
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	applied, err := s.Migrate(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, applied)
+	var n int
+	require.NoError(t, s.DB().QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n))
+	assert.Equal(t, 1, n)
+}
+
+func BenchmarkRecordSync100(b *testing.B) { storetest.BenchmarkRecordSync100(b, open) }
+func BenchmarkActivate(b *testing.B)      { storetest.BenchmarkActivate(b, open) }

@@ -1,0 +1,130 @@
+// Package sqlite is the embedded store: syncserver.Store over SQLite
+// (modernc.org/sqlite, pure Go), so one binary serves a small vendor with no
+// database server. It opens the database in WAL mode with one writer
+// connection, which serialises writes cleanly, and a pool of read-only
+// connections that never wait for the writer.
+//
+// It imports sqlstore and the driver; never the other adapters.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/flowlytix/licensing/migrations"
+	"github.com/flowlytix/licensing/syncserver/sqlstore"
+)
+
+// Options tune the store; the zero value is the durable default.
+type Options struct {
+	// Synchronous is SQLite's synchronous pragma: FULL (the default) makes
+	// every commit durable across a power loss; NORMAL only across a crash
+	// of the process.
+	Synchronous string
+	// Readers is the size of the read pool (default: 2 per CPU, at least 4).
+	Readers int
+}
+
+// Dialect is SQLite's: times as Unix milliseconds.
+var Dialect = &sqlstore.Dialect{
+	Name:              "sqlite",
+	Time:              func(t time.Time) any { return t.UnixMilli() },
+	IsUniqueViolation: isUnique,
+	IsRetryable:       isBusy,
+	Migrations:        migrations.SQLite(),
+	// The write transaction itself (BEGIN IMMEDIATE) serialises migrations
+	// across processes.
+	LockMigrations:        func(context.Context, *sql.DB) (func(), error) { return func() {}, nil },
+	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+}
+
+func code(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
+
+func isUnique(err error) bool {
+	c := code(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+func isBusy(err error) bool {
+	c := code(err) & 0xff
+	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+}
+
+func dsn(path string, extra url.Values) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	for k, vs := range extra {
+		for _, v := range vs {
+			q.Add(k, v)
+		}
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating when missing) the database at path, applies the
+// migrations and returns the store.
+func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, error) {
+	if opts.Synchronous == "" {
+		opts.Synchronous = "FULL"
+	}
+	switch opts.Synchronous {
+	case "FULL", "NORMAL", "EXTRA":
+	default:
+		return nil, fmt.Errorf("open sqlite: synchronous %q, want FULL, NORMAL or EXTRA", opts.Synchronous)
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+	}
+	w, err := sql.Open("sqlite", dsn(path, url.Values{
+		"_pragma": {"synchronous(" + opts.Synchronous + ")"},
+		"_txlock": {"immediate"},
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// One writer: SQLite allows one anyway, and waiting in Go's pool is
+	// cheaper and fairer than spinning on SQLITE_BUSY.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	store := sqlstore.New(w, nil, Dialect)
+	if _, err := store.Migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn(path, url.Values{"_pragma": {"query_only(1)"}}))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(opts.Readers)
+	r.SetMaxIdleConns(opts.Readers)
+	return sqlstore.New(w, r, Dialect), nil
+}

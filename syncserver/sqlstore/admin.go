@@ -1,0 +1,202 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// CreateAdminUser stores u; the email is kept lowercased and unique.
+func (s *Store) CreateAdminUser(ctx context.Context, u *syncserver.AdminUser) error {
+	if u.ID == "" {
+		u.ID = uuid.NewString()
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = time.Now().UTC()
+	}
+	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO admin_users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
+		u.ID, u.Email, u.PasswordHash, s.t(u.CreatedAt))
+	if s.d.IsUniqueViolation(err) {
+		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "an admin with email %s already exists", u.Email)
+	}
+	return s.dbErr("create admin user", err)
+}
+
+const adminCols = "id, email, password_hash, created_at, last_login_at"
+
+func (s *Store) getAdmin(ctx context.Context, col, v string) (*syncserver.AdminUser, error) {
+	var u syncserver.AdminUser
+	err := s.reader().QueryRowContext(ctx, `SELECT `+adminCols+` FROM admin_users WHERE `+col+` = $1`, v).
+		Scan(&u.ID, &u.Email, &u.PasswordHash, tm(&u.CreatedAt), tmn(&u.LastLoginAt))
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "admin user not found")
+	}
+	if err != nil {
+		return nil, s.dbErr("get admin user", err)
+	}
+	return &u, nil
+}
+
+// GetAdminUserByEmail finds an admin by email, case-insensitively.
+func (s *Store) GetAdminUserByEmail(ctx context.Context, email string) (*syncserver.AdminUser, error) {
+	return s.getAdmin(ctx, "email", strings.ToLower(strings.TrimSpace(email)))
+}
+
+// GetAdminUser finds an admin by id.
+func (s *Store) GetAdminUser(ctx context.Context, id string) (*syncserver.AdminUser, error) {
+	return s.getAdmin(ctx, "id", id)
+}
+
+// UpdateAdminPassword stores a new password hash.
+func (s *Store) UpdateAdminPassword(ctx context.Context, id, hash string) error {
+	res, err := s.writer().ExecContext(ctx, `UPDATE admin_users SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, s.t(time.Now()))
+	if err != nil {
+		return s.dbErr("update admin password", err)
+	}
+	return mustAffect(res, "admin user", id)
+}
+
+// TouchAdminLogin records a sign-in.
+func (s *Store) TouchAdminLogin(ctx context.Context, id string, at time.Time) error {
+	_, err := s.writer().ExecContext(ctx, `UPDATE admin_users SET last_login_at = $2 WHERE id = $1`, id, s.t(at))
+	return s.dbErr("touch admin login", err)
+}
+
+// CountAdminUsers counts admins.
+func (s *Store) CountAdminUsers(ctx context.Context) (int, error) {
+	return s.count(ctx, "admin_users", where{})
+}
+
+// CreateSession stores a session by the hash of its secret.
+func (s *Store) CreateSession(ctx context.Context, x *syncserver.AdminSession) error {
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO admin_sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		x.IDHash, x.UserID, s.t(x.CreatedAt), s.t(x.ExpiresAt))
+	return s.dbErr("create session", err)
+}
+
+// GetSession finds a session by the hash of its secret.
+func (s *Store) GetSession(ctx context.Context, idHash string) (*syncserver.AdminSession, error) {
+	var x syncserver.AdminSession
+	err := s.reader().QueryRowContext(ctx, `SELECT id_hash, user_id, created_at, expires_at FROM admin_sessions WHERE id_hash = $1`, idHash).
+		Scan(&x.IDHash, &x.UserID, tm(&x.CreatedAt), tm(&x.ExpiresAt))
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "session not found")
+	}
+	if err != nil {
+		return nil, s.dbErr("get session", err)
+	}
+	return &x, nil
+}
+
+// DeleteSession ends a session.
+func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
+	_, err := s.writer().ExecContext(ctx, `DELETE FROM admin_sessions WHERE id_hash = $1`, idHash)
+	return s.dbErr("delete session", err)
+}
+
+// DeleteUserSessions ends every session of a user.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	_, err := s.writer().ExecContext(ctx, `DELETE FROM admin_sessions WHERE user_id = $1`, userID)
+	return s.dbErr("delete sessions", err)
+}
+
+const tokenCols = "id, name, token_hash, created_at, last_used_at, revoked_at"
+
+func scanToken(row scanner, t *syncserver.APIToken) error {
+	return row.Scan(&t.ID, &t.Name, &t.Hash, tm(&t.CreatedAt), tmn(&t.LastUsedAt), tmn(&t.RevokedAt))
+}
+
+// CreateAPIToken stores a token by its hash.
+func (s *Store) CreateAPIToken(ctx context.Context, t *syncserver.APIToken) error {
+	if t.ID == "" {
+		t.ID = uuid.NewString()
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now().UTC()
+	}
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)`,
+		t.ID, t.Name, t.Hash, s.t(t.CreatedAt))
+	return s.dbErr("create api token", err)
+}
+
+// GetAPITokenByHash finds a live (not revoked) token by its hash.
+func (s *Store) GetAPITokenByHash(ctx context.Context, hash string) (*syncserver.APIToken, error) {
+	var t syncserver.APIToken
+	err := scanToken(s.reader().QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL`, hash), &t)
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "api token not found")
+	}
+	if err != nil {
+		return nil, s.dbErr("get api token", err)
+	}
+	return &t, nil
+}
+
+// ListAPITokens lists every token, newest first.
+func (s *Store) ListAPITokens(ctx context.Context) ([]syncserver.APIToken, error) {
+	return queryAll(ctx, s, "list api tokens", `SELECT `+tokenCols+` FROM api_tokens ORDER BY created_at DESC, id`, nil, scanToken)
+}
+
+// RevokeAPIToken revokes a token for good.
+func (s *Store) RevokeAPIToken(ctx context.Context, id string, at time.Time) error {
+	res, err := s.writer().ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, id, s.t(at))
+	if err != nil {
+		return s.dbErr("revoke api token", err)
+	}
+	return mustAffect(res, "live api token", id)
+}
+
+// TouchAPIToken records a use of a token.
+func (s *Store) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
+	_, err := s.writer().ExecContext(ctx, `UPDATE api_tokens SET last_used_at = $2 WHERE id = $1`, id, s.t(at))
+	return s.dbErr("touch api token", err)
+}
+
+// AppendAudit records an admin change.
+func (s *Store) AppendAudit(ctx context.Context, e *syncserver.AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now().UTC()
+	}
+	raw := func(b []byte) any {
+		if len(b) == 0 {
+			return nil
+		}
+		return string(b)
+	}
+	err := s.writer().QueryRowContext(ctx, `INSERT INTO audit_log (at, actor, action, target_type, target_id, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		s.t(e.At), e.Actor, e.Action, e.TargetType, e.TargetID, raw(e.Before), raw(e.After)).Scan(&e.ID)
+	return s.dbErr("append audit", err)
+}
+
+// ListAudit lists audit entries, newest first.
+func (s *Store) ListAudit(ctx context.Context, f syncserver.AuditFilter) ([]syncserver.AuditEntry, int, error) {
+	w := where{}
+	if f.TargetType != "" {
+		w.add("target_type = $#", f.TargetType)
+	}
+	if f.TargetID != "" {
+		w.add("target_id = $#", f.TargetID)
+	}
+	return page(ctx, s, "list audit", "id, at, actor, action, target_type, target_id, COALESCE(before, ''), COALESCE(after, '')",
+		"audit_log", w, "id DESC", f.Page, scanAudit)
+}
+
+func scanAudit(row scanner, e *syncserver.AuditEntry) error {
+	var before, after string
+	if err := row.Scan(&e.ID, tm(&e.At), &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &before, &after); err != nil {
+		return err
+	}
+	if before != "" {
+		e.Before = []byte(before)
+	}
+	if after != "" {
+		e.After = []byte(after)
+	}
+	return nil
+}

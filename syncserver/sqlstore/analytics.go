@@ -1,0 +1,92 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// Overview computes the dashboard from the covering index on subscriptions
+// (status, tier, seats, price) and the daily rollups; nothing here reads the
+// devices or usage_events tables, which grow to millions of rows.
+func (s *Store) Overview(ctx context.Context, now time.Time, days int) (*syncserver.Overview, error) {
+	if days <= 0 || days > 366 {
+		days = 30
+	}
+	now = now.UTC()
+	o := &syncserver.Overview{SubscriptionsByState: []syncserver.StatusTierCount{}}
+	q := s.reader()
+	rows, err := q.QueryContext(ctx, `SELECT status, tier, count(*), COALESCE(sum(active_devices), 0), COALESCE(sum(monthly_price_cents), 0)
+		FROM subscriptions GROUP BY status, tier ORDER BY status, tier`)
+	if err != nil {
+		return nil, s.dbErr("overview", err)
+	}
+	for rows.Next() {
+		var c syncserver.StatusTierCount
+		var seats, revenue int64
+		if err := rows.Scan(&c.Status, &c.Tier, &c.Count, &seats, &revenue); err != nil {
+			rows.Close()
+			return nil, s.dbErr("overview", err)
+		}
+		o.SubscriptionsByState = append(o.SubscriptionsByState, c)
+		o.ActiveDevices += seats
+		if c.Status == syncserver.SubscriptionActive {
+			o.ActiveSubscriptions += c.Count
+			o.MonthlyRevenueCents += revenue
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.dbErr("overview", err)
+	}
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM subscriptions WHERE status = 'active' AND expires_at >= $1 AND expires_at < $2`,
+		s.t(now), s.t(now.Add(30*24*time.Hour))).Scan(&o.ExpiringIn30Days); err != nil {
+		return nil, s.dbErr("overview", err)
+	}
+
+	from := syncserver.Day(now.AddDate(0, 0, -(days - 1)))
+	series := map[string]map[string]int64{"activations": {}, "validations": {}, "validations_failed": {}, "devices_seen": {}}
+	rows, err = q.QueryContext(ctx, `SELECT day, metric, value FROM daily_stats WHERE day >= $1`, from)
+	if err != nil {
+		return nil, s.dbErr("overview", err)
+	}
+	for rows.Next() {
+		var day, metric string
+		var v int64
+		if err := rows.Scan(&day, &metric, &v); err != nil {
+			rows.Close()
+			return nil, s.dbErr("overview", err)
+		}
+		if m, ok := series[metric]; ok {
+			m[day] = v
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.dbErr("overview", err)
+	}
+	today := syncserver.Day(now)
+	o.ActivationsToday = series["activations"][today]
+	for i := days - 1; i >= 0; i-- {
+		d := syncserver.Day(now.AddDate(0, 0, -i))
+		o.Activations = append(o.Activations, syncserver.DayCount{Day: d, Count: series["activations"][d]})
+		o.Validations = append(o.Validations, syncserver.DayCount{Day: d, Count: series["validations"][d] + series["validations_failed"][d]})
+		o.DevicesSeen = append(o.DevicesSeen, syncserver.DayCount{Day: d, Count: series["devices_seen"][d]})
+	}
+
+	rows, err = q.QueryContext(ctx, `SELECT day, feature, events, total_count FROM usage_daily WHERE day >= $1 ORDER BY day, feature`, from)
+	if err != nil {
+		return nil, s.dbErr("overview", err)
+	}
+	defer rows.Close()
+	o.Usage = []syncserver.FeatureDayCount{}
+	for rows.Next() {
+		var f syncserver.FeatureDayCount
+		if err := rows.Scan(&f.Day, &f.Feature, &f.Events, &f.Count); err != nil {
+			return nil, s.dbErr("overview", err)
+		}
+		o.Usage = append(o.Usage, f)
+	}
+	return o, s.dbErr("overview", rows.Err())
+}

@@ -1,0 +1,92 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+const customerCols = "id, email, company_name, first_name, last_name, status, created_at, updated_at"
+
+func scanCustomer(row scanner, c *syncserver.Customer) error {
+	return row.Scan(&c.ID, &c.Email, &c.CompanyName, &c.FirstName, &c.LastName, &c.Status, tm(&c.CreatedAt), tm(&c.UpdatedAt))
+}
+
+// customerSearch is the lowercased text the q filter matches.
+func customerSearch(c *syncserver.Customer) string {
+	return strings.ToLower(strings.Join([]string{c.Email, c.CompanyName, c.FirstName, c.LastName}, " "))
+}
+
+// likePattern makes a LIKE pattern that matches q anywhere, with LIKE's
+// wildcards in q escaped.
+func likePattern(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(strings.TrimSpace(q))) + "%"
+}
+
+// CreateCustomer stores c, filling its id and times when empty.
+func (s *Store) CreateCustomer(ctx context.Context, c *syncserver.Customer) error {
+	if c.ID == "" {
+		c.ID = uuid.NewString()
+	}
+	now := time.Now().UTC()
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now
+	}
+	c.UpdatedAt = c.CreatedAt
+	if c.Status == "" {
+		c.Status = "active"
+	}
+	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO customers (`+customerCols+`, search) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.ID, c.Email, c.CompanyName, c.FirstName, c.LastName, c.Status, s.t(c.CreatedAt), s.t(c.UpdatedAt), customerSearch(c))
+	if s.d.IsUniqueViolation(err) {
+		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a customer with email %s already exists", c.Email)
+	}
+	return s.dbErr("create customer", err)
+}
+
+// GetCustomer finds a customer by id.
+func (s *Store) GetCustomer(ctx context.Context, id string) (*syncserver.Customer, error) {
+	var c syncserver.Customer
+	err := scanCustomer(s.reader().QueryRowContext(ctx, `SELECT `+customerCols+` FROM customers WHERE id = $1`, id), &c)
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "customer %s not found", id)
+	}
+	if err != nil {
+		return nil, s.dbErr("get customer", err)
+	}
+	return &c, nil
+}
+
+// UpdateCustomer stores changed names, email and status.
+func (s *Store) UpdateCustomer(ctx context.Context, c *syncserver.Customer) error {
+	c.UpdatedAt = time.Now().UTC()
+	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
+	res, err := s.writer().ExecContext(ctx, `UPDATE customers SET email = $2, company_name = $3, first_name = $4, last_name = $5, status = $6, updated_at = $7, search = $8 WHERE id = $1`,
+		c.ID, c.Email, c.CompanyName, c.FirstName, c.LastName, c.Status, s.t(c.UpdatedAt), customerSearch(c))
+	if s.d.IsUniqueViolation(err) {
+		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a customer with email %s already exists", c.Email)
+	}
+	if err != nil {
+		return s.dbErr("update customer", err)
+	}
+	return mustAffect(res, "customer", c.ID)
+}
+
+// ListCustomers lists customers, newest first.
+func (s *Store) ListCustomers(ctx context.Context, f syncserver.CustomerFilter) ([]syncserver.Customer, int, error) {
+	w := where{}
+	if f.Query != "" {
+		w.add("search LIKE $# ESCAPE '\\'", likePattern(f.Query))
+	}
+	if f.Status != "" {
+		w.add("status = $#", f.Status)
+	}
+	return page(ctx, s, "list customers", customerCols, "customers", w, "created_at DESC, id", f.Page, scanCustomer)
+}

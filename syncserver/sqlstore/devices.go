@@ -1,0 +1,238 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+const deviceCols = "id, subscription_id, device_id, fingerprint_sha256, platform, app_version, hostname, status, activated_at, last_seen_at, deactivated_at"
+
+func scanDevice(row scanner, d *syncserver.Device) error {
+	return row.Scan(&d.ID, &d.SubscriptionID, &d.DeviceID, &d.FingerprintSHA256, &d.Platform, &d.AppVersion, &d.Hostname,
+		&d.Status, tm(&d.ActivatedAt), tm(&d.LastSeenAt), tmn(&d.DeactivatedAt))
+}
+
+// GetDevice finds a device by the server's id.
+func (s *Store) GetDevice(ctx context.Context, id string) (*syncserver.Device, error) {
+	var d syncserver.Device
+	err := scanDevice(s.reader().QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id), &d)
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "device %s not found", id)
+	}
+	if err != nil {
+		return nil, s.dbErr("get device", err)
+	}
+	return &d, nil
+}
+
+// GetDeviceByDeviceID finds a subscription's device by the app's id.
+func (s *Store) GetDeviceByDeviceID(ctx context.Context, subscriptionID, deviceID string) (*syncserver.Device, error) {
+	var d syncserver.Device
+	err := scanDevice(s.reader().QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE subscription_id = $1 AND device_id = $2`, subscriptionID, deviceID), &d)
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "device %s not found", deviceID)
+	}
+	if err != nil {
+		return nil, s.dbErr("get device", err)
+	}
+	return &d, nil
+}
+
+// ListDevices lists devices, the most recently seen first.
+func (s *Store) ListDevices(ctx context.Context, f syncserver.DeviceFilter) ([]syncserver.Device, int, error) {
+	w := where{}
+	if f.SubscriptionID != "" {
+		w.add("subscription_id = $#", f.SubscriptionID)
+	}
+	if f.Status != "" {
+		w.add("status = $#", f.Status)
+	}
+	if f.Query != "" {
+		p := likePattern(f.Query)
+		w.add("(lower(device_id) LIKE $# ESCAPE '\\' OR lower(hostname) LIKE $# ESCAPE '\\' OR lower(platform) LIKE $# ESCAPE '\\')", p, p, p)
+	}
+	return page(ctx, s, "list devices", deviceCols, "devices", w, "last_seen_at DESC, id", f.Page, scanDevice)
+}
+
+// errRaced marks an activation that lost a race to insert the same new
+// device; it is retried and then finds the winner's row.
+var errRaced = errors.New("activation raced")
+
+// Activate takes a seat for a device. The seat count is one conditional
+// UPDATE of the subscription row (active_devices < max_devices), which both
+// engines serialise, so racing activations can never overfill it.
+// Re-activating a device id that holds a seat, with the same fingerprint,
+// takes no new seat. created reports a new seat.
+func (s *Store) Activate(ctx context.Context, a syncserver.Activation) (*syncserver.Device, bool, error) {
+	for attempt := 0; ; attempt++ {
+		d, created, err := s.activate(ctx, a)
+		if errors.Is(err, errRaced) && attempt < 3 {
+			continue
+		}
+		if errors.Is(err, errRaced) {
+			return nil, false, syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "activation of %s keeps racing; try again", a.DeviceID)
+		}
+		return d, created, err
+	}
+}
+
+func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncserver.Device, bool, error) {
+	if a.At.IsZero() {
+		a.At = time.Now().UTC()
+	}
+	var dev *syncserver.Device
+	var created bool
+	err := s.inTx(ctx, func(tx *Store) error {
+		sub, err := tx.GetSubscription(ctx, a.SubscriptionID)
+		if err != nil {
+			return err
+		}
+		if sub.Status != syncserver.SubscriptionActive {
+			return inactive(sub)
+		}
+		existing, err := tx.GetDeviceByDeviceID(ctx, a.SubscriptionID, a.DeviceID)
+		switch {
+		case errors.Is(err, syncserver.ErrNotFound):
+			existing = nil
+		case err != nil:
+			return err
+		}
+		if existing != nil {
+			if existing.Status == syncserver.DeviceBlocked {
+				return syncserver.Errorf(syncserver.KindForbidden, syncserver.CodeDeviceBlocked, "device %s is blocked", a.DeviceID)
+			}
+			if existing.HoldsSeat() {
+				if existing.FingerprintSHA256 != a.FingerprintSHA256 {
+					return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeFingerprintMismatch, "device %s is active with another fingerprint", a.DeviceID)
+				}
+				// Same device again: refresh it, no new seat.
+				if _, err := tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6 WHERE id = $1`,
+					existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At)); err != nil {
+					return tx.dbErr("refresh device", err)
+				}
+				dev, err = tx.GetDevice(ctx, existing.ID)
+				return err
+			}
+		}
+		if err := tx.takeSeat(ctx, sub, a.At); err != nil {
+			return err
+		}
+		if existing != nil { // deactivated before: it comes back, perhaps on a new machine
+			_, err = tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
+				activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL WHERE id = $1`,
+				existing.ID, syncserver.DeviceActive, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At), syncserver.Day(a.At))
+			if err != nil {
+				return tx.dbErr("reactivate device", err)
+			}
+			dev, err = tx.GetDevice(ctx, existing.ID)
+		} else {
+			id := uuid.NewString()
+			_, err = tx.tx.ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $10)`,
+				id, a.SubscriptionID, a.DeviceID, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, syncserver.DeviceActive, tx.t(a.At), syncserver.Day(a.At))
+			if tx.d.IsUniqueViolation(err) {
+				return errRaced
+			}
+			if err != nil {
+				return tx.dbErr("insert device", err)
+			}
+			dev, err = tx.GetDevice(ctx, id)
+		}
+		if err != nil {
+			return err
+		}
+		created = true
+		if err := tx.bump(ctx, syncserver.Day(a.At), "activations", 1); err != nil {
+			return err
+		}
+		return tx.bump(ctx, syncserver.Day(a.At), "devices_seen", 1)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return dev, created, nil
+}
+
+func inactive(sub *syncserver.Subscription) error {
+	return syncserver.Errorf(syncserver.KindForbidden, syncserver.CodeLicenseInactive, "the subscription is %s", sub.Status)
+}
+
+// takeSeat counts one more seat, or says why it cannot.
+func (s *Store) takeSeat(ctx context.Context, sub *syncserver.Subscription, at time.Time) error {
+	res, err := s.tx.ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices + 1 WHERE id = $1 AND status = $2 AND active_devices < max_devices`,
+		sub.ID, syncserver.SubscriptionActive)
+	if err != nil {
+		return s.dbErr("take seat", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	now, err := s.GetSubscription(ctx, sub.ID)
+	if err != nil {
+		return err
+	}
+	if now.Status != syncserver.SubscriptionActive {
+		return inactive(now)
+	}
+	return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeDeviceLimit, "all %d seats are taken; deactivate a device first", now.MaxDevices)
+}
+
+// releaseSeat counts one seat fewer.
+func (s *Store) releaseSeat(ctx context.Context, subscriptionID string, n int) error {
+	_, err := s.tx.ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices - $2 WHERE id = $1`, subscriptionID, n)
+	return s.dbErr("release seat", err)
+}
+
+// bump adds n to a daily rollup figure.
+func (s *Store) bump(ctx context.Context, day, metric string, n int64) error {
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO daily_stats (day, metric, value) VALUES ($1, $2, $3)
+		ON CONFLICT (day, metric) DO UPDATE SET value = daily_stats.value + excluded.value`, day, metric, n)
+	return s.dbErr("update daily stats", err)
+}
+
+// DeactivateDevice frees the device's seat. Deactivating a device that
+// holds none changes nothing.
+func (s *Store) DeactivateDevice(ctx context.Context, id string, at time.Time) (*syncserver.Device, error) {
+	return s.endDevice(ctx, id, syncserver.DeviceDeactivated, at)
+}
+
+// BlockDevice frees the seat, refuses the device from now on and appends a
+// "blocked" revocation entry, all in one transaction.
+func (s *Store) BlockDevice(ctx context.Context, id string, at time.Time) (*syncserver.Device, error) {
+	return s.endDevice(ctx, id, syncserver.DeviceBlocked, at)
+}
+
+func (s *Store) endDevice(ctx context.Context, id, status string, at time.Time) (*syncserver.Device, error) {
+	var out *syncserver.Device
+	err := s.inTx(ctx, func(tx *Store) error {
+		d, err := tx.GetDevice(ctx, id)
+		if err != nil {
+			return err
+		}
+		if d.Status == status || d.Status == syncserver.DeviceBlocked {
+			out = d // already there; blocked is final
+			return nil
+		}
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, deactivated_at = $3 WHERE id = $1`, id, status, tx.t(at)); err != nil {
+			return tx.dbErr("end device", err)
+		}
+		if d.HoldsSeat() {
+			if err := tx.releaseSeat(ctx, d.SubscriptionID, 1); err != nil {
+				return err
+			}
+		}
+		if status == syncserver.DeviceBlocked {
+			if _, err := tx.appendRevocation(ctx, d.SubscriptionID, d.DeviceID, syncserver.StateBlocked, at); err != nil {
+				return err
+			}
+		}
+		out, err = tx.GetDevice(ctx, id)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,221 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// Dialect is what differs between the SQL engines.
+type Dialect struct {
+	Name string
+	// Time converts a time to what the engine's time columns hold.
+	Time func(time.Time) any
+	// IsUniqueViolation reports a unique or primary key clash.
+	IsUniqueViolation func(error) bool
+	// IsRetryable reports a transient failure worth running the whole
+	// transaction again (a serialization failure, a deadlock, a busy
+	// database).
+	IsRetryable func(error) bool
+	// Migrations are the dialect's migration files.
+	Migrations fs.FS
+	// LockMigrations serialises migrations across processes and returns the
+	// function that releases the lock.
+	LockMigrations func(ctx context.Context, db *sql.DB) (unlock func(), err error)
+	// CreateMigrationsTable is the DDL of schema_migrations.
+	CreateMigrationsTable string
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Store implements syncserver.Store over database/sql.
+type Store struct {
+	write *sql.DB
+	read  *sql.DB
+	tx    *sql.Tx // inside InTx
+	d     *Dialect
+}
+
+var _ syncserver.Store = (*Store)(nil)
+
+// New returns a store that writes through write and reads through read
+// (the same pool, or a separate read-only pool for SQLite in WAL mode).
+func New(write, read *sql.DB, d *Dialect) *Store {
+	if read == nil {
+		read = write
+	}
+	return &Store{write: write, read: read, d: d}
+}
+
+// DB returns the pool writes go through, for tools such as the seeder.
+func (s *Store) DB() *sql.DB { return s.write }
+
+// Dialect returns the store's dialect.
+func (s *Store) Dialect() *Dialect { return s.d }
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	if s.tx != nil {
+		return errors.New("close: called inside a transaction")
+	}
+	err := s.write.Close()
+	if s.read != s.write {
+		err = errors.Join(err, s.read.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.write.PingContext(ctx); err != nil {
+		return &syncserver.Error{Kind: syncserver.KindUnavailable, Code: syncserver.CodeUnavailable, Message: "database unreachable", Err: err}
+	}
+	var one int
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return &syncserver.Error{Kind: syncserver.KindUnavailable, Code: syncserver.CodeUnavailable, Message: "database unreachable", Err: err}
+	}
+	return nil
+}
+
+// reader is where reads go: the transaction inside InTx, else the read pool.
+func (s *Store) reader() querier {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.read
+}
+
+// maxAttempts bounds how often a transaction is retried after a transient
+// failure.
+const maxAttempts = 5
+
+// InTx runs fn in one transaction. Inside a transaction it simply calls fn:
+// transactions compose.
+func (s *Store) InTx(ctx context.Context, fn func(tx syncserver.Store) error) error {
+	return s.inTx(ctx, func(tx *Store) error { return fn(tx) })
+}
+
+// inTx runs fn in a transaction, retrying it whole after a transient
+// failure (never when it is nested: the outer one retries).
+func (s *Store) inTx(ctx context.Context, fn func(tx *Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		err = s.runTx(ctx, fn)
+		if err == nil || s.d.IsRetryable == nil || !s.d.IsRetryable(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
+	}
+	return err
+}
+
+func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dbErr("begin transaction", err)
+	}
+	inner := &Store{write: s.write, read: s.read, tx: tx, d: s.d}
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err = fn(inner); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return s.dbErr("commit", err)
+	}
+	return nil
+}
+
+// dbErr turns a driver error into a domain error, in this one place: no
+// rows is not found, a unique clash a conflict, a cancelled context stays
+// what it is, anything else is internal.
+func (s *Store) dbErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *syncserver.Error
+	switch {
+	case errors.As(err, &de):
+		return err
+	case errors.Is(err, sql.ErrNoRows):
+		return &syncserver.Error{Kind: syncserver.KindNotFound, Code: syncserver.CodeNotFound, Message: op + ": not found"}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", op, err)
+	case s.d.IsUniqueViolation != nil && s.d.IsUniqueViolation(err):
+		return &syncserver.Error{Kind: syncserver.KindConflict, Code: syncserver.CodeConflict, Message: op + ": already exists", Err: err}
+	case s.d.IsRetryable != nil && s.d.IsRetryable(err):
+		return &retryable{op: op, err: err}
+	}
+	return &syncserver.Error{Kind: syncserver.KindInternal, Code: syncserver.CodeInternal, Message: op, Err: err}
+}
+
+// retryable keeps a transient driver error recognisable through dbErr.
+type retryable struct {
+	op  string
+	err error
+}
+
+func (r *retryable) Error() string { return r.op + ": " + r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
+// t converts a time for the engine.
+func (s *Store) t(t time.Time) any { return s.d.Time(t.UTC()) }
+
+// timeScan reads a time column whatever the engine stores: Unix
+// milliseconds (SQLite) or a timestamp (PostgreSQL).
+type timeScan struct{ dst *time.Time }
+
+func (ts timeScan) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*ts.dst = time.Time{}
+	case int64:
+		*ts.dst = time.UnixMilli(v).UTC()
+	case time.Time:
+		*ts.dst = v.UTC()
+	default:
+		return fmt.Errorf("scan time: unsupported type %T", src)
+	}
+	return nil
+}
+
+// nullTimeScan reads an optional time into a pointer.
+type nullTimeScan struct{ dst **time.Time }
+
+func (ts nullTimeScan) Scan(src any) error {
+	if src == nil {
+		*ts.dst = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeScan{&t}).Scan(src); err != nil {
+		return err
+	}
+	*ts.dst = &t
+	return nil
+}
+
+func tm(dst *time.Time) timeScan       { return timeScan{dst} }
+func tmn(dst **time.Time) nullTimeScan { return nullTimeScan{dst} }

@@ -1,0 +1,183 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+const subscriptionCols = "s.id, s.customer_id, COALESCE(s.plan_id, ''), s.tenant_id, s.license_key, s.tier, s.features, s.max_devices, s.active_devices, s.status, s.starts_at, s.expires_at, s.grace_period_days, s.check_in_days, s.max_offline_days, s.free_seats_after_days, s.revision, s.created_at, s.updated_at"
+
+func scanSubscription(row scanner, x *syncserver.Subscription) error {
+	return row.Scan(&x.ID, &x.CustomerID, &x.PlanID, &x.TenantID, &x.LicenseKey, &x.Tier, listScan{&x.Features},
+		&x.MaxDevices, &x.ActiveDevices, &x.Status, tm(&x.StartsAt), tm(&x.ExpiresAt), &x.GracePeriodDays,
+		&x.CheckInDays, &x.MaxOfflineDays, &x.FreeSeatsAfterDays, &x.Revision, tm(&x.CreatedAt), tm(&x.UpdatedAt))
+}
+
+// LicenseKeyHash is how a license key is indexed: its SHA-256, so that a
+// lookup is one index probe and the key itself is then compared in
+// constant time.
+func LicenseKeyHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// CreateSubscription stores x. LicenseKey must be set; id, status, revision
+// and times are filled when empty. When PlanID is set, the plan's monthly
+// price counts toward revenue.
+func (s *Store) CreateSubscription(ctx context.Context, x *syncserver.Subscription) error {
+	if x.LicenseKey == "" {
+		return syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "create subscription: no license key")
+	}
+	if x.ID == "" {
+		x.ID = uuid.NewString()
+	}
+	if x.Status == "" {
+		x.Status = syncserver.SubscriptionActive
+	}
+	if x.Revision == 0 {
+		x.Revision = 1
+	}
+	now := time.Now().UTC()
+	if x.CreatedAt.IsZero() {
+		x.CreatedAt = now
+	}
+	x.UpdatedAt = x.CreatedAt
+	if x.StartsAt.IsZero() {
+		x.StartsAt = x.CreatedAt
+	}
+	return s.inTx(ctx, func(tx *Store) error {
+		var monthly int64
+		if x.PlanID != "" {
+			p, err := tx.GetPlan(ctx, x.PlanID)
+			if err != nil {
+				return err
+			}
+			monthly = MonthlyPriceCents(p)
+		}
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO subscriptions (id, customer_id, plan_id, tenant_id, license_key, license_key_hash, tier, features,
+			max_devices, active_devices, status, starts_at, expires_at, hard_expires_at, grace_period_days, check_in_days, max_offline_days,
+			free_seats_after_days, monthly_price_cents, revision, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			x.ID, x.CustomerID, nullString(x.PlanID), x.TenantID, x.LicenseKey, LicenseKeyHash(x.LicenseKey), x.Tier, encodeList(x.Features),
+			x.MaxDevices, x.Status, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()), x.GracePeriodDays, x.CheckInDays,
+			x.MaxOfflineDays, x.FreeSeatsAfterDays, monthly, x.Revision, tx.t(x.CreatedAt), tx.t(x.UpdatedAt))
+		if tx.d.IsUniqueViolation(err) {
+			return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a subscription with this id or license key already exists")
+		}
+		return tx.dbErr("create subscription", err)
+	})
+}
+
+// GetSubscription finds a subscription by id.
+func (s *Store) GetSubscription(ctx context.Context, id string) (*syncserver.Subscription, error) {
+	var x syncserver.Subscription
+	err := scanSubscription(s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM subscriptions s WHERE s.id = $1`, id), &x)
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "subscription %s not found", id)
+	}
+	if err != nil {
+		return nil, s.dbErr("get subscription", err)
+	}
+	return &x, nil
+}
+
+// GetSubscriptionByLicenseKey finds a subscription by its key: one probe of
+// the hash index, then a constant-time comparison of the keys themselves.
+func (s *Store) GetSubscriptionByLicenseKey(ctx context.Context, key string) (*syncserver.Subscription, error) {
+	var x syncserver.Subscription
+	err := scanSubscription(s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM subscriptions s WHERE s.license_key_hash = $1`, LicenseKeyHash(key)), &x)
+	if err == sql.ErrNoRows || err == nil && subtle.ConstantTimeCompare([]byte(x.LicenseKey), []byte(key)) != 1 {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeLicenseNotFound, "no subscription has this license key")
+	}
+	if err != nil {
+		return nil, s.dbErr("get subscription by license key", err)
+	}
+	return &x, nil
+}
+
+// UpdateSubscriptionTerms stores changed terms and bumps the revision, so
+// that every device gets a new file on its next sync.
+func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subscription) error {
+	x.UpdatedAt = time.Now().UTC()
+	return s.inTx(ctx, func(tx *Store) error {
+		var rev int64
+		err := tx.tx.QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,
+			hard_expires_at = $7, grace_period_days = $8, check_in_days = $9, max_offline_days = $10, free_seats_after_days = $11,
+			tenant_id = $12, revision = revision + 1, updated_at = $13 WHERE id = $1 RETURNING revision`,
+			x.ID, x.Tier, encodeList(x.Features), x.MaxDevices, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()),
+			x.GracePeriodDays, x.CheckInDays, x.MaxOfflineDays, x.FreeSeatsAfterDays, x.TenantID, tx.t(x.UpdatedAt)).Scan(&rev)
+		if err == sql.ErrNoRows {
+			return syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "subscription %s not found", x.ID)
+		}
+		if err != nil {
+			return tx.dbErr("update subscription", err)
+		}
+		x.Revision = rev
+		return nil
+	})
+}
+
+// SetSubscriptionStatus changes the status and appends the revocation entry
+// (when state is set) in one transaction.
+func (s *Store) SetSubscriptionStatus(ctx context.Context, id, status, state string, at time.Time) (*syncserver.Subscription, error) {
+	var out *syncserver.Subscription
+	err := s.inTx(ctx, func(tx *Store) error {
+		res, err := tx.tx.ExecContext(ctx, `UPDATE subscriptions SET status = $2, updated_at = $3 WHERE id = $1`, id, status, tx.t(at))
+		if err != nil {
+			return tx.dbErr("set subscription status", err)
+		}
+		if err := mustAffect(res, "subscription", id); err != nil {
+			return err
+		}
+		if state != "" {
+			if _, err := tx.appendRevocation(ctx, id, "", state, at); err != nil {
+				return err
+			}
+		}
+		out, err = tx.GetSubscription(ctx, id)
+		return err
+	})
+	return out, err
+}
+
+// ListSubscriptions lists subscriptions, newest first.
+func (s *Store) ListSubscriptions(ctx context.Context, f syncserver.SubscriptionFilter) ([]syncserver.Subscription, int, error) {
+	w := where{}
+	from := "subscriptions s"
+	if f.Status != "" {
+		w.add("s.status = $#", f.Status)
+	}
+	if f.Tier != "" {
+		w.add("s.tier = $#", f.Tier)
+	}
+	if f.CustomerID != "" {
+		w.add("s.customer_id = $#", f.CustomerID)
+	}
+	if !f.ExpiringBefore.IsZero() {
+		w.add("s.status = 'active' AND s.expires_at < $#", s.t(f.ExpiringBefore))
+	}
+	if f.Query != "" {
+		from = "subscriptions s JOIN customers c ON c.id = s.customer_id"
+		w.add("(s.license_key_hash = $# OR s.id = $# OR c.search LIKE $# ESCAPE '\\')", LicenseKeyHash(f.Query), f.Query, likePattern(f.Query))
+	}
+	order := "s.created_at DESC, s.id"
+	if !f.ExpiringBefore.IsZero() {
+		order = "s.expires_at, s.id"
+	}
+	return page(ctx, s, "list subscriptions", subscriptionCols, from, w, order, f.Page, scanSubscription)
+}

@@ -1,0 +1,265 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// rowsPerInsert bounds one multi-row INSERT: 100 usage rows are 900
+// parameters, far below both engines' limits, and large enough that a sync
+// of 1,000 events is ten statements.
+const rowsPerInsert = 100
+
+// RecordSync stores one sync in one transaction: the device's last-seen
+// time, its heartbeats and its usage events in batched multi-row inserts,
+// and the daily rollups. A usage event whose (device, event_id) is stored
+// already is skipped by the primary key (ON CONFLICT DO NOTHING), counted
+// as a duplicate, and adds nothing to the rollups: only rows the insert
+// returns count.
+func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncserver.SyncResult, error) {
+	var res syncserver.SyncResult
+	if b.At.IsZero() {
+		b.At = time.Now().UTC()
+	}
+	err := s.inTx(ctx, func(tx *Store) error {
+		res = syncserver.SyncResult{}
+		day := syncserver.Day(b.At)
+		first, err := tx.tx.ExecContext(ctx, `UPDATE devices SET last_seen_day = $2 WHERE id = $1 AND last_seen_day <> $2`, b.DeviceRowID, day)
+		if err != nil {
+			return tx.dbErr("record sync", err)
+		}
+		if n, _ := first.RowsAffected(); n == 1 {
+			if err := tx.bump(ctx, day, "devices_seen", 1); err != nil {
+				return err
+			}
+		}
+		seen, err := tx.tx.ExecContext(ctx, `UPDATE devices SET last_seen_at = $2,
+			app_version = CASE WHEN $3 = '' THEN app_version ELSE $3 END,
+			status = CASE WHEN status = 'inactive' THEN 'active' ELSE status END
+			WHERE id = $1`, b.DeviceRowID, tx.t(b.At), b.AppVersion)
+		if err != nil {
+			return tx.dbErr("record sync", err)
+		}
+		if err := mustAffect(seen, "device", b.DeviceRowID); err != nil {
+			return err
+		}
+		if err := tx.insertHeartbeats(ctx, b.DeviceRowID, b.Heartbeats); err != nil {
+			return err
+		}
+		accepted, err := tx.insertUsage(ctx, b)
+		if err != nil {
+			return err
+		}
+		res.Accepted = accepted
+		res.Duplicates = len(b.Usage) - accepted
+		return nil
+	})
+	return res, err
+}
+
+// values returns "($1, $2, ...), (...)" for rows of width columns, with
+// the first parameter numbered from.
+func values(rows, width, from int) string {
+	var b strings.Builder
+	n := from
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := 0; c < width; c++ {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			n++
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+func (s *Store) insertHeartbeats(ctx context.Context, deviceRowID string, hbs []syncserver.Heartbeat) error {
+	for start := 0; start < len(hbs); start += rowsPerInsert {
+		chunk := hbs[start:min(start+rowsPerInsert, len(hbs))]
+		args := make([]any, 0, 3*len(chunk))
+		for _, h := range chunk {
+			args = append(args, deviceRowID, s.t(h.At), h.AppVersion)
+		}
+		if _, err := s.tx.ExecContext(ctx, `INSERT INTO heartbeats (device_row_id, at, app_version) VALUES `+values(len(chunk), 3, 1)+
+			` ON CONFLICT (device_row_id, at) DO NOTHING`, args...); err != nil {
+			return s.dbErr("insert heartbeats", err)
+		}
+	}
+	return nil
+}
+
+type usageKey struct{ day, feature string }
+
+type usageSum struct {
+	events, count int64
+	duration      float64
+}
+
+func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch) (int, error) {
+	sums := map[usageKey]*usageSum{}
+	accepted := 0
+	received := s.t(b.At)
+	for start := 0; start < len(b.Usage); start += rowsPerInsert {
+		chunk := b.Usage[start:min(start+rowsPerInsert, len(b.Usage))]
+		args := make([]any, 0, 9*len(chunk))
+		for _, e := range chunk {
+			var meta any
+			if len(e.Metadata) > 0 && string(e.Metadata) != "null" {
+				meta = string(e.Metadata)
+			}
+			args = append(args, b.DeviceRowID, e.EventID, b.SubscriptionID, e.Feature, e.Count, e.DurationSeconds, s.t(e.At), meta, received)
+		}
+		rows, err := s.tx.QueryContext(ctx, `INSERT INTO usage_events (device_row_id, event_id, subscription_id, feature, count, duration_seconds, at, metadata, received_at)
+			VALUES `+values(len(chunk), 9, 1)+` ON CONFLICT (device_row_id, event_id) DO NOTHING RETURNING feature, count, duration_seconds, at`, args...)
+		if err != nil {
+			return 0, s.dbErr("insert usage", err)
+		}
+		for rows.Next() {
+			var feature string
+			var count int64
+			var duration float64
+			var at time.Time
+			if err := rows.Scan(&feature, &count, &duration, tm(&at)); err != nil {
+				rows.Close()
+				return 0, s.dbErr("insert usage", err)
+			}
+			k := usageKey{syncserver.Day(at), feature}
+			if sums[k] == nil {
+				sums[k] = &usageSum{}
+			}
+			sums[k].events++
+			sums[k].count += count
+			sums[k].duration += duration
+			accepted++
+		}
+		if err := rows.Close(); err != nil {
+			return 0, s.dbErr("insert usage", err)
+		}
+		if err := rows.Err(); err != nil {
+			return 0, s.dbErr("insert usage", err)
+		}
+	}
+	// Upsert the rollups in key order, so that concurrent syncs lock the
+	// rows in the same order and cannot deadlock.
+	keys := make([]usageKey, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].day != keys[j].day {
+			return keys[i].day < keys[j].day
+		}
+		return keys[i].feature < keys[j].feature
+	})
+	for _, k := range keys {
+		v := sums[k]
+		if _, err := s.tx.ExecContext(ctx, `INSERT INTO usage_daily (day, feature, events, total_count, total_duration) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (day, feature) DO UPDATE SET events = usage_daily.events + excluded.events,
+			total_count = usage_daily.total_count + excluded.total_count, total_duration = usage_daily.total_duration + excluded.total_duration`,
+			k.day, k.feature, v.events, v.count, v.duration); err != nil {
+			return 0, s.dbErr("update usage rollup", err)
+		}
+	}
+	return accepted, nil
+}
+
+const licenseFileCols = "jti, subscription_id, device_row_id, revision, issued_at, expires_at, token"
+
+func scanLicenseFile(row scanner, f *syncserver.LicenseFileRecord) error {
+	return row.Scan(&f.JTI, &f.SubscriptionID, &f.DeviceRowID, &f.Revision, tm(&f.IssuedAt), tm(&f.ExpiresAt), &f.Token)
+}
+
+// RecordLicenseFile stores an issued file.
+func (s *Store) RecordLicenseFile(ctx context.Context, f *syncserver.LicenseFileRecord) error {
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO license_files (`+licenseFileCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		f.JTI, f.SubscriptionID, f.DeviceRowID, f.Revision, s.t(f.IssuedAt), s.t(f.ExpiresAt), f.Token)
+	return s.dbErr("record license file", err)
+}
+
+// LatestLicenseFile finds the newest file of a device (or of no device).
+func (s *Store) LatestLicenseFile(ctx context.Context, subscriptionID, deviceRowID string) (*syncserver.LicenseFileRecord, error) {
+	var f syncserver.LicenseFileRecord
+	err := scanLicenseFile(s.reader().QueryRowContext(ctx, `SELECT `+licenseFileCols+` FROM license_files
+		WHERE subscription_id = $1 AND device_row_id = $2 ORDER BY issued_at DESC, revision DESC LIMIT 1`, subscriptionID, deviceRowID), &f)
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "no license file issued yet")
+	}
+	if err != nil {
+		return nil, s.dbErr("latest license file", err)
+	}
+	return &f, nil
+}
+
+// ListLicenseFiles lists a subscription's issued files, newest first.
+func (s *Store) ListLicenseFiles(ctx context.Context, subscriptionID string, p syncserver.Page) ([]syncserver.LicenseFileRecord, int, error) {
+	w := where{}
+	w.add("subscription_id = $#", subscriptionID)
+	return page(ctx, s, "list license files", licenseFileCols, "license_files", w, "issued_at DESC, jti", p, scanLicenseFile)
+}
+
+// RecordValidation appends to the validation log and counts the day's
+// validations.
+func (s *Store) RecordValidation(ctx context.Context, v syncserver.Validation) error {
+	if v.At.IsZero() {
+		v.At = time.Now().UTC()
+	}
+	return s.inTx(ctx, func(tx *Store) error {
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO validation_log (at, subscription_id, device_id, valid, reason) VALUES ($1, $2, $3, $4, $5)`,
+			tx.t(v.At), v.SubscriptionID, v.DeviceID, v.Valid, v.Reason); err != nil {
+			return tx.dbErr("record validation", err)
+		}
+		metric := "validations"
+		if !v.Valid {
+			metric = "validations_failed"
+		}
+		return tx.bump(ctx, syncserver.Day(v.At), metric, 1)
+	})
+}
+
+// appendRevocation adds an entry with the next seq. The counter row is
+// locked until the transaction commits, so entries commit in seq order: a
+// reader that has seen seq N can never later find a new entry below N.
+func (s *Store) appendRevocation(ctx context.Context, subscriptionID, deviceID, state string, at time.Time) (int64, error) {
+	var seq int64
+	if err := s.tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'revocation_seq' RETURNING value`).Scan(&seq); err != nil {
+		return 0, s.dbErr("next revocation seq", err)
+	}
+	_, err := s.tx.ExecContext(ctx, `INSERT INTO revocations (seq, subscription_id, device_id, state, at) VALUES ($1, $2, $3, $4, $5)`,
+		seq, subscriptionID, deviceID, state, s.t(at))
+	return seq, s.dbErr("append revocation", err)
+}
+
+// RevocationsSince returns entries after cursor in seq order.
+func (s *Store) RevocationsSince(ctx context.Context, cursor int64, limit int) ([]syncserver.Revocation, int64, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	rows, err := s.reader().QueryContext(ctx, `SELECT seq, subscription_id, device_id, state, at FROM revocations WHERE seq > $1 ORDER BY seq LIMIT $2`, cursor, limit)
+	if err != nil {
+		return nil, cursor, s.dbErr("list revocations", err)
+	}
+	defer rows.Close()
+	out := []syncserver.Revocation{}
+	for rows.Next() {
+		var r syncserver.Revocation
+		if err := rows.Scan(&r.Seq, &r.SubscriptionID, &r.DeviceID, &r.State, tm(&r.At)); err != nil {
+			return nil, cursor, s.dbErr("list revocations", err)
+		}
+		out = append(out, r)
+		cursor = r.Seq
+	}
+	return out, cursor, s.dbErr("list revocations", rows.Err())
+}

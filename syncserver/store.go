@@ -1,0 +1,139 @@
+package syncserver
+
+import (
+	"context"
+	"time"
+)
+
+// Store is everything the server and the web admin keep. Two adapters
+// implement it over one schema: syncserver/sqlite (the embedded default) and
+// syncserver/postgres. Every method runs in one transaction; InTx runs several
+// in one, with a Store of the same method set.
+//
+// Errors are domain errors: a missing row is ErrNotFound (never nil, nil), a
+// uniqueness clash ErrConflict.
+type Store interface {
+	// InTx runs fn in one transaction: it commits when fn returns nil and
+	// rolls back otherwise. Inside, tx is the store to use.
+	InTx(ctx context.Context, fn func(tx Store) error) error
+
+	CreateCustomer(ctx context.Context, c *Customer) error
+	GetCustomer(ctx context.Context, id string) (*Customer, error)
+	UpdateCustomer(ctx context.Context, c *Customer) error
+	ListCustomers(ctx context.Context, f CustomerFilter) ([]Customer, int, error)
+
+	CreatePlan(ctx context.Context, p *Plan) error
+	GetPlan(ctx context.Context, id string) (*Plan, error)
+	ListPlans(ctx context.Context) ([]Plan, error)
+
+	// CreateSubscription stores s; LicenseKey must be set and unique.
+	CreateSubscription(ctx context.Context, s *Subscription) error
+	GetSubscription(ctx context.Context, id string) (*Subscription, error)
+	// GetSubscriptionByLicenseKey finds a subscription by its key, compared
+	// in constant time.
+	GetSubscriptionByLicenseKey(ctx context.Context, key string) (*Subscription, error)
+	// UpdateSubscriptionTerms stores changed terms (expiry, seats, features,
+	// days) and bumps the revision.
+	UpdateSubscriptionTerms(ctx context.Context, s *Subscription) error
+	// SetSubscriptionStatus changes the status and, when state is not
+	// empty, appends the revocation entry in the same transaction.
+	SetSubscriptionStatus(ctx context.Context, id, status, state string, at time.Time) (*Subscription, error)
+	ListSubscriptions(ctx context.Context, f SubscriptionFilter) ([]Subscription, int, error)
+
+	// Activate takes a seat for a device, atomically: however many race,
+	// a subscription never holds more than max_devices seats.
+	Activate(ctx context.Context, a Activation) (*Device, bool, error)
+	GetDevice(ctx context.Context, id string) (*Device, error)
+	GetDeviceByDeviceID(ctx context.Context, subscriptionID, deviceID string) (*Device, error)
+	ListDevices(ctx context.Context, f DeviceFilter) ([]Device, int, error)
+	// DeactivateDevice frees the seat.
+	DeactivateDevice(ctx context.Context, id string, at time.Time) (*Device, error)
+	// BlockDevice frees the seat, refuses the device from now on and
+	// appends a "blocked" revocation entry.
+	BlockDevice(ctx context.Context, id string, at time.Time) (*Device, error)
+
+	// RecordSync stores a device's heartbeats and usage and its last-seen
+	// time in one transaction. A usage event already stored for the device
+	// counts as a duplicate and changes nothing.
+	RecordSync(ctx context.Context, s SyncBatch) (SyncResult, error)
+
+	RecordLicenseFile(ctx context.Context, f *LicenseFileRecord) error
+	// LatestLicenseFile is the newest file issued to a device (deviceRowID)
+	// or, with an empty deviceRowID, to no device.
+	LatestLicenseFile(ctx context.Context, subscriptionID, deviceRowID string) (*LicenseFileRecord, error)
+	ListLicenseFiles(ctx context.Context, subscriptionID string, p Page) ([]LicenseFileRecord, int, error)
+
+	// RevocationsSince returns entries with seq > cursor in seq order, at
+	// most limit, and the cursor to ask from next.
+	RevocationsSince(ctx context.Context, cursor int64, limit int) ([]Revocation, int64, error)
+
+	RecordValidation(ctx context.Context, v Validation) error
+
+	CreateAdminUser(ctx context.Context, u *AdminUser) error
+	GetAdminUserByEmail(ctx context.Context, email string) (*AdminUser, error)
+	GetAdminUser(ctx context.Context, id string) (*AdminUser, error)
+	UpdateAdminPassword(ctx context.Context, id, hash string) error
+	TouchAdminLogin(ctx context.Context, id string, at time.Time) error
+	CountAdminUsers(ctx context.Context) (int, error)
+	CreateSession(ctx context.Context, s *AdminSession) error
+	GetSession(ctx context.Context, idHash string) (*AdminSession, error)
+	DeleteSession(ctx context.Context, idHash string) error
+	DeleteUserSessions(ctx context.Context, userID string) error
+
+	CreateAPIToken(ctx context.Context, t *APIToken) error
+	// GetAPITokenByHash finds a token that has not been revoked.
+	GetAPITokenByHash(ctx context.Context, hash string) (*APIToken, error)
+	ListAPITokens(ctx context.Context) ([]APIToken, error)
+	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
+	TouchAPIToken(ctx context.Context, id string, at time.Time) error
+
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error)
+
+	// Overview computes the dashboard's figures from rollups and indexes,
+	// never a full scan; days is the length of the series.
+	Overview(ctx context.Context, now time.Time, days int) (*Overview, error)
+
+	// ExpireSubscriptions marks active subscriptions past their grace
+	// expired and returns how many.
+	ExpireSubscriptions(ctx context.Context, now time.Time) (int, error)
+	// MarkInactiveDevices marks devices silent since before cutoff
+	// inactive; where their plan frees seats after a silence, devices
+	// silent that long are deactivated. It returns both counts.
+	MarkInactiveDevices(ctx context.Context, cutoff, now time.Time) (inactive, freed int, err error)
+	// PruneValidations deletes validation log entries before cutoff.
+	PruneValidations(ctx context.Context, before time.Time) (int, error)
+	// PruneHeartbeats deletes heartbeats before cutoff.
+	PruneHeartbeats(ctx context.Context, before time.Time) (int, error)
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Activation asks for a seat.
+type Activation struct {
+	SubscriptionID    string
+	DeviceID          string
+	FingerprintSHA256 string
+	Platform          string
+	AppVersion        string
+	Hostname          string
+	At                time.Time
+}
+
+// SyncBatch is what one sync request stores.
+type SyncBatch struct {
+	DeviceRowID    string
+	SubscriptionID string
+	At             time.Time // the server's time of the sync: the device's last-seen
+	AppVersion     string
+	Heartbeats     []Heartbeat
+	Usage          []UsageEvent
+}
+
+// SyncResult counts what a sync stored.
+type SyncResult struct {
+	Accepted   int
+	Duplicates int
+}
