@@ -100,7 +100,7 @@ CREATE TABLE usage_events (
     received_at      TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (device_row_id, event_id)
 );
-CREATE INDEX usage_events_by_subscription ON usage_events (subscription_id, at);
+CREATE INDEX usage_events_by_subscription ON usage_events (subscription_id, received_at);
 
 CREATE TABLE license_files (
     jti             TEXT PRIMARY KEY,

@@ -88,6 +88,8 @@ CREATE TABLE heartbeats (
 ) WITHOUT ROWID;
 CREATE INDEX heartbeats_by_at ON heartbeats (at);
 
+-- A rowid table: rows are appended in arrival order, and only the small
+-- unique index on the app's random event ids takes random inserts.
 CREATE TABLE usage_events (
     device_row_id    TEXT NOT NULL,
     event_id         TEXT NOT NULL,
@@ -98,9 +100,9 @@ CREATE TABLE usage_events (
     at               INTEGER NOT NULL,
     metadata         TEXT,
     received_at      INTEGER NOT NULL,
-    PRIMARY KEY (device_row_id, event_id)
-) WITHOUT ROWID;
-CREATE INDEX usage_events_by_subscription ON usage_events (subscription_id, at);
+    UNIQUE (device_row_id, event_id)
+);
+CREATE INDEX usage_events_by_subscription ON usage_events (subscription_id, received_at);
 
 CREATE TABLE license_files (
     jti             TEXT PRIMARY KEY,

@@ -37,6 +37,7 @@ var Dialect = &sqlstore.Dialect{
 	Migrations:            migrations.Postgres(),
 	LockMigrations:        lockMigrations,
 	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`,
+	ParamPrefix:           "$",
 }
 
 func pgCode(err error) string {

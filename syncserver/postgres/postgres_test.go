@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 
@@ -56,3 +57,21 @@ func TestMigrationsAreIdempotentAndSafeInParallel(t *testing.T) {
 
 func BenchmarkRecordSync100(b *testing.B) { storetest.BenchmarkRecordSync100(b, open) }
 func BenchmarkActivate(b *testing.B)      { storetest.BenchmarkActivate(b, open) }
+
+// The at-scale benchmarks read a database that cmd/seedgen filled:
+//
+//	go run ./cmd/seedgen --db postgres://...
+//	LICENSING_BENCH_POSTGRES=postgres://... go test -run '^$' -bench AtScale ./syncserver/postgres
+func seeded(b *testing.B) syncserver.Store {
+	dsn := os.Getenv("LICENSING_BENCH_POSTGRES")
+	if dsn == "" {
+		b.Skip("set LICENSING_BENCH_POSTGRES to a database seeded by go run ./cmd/seedgen")
+	}
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	require.NoError(b, err)
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func BenchmarkOverviewAtScale(b *testing.B) { storetest.BenchmarkOverviewAtScale(b, seeded(b)) }
+func BenchmarkListsAtScale(b *testing.B)    { storetest.BenchmarkListsAtScale(b, seeded(b)) }

@@ -46,6 +46,7 @@ var Dialect = &sqlstore.Dialect{
 	// across processes.
 	LockMigrations:        func(context.Context, *sql.DB) (func(), error) { return func() {}, nil },
 	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+	ParamPrefix:           "?",
 }
 
 func code(err error) int {
@@ -71,6 +72,10 @@ func dsn(path string, extra url.Values) string {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// A 64 MiB page cache per connection and memory-mapped reads: the hot
+	// indexes stay in memory instead of being read back page by page.
+	q.Add("_pragma", "cache_size(-65536)")
+	q.Add("_pragma", "mmap_size(268435456)")
 	for k, vs := range extra {
 		for _, v := range vs {
 			q.Add(k, v)
@@ -98,6 +103,14 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 	}
+	// The database holds license keys and password hashes: create it
+	// readable by its owner only (SQLite gives the -wal and -shm files the
+	// same mode).
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	f.Close()
 	w, err := sql.Open("sqlite", dsn(path, url.Values{
 		"_pragma": {"synchronous(" + opts.Synchronous + ")"},
 		"_txlock": {"immediate"},

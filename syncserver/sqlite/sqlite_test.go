@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -55,6 +56,9 @@ func TestMigrationsAreIdempotentAndSafeInParallel(t *testing.T) {
 	var mode string
 	require.NoError(t, s.DB().QueryRow("PRAGMA journal_mode").Scan(&mode))
 	assert.Equal(t, "wal", mode)
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the database holds secrets")
 }
 
 func TestOpenRefusesAnUnknownSynchronousMode(t *testing.T) {
@@ -64,3 +68,21 @@ func TestOpenRefusesAnUnknownSynchronousMode(t *testing.T) {
 
 func BenchmarkRecordSync100(b *testing.B) { storetest.BenchmarkRecordSync100(b, open) }
 func BenchmarkActivate(b *testing.B)      { storetest.BenchmarkActivate(b, open) }
+
+// The at-scale benchmarks read a database that cmd/seedgen filled:
+//
+//	go run ./cmd/seedgen --db ./data/scale.db
+//	LICENSING_BENCH_SQLITE=./data/scale.db go test -run '^$' -bench AtScale ./syncserver/sqlite
+func seeded(b *testing.B) syncserver.Store {
+	path := os.Getenv("LICENSING_BENCH_SQLITE")
+	if path == "" {
+		b.Skip("set LICENSING_BENCH_SQLITE to a database seeded by go run ./cmd/seedgen")
+	}
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	require.NoError(b, err)
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func BenchmarkOverviewAtScale(b *testing.B) { storetest.BenchmarkOverviewAtScale(b, seeded(b)) }
+func BenchmarkListsAtScale(b *testing.B)    { storetest.BenchmarkListsAtScale(b, seeded(b)) }

@@ -29,6 +29,10 @@ type Dialect struct {
 	LockMigrations func(ctx context.Context, db *sql.DB) (unlock func(), err error)
 	// CreateMigrationsTable is the DDL of schema_migrations.
 	CreateMigrationsTable string
+	// ParamPrefix numbers the parameters of the large multi-row inserts:
+	// "$" for PostgreSQL; "?" for SQLite, where "?NNN" binds by position and
+	// "$NNN" by name, a lookup that grows with the number of parameters.
+	ParamPrefix string
 }
 
 type querier interface {

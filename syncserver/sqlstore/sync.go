@@ -65,7 +65,7 @@ func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncser
 
 // values returns "($1, $2, ...), (...)" for rows of width columns, with
 // the first parameter numbered from.
-func values(rows, width, from int) string {
+func (s *Store) values(rows, width, from int) string {
 	var b strings.Builder
 	n := from
 	for r := 0; r < rows; r++ {
@@ -77,7 +77,7 @@ func values(rows, width, from int) string {
 			if c > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteByte('$')
+			b.WriteString(s.d.ParamPrefix)
 			b.WriteString(strconv.Itoa(n))
 			n++
 		}
@@ -93,7 +93,7 @@ func (s *Store) insertHeartbeats(ctx context.Context, deviceRowID string, hbs []
 		for _, h := range chunk {
 			args = append(args, deviceRowID, s.t(h.At), h.AppVersion)
 		}
-		if _, err := s.tx.ExecContext(ctx, `INSERT INTO heartbeats (device_row_id, at, app_version) VALUES `+values(len(chunk), 3, 1)+
+		if _, err := s.tx.ExecContext(ctx, `INSERT INTO heartbeats (device_row_id, at, app_version) VALUES `+s.values(len(chunk), 3, 1)+
 			` ON CONFLICT (device_row_id, at) DO NOTHING`, args...); err != nil {
 			return s.dbErr("insert heartbeats", err)
 		}
@@ -123,7 +123,7 @@ func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch) (int, e
 			args = append(args, b.DeviceRowID, e.EventID, b.SubscriptionID, e.Feature, e.Count, e.DurationSeconds, s.t(e.At), meta, received)
 		}
 		rows, err := s.tx.QueryContext(ctx, `INSERT INTO usage_events (device_row_id, event_id, subscription_id, feature, count, duration_seconds, at, metadata, received_at)
-			VALUES `+values(len(chunk), 9, 1)+` ON CONFLICT (device_row_id, event_id) DO NOTHING RETURNING feature, count, duration_seconds, at`, args...)
+			VALUES `+s.values(len(chunk), 9, 1)+` ON CONFLICT (device_row_id, event_id) DO NOTHING RETURNING feature, count, duration_seconds, at`, args...)
 		if err != nil {
 			return 0, s.dbErr("insert usage", err)
 		}

@@ -6,16 +6,24 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/flowlytix/licensing/syncserver"
 )
 
 // BenchmarkRecordSync100 measures storing one sync of 100 usage events and
-// a heartbeat: one transaction, batched inserts.
+// a heartbeat: one transaction, batched inserts. The syncs rotate over 200
+// devices, as a server's do; one device receiving every event would make
+// each random event id land on its own page of an ever larger index.
 func BenchmarkRecordSync100(b *testing.B, open Opener) {
 	s := open(b)
-	x := subscription(b, s, 10)
-	dev, _, err := s.Activate(ctx, activation(x, "bench"))
-	if err != nil {
-		b.Fatal(err)
+	x := subscription(b, s, 200)
+	devs := make([]*syncserver.Device, 200)
+	for i := range devs {
+		d, _, err := s.Activate(ctx, activation(x, fmt.Sprintf("bench-%d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		devs[i] = d
 	}
 	ids := make([]string, 100)
 	at := time.Now().UTC()
@@ -25,7 +33,7 @@ func BenchmarkRecordSync100(b *testing.B, open Opener) {
 		for j := range ids {
 			ids[j] = uuid.NewString()
 		}
-		batch := usageBatch(dev, ids, at.Add(time.Duration(i)*time.Millisecond))
+		batch := usageBatch(devs[i%len(devs)], ids, at.Add(time.Duration(i)*time.Millisecond))
 		res, err := s.RecordSync(ctx, batch)
 		if err != nil {
 			b.Fatal(err)
@@ -45,6 +53,51 @@ func BenchmarkActivate(b *testing.B, open Opener) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, _, err := s.Activate(ctx, activation(x, fmt.Sprintf("device-%d", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOverviewAtScale reads the dashboard from a store that
+// cmd/seedgen filled (1,000,000 devices and 10,000,000 usage events is the
+// size the goal names: under 100 ms an overview).
+func BenchmarkOverviewAtScale(b *testing.B, s syncserver.Store) {
+	now := time.Now().UTC()
+	o, err := s.Overview(ctx, now, 30)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if o.ActiveDevices == 0 || len(o.Usage) == 0 || o.ActiveSubscriptions == 0 {
+		b.Fatalf("the store looks empty (active devices %d, usage rows %d): seed it with cmd/seedgen", o.ActiveDevices, len(o.Usage))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Overview(ctx, now, 30); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/overview")
+}
+
+// BenchmarkListsAtScale reads the first page of the admin's lists of a
+// seeded store: subscriptions, one subscription's devices, and the
+// subscriptions expiring within 30 days.
+func BenchmarkListsAtScale(b *testing.B, s syncserver.Store) {
+	subs, total, err := s.ListSubscriptions(ctx, syncserver.SubscriptionFilter{})
+	if err != nil || total == 0 {
+		b.Fatalf("list subscriptions: %d rows, %v: seed the store with cmd/seedgen", total, err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := s.ListSubscriptions(ctx, syncserver.SubscriptionFilter{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := s.ListDevices(ctx, syncserver.DeviceFilter{SubscriptionID: subs[i%len(subs)].ID}); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := s.ListSubscriptions(ctx, syncserver.SubscriptionFilter{ExpiringBefore: time.Now().Add(30 * 24 * time.Hour)}); err != nil {
 			b.Fatal(err)
 		}
 	}
