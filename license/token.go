@@ -258,29 +258,87 @@ func Verify(data []byte, ks KeySource) (*Token, error) {
 // signer may be any crypto.Signer over an RSA key (a key on disk, a KMS, an
 // HSM). It returns the bare JWS compact serialization.
 func Sign(signer crypto.Signer, kid string, c *Claims) (string, error) {
+	return SignJSON(signer, kid, Type, c)
+}
+
+// SignJSON signs any JSON payload as an RS256 JWS of the given typ, with the
+// same header rules as license files: the server's signed revocation list
+// is one.
+func SignJSON(signer crypto.Signer, kid, typ string, payload any) (string, error) {
 	if kid == "" {
-		return "", errors.New("sign license: empty kid")
+		return "", errors.New("sign: empty kid")
 	}
-	header, err := json.Marshal(Header{Alg: Alg, Kid: kid, Typ: Type})
+	header, err := json.Marshal(Header{Alg: Alg, Kid: kid, Typ: typ})
 	if err != nil {
-		return "", fmt.Errorf("sign license: %w", err)
+		return "", fmt.Errorf("sign: %w", err)
 	}
-	payload, err := json.Marshal(c)
+	body, err := json.Marshal(payload)
 	if err != nil {
-		return "", fmt.Errorf("sign license: %w", err)
+		return "", fmt.Errorf("sign: %w", err)
 	}
 	enc := base64.RawURLEncoding
 	var b strings.Builder
-	b.Grow(enc.EncodedLen(len(header)) + enc.EncodedLen(len(payload)) + 800)
+	b.Grow(enc.EncodedLen(len(header)) + enc.EncodedLen(len(body)) + 800)
 	b.WriteString(enc.EncodeToString(header))
 	b.WriteByte('.')
-	b.WriteString(enc.EncodeToString(payload))
+	b.WriteString(enc.EncodeToString(body))
 	sum := sha256.Sum256([]byte(b.String()))
 	sig, err := signer.Sign(rand.Reader, sum[:], crypto.SHA256)
 	if err != nil {
-		return "", fmt.Errorf("sign license: %w", err)
+		return "", fmt.Errorf("sign: %w", err)
 	}
 	b.WriteByte('.')
 	b.WriteString(enc.EncodeToString(sig))
 	return b.String(), nil
+}
+
+// VerifyJSON verifies a JWS of the given typ made by SignJSON and returns
+// its payload, after the same header, encoding and duplicate-member checks
+// as a license file.
+func VerifyJSON(compact string, ks KeySource, typ string) ([]byte, error) {
+	compact = stripBlanks(strings.TrimSpace(compact))
+	if len(compact) > 8<<20 {
+		return nil, invalid("signed document is larger than 8 MiB")
+	}
+	if n := strings.Count(compact, "."); n != 2 {
+		return nil, invalid("a JWS compact serialization has 3 segments, this has %d", n+1)
+	}
+	h64, rest, _ := strings.Cut(compact, ".")
+	p64, s64, _ := strings.Cut(rest, ".")
+	hj, err := decodeSegment("header", h64)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	members, err := checkObject(hj)
+	if err != nil {
+		return nil, invalid("header: %v", err)
+	}
+	for name, kind := range members {
+		if !headerMembers[name] || kind != kindString {
+			return nil, invalid("header carries %q; only alg, kid and typ are allowed", name)
+		}
+	}
+	var h Header
+	if err := json.Unmarshal(hj, &h); err != nil {
+		return nil, invalid("header: %v", err)
+	}
+	if h.Alg != Alg || h.Typ != typ || h.Kid == "" {
+		return nil, invalid("header is alg %q typ %q, want %s and %q with a kid", h.Alg, h.Typ, Alg, typ)
+	}
+	payload, err := decodeSegment("payload", p64)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	if _, err := checkObject(payload); err != nil {
+		return nil, invalid("payload: %v", err)
+	}
+	sig, err := decodeSegment("signature", s64)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	t := &Token{Header: h, signingInput: compact[:len(h64)+1+len(p64)], signature: sig}
+	if err := t.Verify(ks); err != nil {
+		return nil, err
+	}
+	return payload, nil
 }

@@ -66,6 +66,10 @@ type Store interface {
 	// RevocationsSince returns entries with seq > cursor in seq order, at
 	// most limit, and the cursor to ask from next.
 	RevocationsSince(ctx context.Context, cursor int64, limit int) ([]Revocation, int64, error)
+	// RevocationsFor returns one subscription's entries with seq > cursor
+	// and the cursor to ask from next: the latest seq committed, so that
+	// other subscriptions' entries are skipped, never revisited.
+	RevocationsFor(ctx context.Context, subscriptionID string, cursor int64) ([]Revocation, int64, error)
 
 	RecordValidation(ctx context.Context, v Validation) error
 
@@ -106,6 +110,10 @@ type Store interface {
 	// PruneHeartbeats deletes heartbeats before cutoff.
 	PruneHeartbeats(ctx context.Context, before time.Time) (int, error)
 
+	// TryJobLock takes the lock of a scheduled job so that, of several
+	// replicas, one runs it at a time. ok is false when another holds it.
+	TryJobLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -120,6 +128,10 @@ type Activation struct {
 	AppVersion        string
 	Hostname          string
 	At                time.Time
+	// File, when set, is recorded in the same transaction as the seat, with
+	// its DeviceRowID filled in: a device never holds a seat without the file
+	// it was given, nor a file without its seat.
+	File *LicenseFileRecord
 }
 
 // SyncBatch is what one sync request stores.

@@ -1,8 +1,6 @@
 // Command licensed is the Flowlytix Licensing server: the sync API that apps
-// call, the admin API and the web admin. Run licensed help.
-//
-// This build serves the signing keys (JWKS) and health checks; the sync API,
-// the admin API and the web admin arrive with their issues (see README).
+// call, the admin API, scheduled jobs and (later) the web admin. Run
+// licensed help.
 package main
 
 import (
@@ -11,24 +9,25 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/internal/storeopen"
+	"github.com/flowlytix/licensing/syncserver"
 )
 
 const usage = `licensed: the Flowlytix Licensing server.
 
 Usage:
-  licensed serve [--addr 127.0.0.1:8080] [--db DSN] [--keys DIR] [--demo]
+  licensed serve [--addr 127.0.0.1:8080] [--db DSN] [--keys DIR] [--demo] [flags]
+  licensed token create --name NAME [--db DSN]
 
-Every flag also reads from the environment: LICENSED_ADDR, LICENSED_DB,
-LICENSED_KEYS, LICENSED_DEMO.
+DSN is a file path or sqlite:PATH (default ./data/licensing.db), or
+postgres://user:pass@host:5432/db. Every flag also reads from the
+environment: --db from LICENSED_DB, --trust-proxy from LICENSED_TRUST_PROXY,
+and so on. Run "licensed serve --help" for every flag.
 `
 
 func main() {
@@ -42,37 +41,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	var err error
 	switch args[0] {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "serve":
-		cfg, err := parseServe(args[1:], stderr)
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+		var cfg config
+		cfg, err = parseServe(args[1:], stderr)
+		if err == nil {
+			err = serve(ctx, cfg, stdout, stderr)
 		}
-		if err != nil {
-			fmt.Fprintf(stderr, "licensed serve: %v\n", err)
-			return 2
-		}
-		log := slog.New(slog.NewTextHandler(stderr, nil))
-		if err := serve(ctx, cfg, log, stdout); err != nil {
-			log.Error("licensed stopped", "err", err)
-			return 1
-		}
-		return 0
+	case "token":
+		err = token(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "licensed: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "licensed %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "licensed %s: %v\n", args[0], err)
+		return 1
+	}
 }
 
-type config struct {
-	Addr string
-	DB   string
-	Keys string
-	Demo bool
-}
+type usageError struct{ error }
 
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
@@ -81,66 +80,49 @@ func env(name, def string) string {
 	return def
 }
 
-func parseServe(args []string, stderr io.Writer) (config, error) {
-	var cfg config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", env("LICENSED_ADDR", "127.0.0.1:8080"), "listen address (LICENSED_ADDR)")
-	fs.StringVar(&cfg.DB, "db", env("LICENSED_DB", "./data/licensing.db"), "database: a file path, sqlite:PATH or postgres://... (LICENSED_DB)")
-	fs.StringVar(&cfg.Keys, "keys", env("LICENSED_KEYS", "./data/keys"), "signing key directory; a key is made when it is empty (LICENSED_KEYS)")
-	fs.BoolVar(&cfg.Demo, "demo", env("LICENSED_DEMO", "") == "true" || env("LICENSED_DEMO", "") == "1", "fill an empty database with demo data (LICENSED_DEMO)")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
+func envBool(name string, def bool) bool {
+	switch env(name, "") {
+	case "1", "true", "yes", "on":
+		return true
+	case "0", "false", "no", "off":
+		return false
 	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	return cfg, nil
+	return def
 }
 
-func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
-	ks, created, err := keys.LoadOrGenerate(cfg.Keys, keys.DefaultBits)
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(env(name, "")); err == nil {
+		return d
+	}
+	return def
+}
+
+func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{errors.New("want: licensed token create --name NAME [--db DSN]")}
+	}
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "what the token is for, e.g. billing-sync (required)")
+	dsn := fs.String("db", env("LICENSED_DB", storeopen.DefaultDSN), "database (LICENSED_DB)")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if *name == "" {
+		return usageError{errors.New("--name is required")}
+	}
+	st, err := storeopen.Open(ctx, *dsn)
 	if err != nil {
 		return err
 	}
-	if created != nil {
-		log.Info("made a new signing key", "dir", cfg.Keys, "kid", created.ID)
-	}
-	jwks, err := ks.JWKS()
+	defer st.Close()
+	secret, t, err := syncserver.CreateAPIToken(ctx, st, time.Now(), "cli", *name)
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok"}`+"\n")
-	})
-	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		w.Write(jwks)
-	})
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	fmt.Fprintf(stdout, "licensed is listening on http://%s\n  public keys: http://%s/.well-known/jwks.json\n", ln.Addr(), ln.Addr())
-	fmt.Fprintln(stdout, "  the sync API, admin API and web admin are not in this build yet (see README)")
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	fmt.Fprintf(stdout, "Created admin API token %q (id %s). It is shown once; store it now.\nUse it as: Authorization: Bearer <token>\n%s\n", t.Name, t.ID, secret)
+	return nil
 }

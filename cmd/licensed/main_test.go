@@ -23,7 +23,7 @@ func TestServeMakesAKeyAndPublishesIt(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--keys", dir}, pw, io.Discard)
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--keys", dir, "--db", filepath.Join(t.TempDir(), "l.db")}, pw, io.Discard)
 		pw.Close()
 	}()
 

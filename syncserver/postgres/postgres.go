@@ -36,6 +36,7 @@ var Dialect = &sqlstore.Dialect{
 	IsRetryable:           isRetryable,
 	Migrations:            migrations.Postgres(),
 	LockMigrations:        lockMigrations,
+	TryLock:               tryLock,
 	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`,
 	ParamPrefix:           "$",
 }
@@ -73,6 +74,25 @@ func lockMigrations(ctx context.Context, db *sql.DB) (func(), error) {
 		conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(`+key+`)`)
 		conn.Close()
 	}, nil
+}
+
+// tryLock takes a session advisory lock named after a job on a connection
+// of its own, held until unlock; it does not wait for another replica.
+func tryLock(ctx context.Context, db *sql.DB, name string) (func(), bool, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	key := `hashtext('flowlytix-licensing job ' || current_schema() || ' ' || $1)`
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(`+key+`)`, name).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		return nil, false, err
+	}
+	return func() {
+		conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(`+key+`)`, name)
+		conn.Close()
+	}, true, nil
 }
 
 // Open connects to dsn (postgres://...), applies the migrations and returns

@@ -116,8 +116,10 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 					existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At)); err != nil {
 					return tx.dbErr("refresh device", err)
 				}
-				dev, err = tx.GetDevice(ctx, existing.ID)
-				return err
+				if dev, err = tx.GetDevice(ctx, existing.ID); err != nil {
+					return err
+				}
+				return tx.recordActivationFile(ctx, a, dev)
 			}
 		}
 		if err := tx.takeSeat(ctx, sub, a.At); err != nil {
@@ -146,6 +148,9 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 		if err != nil {
 			return err
 		}
+		if err := tx.recordActivationFile(ctx, a, dev); err != nil {
+			return err
+		}
 		created = true
 		if err := tx.bump(ctx, syncserver.Day(a.At), "activations", 1); err != nil {
 			return err
@@ -156,6 +161,14 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 		return nil, false, err
 	}
 	return dev, created, nil
+}
+
+func (s *Store) recordActivationFile(ctx context.Context, a syncserver.Activation, dev *syncserver.Device) error {
+	if a.File == nil {
+		return nil
+	}
+	a.File.DeviceRowID = dev.ID
+	return s.RecordLicenseFile(ctx, a.File)
 }
 
 func inactive(sub *syncserver.Subscription) error {

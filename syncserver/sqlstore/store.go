@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/flowlytix/licensing/syncserver"
@@ -29,6 +30,10 @@ type Dialect struct {
 	LockMigrations func(ctx context.Context, db *sql.DB) (unlock func(), err error)
 	// CreateMigrationsTable is the DDL of schema_migrations.
 	CreateMigrationsTable string
+	// TryLock takes a named lock shared by every process on the database,
+	// without waiting; nil means a lock within this process is enough (one
+	// process owns an SQLite file).
+	TryLock func(ctx context.Context, db *sql.DB, name string) (unlock func(), ok bool, err error)
 	// ParamPrefix numbers the parameters of the large multi-row inserts:
 	// "$" for PostgreSQL; "?" for SQLite, where "?NNN" binds by position and
 	// "$NNN" by name, a lookup that grows with the number of parameters.
@@ -89,6 +94,37 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// TryJobLock takes the lock of a scheduled job: the dialect's shared lock
+// when it has one, and always a lock within this process.
+func (s *Store) TryJobLock(ctx context.Context, name string) (func(), bool, error) {
+	localLocks.Lock()
+	if localLocks.held[name] {
+		localLocks.Unlock()
+		return nil, false, nil
+	}
+	localLocks.held[name] = true
+	localLocks.Unlock()
+	release := func() {
+		localLocks.Lock()
+		delete(localLocks.held, name)
+		localLocks.Unlock()
+	}
+	if s.d.TryLock == nil {
+		return release, true, nil
+	}
+	unlock, ok, err := s.d.TryLock(ctx, s.write, name)
+	if err != nil || !ok {
+		release()
+		return nil, false, s.dbErr("job lock", err)
+	}
+	return func() { unlock(); release() }, true, nil
+}
+
+var localLocks = struct {
+	sync.Mutex
+	held map[string]bool
+}{held: map[string]bool{}}
 
 // reader is where reads go: the transaction inside InTx, else the read pool.
 func (s *Store) reader() querier {

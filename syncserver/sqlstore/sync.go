@@ -263,3 +263,23 @@ func (s *Store) RevocationsSince(ctx context.Context, cursor int64, limit int) (
 	}
 	return out, cursor, s.dbErr("list revocations", rows.Err())
 }
+
+// RevocationsFor returns one subscription's entries after cursor. The new
+// cursor is the counter's value, read first: every entry up to it has
+// committed (entries commit in seq order), so skipping to it loses nothing.
+func (s *Store) RevocationsFor(ctx context.Context, subscriptionID string, cursor int64) ([]syncserver.Revocation, int64, error) {
+	var latest int64
+	if err := s.reader().QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'revocation_seq'`).Scan(&latest); err != nil {
+		return nil, cursor, s.dbErr("revocation cursor", err)
+	}
+	if latest <= cursor {
+		return []syncserver.Revocation{}, max(cursor, latest), nil
+	}
+	out, err := queryAll(ctx, s, "list revocations", `SELECT seq, subscription_id, device_id, state, at FROM revocations
+		WHERE subscription_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`, []any{subscriptionID, cursor, latest}, scanRevocation)
+	return out, latest, err
+}
+
+func scanRevocation(row scanner, r *syncserver.Revocation) error {
+	return row.Scan(&r.Seq, &r.SubscriptionID, &r.DeviceID, &r.State, tm(&r.At))
+}

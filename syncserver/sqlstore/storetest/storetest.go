@@ -48,6 +48,9 @@ func Run(t *testing.T, open Opener) {
 		{"the audit log keeps who, what, when, before and after", testAudit},
 		{"the overview counts what happened", testOverview},
 		{"jobs expire, idle, free seats and prune", testJobs},
+		{"a subscription's revocations skip the others'", testRevocationsFor},
+		{"a job lock is held by one at a time", testJobLock},
+		{"an activation records its file with its seat", testActivationFile},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -767,4 +770,61 @@ func testJobs(t *testing.T, s syncserver.Store) {
 	pruned, err = s.PruneHeartbeats(ctx, now.Add(-90*24*time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, 0, pruned)
+}
+
+func testRevocationsFor(t *testing.T, s syncserver.Store) {
+	a := subscription(t, s, 1)
+	b := subscription(t, s, 1)
+	_, start, err := s.RevocationsSince(ctx, 0, 0)
+	require.NoError(t, err)
+	for _, x := range []*syncserver.Subscription{a, b, a, b} {
+		_, err := s.SetSubscriptionStatus(ctx, x.ID, syncserver.SubscriptionSuspended, syncserver.StateSuspended, time.Now())
+		require.NoError(t, err)
+	}
+	revs, cursor, err := s.RevocationsFor(ctx, a.ID, start)
+	require.NoError(t, err)
+	require.Len(t, revs, 2)
+	for _, r := range revs {
+		assert.Equal(t, a.ID, r.SubscriptionID)
+	}
+	assert.Equal(t, start+4, cursor, "the cursor moves past the other subscription's entries too")
+	revs, again, err := s.RevocationsFor(ctx, a.ID, cursor)
+	require.NoError(t, err)
+	assert.Empty(t, revs)
+	assert.Equal(t, cursor, again)
+}
+
+func testJobLock(t *testing.T, s syncserver.Store) {
+	name := "job-" + uuid.NewString()
+	unlock, ok, err := s.TryJobLock(ctx, name)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, ok, err = s.TryJobLock(ctx, name)
+	require.NoError(t, err)
+	assert.False(t, ok, "a second taker is refused while the first holds it")
+	unlock()
+	unlock2, ok, err := s.TryJobLock(ctx, name)
+	require.NoError(t, err)
+	assert.True(t, ok, "free again after unlock")
+	unlock2()
+}
+
+func testActivationFile(t *testing.T, s syncserver.Store) {
+	x := subscription(t, s, 1)
+	a := activation(x, "with-file")
+	a.File = &syncserver.LicenseFileRecord{JTI: uuid.NewString(), SubscriptionID: x.ID, Revision: 1, IssuedAt: time.Now(), ExpiresAt: x.HardExpiresAt(), Token: "t.o.k"}
+	d, _, err := s.Activate(ctx, a)
+	require.NoError(t, err)
+	f, err := s.LatestLicenseFile(ctx, x.ID, d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, a.File.JTI, f.JTI)
+
+	b := activation(x, "refused")
+	b.File = &syncserver.LicenseFileRecord{JTI: uuid.NewString(), SubscriptionID: x.ID, Revision: 1, IssuedAt: time.Now(), ExpiresAt: x.HardExpiresAt(), Token: "n.o.pe"}
+	_, _, err = s.Activate(ctx, b)
+	assertCode(t, err, syncserver.KindConflict, syncserver.CodeDeviceLimit)
+	files, total, err := s.ListLicenseFiles(ctx, x.ID, syncserver.Page{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, total, "a refused activation records no file")
+	assert.Equal(t, a.File.JTI, files[0].JTI)
 }

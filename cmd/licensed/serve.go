@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"time"
+
+	"github.com/flowlytix/licensing/internal/demo"
+	"github.com/flowlytix/licensing/internal/storeopen"
+	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/syncserver"
+	"github.com/flowlytix/licensing/syncserver/httpapi"
+	"github.com/flowlytix/licensing/syncserver/jobs"
+)
+
+type config struct {
+	Addr          string
+	DB            string
+	Keys          string
+	Demo          bool
+	LogFormat     string
+	LogLevel      string
+	LogRequests   string
+	TrustProxy    bool
+	Jobs          bool
+	DeviceSilence time.Duration
+	Retention     time.Duration
+	Shutdown      time.Duration
+}
+
+func parseServe(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", env("LICENSED_ADDR", "127.0.0.1:8080"), "listen address (LICENSED_ADDR)")
+	fs.StringVar(&c.DB, "db", env("LICENSED_DB", storeopen.DefaultDSN), "database: a file path, sqlite:PATH or postgres://... (LICENSED_DB)")
+	fs.StringVar(&c.Keys, "keys", env("LICENSED_KEYS", "./data/keys"), "signing key directory; a key is made when it is empty (LICENSED_KEYS)")
+	fs.BoolVar(&c.Demo, "demo", envBool("LICENSED_DEMO", false), "fill an empty database with demo data (LICENSED_DEMO)")
+	fs.StringVar(&c.LogFormat, "log-format", env("LICENSED_LOG_FORMAT", "text"), "text or json (LICENSED_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", env("LICENSED_LOG_LEVEL", "info"), "debug, info, warn or error (LICENSED_LOG_LEVEL)")
+	fs.StringVar(&c.LogRequests, "log-requests", env("LICENSED_LOG_REQUESTS", "all"), "all, or errors: only requests answered 4xx or 5xx (LICENSED_LOG_REQUESTS)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", envBool("LICENSED_TRUST_PROXY", false), "take client addresses from X-Forwarded-For (LICENSED_TRUST_PROXY)")
+	fs.BoolVar(&c.Jobs, "jobs", envBool("LICENSED_JOBS", true), "run the scheduled jobs (LICENSED_JOBS)")
+	fs.DurationVar(&c.DeviceSilence, "device-silence", envDuration("LICENSED_DEVICE_SILENCE", 30*24*time.Hour), "mark a device inactive after this long without contact (LICENSED_DEVICE_SILENCE)")
+	fs.DurationVar(&c.Retention, "retention", envDuration("LICENSED_RETENTION", 90*24*time.Hour), "keep validation logs and heartbeats this long (LICENSED_RETENTION)")
+	fs.DurationVar(&c.Shutdown, "shutdown-timeout", envDuration("LICENSED_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight requests may finish on shutdown (LICENSED_SHUTDOWN_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return c, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	switch c.LogRequests {
+	case "all", "errors":
+	default:
+		return c, usageError{fmt.Errorf("--log-requests %q: want all or errors", c.LogRequests)}
+	}
+	return c, nil
+}
+
+func newLogger(c config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", c.LogFormat)}
+}
+
+func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
+	log, err := newLogger(c, stderr)
+	if err != nil {
+		return err
+	}
+	ks, created, err := keys.LoadOrGenerate(c.Keys, keys.DefaultBits)
+	if err != nil {
+		return err
+	}
+	if created != nil {
+		log.Info("made a new signing key: back up the key directory", "dir", c.Keys, "kid", created.ID)
+	}
+	st, err := storeopen.Open(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks})
+	if err != nil {
+		return err
+	}
+	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, QuietOK: c.LogRequests == "errors"})
+	if err != nil {
+		return err
+	}
+	var demoToken string
+	if c.Demo {
+		filled, err := demo.Fill(ctx, svc)
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		if filled {
+			log.Info("filled the empty database with demo data")
+			demoToken, _, err = svc.CreateAPIToken(ctx, "demo", "demo")
+			if err != nil {
+				return err
+			}
+		}
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	var sched *jobs.Scheduler
+	if c.Jobs {
+		sched = jobs.New(jobs.Config{Store: st, Log: log, DeviceSilence: c.DeviceSilence, Retention: c.Retention, Observe: api.JobObserver()})
+		sched.Start()
+	}
+	base := "http://" + ln.Addr().String()
+	log.Info("licensed listening", "addr", ln.Addr().String(), "db", storeopen.Kind(c.DB), "kid", mustActive(ks))
+	fmt.Fprintf(stdout, "licensed is listening on %s\n", base)
+	fmt.Fprintf(stdout, "  app API:     %s/api/v1/licensing/...\n  public keys: %s/.well-known/jwks.json\n  metrics:     %s/metrics\n", base, base, base)
+	if demoToken != "" {
+		fmt.Fprintf(stdout, "  admin API token (shown once): %s\n  try: curl -H 'Authorization: Bearer %s' %s/api/v1/analytics/overview\n", demoToken, demoToken, base)
+	} else {
+		fmt.Fprintf(stdout, "  admin API: make a token with: licensed token create --name NAME --db %s\n", c.DB)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", c.Shutdown)
+	sctx, cancel := context.WithTimeout(context.Background(), c.Shutdown)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if sched != nil {
+		sched.Stop(sctx)
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func mustActive(ks *keys.Set) string {
+	k, err := ks.Active()
+	if err != nil {
+		return ""
+	}
+	return k.ID
+}

@@ -1,0 +1,301 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// requireAdmin lets through a valid bearer token or a web admin session;
+// anything else is 401 before any handler runs.
+func (a *API) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := r.Header.Get("Authorization"); h != "" {
+			scheme, secret, _ := strings.Cut(h, " ")
+			if !strings.EqualFold(scheme, "Bearer") {
+				writeError(w, r, a.log, errorf(syncserver.KindUnauthorized, syncserver.CodeUnauthorized, "use Authorization: Bearer <admin API token>"))
+				return
+			}
+			t, err := a.svc.AuthenticateToken(r.Context(), strings.TrimSpace(secret))
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="licensed"`)
+				writeError(w, r, a.log, err)
+				return
+			}
+			// Remember the use, but never fail the request for it.
+			_ = a.svc.Store().TouchAPIToken(r.Context(), t.ID, time.Now())
+			next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), syncserver.Actor("token:"+t.Name))))
+			return
+		}
+		if a.session != nil {
+			if actor, ok := a.session(r); ok {
+				next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), actor)))
+				return
+			}
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="licensed"`)
+		writeError(w, r, a.log, errorf(syncserver.KindUnauthorized, syncserver.CodeUnauthorized, "a valid admin API token is required: Authorization: Bearer <token> (licensed token create)"))
+	})
+}
+
+type listResponse[T any] struct {
+	Items    []T `json:"items"`
+	Total    int `json:"total"`
+	Page     int `json:"page"`
+	PageSize int `json:"page_size"`
+}
+
+func pageOf(r *http.Request) (syncserver.Page, error) {
+	var p syncserver.Page
+	q := r.URL.Query()
+	for _, f := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{{"page", &p.Page, 1_000_000}, {"page_size", &p.PageSize, syncserver.MaxPageSize}} {
+		if s := q.Get(f.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > f.max {
+				return p, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "%s must be a whole number from 1 to %d", f.name, f.max)
+			}
+			*f.dst = n
+		}
+	}
+	return p.Normalize(), nil
+}
+
+func oneOf(r *http.Request, name string, allowed ...string) (string, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return "", nil
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v, nil
+		}
+	}
+	return "", errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "%s must be one of %s", name, strings.Join(allowed, ", "))
+}
+
+func respond[T any](a *API, w http.ResponseWriter, r *http.Request, status int, v T, err error) {
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+type customerRequest struct {
+	Email       *string `json:"email"`
+	CompanyName *string `json:"company_name"`
+	FirstName   *string `json:"first_name"`
+	LastName    *string `json:"last_name"`
+	Status      *string `json:"status"`
+}
+
+func (c customerRequest) input() syncserver.CustomerInput {
+	return syncserver.CustomerInput{Email: c.Email, CompanyName: c.CompanyName, FirstName: c.FirstName, LastName: c.LastName, Status: c.Status}
+}
+
+func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
+	var req customerRequest
+	if err := decode(r, &req, false); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if req.Status != nil {
+		writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "a new customer is active; change status with PATCH"))
+		return
+	}
+	c, err := a.svc.CreateCustomer(r.Context(), ActorFrom(r.Context()), req.input())
+	respond(a, w, r, http.StatusCreated, c, err)
+}
+
+func (a *API) listCustomers(w http.ResponseWriter, r *http.Request) {
+	p, err := pageOf(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	status, err := oneOf(r, "status", "active", "archived")
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	items, total, err := a.svc.Store().ListCustomers(r.Context(), syncserver.CustomerFilter{Query: r.URL.Query().Get("q"), Status: status, Page: p})
+	respond(a, w, r, http.StatusOK, listResponse[syncserver.Customer]{items, total, p.Page, p.PageSize}, err)
+}
+
+func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) {
+	c, err := a.svc.Store().GetCustomer(r.Context(), chi.URLParam(r, "id"))
+	respond(a, w, r, http.StatusOK, c, err)
+}
+
+func (a *API) patchCustomer(w http.ResponseWriter, r *http.Request) {
+	var req customerRequest
+	if err := decode(r, &req, false); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	c, err := a.svc.UpdateCustomer(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"), req.input())
+	respond(a, w, r, http.StatusOK, c, err)
+}
+
+type subscriptionRequest struct {
+	CustomerID      string    `json:"customer_id"`
+	PlanID          string    `json:"plan_id"`
+	TenantID        string    `json:"tenant_id"`
+	Tier            string    `json:"tier"`
+	Features        []string  `json:"features"`
+	MaxDevices      int       `json:"max_devices"`
+	ExpiresAt       time.Time `json:"expires_at"`
+	StartsAt        time.Time `json:"starts_at"`
+	GracePeriodDays *int      `json:"grace_period_days"`
+	CheckInDays     *int      `json:"check_in_days"`
+	MaxOfflineDays  *int      `json:"max_offline_days"`
+}
+
+func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
+	var req subscriptionRequest
+	if err := decode(r, &req, false); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if req.PlanID == "" && (req.Tier == "" || req.MaxDevices == 0 || req.ExpiresAt.IsZero()) {
+		writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "customer_id, tier, features, max_devices and expires_at are required"))
+		return
+	}
+	if req.ExpiresAt.IsZero() {
+		writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "expires_at is required"))
+		return
+	}
+	sub, err := a.svc.CreateSubscription(r.Context(), ActorFrom(r.Context()), syncserver.SubscriptionInput{
+		CustomerID: req.CustomerID, PlanID: req.PlanID, TenantID: req.TenantID, Tier: req.Tier, Features: req.Features,
+		MaxDevices: req.MaxDevices, StartsAt: req.StartsAt, ExpiresAt: req.ExpiresAt,
+		GracePeriodDays: req.GracePeriodDays, CheckInDays: req.CheckInDays, MaxOfflineDays: req.MaxOfflineDays,
+	})
+	respond(a, w, r, http.StatusCreated, sub, err)
+}
+
+func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
+	p, err := pageOf(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	f := syncserver.SubscriptionFilter{CustomerID: r.URL.Query().Get("customer_id"), Query: r.URL.Query().Get("q"), Page: p}
+	if f.Status, err = oneOf(r, "status", syncserver.SubscriptionActive, syncserver.SubscriptionExpired, syncserver.SubscriptionSuspended, syncserver.SubscriptionCancelled, syncserver.SubscriptionRevoked); err == nil {
+		f.Tier, err = oneOf(r, "tier", "basic", "professional", "enterprise")
+	}
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	items, total, err := a.svc.Store().ListSubscriptions(r.Context(), f)
+	respond(a, w, r, http.StatusOK, listResponse[syncserver.Subscription]{items, total, p.Page, p.PageSize}, err)
+}
+
+func (a *API) getSubscription(w http.ResponseWriter, r *http.Request) {
+	sub, err := a.svc.Store().GetSubscription(r.Context(), chi.URLParam(r, "id"))
+	respond(a, w, r, http.StatusOK, sub, err)
+}
+
+func (a *API) renew(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if err := decode(r, &req, false); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	sub, err := a.svc.Renew(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"), req.ExpiresAt)
+	respond(a, w, r, http.StatusOK, sub, err)
+}
+
+func (a *API) statusChange(change string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req struct{}
+		if err := decode(r, &req, true); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		sub, err := a.svc.ChangeStatus(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"), change)
+		respond(a, w, r, http.StatusOK, sub, err)
+	}
+}
+
+func (a *API) licenseFile(w http.ResponseWriter, r *http.Request) {
+	file, err := a.svc.UnboundLicenseFile(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"))
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="license.lic"`)
+	w.Write(file)
+}
+
+func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
+	p, err := pageOf(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if _, err := a.svc.Store().GetSubscription(r.Context(), id); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	status, err := oneOf(r, "status", syncserver.DeviceActive, syncserver.DeviceInactive, syncserver.DeviceDeactivated, syncserver.DeviceBlocked)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	items, total, err := a.svc.Store().ListDevices(r.Context(), syncserver.DeviceFilter{SubscriptionID: id, Status: status, Query: r.URL.Query().Get("q"), Page: p})
+	respond(a, w, r, http.StatusOK, listResponse[syncserver.Device]{items, total, p.Page, p.PageSize}, err)
+}
+
+func (a *API) deactivateDevice(w http.ResponseWriter, r *http.Request) {
+	d, err := a.svc.DeactivateDevice(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"))
+	respond(a, w, r, http.StatusOK, d, err)
+}
+
+func (a *API) blockDevice(w http.ResponseWriter, r *http.Request) {
+	d, err := a.svc.BlockDevice(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"))
+	respond(a, w, r, http.StatusOK, d, err)
+}
+
+func (a *API) offlineActivate(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	file, _, err := a.svc.OfflineActivate(r.Context(), ActorFrom(r.Context()), body)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="license.lic"`)
+	w.Write(file)
+}
+
+func (a *API) overview(w http.ResponseWriter, r *http.Request) {
+	days := 30
+	if s := r.URL.Query().Get("days"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 366 {
+			writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "days must be a whole number from 1 to 366"))
+			return
+		}
+		days = n
+	}
+	o, err := a.svc.Store().Overview(r.Context(), a.svc.Now(), days)
+	respond(a, w, r, http.StatusOK, o, err)
+}

@@ -1,0 +1,176 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// Limits are the rate limits of the app endpoints that a guesser would
+// use. Zero values take the defaults.
+type Limits struct {
+	ActivatePerIP  Limit // default 30 a minute
+	ActivatePerKey Limit // default 10 a minute
+	ValidatePerIP  Limit // default 600 a minute: many devices share a NAT
+	ValidatePerKey Limit // default 60 a minute, keyed by token
+}
+
+func (l *Limits) defaults() {
+	def := func(x *Limit, burst int) {
+		if x.Burst == 0 {
+			*x = Limit{Burst: burst, Every: time.Minute}
+		}
+		if x.Every == 0 {
+			x.Every = time.Minute
+		}
+	}
+	def(&l.ActivatePerIP, 30)
+	def(&l.ActivatePerKey, 10)
+	def(&l.ValidatePerIP, 600)
+	def(&l.ValidatePerKey, 60)
+}
+
+// Config wires the API.
+type Config struct {
+	Service *syncserver.Service
+	Log     *slog.Logger
+	Limits  Limits
+	// TrustProxy takes the client address from X-Forwarded-For; set it only
+	// behind a proxy that sets that header.
+	TrustProxy bool
+	// QuietOK leaves successful requests out of the log (the load tests).
+	QuietOK bool
+	// SessionActor, when set, authenticates a web admin session for the
+	// admin API (the web admin package provides it).
+	SessionActor func(r *http.Request) (syncserver.Actor, bool)
+	// Mount adds more routes (the web admin under /admin).
+	Mount func(r chi.Router)
+}
+
+// API is the HTTP server's handler.
+type API struct {
+	svc        *syncserver.Service
+	log        *slog.Logger
+	metrics    *metrics
+	trustProxy bool
+	quietOK    bool
+	session    func(r *http.Request) (syncserver.Actor, bool)
+	jwks       []byte
+
+	activateIP, activateKey, validateIP, validateKey *limiter
+	router                                           chi.Router
+}
+
+// New builds the API and its routes.
+func New(cfg Config) (*API, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	cfg.Limits.defaults()
+	jwks, err := cfg.Service.Keys().JWKS()
+	if err != nil {
+		return nil, err
+	}
+	a := &API{
+		svc: cfg.Service, log: cfg.Log, metrics: newMetrics(cfg.Service), trustProxy: cfg.TrustProxy,
+		quietOK: cfg.QuietOK, session: cfg.SessionActor, jwks: jwks,
+		activateIP: newLimiter(cfg.Limits.ActivatePerIP), activateKey: newLimiter(cfg.Limits.ActivatePerKey),
+		validateIP: newLimiter(cfg.Limits.ValidatePerIP), validateKey: newLimiter(cfg.Limits.ValidatePerKey),
+	}
+	a.router = a.routes(cfg.Mount)
+	return a, nil
+}
+
+// ServeHTTP serves every route.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.router.ServeHTTP(w, r) }
+
+// Routes lists every METHOD and pattern the router serves, for the
+// OpenAPI check.
+func (a *API) Routes() []string {
+	var out []string
+	chi.Walk(a.router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		out = append(out, method+" "+route)
+		return nil
+	})
+	return out
+}
+
+func (a *API) routes(mount func(chi.Router)) chi.Router {
+	r := chi.NewRouter()
+	r.Use(withRequestID, a.observe, securityHeaders)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, a.log, errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBodyOf("method_not_allowed", r.Method+" is not allowed on "+r.URL.Path))
+	})
+
+	r.Get("/healthz", a.healthz)
+	r.Get("/readyz", a.readyz)
+	r.Method(http.MethodGet, "/metrics", a.metrics.handler())
+	r.Get("/.well-known/jwks.json", a.getJWKS)
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Post("/licensing/activate", a.activate)
+		r.Post("/licensing/validate", a.validate)
+		r.Post("/licensing/sync", a.sync)
+		r.Post("/licensing/deactivate", a.deactivate)
+		r.Get("/licensing/revocations", a.revocations)
+
+		r.Group(func(r chi.Router) {
+			r.Use(a.requireAdmin)
+			r.Post("/customers", a.createCustomer)
+			r.Get("/customers", a.listCustomers)
+			r.Get("/customers/{id}", a.getCustomer)
+			r.Patch("/customers/{id}", a.patchCustomer)
+			r.Post("/subscriptions", a.createSubscription)
+			r.Get("/subscriptions", a.listSubscriptions)
+			r.Get("/subscriptions/{id}", a.getSubscription)
+			r.Post("/subscriptions/{id}/renew", a.renew)
+			r.Post("/subscriptions/{id}/suspend", a.statusChange("suspend"))
+			r.Post("/subscriptions/{id}/reinstate", a.statusChange("reinstate"))
+			r.Post("/subscriptions/{id}/revoke", a.statusChange("revoke"))
+			r.Get("/subscriptions/{id}/license-file", a.licenseFile)
+			r.Get("/subscriptions/{id}/devices", a.listDevices)
+			r.Post("/devices/{id}/deactivate", a.deactivateDevice)
+			r.Post("/devices/{id}/block", a.blockDevice)
+			r.Post("/offline/activate", a.offlineActivate)
+			r.Get("/analytics/overview", a.overview)
+		})
+	})
+	if mount != nil {
+		mount(r)
+	}
+	return r
+}
+
+func errorBodyOf(code, msg string) errorBody {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	return b
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.svc.Store().Ping(ctx); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *API) getJWKS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Write(a.jwks)
+}

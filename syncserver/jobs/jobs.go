@@ -1,0 +1,148 @@
+// Package jobs runs the server's scheduled work with robfig/cron: expiring
+// subscriptions past their grace, marking silent devices inactive (and
+// freeing their seats where the plan says so), pruning the validation log
+// and old heartbeats. With several replicas on one PostgreSQL database,
+// each run first takes the job's advisory lock, so one replica runs it at a
+// time and the others count a "skipped" run.
+//
+// Usage is rolled up for analytics in the same transaction that stores it
+// (sqlstore's usage_daily), so no job has to catch up on it.
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// Config sets the jobs' schedules and thresholds; zero values take the
+// defaults.
+type Config struct {
+	Store syncserver.Store
+	Log   *slog.Logger
+	Now   func() time.Time
+	// DeviceSilence marks a device inactive after this long without a
+	// sync or validation (default 30 days).
+	DeviceSilence time.Duration
+	// Retention is how long validation log entries and heartbeats are kept
+	// (default 90 days).
+	Retention time.Duration
+	// Observe is told of every run: result is ok, error or skipped.
+	Observe func(job, result string, d time.Duration)
+}
+
+// Job is one scheduled task.
+type Job struct {
+	Name string
+	Spec string // cron schedule
+	Run  func(ctx context.Context, now time.Time) (string, error)
+}
+
+// Scheduler runs the jobs.
+type Scheduler struct {
+	cfg  Config
+	cron *cron.Cron
+	jobs []Job
+}
+
+// New prepares the jobs; Start runs them on schedule.
+func New(cfg Config) *Scheduler {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DeviceSilence <= 0 {
+		cfg.DeviceSilence = 30 * 24 * time.Hour
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 90 * 24 * time.Hour
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = func(string, string, time.Duration) {}
+	}
+	st := cfg.Store
+	s := &Scheduler{cfg: cfg, cron: cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))}
+	s.jobs = []Job{
+		{"expire-subscriptions", "*/5 * * * *", func(ctx context.Context, now time.Time) (string, error) {
+			n, err := st.ExpireSubscriptions(ctx, now)
+			return fmt.Sprintf("%d subscriptions expired", n), err
+		}},
+		{"idle-devices", "17 * * * *", func(ctx context.Context, now time.Time) (string, error) {
+			inactive, freed, err := st.MarkInactiveDevices(ctx, now.Add(-cfg.DeviceSilence), now)
+			return fmt.Sprintf("%d devices inactive, %d seats freed", inactive, freed), err
+		}},
+		{"prune-logs", "43 3 * * *", func(ctx context.Context, now time.Time) (string, error) {
+			v, err := st.PruneValidations(ctx, now.Add(-cfg.Retention))
+			if err != nil {
+				return "", err
+			}
+			h, err := st.PruneHeartbeats(ctx, now.Add(-cfg.Retention))
+			return fmt.Sprintf("%d validations and %d heartbeats pruned", v, h), err
+		}},
+	}
+	for _, j := range s.jobs {
+		j := j
+		s.cron.AddFunc(j.Spec, func() { s.run(context.Background(), j) })
+	}
+	return s
+}
+
+// Jobs lists the jobs.
+func (s *Scheduler) Jobs() []Job { return s.jobs }
+
+// Start runs the jobs on their schedules, in the background.
+func (s *Scheduler) Start() { s.cron.Start() }
+
+// Stop stops scheduling and waits for running jobs, or for ctx.
+func (s *Scheduler) Stop(ctx context.Context) {
+	done := s.cron.Stop()
+	select {
+	case <-done.Done():
+	case <-ctx.Done():
+	}
+}
+
+// RunNow runs one job at once (the same path the schedule takes).
+func (s *Scheduler) RunNow(ctx context.Context, name string) (string, error) {
+	for _, j := range s.jobs {
+		if j.Name == name {
+			return s.run(ctx, j)
+		}
+	}
+	return "", fmt.Errorf("no job named %q", name)
+}
+
+func (s *Scheduler) run(ctx context.Context, j Job) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	start := time.Now()
+	unlock, ok, err := s.cfg.Store.TryJobLock(ctx, j.Name)
+	if err != nil {
+		s.cfg.Log.Error("job lock failed", "job", j.Name, "err", err)
+		s.cfg.Observe(j.Name, "error", time.Since(start))
+		return "", err
+	}
+	if !ok {
+		s.cfg.Log.Info("job skipped: another replica runs it", "job", j.Name)
+		s.cfg.Observe(j.Name, "skipped", time.Since(start))
+		return "skipped", nil
+	}
+	defer unlock()
+	summary, err := j.Run(ctx, s.cfg.Now().UTC())
+	d := time.Since(start)
+	if err != nil {
+		s.cfg.Log.Error("job failed", "job", j.Name, "duration", d, "err", err)
+		s.cfg.Observe(j.Name, "error", d)
+		return summary, err
+	}
+	s.cfg.Log.Info("job done", "job", j.Name, "duration", d, "result", summary)
+	s.cfg.Observe(j.Name, "ok", d)
+	return summary, nil
+}

@@ -1,0 +1,194 @@
+package syncserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowlytix/licensing/issuer"
+	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/license"
+)
+
+// Config wires a Service.
+type Config struct {
+	Store Store
+	Keys  *keys.Set
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// TokenCacheSize bounds how many verified tokens are remembered
+	// (default 100,000, a few tens of MB at most).
+	TokenCacheSize int
+}
+
+// Service is the server's domain logic: what the app API and the admin API
+// do, over a Store. It holds no request state; replicas share nothing but
+// the database.
+type Service struct {
+	store  Store
+	keys   *keys.Set
+	issuer *issuer.Issuer
+	now    func() time.Time
+	tokens *tokenCache
+
+	// Counters for metrics.
+	Signatures  atomic.Int64
+	Activations atomic.Int64
+	Syncs       atomic.Int64
+	Events      atomic.Int64
+}
+
+// New returns a service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("new service: no store")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	iss, err := issuer.New(cfg.Keys, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("new service: %w", err)
+	}
+	if cfg.TokenCacheSize <= 0 {
+		cfg.TokenCacheSize = 100_000
+	}
+	return &Service{store: cfg.Store, keys: cfg.Keys, issuer: iss, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize)}, nil
+}
+
+// Store returns the service's store.
+func (s *Service) Store() Store { return s.store }
+
+// Keys returns the key set the service signs and verifies with.
+func (s *Service) Keys() *keys.Set { return s.keys }
+
+// Now returns the service's clock reading, UTC.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// sign issues a file for sub, bound to a device when deviceID is set, and
+// returns it with the record to store.
+func (s *Service) sign(ctx context.Context, sub *Subscription, deviceID, fingerprintSHA256 string) (*issuer.License, *LicenseFileRecord, error) {
+	lic, err := s.issuer.Issue(ctx, issuer.Input{
+		SubscriptionID: sub.ID, CustomerID: sub.CustomerID, TenantID: sub.TenantID, Tier: sub.Tier,
+		Features: sub.Features, MaxDevices: sub.MaxDevices, StartsAt: sub.StartsAt, ExpiresAt: sub.ExpiresAt,
+		GracePeriodDays: sub.GracePeriodDays, CheckInDays: sub.CheckInDays, MaxOfflineDays: sub.MaxOfflineDays,
+		DeviceID: deviceID, DeviceFingerprintSHA256: fingerprintSHA256,
+	})
+	if err != nil {
+		var ve *issuer.ValidationError
+		if errors.As(err, &ve) {
+			return nil, nil, &Error{Kind: KindConflict, Code: CodeConflict, Message: "the subscription's terms cannot be signed: " + ve.Error(), Err: err}
+		}
+		return nil, nil, &Error{Kind: KindInternal, Code: CodeInternal, Message: "sign license file", Err: err}
+	}
+	s.Signatures.Add(1)
+	rec := &LicenseFileRecord{
+		JTI: lic.Claims.ID, SubscriptionID: sub.ID, Revision: sub.Revision,
+		IssuedAt: lic.Claims.IssuedAt, ExpiresAt: lic.Claims.Expiry, Token: lic.Token,
+	}
+	return lic, rec, nil
+}
+
+// AppStatus is what the app is told of its subscription: active, grace,
+// expired, suspended or revoked.
+func AppStatus(sub *Subscription, now time.Time) string {
+	switch sub.Status {
+	case SubscriptionSuspended:
+		return "suspended"
+	case SubscriptionRevoked, SubscriptionCancelled:
+		return "revoked"
+	case SubscriptionExpired:
+		return "expired"
+	}
+	switch {
+	case !now.Before(sub.HardExpiresAt()):
+		return "expired"
+	case now.After(sub.ExpiresAt):
+		return "grace"
+	}
+	return "active"
+}
+
+// usable reports whether the subscription may get seats and new files.
+func usable(sub *Subscription, now time.Time) bool {
+	st := AppStatus(sub, now)
+	return st == "active" || st == "grace"
+}
+
+// verifiedToken is what the cache remembers of a token.
+type verifiedToken struct {
+	claims *license.Claims
+}
+
+// tokenCache remembers verified tokens by the SHA-256 of the token, so that
+// a steady stream of syncs costs no RSA work. It is bounded: past its size a
+// random entry makes room (a map's iteration order is random), which keeps
+// it O(1) and good enough for a cache whose misses cost one verify.
+type tokenCache struct {
+	mu    sync.RWMutex
+	size  int
+	items map[[32]byte]verifiedToken
+}
+
+func newTokenCache(size int) *tokenCache {
+	return &tokenCache{size: size, items: make(map[[32]byte]verifiedToken)}
+}
+
+func (c *tokenCache) get(k [32]byte) (verifiedToken, bool) {
+	c.mu.RLock()
+	v, ok := c.items[k]
+	c.mu.RUnlock()
+	return v, ok
+}
+
+func (c *tokenCache) put(k [32]byte, v verifiedToken) {
+	c.mu.Lock()
+	if len(c.items) >= c.size {
+		for old := range c.items {
+			delete(c.items, old)
+			break
+		}
+	}
+	c.items[k] = v
+	c.mu.Unlock()
+}
+
+// Len is the number of cached tokens.
+func (c *tokenCache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.items)
+}
+
+// verifyToken checks an app's token (a license file's JWS) against the
+// server's keys, once per distinct token.
+func (s *Service) verifyToken(token string) (*license.Claims, error) {
+	if len(token) > license.MaxFileSize {
+		return nil, license.ErrInvalid
+	}
+	k := sha256.Sum256([]byte(token))
+	if v, ok := s.tokens.get(k); ok {
+		return v.claims, nil
+	}
+	tok, err := license.Verify([]byte(token), s.keys)
+	if err != nil {
+		return nil, err
+	}
+	s.tokens.put(k, verifiedToken{claims: tok.Claims})
+	return tok.Claims, nil
+}
+
+// CachedTokens is the number of verified tokens remembered.
+func (s *Service) CachedTokens() int { return s.tokens.Len() }
+
+// hashSecret is how API tokens and session ids are stored: hex SHA-256.
+// They are 256-bit random values, so a fast hash is enough.
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
