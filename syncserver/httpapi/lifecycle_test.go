@@ -201,7 +201,7 @@ func TestAirGappedActivationThroughTheAPI(t *testing.T) {
 		// The signed revocation list verifies with the same keys.
 		r = s.do("POST", "/api/v1/subscriptions/"+res.Claims.SubscriptionID+"/suspend", nil, true)
 		require.Equal(t, 200, r.status)
-		rq, _ := http_NewRequest("GET", s.url+"/api/v1/licensing/revocations?since=0")
+		rq, _ := newRequest("GET", s.url+"/api/v1/licensing/revocations?since=0")
 		rq.Header.Set("Accept", "application/jose")
 		resp, err := httpDo(rq)
 		require.NoError(t, err)
