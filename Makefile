@@ -32,6 +32,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./license -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./license -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./syncserver/httpapi -run '^$$' -fuzz '^FuzzAPIBodies$$' -fuzztime $(FUZZTIME)
 
 ## vectors: regenerate the shared test vectors under testdata/vectors
 vectors:

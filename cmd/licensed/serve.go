@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"time"
 
@@ -33,6 +35,7 @@ type config struct {
 	DeviceSilence time.Duration
 	Retention     time.Duration
 	Shutdown      time.Duration
+	Limits        [4]int // activate per IP, per key; validate per IP, per token; a minute
 }
 
 func parseServe(args []string, stderr io.Writer) (config, error) {
@@ -51,6 +54,23 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.DeviceSilence, "device-silence", envDuration("LICENSED_DEVICE_SILENCE", 30*24*time.Hour), "mark a device inactive after this long without contact (LICENSED_DEVICE_SILENCE)")
 	fs.DurationVar(&c.Retention, "retention", envDuration("LICENSED_RETENTION", 90*24*time.Hour), "keep validation logs and heartbeats this long (LICENSED_RETENTION)")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", envDuration("LICENSED_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight requests may finish on shutdown (LICENSED_SHUTDOWN_TIMEOUT)")
+	for i, l := range []struct {
+		name string
+		def  int
+		what string
+	}{
+		{"activate-per-ip", 30, "activations a minute from one client address"},
+		{"activate-per-key", 10, "activations a minute of one license key"},
+		{"validate-per-ip", 600, "validations a minute from one client address"},
+		{"validate-per-token", 60, "validations a minute of one token"},
+	} {
+		envName := "LICENSED_" + strings.ToUpper(strings.ReplaceAll(l.name, "-", "_"))
+		def := l.def
+		if n, err := strconv.Atoi(env(envName, "")); err == nil {
+			def = n
+		}
+		fs.IntVar(&c.Limits[i], l.name, def, l.what+"; -1: no limit ("+envName+")")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -104,7 +124,9 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, QuietOK: c.LogRequests == "errors"})
+	limit := func(n int) httpapi.Limit { return httpapi.Limit{Burst: n, Every: time.Minute} }
+	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, QuietOK: c.LogRequests == "errors",
+		Limits: httpapi.Limits{ActivatePerIP: limit(c.Limits[0]), ActivatePerKey: limit(c.Limits[1]), ValidatePerIP: limit(c.Limits[2]), ValidatePerKey: limit(c.Limits[3])}})
 	if err != nil {
 		return err
 	}

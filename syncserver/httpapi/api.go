@@ -12,7 +12,7 @@ import (
 )
 
 // Limits are the rate limits of the app endpoints that a guesser would
-// use. Zero values take the defaults.
+// use. Zero values take the defaults; a negative Burst means no limit.
 type Limits struct {
 	ActivatePerIP  Limit // default 30 a minute
 	ActivatePerKey Limit // default 10 a minute

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Limit is a rate: Per requests each Every, in bursts of up to Burst.
+// Limit is a rate: Burst requests each Every, in bursts of up to Burst. A
+// negative Burst turns the limit off.
 type Limit struct {
 	Burst int
 	Every time.Duration
@@ -33,7 +34,7 @@ func newLimiter(l Limit) *limiter {
 
 // allow takes a token for key, or says how long until one is there.
 func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
-	if l == nil || l.limit.Burst <= 0 {
+	if l == nil || l.limit.Burst < 0 {
 		return true, 0
 	}
 	rate := float64(l.limit.Burst) / l.limit.Every.Seconds() // tokens a second

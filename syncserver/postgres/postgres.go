@@ -38,6 +38,7 @@ var Dialect = &sqlstore.Dialect{
 	LockMigrations:        lockMigrations,
 	TryLock:               tryLock,
 	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`,
+	SyncCommitters:        4,
 	ParamPrefix:           "$",
 }
 

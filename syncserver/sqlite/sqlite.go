@@ -46,6 +46,7 @@ var Dialect = &sqlstore.Dialect{
 	// across processes.
 	LockMigrations:        func(context.Context, *sql.DB) (func(), error) { return func() {}, nil },
 	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+	SyncCommitters:        1,
 	ParamPrefix:           "?",
 }
 

@@ -34,6 +34,9 @@ type Dialect struct {
 	// without waiting; nil means a lock within this process is enough (one
 	// process owns an SQLite file).
 	TryLock func(ctx context.Context, db *sql.DB, name string) (unlock func(), ok bool, err error)
+	// SyncCommitters is how many group committers store syncs in parallel:
+	// one for SQLite, whose writes are serial anyway; a few for PostgreSQL.
+	SyncCommitters int
 	// ParamPrefix numbers the parameters of the large multi-row inserts:
 	// "$" for PostgreSQL; "?" for SQLite, where "?NNN" binds by position and
 	// "$NNN" by name, a lookup that grows with the number of parameters.
@@ -52,6 +55,7 @@ type Store struct {
 	read  *sql.DB
 	tx    *sql.Tx // inside InTx
 	d     *Dialect
+	group *group // the group committer of RecordSync, shared
 }
 
 var _ syncserver.Store = (*Store)(nil)
@@ -62,7 +66,7 @@ func New(write, read *sql.DB, d *Dialect) *Store {
 	if read == nil {
 		read = write
 	}
-	return &Store{write: write, read: read, d: d}
+	return &Store{write: write, read: read, d: d, group: &group{closing: make(chan struct{})}}
 }
 
 // DB returns the pool writes go through, for tools such as the seeder.
@@ -76,6 +80,7 @@ func (s *Store) Close() error {
 	if s.tx != nil {
 		return errors.New("close: called inside a transaction")
 	}
+	s.group.close()
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
@@ -169,7 +174,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error)
 	if err != nil {
 		return s.dbErr("begin transaction", err)
 	}
-	inner := &Store{write: s.write, read: s.read, tx: tx, d: s.d}
+	inner := &Store{write: s.write, read: s.read, tx: tx, d: s.d, group: s.group}
 	defer func() {
 		if p := recover(); p != nil {
 			tx.Rollback()

@@ -16,51 +16,122 @@ import (
 // of 1,000 events is ten statements.
 const rowsPerInsert = 100
 
-// RecordSync stores one sync in one transaction: the device's last-seen
-// time, its heartbeats and its usage events in batched multi-row inserts,
-// and the daily rollups. A usage event whose (device, event_id) is stored
-// already is skipped by the primary key (ON CONFLICT DO NOTHING), counted
-// as a duplicate, and adds nothing to the rollups: only rows the insert
-// returns count.
+// RecordSync stores one sync: the device's last-seen time, its heartbeats
+// and its usage events in batched multi-row inserts, and the daily rollups.
+// A usage event whose (device, event_id) is stored already is skipped by
+// the unique key (ON CONFLICT DO NOTHING), counted as a duplicate, and adds
+// nothing to the rollups: only rows the insert returns count.
+//
+// Outside a transaction, concurrent calls are group-committed: one
+// committer takes every sync waiting for it and stores them in one
+// transaction, so a burst of syncs costs one commit (and one fsync) instead
+// of one each. Each call still returns only once its own data is committed.
 func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncserver.SyncResult, error) {
-	var res syncserver.SyncResult
 	if b.At.IsZero() {
 		b.At = time.Now().UTC()
 	}
-	err := s.inTx(ctx, func(tx *Store) error {
-		res = syncserver.SyncResult{}
-		day := syncserver.Day(b.At)
-		first, err := tx.tx.ExecContext(ctx, `UPDATE devices SET last_seen_day = $2 WHERE id = $1 AND last_seen_day <> $2`, b.DeviceRowID, day)
+	if s.tx != nil {
+		r := newRollup()
+		res, err := s.recordSync(ctx, b, r)
 		if err != nil {
-			return tx.dbErr("record sync", err)
+			return res, err
 		}
-		if n, _ := first.RowsAffected(); n == 1 {
-			if err := tx.bump(ctx, day, "devices_seen", 1); err != nil {
-				return err
-			}
+		return res, r.flush(ctx, s)
+	}
+	return s.group.submit(ctx, s, b)
+}
+
+// recordSync writes one sync inside a transaction, adding its rollup
+// figures to r instead of writing them, so that a group writes each rollup
+// row once.
+func (s *Store) recordSync(ctx context.Context, b syncserver.SyncBatch, r *rollup) (syncserver.SyncResult, error) {
+	var res syncserver.SyncResult
+	day := syncserver.Day(b.At)
+	first, err := s.tx.ExecContext(ctx, `UPDATE devices SET last_seen_day = $2 WHERE id = $1 AND last_seen_day <> $2`, b.DeviceRowID, day)
+	if err != nil {
+		return res, s.dbErr("record sync", err)
+	}
+	if n, _ := first.RowsAffected(); n == 1 {
+		r.stats[[2]string{day, "devices_seen"}]++
+	}
+	seen, err := s.tx.ExecContext(ctx, `UPDATE devices SET last_seen_at = $2,
+		app_version = CASE WHEN $3 = '' THEN app_version ELSE $3 END,
+		status = CASE WHEN status = 'inactive' THEN 'active' ELSE status END
+		WHERE id = $1`, b.DeviceRowID, s.t(b.At), b.AppVersion)
+	if err != nil {
+		return res, s.dbErr("record sync", err)
+	}
+	if err := mustAffect(seen, "device", b.DeviceRowID); err != nil {
+		return res, err
+	}
+	if err := s.insertHeartbeats(ctx, b.DeviceRowID, b.Heartbeats); err != nil {
+		return res, err
+	}
+	accepted, err := s.insertUsage(ctx, b, r)
+	if err != nil {
+		return res, err
+	}
+	res.Accepted = accepted
+	res.Duplicates = len(b.Usage) - accepted
+	return res, nil
+}
+
+// rollup collects daily rollup figures within one transaction.
+type rollup struct {
+	stats map[[2]string]int64 // (day, metric)
+	usage map[usageKey]*usageSum
+}
+
+func newRollup() *rollup {
+	return &rollup{stats: map[[2]string]int64{}, usage: map[usageKey]*usageSum{}}
+}
+
+func (r *rollup) merge(o *rollup) {
+	for k, v := range o.stats {
+		r.stats[k] += v
+	}
+	for k, v := range o.usage {
+		if r.usage[k] == nil {
+			r.usage[k] = &usageSum{}
 		}
-		seen, err := tx.tx.ExecContext(ctx, `UPDATE devices SET last_seen_at = $2,
-			app_version = CASE WHEN $3 = '' THEN app_version ELSE $3 END,
-			status = CASE WHEN status = 'inactive' THEN 'active' ELSE status END
-			WHERE id = $1`, b.DeviceRowID, tx.t(b.At), b.AppVersion)
-		if err != nil {
-			return tx.dbErr("record sync", err)
-		}
-		if err := mustAffect(seen, "device", b.DeviceRowID); err != nil {
-			return err
-		}
-		if err := tx.insertHeartbeats(ctx, b.DeviceRowID, b.Heartbeats); err != nil {
-			return err
-		}
-		accepted, err := tx.insertUsage(ctx, b)
-		if err != nil {
-			return err
-		}
-		res.Accepted = accepted
-		res.Duplicates = len(b.Usage) - accepted
-		return nil
+		r.usage[k].events += v.events
+		r.usage[k].count += v.count
+		r.usage[k].duration += v.duration
+	}
+}
+
+// flush writes the figures, in key order, so that concurrent transactions
+// lock the rollup rows in the same order and cannot deadlock.
+func (r *rollup) flush(ctx context.Context, s *Store) error {
+	stats := make([][2]string, 0, len(r.stats))
+	for k := range r.stats {
+		stats = append(stats, k)
+	}
+	sort.Slice(stats, func(i, j int) bool {
+		return stats[i][0] < stats[j][0] || stats[i][0] == stats[j][0] && stats[i][1] < stats[j][1]
 	})
-	return res, err
+	for _, k := range stats {
+		if err := s.bump(ctx, k[0], k[1], r.stats[k]); err != nil {
+			return err
+		}
+	}
+	keys := make([]usageKey, 0, len(r.usage))
+	for k := range r.usage {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].day < keys[j].day || keys[i].day == keys[j].day && keys[i].feature < keys[j].feature
+	})
+	for _, k := range keys {
+		v := r.usage[k]
+		if _, err := s.tx.ExecContext(ctx, `INSERT INTO usage_daily (day, feature, events, total_count, total_duration) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (day, feature) DO UPDATE SET events = usage_daily.events + excluded.events,
+			total_count = usage_daily.total_count + excluded.total_count, total_duration = usage_daily.total_duration + excluded.total_duration`,
+			k.day, k.feature, v.events, v.count, v.duration); err != nil {
+			return s.dbErr("update usage rollup", err)
+		}
+	}
+	return nil
 }
 
 // values returns "($1, $2, ...), (...)" for rows of width columns, with
@@ -108,8 +179,8 @@ type usageSum struct {
 	duration      float64
 }
 
-func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch) (int, error) {
-	sums := map[usageKey]*usageSum{}
+func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch, r *rollup) (int, error) {
+	sums := r.usage
 	accepted := 0
 	received := s.t(b.At)
 	for start := 0; start < len(b.Usage); start += rowsPerInsert {
@@ -150,27 +221,6 @@ func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch) (int, e
 		}
 		if err := rows.Err(); err != nil {
 			return 0, s.dbErr("insert usage", err)
-		}
-	}
-	// Upsert the rollups in key order, so that concurrent syncs lock the
-	// rows in the same order and cannot deadlock.
-	keys := make([]usageKey, 0, len(sums))
-	for k := range sums {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].day != keys[j].day {
-			return keys[i].day < keys[j].day
-		}
-		return keys[i].feature < keys[j].feature
-	})
-	for _, k := range keys {
-		v := sums[k]
-		if _, err := s.tx.ExecContext(ctx, `INSERT INTO usage_daily (day, feature, events, total_count, total_duration) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (day, feature) DO UPDATE SET events = usage_daily.events + excluded.events,
-			total_count = usage_daily.total_count + excluded.total_count, total_duration = usage_daily.total_duration + excluded.total_duration`,
-			k.day, k.feature, v.events, v.count, v.duration); err != nil {
-			return 0, s.dbErr("update usage rollup", err)
 		}
 	}
 	return accepted, nil

@@ -1,0 +1,152 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// maxGroup bounds how many syncs one transaction stores.
+const maxGroup = 64
+
+// group is the group committer of RecordSync.
+type group struct {
+	once    sync.Once
+	jobs    chan *syncJob
+	closing chan struct{}
+	wg      sync.WaitGroup
+}
+
+type syncJob struct {
+	ctx  context.Context
+	b    syncserver.SyncBatch
+	res  syncserver.SyncResult
+	err  error
+	done chan struct{}
+}
+
+var errClosed = errors.New("store is closed")
+
+func (g *group) start(s *Store) {
+	g.once.Do(func() {
+		g.jobs = make(chan *syncJob, 1024)
+		n := s.d.SyncCommitters
+		if n < 1 {
+			n = 1
+		}
+		for range n {
+			g.wg.Add(1)
+			go g.loop(s)
+		}
+	})
+}
+
+func (g *group) submit(ctx context.Context, s *Store, b syncserver.SyncBatch) (syncserver.SyncResult, error) {
+	select {
+	case <-g.closing:
+		return syncserver.SyncResult{}, errClosed
+	default:
+	}
+	g.start(s)
+	j := &syncJob{ctx: ctx, b: b, done: make(chan struct{})}
+	select {
+	case g.jobs <- j:
+	case <-ctx.Done():
+		return syncserver.SyncResult{}, ctx.Err()
+	case <-g.closing:
+		return syncserver.SyncResult{}, errClosed
+	}
+	// Wait for the commit even if ctx ends meanwhile: the caller must not
+	// be told "failed" about data that was stored.
+	<-j.done
+	return j.res, j.err
+}
+
+func (g *group) loop(s *Store) {
+	defer g.wg.Done()
+	for {
+		var first *syncJob
+		select {
+		case first = <-g.jobs:
+		case <-g.closing:
+			// Drain what was queued before the close.
+			for {
+				select {
+				case j := <-g.jobs:
+					g.commit(s, []*syncJob{j})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*syncJob{first}
+	more:
+		for len(batch) < maxGroup {
+			select {
+			case j := <-g.jobs:
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		g.commit(s, batch)
+	}
+}
+
+// commit stores a batch in one transaction. If that fails, each sync is
+// tried on its own, so that one bad sync (a device deleted meanwhile)
+// costs the others nothing.
+func (g *group) commit(s *Store, batch []*syncJob) {
+	live := batch[:0:0]
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			j.err = err
+			close(j.done)
+			continue
+		}
+		live = append(live, j)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.inTx(ctx, func(tx *Store) error {
+		total := newRollup()
+		for _, j := range live {
+			r := newRollup()
+			res, err := tx.recordSync(ctx, j.b, r)
+			if err != nil {
+				return err
+			}
+			j.res = res
+			total.merge(r)
+		}
+		return total.flush(ctx, tx)
+	})
+	if err != nil && len(live) > 1 {
+		for _, j := range live {
+			g.commit(s, []*syncJob{j})
+		}
+		return
+	}
+	for _, j := range live {
+		j.err = err
+		if err != nil {
+			j.res = syncserver.SyncResult{}
+		}
+		close(j.done)
+	}
+}
+
+func (g *group) close() {
+	select {
+	case <-g.closing:
+	default:
+		close(g.closing)
+	}
+	g.wg.Wait()
+}
