@@ -75,3 +75,27 @@ func seeded(b *testing.B) syncserver.Store {
 
 func BenchmarkOverviewAtScale(b *testing.B) { storetest.BenchmarkOverviewAtScale(b, seeded(b)) }
 func BenchmarkListsAtScale(b *testing.B)    { storetest.BenchmarkListsAtScale(b, seeded(b)) }
+
+// TestJobLockIsSharedAcrossReplicas takes a job's advisory lock through one
+// pool and tries it through another, as a second replica would.
+func TestJobLockIsSharedAcrossReplicas(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	ctx := context.Background()
+	a, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: 2})
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: 2})
+	require.NoError(t, err)
+	defer b.Close()
+	unlock, ok, err := postgres.Dialect.TryLock(ctx, a.DB(), "expire-subscriptions")
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, ok, err = postgres.Dialect.TryLock(ctx, b.DB(), "expire-subscriptions")
+	require.NoError(t, err)
+	assert.False(t, ok, "the other replica must not get the lock")
+	unlock()
+	unlock2, ok, err := postgres.Dialect.TryLock(ctx, b.DB(), "expire-subscriptions")
+	require.NoError(t, err)
+	assert.True(t, ok, "free once released")
+	unlock2()
+}

@@ -1,0 +1,90 @@
+package jobs_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/internal/testenv"
+	"github.com/flowlytix/licensing/license"
+	"github.com/flowlytix/licensing/syncserver"
+	"github.com/flowlytix/licensing/syncserver/jobs"
+	"github.com/flowlytix/licensing/syncserver/postgres"
+	"github.com/flowlytix/licensing/syncserver/sqlite"
+)
+
+type runs struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *runs) observe(job, result string, _ time.Duration) {
+	r.mu.Lock()
+	r.got = append(r.got, job+":"+result)
+	r.mu.Unlock()
+}
+
+func TestJobsRunAndReport(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range map[string]func(t *testing.T) syncserver.Store{
+		"sqlite": func(t *testing.T) syncserver.Store {
+			s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "j.db"), sqlite.Options{})
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		"postgres": func(t *testing.T) syncserver.Store {
+			s, err := postgres.Open(ctx, testenv.PostgresDSN(t), postgres.Options{})
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			c := &syncserver.Customer{Email: "j@example.com"}
+			require.NoError(t, st.CreateCustomer(ctx, c))
+			key, _ := license.NewLicenseKey()
+			sub := &syncserver.Subscription{CustomerID: c.ID, LicenseKey: key, Tier: "basic", MaxDevices: 1,
+				StartsAt: time.Now().AddDate(-1, 0, 0), ExpiresAt: time.Now().AddDate(0, 0, -30), GracePeriodDays: 7}
+			require.NoError(t, st.CreateSubscription(ctx, sub))
+
+			var r runs
+			s := jobs.New(jobs.Config{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Observe: r.observe})
+			names := []string{}
+			for _, j := range s.Jobs() {
+				names = append(names, j.Name)
+			}
+			assert.ElementsMatch(t, []string{"expire-subscriptions", "idle-devices", "prune-logs"}, names)
+			summary, err := s.RunNow(ctx, "expire-subscriptions")
+			require.NoError(t, err)
+			assert.Equal(t, "1 subscriptions expired", summary)
+			got, err := st.GetSubscription(ctx, sub.ID)
+			require.NoError(t, err)
+			assert.Equal(t, syncserver.SubscriptionExpired, got.Status)
+
+			// While another holder (a replica) has the lock, a run is skipped.
+			unlock, ok, err := st.TryJobLock(ctx, "prune-logs")
+			require.NoError(t, err)
+			require.True(t, ok)
+			summary, err = s.RunNow(ctx, "prune-logs")
+			require.NoError(t, err)
+			assert.Equal(t, "skipped", summary)
+			unlock()
+			_, err = s.RunNow(ctx, "prune-logs")
+			require.NoError(t, err)
+			_, err = s.RunNow(ctx, "idle-devices")
+			require.NoError(t, err)
+			assert.Equal(t, []string{"expire-subscriptions:ok", "prune-logs:skipped", "prune-logs:ok", "idle-devices:ok"}, r.got)
+			_, err = s.RunNow(ctx, "nope")
+			assert.Error(t, err)
+		})
+	}
+}
