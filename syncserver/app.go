@@ -128,12 +128,12 @@ func (s *Service) current(sub *Subscription, f *LicenseFileRecord, now time.Time
 
 // Validation reasons, the contract's.
 const (
-	ReasonTokenInvalid         = "token_invalid"
+	ReasonTokenInvalid         = CodeTokenInvalid
 	ReasonSubscriptionNotFound = "subscription_not_found"
 	ReasonSubscriptionInactive = "subscription_inactive"
 	ReasonSubscriptionExpired  = "subscription_expired"
 	ReasonDeviceNotFound       = "device_not_found"
-	ReasonDeviceMismatch       = "device_mismatch"
+	ReasonDeviceMismatch       = CodeDeviceMismatch
 	ReasonDeviceBlocked        = "device_blocked"
 )
 
@@ -331,22 +331,18 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 	}
 	claims, err := s.verifyToken(in.Token)
 	if err != nil {
-		return nil, Errorf(KindUnauthorized, "token_invalid", "the token is not a valid license file")
+		return nil, Errorf(KindUnauthorized, CodeTokenInvalid, "the token is not a valid license file")
 	}
 	if claims.DeviceBound() && claims.DeviceID != in.DeviceID {
-		return nil, Errorf(KindForbidden, "device_mismatch", "the token belongs to another device")
+		return nil, Errorf(KindForbidden, CodeDeviceMismatch, "the token belongs to another device")
 	}
-	sub, err := s.store.GetSubscription(ctx, claims.SubscriptionID)
+	sub, dev, latest, err := s.store.SyncState(ctx, claims.SubscriptionID, in.DeviceID)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, Errorf(KindNotFound, "subscription_not_found", "the token's subscription does not exist")
-		}
-		return nil, err
-	}
-	dev, err := s.store.GetDeviceByDeviceID(ctx, sub.ID, in.DeviceID)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, Errorf(KindNotFound, "device_not_found", "this device is not activated; activate it again")
+		switch {
+		case errors.Is(err, &Error{Kind: KindNotFound, Code: CodeSubscriptionNotFound}):
+			return nil, Errorf(KindNotFound, CodeSubscriptionNotFound, "the token's subscription does not exist")
+		case errors.Is(err, ErrNotFound):
+			return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device is not activated; activate it again")
 		}
 		return nil, err
 	}
@@ -356,7 +352,7 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 	case dev.Status == DeviceBlocked:
 		out.Status = "revoked" // the revocation list says "blocked" for this device
 	case dev.Status == DeviceDeactivated:
-		return nil, Errorf(KindNotFound, "device_not_found", "this device was deactivated; activate it again")
+		return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device was deactivated; activate it again")
 	default:
 		res, err := s.store.RecordSync(ctx, SyncBatch{DeviceRowID: dev.ID, SubscriptionID: sub.ID, At: now,
 			AppVersion: latestAppVersion(in.Heartbeats), Heartbeats: in.Heartbeats, Usage: in.Usage})
@@ -371,7 +367,7 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		return nil, err
 	}
 	if (out.Status == "active" || out.Status == "grace") && dev.HoldsSeat() {
-		file, err := s.fileFor(ctx, sub, dev, claims, now)
+		file, err := s.fileFor(ctx, sub, dev, latest, claims, now)
 		if err != nil {
 			return nil, err
 		}
@@ -382,14 +378,7 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 
 // fileFor returns a newer license file for the device, or nil when the one
 // it holds is current.
-func (s *Service) fileFor(ctx context.Context, sub *Subscription, dev *Device, held *license.Claims, now time.Time) ([]byte, error) {
-	latest, err := s.store.LatestLicenseFile(ctx, sub.ID, dev.ID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		latest = nil
-	case err != nil:
-		return nil, err
-	}
+func (s *Service) fileFor(ctx context.Context, sub *Subscription, dev *Device, latest *LicenseFileRecord, held *license.Claims, now time.Time) ([]byte, error) {
 	if latest != nil && s.current(sub, latest, now) {
 		if latest.JTI == held.ID || !latest.IssuedAt.After(held.IssuedAt) {
 			return nil, nil // the device holds the newest file
@@ -428,15 +417,15 @@ func (s *Service) Deactivate(ctx context.Context, token, deviceID string) error 
 	}
 	claims, err := s.verifyToken(token)
 	if err != nil {
-		return Errorf(KindUnauthorized, "token_invalid", "the token is not a valid license file")
+		return Errorf(KindUnauthorized, CodeTokenInvalid, "the token is not a valid license file")
 	}
 	if claims.DeviceBound() && claims.DeviceID != deviceID {
-		return Errorf(KindForbidden, "device_mismatch", "the token belongs to another device")
+		return Errorf(KindForbidden, CodeDeviceMismatch, "the token belongs to another device")
 	}
 	dev, err := s.store.GetDeviceByDeviceID(ctx, claims.SubscriptionID, deviceID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return Errorf(KindNotFound, "device_not_found", "this device is not activated")
+			return Errorf(KindNotFound, CodeDeviceNotFound, "this device is not activated")
 		}
 		return err
 	}

@@ -64,20 +64,24 @@ var (
 
 // Contract error codes.
 const (
-	CodeInvalidRequest      = "invalid_request"
-	CodeNotFound            = "not_found"
-	CodeConflict            = "conflict"
-	CodeInvalidLicenseKey   = "invalid_license_key"
-	CodeLicenseNotFound     = "license_not_found"
-	CodeLicenseInactive     = "license_inactive"
-	CodeDeviceBlocked       = "device_blocked"
-	CodeDeviceLimit         = "device_limit_reached"
-	CodeFingerprintMismatch = "device_fingerprint_mismatch"
-	CodeUnauthorized        = "unauthorized"
-	CodeRateLimited         = "rate_limited"
-	CodeRequestTooLarge     = "request_too_large"
-	CodeInternal            = "internal_error"
-	CodeUnavailable         = "unavailable"
+	CodeInvalidRequest       = "invalid_request"
+	CodeNotFound             = "not_found"
+	CodeConflict             = "conflict"
+	CodeInvalidLicenseKey    = "invalid_license_key"
+	CodeLicenseNotFound      = "license_not_found"
+	CodeLicenseInactive      = "license_inactive"
+	CodeDeviceBlocked        = "device_blocked"
+	CodeDeviceLimit          = "device_limit_reached"
+	CodeFingerprintMismatch  = "device_fingerprint_mismatch"
+	CodeUnauthorized         = "unauthorized"
+	CodeSubscriptionNotFound = "subscription_not_found"
+	CodeDeviceNotFound       = "device_not_found"
+	CodeDeviceMismatch       = "device_mismatch"
+	CodeTokenInvalid         = "token_invalid"
+	CodeRateLimited          = "rate_limited"
+	CodeRequestTooLarge      = "request_too_large"
+	CodeInternal             = "internal_error"
+	CodeUnavailable          = "unavailable"
 )
 
 // KindOf returns the kind of err: that of the first *Error in its chain, or

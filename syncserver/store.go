@@ -52,6 +52,11 @@ type Store interface {
 	// appends a "blocked" revocation entry.
 	BlockDevice(ctx context.Context, id string, at time.Time) (*Device, error)
 
+	// SyncState reads in one query what a sync needs: the subscription, the
+	// device (by the app's id) and the newest file issued to it (nil when
+	// none). A missing subscription or device is ErrNotFound.
+	SyncState(ctx context.Context, subscriptionID, deviceID string) (*Subscription, *Device, *LicenseFileRecord, error)
+
 	// RecordSync stores a device's heartbeats and usage and its last-seen
 	// time in one transaction. A usage event already stored for the device
 	// counts as a duplicate and changes nothing.

@@ -123,6 +123,9 @@ CREATE TABLE revocations (
     at              TIMESTAMPTZ NOT NULL
 );
 
+-- A sync asks for one subscription's entries after its cursor.
+CREATE INDEX revocations_by_subscription ON revocations (subscription_id, seq);
+
 CREATE TABLE counters (
     name  TEXT PRIMARY KEY,
     value BIGINT NOT NULL

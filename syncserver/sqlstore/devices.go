@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -248,4 +249,61 @@ func (s *Store) endDevice(ctx context.Context, id, status string, at time.Time) 
 		return err
 	})
 	return out, err
+}
+
+// prefixed qualifies each column of a list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		if strings.HasPrefix(c, "COALESCE(") {
+			parts[i] = "COALESCE(" + alias + strings.TrimPrefix(c, "COALESCE(")
+			continue
+		}
+		if !strings.Contains(c, ".") {
+			parts[i] = alias + c
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SyncState reads the subscription, the device and its newest file in one
+// query: a sync is the hottest path, and three round trips cost more than
+// the join.
+func (s *Store) SyncState(ctx context.Context, subscriptionID, deviceID string) (*syncserver.Subscription, *syncserver.Device, *syncserver.LicenseFileRecord, error) {
+	var sub syncserver.Subscription
+	var dev syncserver.Device
+	var jti, token sql.NullString
+	var rev sql.NullInt64
+	var issued, expires time.Time
+	dest := []any{&sub.ID, &sub.CustomerID, &sub.PlanID, &sub.TenantID, &sub.LicenseKey, &sub.Tier, listScan{&sub.Features},
+		&sub.MaxDevices, &sub.ActiveDevices, &sub.Status, tm(&sub.StartsAt), tm(&sub.ExpiresAt), &sub.GracePeriodDays,
+		&sub.CheckInDays, &sub.MaxOfflineDays, &sub.FreeSeatsAfterDays, &sub.Revision, tm(&sub.CreatedAt), tm(&sub.UpdatedAt),
+		&dev.ID, &dev.SubscriptionID, &dev.DeviceID, &dev.FingerprintSHA256, &dev.Platform, &dev.AppVersion, &dev.Hostname,
+		&dev.Status, tm(&dev.ActivatedAt), tm(&dev.LastSeenAt), tmn(&dev.DeactivatedAt),
+		&jti, &rev, tm(&issued), tm(&expires), &token}
+	err := s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+`, `+prefixed("d.", deviceCols)+`,
+		lf.jti, lf.revision, lf.issued_at, lf.expires_at, lf.token
+		FROM subscriptions s
+		JOIN devices d ON d.subscription_id = s.id AND d.device_id = $2
+		LEFT JOIN license_files lf ON lf.jti = (SELECT f.jti FROM license_files f
+			WHERE f.subscription_id = s.id AND f.device_row_id = d.id ORDER BY f.issued_at DESC, f.revision DESC LIMIT 1)
+		WHERE s.id = $1`, subscriptionID, deviceID).Scan(dest...)
+	if err == sql.ErrNoRows {
+		if _, err := s.GetSubscription(ctx, subscriptionID); err != nil {
+			if errors.Is(err, syncserver.ErrNotFound) {
+				return nil, nil, nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeSubscriptionNotFound, "subscription %s not found", subscriptionID)
+			}
+			return nil, nil, nil, err
+		}
+		return nil, nil, nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeDeviceNotFound, "device %s not found", deviceID)
+	}
+	if err != nil {
+		return nil, nil, nil, s.dbErr("sync state", err)
+	}
+	var latest *syncserver.LicenseFileRecord
+	if jti.Valid {
+		latest = &syncserver.LicenseFileRecord{JTI: jti.String, SubscriptionID: sub.ID, DeviceRowID: dev.ID, Revision: rev.Int64,
+			IssuedAt: issued, ExpiresAt: expires, Token: token.String}
+	}
+	return &sub, &dev, latest, nil
 }

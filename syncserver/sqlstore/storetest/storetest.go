@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"a subscription's revocations skip the others'", testRevocationsFor},
 		{"a job lock is held by one at a time", testJobLock},
 		{"an activation records its file with its seat", testActivationFile},
+		{"a sync's state comes in one read", testSyncState},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -827,4 +829,35 @@ func testActivationFile(t *testing.T, s syncserver.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, total, "a refused activation records no file")
 	assert.Equal(t, a.File.JTI, files[0].JTI)
+}
+
+func testSyncState(t *testing.T, s syncserver.Store) {
+	x := subscription(t, s, 2)
+	d, _, err := s.Activate(ctx, activation(x, "a"))
+	require.NoError(t, err)
+	sub, dev, latest, err := s.SyncState(ctx, x.ID, "a")
+	require.NoError(t, err)
+	assert.Equal(t, x.ID, sub.ID)
+	assert.Equal(t, x.LicenseKey, sub.LicenseKey)
+	assert.Equal(t, []string{"export", "sync"}, sub.Features)
+	assert.Equal(t, d.ID, dev.ID)
+	assert.Equal(t, "host-a", dev.Hostname)
+	assert.Nil(t, latest, "no file issued yet")
+
+	now := time.Now().UTC().Truncate(time.Second)
+	for i, jti := range []string{uuid.NewString(), uuid.NewString()} {
+		require.NoError(t, s.RecordLicenseFile(ctx, &syncserver.LicenseFileRecord{JTI: jti, SubscriptionID: x.ID, DeviceRowID: d.ID,
+			Revision: int64(i + 1), IssuedAt: now.Add(time.Duration(i) * time.Minute), ExpiresAt: x.HardExpiresAt(), Token: "tok" + jti}))
+	}
+	_, _, latest, err = s.SyncState(ctx, x.ID, "a")
+	require.NoError(t, err)
+	require.NotNil(t, latest)
+	assert.Equal(t, int64(2), latest.Revision)
+	assert.True(t, strings.HasPrefix(latest.Token, "tok"))
+	assert.True(t, now.Add(time.Minute).Equal(latest.IssuedAt))
+
+	_, _, _, err = s.SyncState(ctx, x.ID, "nobody")
+	assert.ErrorIs(t, err, syncserver.ErrNotFound)
+	_, _, _, err = s.SyncState(ctx, uuid.NewString(), "a")
+	assert.ErrorIs(t, err, syncserver.ErrNotFound)
 }
