@@ -142,6 +142,16 @@ func decodeClaims(data []byte) (*Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claims: %w", err)
 	}
+	// encoding/json matches member names case-insensitively, so "EXP"
+	// would fill exp here while a verifier in another language ignores it:
+	// a claim name that differs from one of ours only by case is refused.
+	for name := range members {
+		if lower := strings.ToLower(name); lower != name {
+			if _, ours := claimKinds[lower]; ours {
+				return nil, fmt.Errorf("claims: %q is not %q: claim names are lowercase", name, lower)
+			}
+		}
+	}
 	for name, want := range claimKinds {
 		got, ok := members[name]
 		switch {

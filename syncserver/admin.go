@@ -223,6 +223,9 @@ func (s *Service) checkTerms(sub *Subscription) error {
 	if in.CustomerID == "" {
 		return Errorf(KindInvalid, CodeInvalidRequest, "customer_id is required")
 	}
+	if err := checkField("tenant_id", sub.TenantID, false, 200); err != nil {
+		return err
+	}
 	return fieldError(in.Validate())
 }
 
@@ -287,7 +290,7 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 			return err
 		}
 		if sub.Status == SubscriptionExpired && s.Now().Before(sub.HardExpiresAt()) {
-			if _, err := tx.SetSubscriptionStatus(ctx, id, SubscriptionActive, "", s.Now()); err != nil {
+			if _, err := tx.SetSubscriptionStatus(ctx, id, SubscriptionActive, "", s.Now(), SubscriptionExpired); err != nil {
 				return err
 			}
 		}
@@ -342,7 +345,10 @@ func (s *Service) ChangeStatus(ctx context.Context, actor Actor, id, change stri
 		if change == "reinstate" && !s.Now().Before(before.HardExpiresAt()) {
 			status = SubscriptionExpired
 		}
-		if out, err = tx.SetSubscriptionStatus(ctx, id, status, t.state, s.Now()); err != nil {
+		// The allowed starting statuses are checked again in the update, so
+		// that a racing change (a revoke against a reinstate) cannot both
+		// pass: revoked stays final.
+		if out, err = tx.SetSubscriptionStatus(ctx, id, status, t.state, s.Now(), t.from...); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, actor, "subscription."+change, "subscription", id, redacted(before), redacted(out))

@@ -1,6 +1,7 @@
 package syncserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -157,15 +158,15 @@ func (s *Service) Validate(ctx context.Context, token, deviceID string) (*Valida
 		return nil, err
 	}
 	now := s.Now()
-	out, sub, dev := s.validate(ctx, token, deviceID, now)
-	if out == nil {
-		return nil, ctx.Err()
+	out, sub, dev, err := s.validate(ctx, token, deviceID, now)
+	if err != nil {
+		return nil, err
 	}
 	v := Validation{At: now, DeviceID: deviceID, Valid: out.Valid, Reason: out.Reason}
 	if sub != nil {
 		v.SubscriptionID = sub.ID
 	}
-	err := s.store.InTx(ctx, func(tx Store) error {
+	err = s.store.InTx(ctx, func(tx Store) error {
 		if out.Valid {
 			if _, err := tx.RecordSync(ctx, SyncBatch{DeviceRowID: dev.ID, SubscriptionID: sub.ID, At: now,
 				Heartbeats: []Heartbeat{{At: now, AppVersion: dev.AppVersion}}}); err != nil {
@@ -180,17 +181,17 @@ func (s *Service) Validate(ctx context.Context, token, deviceID string) (*Valida
 	return out, nil
 }
 
-func (s *Service) validate(ctx context.Context, token, deviceID string, now time.Time) (*ValidateOutput, *Subscription, *Device) {
+func (s *Service) validate(ctx context.Context, token, deviceID string, now time.Time) (*ValidateOutput, *Subscription, *Device, error) {
 	claims, err := s.verifyToken(token)
 	if err != nil {
-		return &ValidateOutput{Reason: ReasonTokenInvalid}, nil, nil
+		return &ValidateOutput{Reason: ReasonTokenInvalid}, nil, nil, nil
 	}
 	sub, err := s.store.GetSubscription(ctx, claims.SubscriptionID)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, nil, nil
+		if errors.Is(err, ErrNotFound) {
+			return &ValidateOutput{Reason: ReasonSubscriptionNotFound}, nil, nil, nil
 		}
-		return &ValidateOutput{Reason: ReasonSubscriptionNotFound}, nil, nil
+		return nil, nil, nil, err
 	}
 	out := &ValidateOutput{Subscription: sub}
 	if d := sub.ExpiresAt.Sub(now); d > 0 {
@@ -199,33 +200,33 @@ func (s *Service) validate(ctx context.Context, token, deviceID string, now time
 	switch AppStatus(sub, now) {
 	case "suspended", "revoked":
 		out.Reason = ReasonSubscriptionInactive
-		return out, sub, nil
+		return out, sub, nil, nil
 	case "expired":
 		out.Reason = ReasonSubscriptionExpired
-		return out, sub, nil
+		return out, sub, nil, nil
 	case "grace":
 		out.InGrace = true
 	}
 	if claims.DeviceBound() && claims.DeviceID != deviceID {
 		out.Reason = ReasonDeviceMismatch
-		return out, sub, nil
+		return out, sub, nil, nil
 	}
 	dev, err := s.store.GetDeviceByDeviceID(ctx, sub.ID, deviceID)
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return nil, nil, nil
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return nil, nil, nil, err
 	case err != nil || dev.Status == DeviceDeactivated:
 		out.Reason = ReasonDeviceNotFound
-		return out, sub, nil
+		return out, sub, nil, nil
 	case dev.Status == DeviceBlocked:
 		out.Reason = ReasonDeviceBlocked
-		return out, sub, nil
+		return out, sub, nil, nil
 	case claims.DeviceBound() && claims.DeviceFingerprintSHA256 != dev.FingerprintSHA256:
 		out.Reason = ReasonDeviceMismatch
-		return out, sub, nil
+		return out, sub, nil, nil
 	}
 	out.Valid = true
-	return out, sub, dev
+	return out, sub, dev, nil
 }
 
 // MaxUsagePerSync is the contract's bound on usage events in one sync.
@@ -254,7 +255,21 @@ type SyncOutput struct {
 	Duplicates  int
 }
 
-func (in *SyncInput) validate() error {
+// Bounds on one usage event, so that no single event can overflow a daily
+// rollup (whose sums are 64-bit) or poison a chart.
+const (
+	MaxUsageCount    = 1_000_000_000
+	MaxUsageDuration = 1_000_000_000 // seconds, about 31 years
+)
+
+// sane bounds client-supplied times: not before 2000, not more than a day
+// ahead of the server (a client clock a little fast is fine; the far future
+// would sit in the rollups for ever).
+func sane(t, now time.Time) bool {
+	return t.Year() >= 2000 && t.Before(now.Add(24*time.Hour))
+}
+
+func (in *SyncInput) validate(now time.Time) error {
 	if err := checkField("token", in.Token, true, license.MaxFileSize); err != nil {
 		return err
 	}
@@ -271,8 +286,8 @@ func (in *SyncInput) validate() error {
 		return invalidf("%d heartbeats is more than %d in one sync", len(in.Heartbeats), MaxHeartbeatsPerSync)
 	}
 	for i, h := range in.Heartbeats {
-		if h.At.IsZero() {
-			return invalidf("heartbeats[%d].at is required", i)
+		if h.At.IsZero() || !sane(h.At, now) {
+			return invalidf("heartbeats[%d].at must be a plausible time", i)
 		}
 		if err := checkField("heartbeats.app_version", h.AppVersion, false, 100); err != nil {
 			return err
@@ -288,12 +303,16 @@ func (in *SyncInput) validate() error {
 		switch {
 		case e.At.IsZero():
 			return invalidf("usage[%d].at is required", i)
-		case e.Count < 0:
-			return invalidf("usage[%d].count must not be negative", i)
-		case e.DurationSeconds < 0:
-			return invalidf("usage[%d].duration_seconds must not be negative", i)
+		case !sane(e.At, now):
+			return invalidf("usage[%d].at %s is not a plausible time", i, e.At.Format(time.RFC3339))
+		case e.Count < 0 || e.Count > MaxUsageCount:
+			return invalidf("usage[%d].count must be from 0 to %d", i, MaxUsageCount)
+		case e.DurationSeconds < 0 || e.DurationSeconds > MaxUsageDuration || e.DurationSeconds != e.DurationSeconds:
+			return invalidf("usage[%d].duration_seconds must be from 0 to %d", i, MaxUsageDuration)
 		case len(e.Metadata) > 4096:
 			return invalidf("usage[%d].metadata is larger than 4096 bytes", i)
+		case !utf8.Valid(e.Metadata) || bytes.Contains(e.Metadata, []byte(`\u0000`)):
+			return invalidf("usage[%d].metadata must be valid UTF-8 without NUL characters", i)
 		}
 	}
 	return nil
@@ -326,7 +345,7 @@ func isUUID(s string) bool {
 // file is older than check_in_days. A sync that needs no new file does no
 // RSA work at all: its token was verified once and is remembered.
 func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
-	if err := in.validate(); err != nil {
+	if err := in.validate(s.Now()); err != nil {
 		return nil, err
 	}
 	claims, err := s.verifyToken(in.Token)

@@ -33,11 +33,14 @@ type Store interface {
 	// in constant time.
 	GetSubscriptionByLicenseKey(ctx context.Context, key string) (*Subscription, error)
 	// UpdateSubscriptionTerms stores changed terms (expiry, seats, features,
-	// days) and bumps the revision.
+	// days) and bumps the revision. A revoked subscription is ErrConflict.
 	UpdateSubscriptionTerms(ctx context.Context, s *Subscription) error
 	// SetSubscriptionStatus changes the status and, when state is not
-	// empty, appends the revocation entry in the same transaction.
-	SetSubscriptionStatus(ctx context.Context, id, status, state string, at time.Time) (*Subscription, error)
+	// empty, appends the revocation entry in the same transaction. With
+	// from, only a subscription in one of those statuses changes (checked in
+	// the update itself, so racing changes cannot both pass); otherwise it
+	// is ErrConflict.
+	SetSubscriptionStatus(ctx context.Context, id, status, state string, at time.Time, from ...string) (*Subscription, error)
 	ListSubscriptions(ctx context.Context, f SubscriptionFilter) ([]Subscription, int, error)
 
 	// Activate takes a seat for a device, atomically: however many race,

@@ -25,11 +25,23 @@ func (e *env) keys(ctx context.Context, args []string) error {
 		fs := e.newFlags("keys generate", "keys generate --out DIR [--bits 3072]")
 		out := fs.String("out", "", "key directory; created 0700 when missing (required)")
 		bits := fs.Int("bits", keys.DefaultBits, fmt.Sprintf("RSA key size, %d to %d", keys.MinBits, keys.MaxBits))
+		ifEmpty := fs.Bool("if-empty", false, "do nothing when DIR holds a key already (for start-up scripts); without it a new key is added and becomes the signer")
 		if _, err := parse(fs, args[1:]); err != nil {
 			return err
 		}
 		if err := required(fs, "out"); err != nil {
 			return err
+		}
+		if *ifEmpty {
+			if ks, err := keys.LoadDir(*out); err == nil && ks.Len() > 0 {
+				k, _ := ks.Active()
+				if k != nil {
+					fmt.Fprintf(e.stdout, "%s holds a key already (kid %s); nothing to do\n", *out, k.ID)
+				} else {
+					fmt.Fprintf(e.stdout, "%s holds keys already; nothing to do\n", *out)
+				}
+				return nil
+			}
 		}
 		if *bits < keys.MinBits || *bits > keys.MaxBits {
 			return usagef("--bits %d is out of range: want %d to %d (default %d)", *bits, keys.MinBits, keys.MaxBits, keys.DefaultBits)

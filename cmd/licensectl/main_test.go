@@ -179,6 +179,23 @@ func TestAWorldReadableKeyIsRefused(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "nothing issued")
 }
 
+func TestGenerateIfEmptyMakesOneKeyOnly(t *testing.T) {
+	dir := t.TempDir()
+	r := licensectl(t, dir, "keys", "generate", "--out", "k", "--bits", "2048", "--if-empty")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = licensectl(t, dir, "keys", "generate", "--out", "k", "--bits", "2048", "--if-empty")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "nothing to do")
+	keys, err := filepath.Glob(filepath.Join(dir, "k", "*.pem"))
+	require.NoError(t, err)
+	assert.Len(t, keys, 1)
+	r = licensectl(t, dir, "keys", "generate", "--out", "k", "--bits", "2048")
+	require.Equal(t, 0, r.code)
+	keys, _ = filepath.Glob(filepath.Join(dir, "k", "*.pem"))
+	assert.Len(t, keys, 2, "without --if-empty a new key is added: a rotation")
+	assert.Contains(t, r.stdout, "1 earlier key(s) stay")
+}
+
 func TestHelpIsThere(t *testing.T) {
 	r := licensectl(t, t.TempDir(), "help")
 	assert.Equal(t, 0, r.code)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,7 @@ type config struct {
 	Retention     time.Duration
 	Shutdown      time.Duration
 	Limits        [4]int // activate per IP, per key; validate per IP, per token; a minute
+	DebugAddr     string
 }
 
 func parseServe(args []string, stderr io.Writer) (config, error) {
@@ -54,6 +56,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.DeviceSilence, "device-silence", envDuration("LICENSED_DEVICE_SILENCE", 30*24*time.Hour), "mark a device inactive after this long without contact (LICENSED_DEVICE_SILENCE)")
 	fs.DurationVar(&c.Retention, "retention", envDuration("LICENSED_RETENTION", 90*24*time.Hour), "keep validation logs and heartbeats this long (LICENSED_RETENTION)")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", envDuration("LICENSED_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight requests may finish on shutdown (LICENSED_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("LICENSED_DEBUG_ADDR", ""), "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060; keep it private (LICENSED_DEBUG_ADDR)")
 	for i, l := range []struct {
 		name string
 		def  int
@@ -169,7 +172,18 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if demoToken != "" {
 		fmt.Fprintf(stdout, "  admin API token (shown once): %s\n  try: curl -H 'Authorization: Bearer %s' %s/api/v1/analytics/overview\n", demoToken, demoToken, base)
 	} else {
-		fmt.Fprintf(stdout, "  admin API: make a token with: licensed token create --name NAME --db %s\n", c.DB)
+		fmt.Fprintf(stdout, "  admin API: make a token with: licensed token create --name NAME (with the same --db or LICENSED_DB)\n")
+	}
+	if c.DebugAddr != "" {
+		dbg := http.NewServeMux()
+		dbg.HandleFunc("/debug/pprof/", pprof.Index)
+		dbg.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		dbg.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		dbg.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		dsrv := &http.Server{Addr: c.DebugAddr, Handler: dbg, ReadHeaderTimeout: 5 * time.Second}
+		go dsrv.ListenAndServe()
+		defer dsrv.Close()
+		log.Info("pprof listening", "addr", c.DebugAddr)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -102,12 +104,21 @@ func (a *API) Routes() []string {
 
 func (a *API) routes(mount func(chi.Router)) chi.Router {
 	r := chi.NewRouter()
-	r.Use(withRequestID, a.observe, securityHeaders)
+	r.Use(withRequestID, a.observe, securityHeaders, a.plainText)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+	notAllowed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBodyOf("method_not_allowed", r.Method+" is not allowed on "+r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		// An admin route tells nothing, not even which methods it has,
+		// before credentials.
+		if isAdminPath(r.URL.Path) {
+			a.requireAdmin(notAllowed).ServeHTTP(w, r)
+			return
+		}
+		notAllowed(w, r)
 	})
 
 	r.Get("/healthz", a.healthz)
@@ -147,6 +158,41 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 		mount(r)
 	}
 	return r
+}
+
+func isAdminPath(p string) bool {
+	return strings.HasPrefix(p, "/api/v1/") && !strings.HasPrefix(p, "/api/v1/licensing/")
+}
+
+// plainText refuses a path or query that is not valid UTF-8 or holds
+// control characters: no id, filter or search contains them, and an engine
+// would refuse them later with a less helpful error.
+func (a *API) plainText(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bad := !cleanText(r.URL.Path)
+		for _, vs := range r.URL.Query() {
+			for _, v := range vs {
+				bad = bad || !cleanText(v)
+			}
+		}
+		if bad {
+			writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "the path or query holds invalid UTF-8 or a control character"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func cleanText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func errorBodyOf(code, msg string) errorBody {

@@ -114,6 +114,15 @@ func TestBadInputGetsA4xxAndStoresNothing(t *testing.T) {
 			{"offline: not a request", "POST", "/api/v1/offline/activate", `hello`, true, 400, "invalid_request"},
 			{"overview: bad days", "GET", "/api/v1/analytics/overview?days=0", ``, true, 400, "invalid_request"},
 			{"an unknown route", "GET", "/api/v1/nothing", ``, false, 404, "not_found"},
+			{"a NUL in a search", "GET", "/api/v1/customers?q=%00", ``, true, 400, "invalid_request"},
+			{"invalid UTF-8 in a search", "GET", "/api/v1/subscriptions?q=%ff%fe", ``, true, 400, "invalid_request"},
+			{"a NUL in an id", "GET", "/api/v1/customers/%00", ``, true, 400, "invalid_request"},
+			{"a customer id with a NUL", "POST", "/api/v1/subscriptions", `{"customer_id":"a\u0000b","tier":"basic","features":[],"max_devices":1,"expires_at":"2099-01-01T00:00:00Z"}`, true, 400, "invalid_request"},
+			{"a tenant with a NUL", "POST", "/api/v1/subscriptions", `{"customer_id":"` + customer + `","tenant_id":"a\u0000","tier":"basic","features":[],"max_devices":1,"expires_at":"2099-01-01T00:00:00Z"}`, true, 400, "invalid_request"},
+			{"sync: an absurd count", "POST", "/api/v1/licensing/sync", `{"token":"` + token + `","device_id":"dev","usage":[{"event_id":"` + uuid.NewString() + `","feature":"x","count":9223372036854775807,"at":"` + now + `"}]}`, false, 400, "invalid_request"},
+			{"sync: an event in the far future", "POST", "/api/v1/licensing/sync", `{"token":"` + token + `","device_id":"dev","usage":[{"event_id":"` + uuid.NewString() + `","feature":"x","count":1,"at":"2999-01-01T00:00:00Z"}]}`, false, 400, "invalid_request"},
+			{"sync: invalid UTF-8 in metadata", "POST", "/api/v1/licensing/sync", "{\"token\":\"" + token + "\",\"device_id\":\"dev\",\"usage\":[{\"event_id\":\"" + uuid.NewString() + "\",\"feature\":\"x\",\"count\":1,\"at\":\"" + now + "\",\"metadata\":{\"k\":\"\xff\"}}]}", false, 400, "invalid_request"},
+			{"admin: DELETE without a token", "DELETE", "/api/v1/customers", ``, false, 401, "unauthorized"},
 		}
 		before := counts(t, s)
 		for _, tc := range cases {

@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,9 +32,11 @@ type Options struct {
 var Dialect = &sqlstore.Dialect{
 	Name: "postgres",
 	// Milliseconds, as SQLite keeps them, so both stores give back the same time.
-	Time:                  func(t time.Time) any { return t.Truncate(time.Millisecond) },
-	IsUniqueViolation:     func(err error) bool { return pgCode(err) == "23505" },
-	IsRetryable:           isRetryable,
+	Time:              func(t time.Time) any { return t.Truncate(time.Millisecond) },
+	IsUniqueViolation: func(err error) bool { return pgCode(err) == "23505" },
+	IsRetryable:       isRetryable,
+	// Class 22, data exception: invalid byte sequence, out of range, ...
+	IsInvalidInput:        func(err error) bool { return strings.HasPrefix(pgCode(err), "22") },
 	Migrations:            migrations.Postgres(),
 	LockMigrations:        lockMigrations,
 	TryLock:               tryLock,

@@ -75,8 +75,8 @@ func dsn(path string, extra url.Values) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	// A 64 MiB page cache per connection and memory-mapped reads: the hot
 	// indexes stay in memory instead of being read back page by page.
-	q.Add("_pragma", "cache_size(-65536)")
-	q.Add("_pragma", "mmap_size(268435456)")
+	q.Add("_pragma", "cache_size(-16384)")
+	q.Add("_pragma", "mmap_size(0)")
 	for k, vs := range extra {
 		for _, v := range vs {
 			q.Add(k, v)

@@ -112,10 +112,16 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 				if existing.FingerprintSHA256 != a.FingerprintSHA256 {
 					return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeFingerprintMismatch, "device %s is active with another fingerprint", a.DeviceID)
 				}
-				// Same device again: refresh it, no new seat.
-				if _, err := tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6 WHERE id = $1`,
-					existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At)); err != nil {
+				// Same device again: refresh it, no new seat, unless a
+				// deactivation or block got in first.
+				res, err := tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6
+					WHERE id = $1 AND status IN ('active', 'inactive') AND fingerprint_sha256 = $7`,
+					existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At), a.FingerprintSHA256)
+				if err != nil {
 					return tx.dbErr("refresh device", err)
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					return errRaced
 				}
 				if dev, err = tx.GetDevice(ctx, existing.ID); err != nil {
 					return err
@@ -127,11 +133,15 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 			return err
 		}
 		if existing != nil { // deactivated before: it comes back, perhaps on a new machine
-			_, err = tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
-				activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL WHERE id = $1`,
+			var res sql.Result
+			res, err = tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
+				activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL WHERE id = $1 AND status = 'deactivated'`,
 				existing.ID, syncserver.DeviceActive, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At), syncserver.Day(a.At))
 			if err != nil {
 				return tx.dbErr("reactivate device", err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return errRaced // another activation or a block got in first; the seat rolls back
 			}
 			dev, err = tx.GetDevice(ctx, existing.ID)
 		} else {
@@ -228,19 +238,39 @@ func (s *Store) endDevice(ctx context.Context, id, status string, at time.Time) 
 		if err != nil {
 			return err
 		}
-		if d.Status == status || d.Status == syncserver.DeviceBlocked {
-			out = d // already there; blocked is final
-			return nil
-		}
-		if _, err := tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, deactivated_at = $3 WHERE id = $1`, id, status, tx.t(at)); err != nil {
-			return tx.dbErr("end device", err)
-		}
-		if d.HoldsSeat() {
-			if err := tx.releaseSeat(ctx, d.SubscriptionID, 1); err != nil {
-				return err
+		// Each change is guarded by the status it starts from: a racing
+		// deactivation, block or activation changes no row here (the row
+		// lock makes the loser see the winner's status), so a seat is
+		// released exactly once.
+		var changed int64
+		for attempt := 0; attempt < 5 && changed == 0; attempt++ {
+			res, err := tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, deactivated_at = $3 WHERE id = $1 AND status IN ('active', 'inactive')`, id, status, tx.t(at))
+			if err != nil {
+				return tx.dbErr("end device", err)
+			}
+			if changed, _ = res.RowsAffected(); changed == 1 {
+				if err := tx.releaseSeat(ctx, d.SubscriptionID, 1); err != nil {
+					return err
+				}
+				break
+			}
+			if status != syncserver.DeviceBlocked {
+				break // it holds no seat: deactivated already
+			}
+			res, err = tx.tx.ExecContext(ctx, `UPDATE devices SET status = 'blocked' WHERE id = $1 AND status = 'deactivated'`, id)
+			if err != nil {
+				return tx.dbErr("block device", err)
+			}
+			if changed, _ = res.RowsAffected(); changed == 1 {
+				break
+			}
+			// Neither matched: blocked already, or an activation moved it
+			// between our two statements; look again.
+			if now, err := tx.GetDevice(ctx, id); err != nil || now.Status == syncserver.DeviceBlocked {
+				break
 			}
 		}
-		if status == syncserver.DeviceBlocked {
+		if changed == 1 && status == syncserver.DeviceBlocked {
 			if _, err := tx.appendRevocation(ctx, d.SubscriptionID, d.DeviceID, syncserver.StateBlocked, at); err != nil {
 				return err
 			}

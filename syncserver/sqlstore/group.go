@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"sort"
 	"sync"
 	"time"
 
@@ -18,6 +19,11 @@ type group struct {
 	jobs    chan *syncJob
 	closing chan struct{}
 	wg      sync.WaitGroup
+	// mu orders enqueueing against close: a job is queued under the read
+	// lock only while the group is open, and close takes the write lock
+	// before the committers drain, so no job is left behind unanswered.
+	mu     sync.RWMutex
+	closed bool
 }
 
 type syncJob struct {
@@ -45,19 +51,19 @@ func (g *group) start(s *Store) {
 }
 
 func (g *group) submit(ctx context.Context, s *Store, b syncserver.SyncBatch) (syncserver.SyncResult, error) {
-	select {
-	case <-g.closing:
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
 		return syncserver.SyncResult{}, errClosed
-	default:
 	}
 	g.start(s)
 	j := &syncJob{ctx: ctx, b: b, done: make(chan struct{})}
 	select {
 	case g.jobs <- j:
+		g.mu.RUnlock()
 	case <-ctx.Done():
+		g.mu.RUnlock()
 		return syncserver.SyncResult{}, ctx.Err()
-	case <-g.closing:
-		return syncserver.SyncResult{}, errClosed
 	}
 	// Wait for the commit even if ctx ends meanwhile: the caller must not
 	// be told "failed" about data that was stored.
@@ -112,6 +118,9 @@ func (g *group) commit(s *Store, batch []*syncJob) {
 	if len(live) == 0 {
 		return
 	}
+	// Device rows in id order: concurrent groups (several committers on
+	// PostgreSQL) then lock them in the same order and cannot deadlock.
+	sort.SliceStable(live, func(i, k int) bool { return live[i].b.DeviceRowID < live[k].b.DeviceRowID })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := s.inTx(ctx, func(tx *Store) error {
@@ -143,10 +152,11 @@ func (g *group) commit(s *Store, batch []*syncJob) {
 }
 
 func (g *group) close() {
-	select {
-	case <-g.closing:
-	default:
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
 		close(g.closing)
 	}
+	g.mu.Unlock()
 	g.wg.Wait()
 }

@@ -19,6 +19,10 @@ type Dialect struct {
 	Time func(time.Time) any
 	// IsUniqueViolation reports a unique or primary key clash.
 	IsUniqueViolation func(error) bool
+	// IsInvalidInput reports a value the engine refuses (a NUL byte or
+	// invalid UTF-8 in text, a number out of range): bad input, not a
+	// server fault.
+	IsInvalidInput func(error) bool
 	// IsRetryable reports a transient failure worth running the whole
 	// transaction again (a serialization failure, a deadlock, a busy
 	// database).
@@ -212,6 +216,8 @@ func (s *Store) dbErr(op string, err error) error {
 		return &syncserver.Error{Kind: syncserver.KindConflict, Code: syncserver.CodeConflict, Message: op + ": already exists", Err: err}
 	case s.d.IsRetryable != nil && s.d.IsRetryable(err):
 		return &retryable{op: op, err: err}
+	case s.d.IsInvalidInput != nil && s.d.IsInvalidInput(err):
+		return &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Message: op + ": the database refused a value (a NUL byte, invalid UTF-8 or a number out of range)", Err: err}
 	}
 	return &syncserver.Error{Kind: syncserver.KindInternal, Code: syncserver.CodeInternal, Message: op, Err: err}
 }

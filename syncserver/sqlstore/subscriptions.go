@@ -6,6 +6,8 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"encoding/hex"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -118,11 +120,14 @@ func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subsc
 		var rev int64
 		err := tx.tx.QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,
 			hard_expires_at = $7, grace_period_days = $8, check_in_days = $9, max_offline_days = $10, free_seats_after_days = $11,
-			tenant_id = $12, revision = revision + 1, updated_at = $13 WHERE id = $1 RETURNING revision`,
+			tenant_id = $12, revision = revision + 1, updated_at = $13 WHERE id = $1 AND status <> 'revoked' RETURNING revision`,
 			x.ID, x.Tier, encodeList(x.Features), x.MaxDevices, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()),
 			x.GracePeriodDays, x.CheckInDays, x.MaxOfflineDays, x.FreeSeatsAfterDays, x.TenantID, tx.t(x.UpdatedAt)).Scan(&rev)
 		if err == sql.ErrNoRows {
-			return syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "subscription %s not found", x.ID)
+			if _, err := tx.GetSubscription(ctx, x.ID); err != nil {
+				return err
+			}
+			return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "the subscription is revoked, which is final")
 		}
 		if err != nil {
 			return tx.dbErr("update subscription", err)
@@ -134,15 +139,29 @@ func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subsc
 
 // SetSubscriptionStatus changes the status and appends the revocation entry
 // (when state is set) in one transaction.
-func (s *Store) SetSubscriptionStatus(ctx context.Context, id, status, state string, at time.Time) (*syncserver.Subscription, error) {
+func (s *Store) SetSubscriptionStatus(ctx context.Context, id, status, state string, at time.Time, from ...string) (*syncserver.Subscription, error) {
 	var out *syncserver.Subscription
 	err := s.inTx(ctx, func(tx *Store) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE subscriptions SET status = $2, updated_at = $3 WHERE id = $1`, id, status, tx.t(at))
+		w := where{}
+		w.add("id = $#", id)
+		if len(from) > 0 {
+			in := make([]string, len(from))
+			for i, f := range from {
+				in[i] = w.next(f)
+			}
+			w.conds = append(w.conds, "status IN ("+strings.Join(in, ", ")+")")
+		}
+		args := append(w.args, status, tx.t(at))
+		res, err := tx.tx.ExecContext(ctx, `UPDATE subscriptions SET status = $`+strconv.Itoa(len(args)-1)+`, updated_at = $`+strconv.Itoa(len(args))+w.sql(), args...)
 		if err != nil {
 			return tx.dbErr("set subscription status", err)
 		}
-		if err := mustAffect(res, "subscription", id); err != nil {
-			return err
+		if n, _ := res.RowsAffected(); n != 1 {
+			now, err := tx.GetSubscription(ctx, id)
+			if err != nil {
+				return err
+			}
+			return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "the subscription is %s; it cannot become %s", now.Status, status)
 		}
 		if state != "" {
 			if _, err := tx.appendRevocation(ctx, id, "", state, at); err != nil {

@@ -53,6 +53,8 @@ func Run(t *testing.T, open Opener) {
 		{"a job lock is held by one at a time", testJobLock},
 		{"an activation records its file with its seat", testActivationFile},
 		{"a sync's state comes in one read", testSyncState},
+		{"racing device changes keep the seat count true", testDeviceRaces},
+		{"revoked stays final against a racing change", testRevokeRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -860,4 +862,86 @@ func testSyncState(t *testing.T, s syncserver.Store) {
 	assert.ErrorIs(t, err, syncserver.ErrNotFound)
 	_, _, _, err = s.SyncState(ctx, uuid.NewString(), "a")
 	assert.ErrorIs(t, err, syncserver.ErrNotFound)
+}
+
+// seatRows counts a subscription's devices that hold a seat.
+func seatRows(t *testing.T, s syncserver.Store, subID string) int {
+	t.Helper()
+	_, active, err := s.ListDevices(ctx, syncserver.DeviceFilter{SubscriptionID: subID, Status: syncserver.DeviceActive})
+	require.NoError(t, err)
+	_, inactive, err := s.ListDevices(ctx, syncserver.DeviceFilter{SubscriptionID: subID, Status: syncserver.DeviceInactive})
+	require.NoError(t, err)
+	return active + inactive
+}
+
+func testDeviceRaces(t *testing.T, s syncserver.Store) {
+	x := subscription(t, s, 2)
+	for round := range 15 {
+		name := fmt.Sprintf("r%d", round)
+		d, _, err := s.Activate(ctx, activation(x, name))
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		for i, op := range []func() error{
+			func() error { _, err := s.DeactivateDevice(ctx, d.ID, time.Now()); return err },
+			func() error { _, err := s.DeactivateDevice(ctx, d.ID, time.Now()); return err },
+			func() error { _, err := s.BlockDevice(ctx, d.ID, time.Now()); return err },
+			func() error {
+				_, _, err := s.Activate(ctx, activation(x, name))
+				var de *syncserver.Error
+				if errors.As(err, &de) && (de.Code == syncserver.CodeDeviceBlocked || de.Code == syncserver.CodeDeviceLimit) {
+					return nil
+				}
+				return err
+			},
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				assert.NoError(t, op(), "operation %d of round %d", i, round)
+			}()
+		}
+		wg.Wait()
+		got, err := s.GetSubscription(ctx, x.ID)
+		require.NoError(t, err)
+		rows := seatRows(t, s, x.ID)
+		require.Equal(t, rows, got.ActiveDevices, "round %d: the seat count matches the devices holding seats", round)
+		require.LessOrEqual(t, got.ActiveDevices, got.MaxDevices)
+		dev, err := s.GetDevice(ctx, d.ID)
+		require.NoError(t, err)
+		require.Equal(t, syncserver.DeviceBlocked, dev.Status, "round %d: a block is never undone", round)
+	}
+}
+
+func testRevokeRace(t *testing.T, s syncserver.Store) {
+	for round := range 15 {
+		x := subscription(t, s, 1)
+		_, err := s.SetSubscriptionStatus(ctx, x.ID, syncserver.SubscriptionSuspended, syncserver.StateSuspended, time.Now(), syncserver.SubscriptionActive)
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		var revokeErr, reinstateErr error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, revokeErr = s.SetSubscriptionStatus(ctx, x.ID, syncserver.SubscriptionRevoked, syncserver.StateRevoked, time.Now(),
+				syncserver.SubscriptionActive, syncserver.SubscriptionSuspended)
+		}()
+		go func() {
+			defer wg.Done()
+			_, reinstateErr = s.SetSubscriptionStatus(ctx, x.ID, syncserver.SubscriptionActive, syncserver.StateActive, time.Now(),
+				syncserver.SubscriptionSuspended)
+		}()
+		wg.Wait()
+		require.NoError(t, revokeErr, "round %d: revoke starts from active or suspended, so it always applies", round)
+		got, err := s.GetSubscription(ctx, x.ID)
+		require.NoError(t, err)
+		require.Equal(t, syncserver.SubscriptionRevoked, got.Status, "round %d: revoked is final", round)
+		revs, _, err := s.RevocationsFor(ctx, x.ID, 0)
+		require.NoError(t, err)
+		require.Equal(t, syncserver.StateRevoked, revs[len(revs)-1].State, "round %d: the last entry says revoked", round)
+		if reinstateErr != nil {
+			assertCode(t, reinstateErr, syncserver.KindConflict, syncserver.CodeConflict)
+		}
+		x.MaxDevices = 5
+		assertCode(t, s.UpdateSubscriptionTerms(ctx, x), syncserver.KindConflict, syncserver.CodeConflict)
+	}
 }
