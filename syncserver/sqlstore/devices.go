@@ -89,14 +89,10 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 	}
 	var dev *syncserver.Device
 	var created bool
+	// Few statements: an activation holds SQLite's only write connection
+	// while it runs. The subscription's status is checked inside the
+	// guarded updates, and re-read only to explain a refusal.
 	err := s.inTx(ctx, func(tx *Store) error {
-		sub, err := tx.GetSubscription(ctx, a.SubscriptionID)
-		if err != nil {
-			return err
-		}
-		if sub.Status != syncserver.SubscriptionActive {
-			return inactive(sub)
-		}
 		existing, err := tx.GetDeviceByDeviceID(ctx, a.SubscriptionID, a.DeviceID)
 		switch {
 		case errors.Is(err, syncserver.ErrNotFound):
@@ -113,25 +109,32 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 					return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeFingerprintMismatch, "device %s is active with another fingerprint", a.DeviceID)
 				}
 				// Same device again: refresh it, no new seat, unless a
-				// deactivation or block got in first.
+				// deactivation, a block or a status change got in first.
 				res, err := tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6
-					WHERE id = $1 AND status IN ('active', 'inactive') AND fingerprint_sha256 = $7`,
-					existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At), a.FingerprintSHA256)
+					WHERE id = $1 AND status IN ('active', 'inactive') AND fingerprint_sha256 = $7
+					AND (SELECT status FROM subscriptions WHERE id = $8) = 'active'`,
+					existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At), a.FingerprintSHA256, a.SubscriptionID)
 				if err != nil {
 					return tx.dbErr("refresh device", err)
 				}
 				if n, _ := res.RowsAffected(); n != 1 {
+					if err := tx.subscriptionRefusal(ctx, a.SubscriptionID); err != nil {
+						return err
+					}
 					return errRaced
 				}
-				if dev, err = tx.GetDevice(ctx, existing.ID); err != nil {
-					return err
-				}
+				d := *existing
+				d.Status, d.Platform, d.AppVersion, d.Hostname, d.LastSeenAt = syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, a.At.Truncate(time.Millisecond)
+				dev = &d
 				return tx.recordActivationFile(ctx, a, dev)
 			}
 		}
-		if err := tx.takeSeat(ctx, sub, a.At); err != nil {
+		if err := tx.takeSeat(ctx, a.SubscriptionID); err != nil {
 			return err
 		}
+		d := syncserver.Device{SubscriptionID: a.SubscriptionID, DeviceID: a.DeviceID, FingerprintSHA256: a.FingerprintSHA256,
+			Platform: a.Platform, AppVersion: a.AppVersion, Hostname: a.Hostname, Status: syncserver.DeviceActive,
+			ActivatedAt: a.At.Truncate(time.Millisecond), LastSeenAt: a.At.Truncate(time.Millisecond)}
 		if existing != nil { // deactivated before: it comes back, perhaps on a new machine
 			var res sql.Result
 			res, err = tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
@@ -143,30 +146,27 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 			if n, _ := res.RowsAffected(); n != 1 {
 				return errRaced // another activation or a block got in first; the seat rolls back
 			}
-			dev, err = tx.GetDevice(ctx, existing.ID)
+			d.ID = existing.ID
 		} else {
-			id := uuid.NewString()
+			d.ID = uuid.NewString()
 			_, err = tx.tx.ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $10)`,
-				id, a.SubscriptionID, a.DeviceID, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, syncserver.DeviceActive, tx.t(a.At), syncserver.Day(a.At))
+				d.ID, a.SubscriptionID, a.DeviceID, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, syncserver.DeviceActive, tx.t(a.At), syncserver.Day(a.At))
 			if tx.d.IsUniqueViolation(err) {
 				return errRaced
 			}
 			if err != nil {
 				return tx.dbErr("insert device", err)
 			}
-			dev, err = tx.GetDevice(ctx, id)
 		}
-		if err != nil {
-			return err
-		}
+		dev = &d
 		if err := tx.recordActivationFile(ctx, a, dev); err != nil {
 			return err
 		}
 		created = true
-		if err := tx.bump(ctx, syncserver.Day(a.At), "activations", 1); err != nil {
-			return err
-		}
-		return tx.bump(ctx, syncserver.Day(a.At), "devices_seen", 1)
+		day := syncserver.Day(a.At)
+		_, err = tx.tx.ExecContext(ctx, `INSERT INTO daily_stats (day, metric, value) VALUES ($1, 'activations', 1), ($1, 'devices_seen', 1)
+			ON CONFLICT (day, metric) DO UPDATE SET value = daily_stats.value + excluded.value`, day)
+		return tx.dbErr("update daily stats", err)
 	})
 	if err != nil {
 		return nil, false, err
@@ -187,23 +187,36 @@ func inactive(sub *syncserver.Subscription) error {
 }
 
 // takeSeat counts one more seat, or says why it cannot.
-func (s *Store) takeSeat(ctx context.Context, sub *syncserver.Subscription, at time.Time) error {
+func (s *Store) takeSeat(ctx context.Context, subscriptionID string) error {
 	res, err := s.tx.ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices + 1 WHERE id = $1 AND status = $2 AND active_devices < max_devices`,
-		sub.ID, syncserver.SubscriptionActive)
+		subscriptionID, syncserver.SubscriptionActive)
 	if err != nil {
 		return s.dbErr("take seat", err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		return nil
 	}
-	now, err := s.GetSubscription(ctx, sub.ID)
+	if err := s.subscriptionRefusal(ctx, subscriptionID); err != nil {
+		return err
+	}
+	now, err := s.GetSubscription(ctx, subscriptionID)
 	if err != nil {
 		return err
 	}
-	if now.Status != syncserver.SubscriptionActive {
-		return inactive(now)
-	}
 	return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeDeviceLimit, "all %d seats are taken; deactivate a device first", now.MaxDevices)
+}
+
+// subscriptionRefusal explains why a subscription takes no activation:
+// it does not exist or is not active. nil means it is active.
+func (s *Store) subscriptionRefusal(ctx context.Context, subscriptionID string) error {
+	sub, err := s.GetSubscription(ctx, subscriptionID)
+	if err != nil {
+		return err
+	}
+	if sub.Status != syncserver.SubscriptionActive {
+		return inactive(sub)
+	}
+	return nil
 }
 
 // releaseSeat counts one seat fewer.
