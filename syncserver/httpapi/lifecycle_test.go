@@ -74,10 +74,12 @@ func TestLifecycle(t *testing.T) {
 		assert.Equal(t, float64(0), sy["duplicates"])
 		assert.NotContains(t, sy, "license_file", "nothing changed: no new file")
 		cursor := sy["revocation_cursor"].(float64)
+		signed = s.svc.Signatures.Load()
 		r = s.do("POST", "/api/v1/licensing/sync", syncBody, false)
 		require.Equal(t, 200, r.status)
 		assert.Equal(t, float64(0), r.json(t)["accepted"])
 		assert.Equal(t, float64(3), r.json(t)["duplicates"])
+		assert.Equal(t, signed, s.svc.Signatures.Load(), "a sync that needs no new file signs nothing")
 
 		// Renew: the next sync brings a new file with the new expiry.
 		newExpiry := time.Now().Add(400 * 24 * time.Hour).UTC().Truncate(time.Second)
