@@ -109,6 +109,39 @@ func call(ctx context.Context, method, url, token string, in, out any) (int, err
 
 type device struct{ id, token string }
 
+type deviceInfo struct {
+	DeviceID   string `json:"device_id"`
+	Platform   string `json:"platform"`
+	AppVersion string `json:"app_version"`
+}
+
+type activateRequest struct {
+	LicenseKey        string     `json:"license_key"`
+	DeviceFingerprint string     `json:"device_fingerprint"`
+	DeviceInfo        deviceInfo `json:"device_info"`
+}
+
+type usageEvent struct {
+	EventID         string  `json:"event_id"`
+	Feature         string  `json:"feature"`
+	Count           int     `json:"count"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	At              string  `json:"at"`
+}
+
+type heartbeat struct {
+	At         string `json:"at"`
+	AppVersion string `json:"app_version"`
+}
+
+type syncRequest struct {
+	Token            string       `json:"token"`
+	DeviceID         string       `json:"device_id"`
+	RevocationCursor int64        `json:"revocation_cursor"`
+	Heartbeats       []heartbeat  `json:"heartbeats"`
+	Usage            []usageEvent `json:"usage"`
+}
+
 func run(ctx context.Context, c config) error {
 	var cust struct{ ID string }
 	if _, err := call(ctx, "POST", c.url+"/api/v1/customers", c.token, map[string]any{"email": "loadgen-" + uuid.NewString()[:8] + "@example.com", "company_name": "loadgen"}, &cust); err != nil {
@@ -148,8 +181,8 @@ func run(ctx context.Context, c config) error {
 					SignedToken string `json:"signed_token"`
 				}
 				t := time.Now()
-				_, err := call(ctx, "POST", c.url+"/api/v1/licensing/activate", "", map[string]any{"license_key": sub.LicenseKey,
-					"device_fingerprint": "fp-" + id, "device_info": map[string]any{"device_id": id, "platform": "linux/amd64", "app_version": "1.0.0"}}, &out)
+				_, err := call(ctx, "POST", c.url+"/api/v1/licensing/activate", "", activateRequest{LicenseKey: sub.LicenseKey,
+					DeviceFingerprint: "fp-" + id, DeviceInfo: deviceInfo{DeviceID: id, Platform: "linux/amd64", AppVersion: "1.0.0"}}, &out)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
@@ -186,16 +219,16 @@ func run(ctx context.Context, c config) error {
 				}
 				d := devs[i%len(devs)]
 				now := time.Now().UTC().Format(time.RFC3339Nano)
-				usage := make([]map[string]any, c.events)
+				usage := make([]usageEvent, c.events)
 				for e := range usage {
-					usage[e] = map[string]any{"event_id": uuid.NewString(), "feature": []string{"export", "sync", "reports"}[e%3], "count": 1, "duration_seconds": 2.5, "at": now}
+					usage[e] = usageEvent{EventID: uuid.NewString(), Feature: []string{"export", "sync", "reports"}[e%3], Count: 1, DurationSeconds: 2.5, At: now}
 				}
 				var out struct {
 					Accepted int `json:"accepted"`
 				}
 				t := time.Now()
-				_, err := call(ctx, "POST", c.url+"/api/v1/licensing/sync", "", map[string]any{"token": d.token, "device_id": d.id,
-					"revocation_cursor": 0, "heartbeats": []any{map[string]any{"at": now, "app_version": "1.0.0"}}, "usage": usage}, &out)
+				_, err := call(ctx, "POST", c.url+"/api/v1/licensing/sync", "", syncRequest{Token: d.token, DeviceID: d.id,
+					Heartbeats: []heartbeat{{At: now, AppVersion: "1.0.0"}}, Usage: usage}, &out)
 				if err != nil {
 					if failed.Add(1) == 1 {
 						fmt.Fprintln(os.Stderr, "first failure:", err)

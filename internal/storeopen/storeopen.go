@@ -5,6 +5,8 @@ package storeopen
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/flowlytix/licensing/syncserver/postgres"
@@ -15,18 +17,31 @@ import (
 // DefaultDSN is where licensed keeps its SQLite database by default.
 const DefaultDSN = "./data/licensing.db"
 
-// Open opens the store dsn names and applies its migrations.
+// Open opens the store dsn names and applies its migrations. A SQLite DSN
+// may end in ?synchronous=NORMAL to trade durability across a power loss
+// (not across a crash of the process) for fewer fsyncs.
 func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	switch {
 	case dsn == "":
 		return sqlite.Open(ctx, DefaultDSN, sqlite.Options{})
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return postgres.Open(ctx, dsn, postgres.Options{})
-	case strings.HasPrefix(dsn, "sqlite:"):
-		return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"), sqlite.Options{})
-	default:
-		return sqlite.Open(ctx, dsn, sqlite.Options{})
 	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	var opts sqlite.Options
+	if p, query, ok := strings.Cut(path, "?"); ok {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite DSN %q: %w", dsn, err)
+		}
+		for k := range q {
+			if k != "synchronous" {
+				return nil, fmt.Errorf("sqlite DSN %q: unknown option %q; only synchronous=FULL|NORMAL", dsn, k)
+			}
+		}
+		path, opts.Synchronous = p, strings.ToUpper(q.Get("synchronous"))
+	}
+	return sqlite.Open(ctx, path, opts)
 }
 
 // Kind names the engine a DSN selects, for logs.

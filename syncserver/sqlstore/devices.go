@@ -89,10 +89,33 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 	}
 	var dev *syncserver.Device
 	var created bool
-	// Few statements: an activation holds SQLite's only write connection
-	// while it runs. The subscription's status is checked inside the
-	// guarded updates, and re-read only to explain a refusal.
-	err := s.inTx(ctx, func(tx *Store) error {
+	// Outside a transaction an activation is group-committed with the
+	// other writes waiting (group.go), in a savepoint of its own.
+	var err error
+	if s.tx != nil {
+		dev, created, err = s.activateIn(ctx, a)
+	} else {
+		err = s.group.do(ctx, s, &job{key: a.SubscriptionID + "/" + a.DeviceID, isolate: true,
+			run: func(ctx context.Context, tx *Store, _ *rollup) error {
+				var err error
+				dev, created, err = tx.activateIn(ctx, a)
+				return err
+			}})
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return dev, created, nil
+}
+
+// activateIn activates within the transaction s. Few statements: an
+// activation holds SQLite's only write connection while it runs. The
+// subscription's status is checked inside the guarded updates, and re-read
+// only to explain a refusal.
+func (s *Store) activateIn(ctx context.Context, a syncserver.Activation) (*syncserver.Device, bool, error) {
+	var dev *syncserver.Device
+	var created bool
+	err := func(tx *Store) error {
 		existing, err := tx.GetDeviceByDeviceID(ctx, a.SubscriptionID, a.DeviceID)
 		switch {
 		case errors.Is(err, syncserver.ErrNotFound):
@@ -167,7 +190,7 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 		_, err = tx.tx.ExecContext(ctx, `INSERT INTO daily_stats (day, metric, value) VALUES ($1, 'activations', 1), ($1, 'devices_seen', 1)
 			ON CONFLICT (day, metric) DO UPDATE SET value = daily_stats.value + excluded.value`, day)
 		return tx.dbErr("update daily stats", err)
-	})
+	}(s)
 	if err != nil {
 		return nil, false, err
 	}

@@ -4,19 +4,23 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
-
-	"github.com/flowlytix/licensing/syncserver"
 )
 
-// maxGroup bounds how many syncs one transaction stores.
+// maxGroup bounds how many writes one transaction carries.
 const maxGroup = 64
 
-// group is the group committer of RecordSync.
+// group is the group committer: writes that would each be a transaction of
+// their own (syncs, activations) queue here, and a committer stores all
+// that wait at that moment in one transaction. A burst then costs one
+// commit, one fsync and one turn of SQLite's single write connection
+// instead of one each. Every caller returns only once its own write has
+// committed (or failed), so nothing is acknowledged before it is durable.
 type group struct {
 	once    sync.Once
-	jobs    chan *syncJob
+	jobs    chan *job
 	closing chan struct{}
 	wg      sync.WaitGroup
 	// mu orders enqueueing against close: a job is queued under the read
@@ -26,19 +30,25 @@ type group struct {
 	closed bool
 }
 
-type syncJob struct {
-	ctx  context.Context
-	b    syncserver.SyncBatch
-	res  syncserver.SyncResult
-	err  error
-	done chan struct{}
+// job is one write. run writes through tx, adding rollup figures to r.
+// An isolated job runs inside a savepoint, so that its failure (a seat
+// limit, say) undoes it alone; the others fail rarely and run bare, and a
+// failure among them sends each job of the group through a transaction of
+// its own.
+type job struct {
+	ctx     context.Context
+	key     string // jobs of one group run in key order: rows lock in one order
+	isolate bool
+	run     func(ctx context.Context, tx *Store, r *rollup) error
+	err     error
+	done    chan struct{}
 }
 
 var errClosed = errors.New("store is closed")
 
 func (g *group) start(s *Store) {
 	g.once.Do(func() {
-		g.jobs = make(chan *syncJob, 1024)
+		g.jobs = make(chan *job, 1024)
 		n := s.d.SyncCommitters
 		if n < 1 {
 			n = 1
@@ -50,31 +60,32 @@ func (g *group) start(s *Store) {
 	})
 }
 
-func (g *group) submit(ctx context.Context, s *Store, b syncserver.SyncBatch) (syncserver.SyncResult, error) {
+// do queues a write and waits for its commit.
+func (g *group) do(ctx context.Context, s *Store, j *job) error {
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
-		return syncserver.SyncResult{}, errClosed
+		return errClosed
 	}
 	g.start(s)
-	j := &syncJob{ctx: ctx, b: b, done: make(chan struct{})}
+	j.ctx, j.done = ctx, make(chan struct{})
 	select {
 	case g.jobs <- j:
 		g.mu.RUnlock()
 	case <-ctx.Done():
 		g.mu.RUnlock()
-		return syncserver.SyncResult{}, ctx.Err()
+		return ctx.Err()
 	}
 	// Wait for the commit even if ctx ends meanwhile: the caller must not
 	// be told "failed" about data that was stored.
 	<-j.done
-	return j.res, j.err
+	return j.err
 }
 
 func (g *group) loop(s *Store) {
 	defer g.wg.Done()
 	for {
-		var first *syncJob
+		var first *job
 		select {
 		case first = <-g.jobs:
 		case <-g.closing:
@@ -82,13 +93,13 @@ func (g *group) loop(s *Store) {
 			for {
 				select {
 				case j := <-g.jobs:
-					g.commit(s, []*syncJob{j})
+					g.commit(s, []*job{j})
 				default:
 					return
 				}
 			}
 		}
-		batch := []*syncJob{first}
+		batch := []*job{first}
 	more:
 		for len(batch) < maxGroup {
 			select {
@@ -102,10 +113,7 @@ func (g *group) loop(s *Store) {
 	}
 }
 
-// commit stores a batch in one transaction. If that fails, each sync is
-// tried on its own, so that one bad sync (a device deleted meanwhile)
-// costs the others nothing.
-func (g *group) commit(s *Store, batch []*syncJob) {
+func (g *group) commit(s *Store, batch []*job) {
 	live := batch[:0:0]
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
@@ -118,34 +126,47 @@ func (g *group) commit(s *Store, batch []*syncJob) {
 	if len(live) == 0 {
 		return
 	}
-	// Device rows in id order: concurrent groups (several committers on
-	// PostgreSQL) then lock them in the same order and cannot deadlock.
-	sort.SliceStable(live, func(i, k int) bool { return live[i].b.DeviceRowID < live[k].b.DeviceRowID })
+	sort.SliceStable(live, func(i, k int) bool { return live[i].key < live[k].key })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := s.inTx(ctx, func(tx *Store) error {
 		total := newRollup()
-		for _, j := range live {
+		for i, j := range live {
+			j.err = nil
 			r := newRollup()
-			res, err := tx.recordSync(ctx, j.b, r)
-			if err != nil {
-				return err
+			if !j.isolate {
+				if err := j.run(ctx, tx, r); err != nil {
+					return err
+				}
+				total.merge(r)
+				continue
 			}
-			j.res = res
-			total.merge(r)
+			sp := "job" + strconv.Itoa(i)
+			if _, err := tx.tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+				return tx.dbErr("savepoint", err)
+			}
+			if j.err = j.run(ctx, tx, r); j.err != nil {
+				if _, err := tx.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); err != nil {
+					return tx.dbErr("rollback to savepoint", err)
+				}
+			} else {
+				total.merge(r)
+			}
+			if _, err := tx.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
+				return tx.dbErr("release savepoint", err)
+			}
 		}
 		return total.flush(ctx, tx)
 	})
 	if err != nil && len(live) > 1 {
 		for _, j := range live {
-			g.commit(s, []*syncJob{j})
+			g.commit(s, []*job{j})
 		}
 		return
 	}
 	for _, j := range live {
-		j.err = err
 		if err != nil {
-			j.res = syncserver.SyncResult{}
+			j.err = err
 		}
 		close(j.done)
 	}

@@ -22,10 +22,7 @@ const rowsPerInsert = 100
 // the unique key (ON CONFLICT DO NOTHING), counted as a duplicate, and adds
 // nothing to the rollups: only rows the insert returns count.
 //
-// Outside a transaction, concurrent calls are group-committed: one
-// committer takes every sync waiting for it and stores them in one
-// transaction, so a burst of syncs costs one commit (and one fsync) instead
-// of one each. Each call still returns only once its own data is committed.
+// Outside a transaction, concurrent calls are group-committed (group.go).
 func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncserver.SyncResult, error) {
 	if b.At.IsZero() {
 		b.At = time.Now().UTC()
@@ -38,7 +35,16 @@ func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncser
 		}
 		return res, r.flush(ctx, s)
 	}
-	return s.group.submit(ctx, s, b)
+	var res syncserver.SyncResult
+	err := s.group.do(ctx, s, &job{key: b.DeviceRowID, run: func(ctx context.Context, tx *Store, r *rollup) error {
+		var err error
+		res, err = tx.recordSync(ctx, b, r)
+		return err
+	}})
+	if err != nil {
+		return syncserver.SyncResult{}, err
+	}
+	return res, nil
 }
 
 // recordSync writes one sync inside a transaction, adding its rollup
