@@ -133,7 +133,7 @@ func (s *Store) activateIn(ctx context.Context, a syncserver.Activation) (*syncs
 				}
 				// Same device again: refresh it, no new seat, unless a
 				// deactivation, a block or a status change got in first.
-				res, err := tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6
+				res, err := tx.writer().ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6
 					WHERE id = $1 AND status IN ('active', 'inactive') AND fingerprint_sha256 = $7
 					AND (SELECT status FROM subscriptions WHERE id = $8) = 'active'`,
 					existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At), a.FingerprintSHA256, a.SubscriptionID)
@@ -160,7 +160,7 @@ func (s *Store) activateIn(ctx context.Context, a syncserver.Activation) (*syncs
 			ActivatedAt: a.At.Truncate(time.Millisecond), LastSeenAt: a.At.Truncate(time.Millisecond)}
 		if existing != nil { // deactivated before: it comes back, perhaps on a new machine
 			var res sql.Result
-			res, err = tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
+			res, err = tx.writer().ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
 				activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL WHERE id = $1 AND status = 'deactivated'`,
 				existing.ID, syncserver.DeviceActive, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At), syncserver.Day(a.At))
 			if err != nil {
@@ -172,7 +172,7 @@ func (s *Store) activateIn(ctx context.Context, a syncserver.Activation) (*syncs
 			d.ID = existing.ID
 		} else {
 			d.ID = uuid.NewString()
-			_, err = tx.tx.ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $10)`,
+			_, err = tx.writer().ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $10)`,
 				d.ID, a.SubscriptionID, a.DeviceID, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, syncserver.DeviceActive, tx.t(a.At), syncserver.Day(a.At))
 			if tx.d.IsUniqueViolation(err) {
 				return errRaced
@@ -187,7 +187,7 @@ func (s *Store) activateIn(ctx context.Context, a syncserver.Activation) (*syncs
 		}
 		created = true
 		day := syncserver.Day(a.At)
-		_, err = tx.tx.ExecContext(ctx, `INSERT INTO daily_stats (day, metric, value) VALUES ($1, 'activations', 1), ($1, 'devices_seen', 1)
+		_, err = tx.writer().ExecContext(ctx, `INSERT INTO daily_stats (day, metric, value) VALUES ($1, 'activations', 1), ($1, 'devices_seen', 1)
 			ON CONFLICT (day, metric) DO UPDATE SET value = daily_stats.value + excluded.value`, day)
 		return tx.dbErr("update daily stats", err)
 	}(s)
@@ -211,7 +211,7 @@ func inactive(sub *syncserver.Subscription) error {
 
 // takeSeat counts one more seat, or says why it cannot.
 func (s *Store) takeSeat(ctx context.Context, subscriptionID string) error {
-	res, err := s.tx.ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices + 1 WHERE id = $1 AND status = $2 AND active_devices < max_devices`,
+	res, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices + 1 WHERE id = $1 AND status = $2 AND active_devices < max_devices`,
 		subscriptionID, syncserver.SubscriptionActive)
 	if err != nil {
 		return s.dbErr("take seat", err)
@@ -244,7 +244,7 @@ func (s *Store) subscriptionRefusal(ctx context.Context, subscriptionID string) 
 
 // releaseSeat counts one seat fewer.
 func (s *Store) releaseSeat(ctx context.Context, subscriptionID string, n int) error {
-	_, err := s.tx.ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices - $2 WHERE id = $1`, subscriptionID, n)
+	_, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices - $2 WHERE id = $1`, subscriptionID, n)
 	return s.dbErr("release seat", err)
 }
 
@@ -280,7 +280,7 @@ func (s *Store) endDevice(ctx context.Context, id, status string, at time.Time) 
 		// released exactly once.
 		var changed int64
 		for attempt := 0; attempt < 5 && changed == 0; attempt++ {
-			res, err := tx.tx.ExecContext(ctx, `UPDATE devices SET status = $2, deactivated_at = $3 WHERE id = $1 AND status IN ('active', 'inactive')`, id, status, tx.t(at))
+			res, err := tx.writer().ExecContext(ctx, `UPDATE devices SET status = $2, deactivated_at = $3 WHERE id = $1 AND status IN ('active', 'inactive')`, id, status, tx.t(at))
 			if err != nil {
 				return tx.dbErr("end device", err)
 			}
@@ -293,7 +293,7 @@ func (s *Store) endDevice(ctx context.Context, id, status string, at time.Time) 
 			if status != syncserver.DeviceBlocked {
 				break // it holds no seat: deactivated already
 			}
-			res, err = tx.tx.ExecContext(ctx, `UPDATE devices SET status = 'blocked' WHERE id = $1 AND status = 'deactivated'`, id)
+			res, err = tx.writer().ExecContext(ctx, `UPDATE devices SET status = 'blocked' WHERE id = $1 AND status = 'deactivated'`, id)
 			if err != nil {
 				return tx.dbErr("block device", err)
 			}

@@ -22,7 +22,7 @@ func (s *Store) ExpireSubscriptions(ctx context.Context, now time.Time) (int, er
 func (s *Store) MarkInactiveDevices(ctx context.Context, cutoff, now time.Time) (inactive, freed int, err error) {
 	err = s.inTx(ctx, func(tx *Store) error {
 		inactive, freed = 0, 0
-		res, err := tx.tx.ExecContext(ctx, `UPDATE devices SET status = 'inactive' WHERE status = 'active' AND last_seen_at < $1`, tx.t(cutoff))
+		res, err := tx.writer().ExecContext(ctx, `UPDATE devices SET status = 'inactive' WHERE status = 'active' AND last_seen_at < $1`, tx.t(cutoff))
 		if err != nil {
 			return tx.dbErr("mark inactive devices", err)
 		}
@@ -31,7 +31,7 @@ func (s *Store) MarkInactiveDevices(ctx context.Context, cutoff, now time.Time) 
 
 		// A handful of distinct silences at most: one statement each, with
 		// the cutoff computed here rather than in engine-specific date SQL.
-		rows, err := tx.tx.QueryContext(ctx, `SELECT DISTINCT free_seats_after_days FROM subscriptions WHERE free_seats_after_days > 0`)
+		rows, err := tx.writer().QueryContext(ctx, `SELECT DISTINCT free_seats_after_days FROM subscriptions WHERE free_seats_after_days > 0`)
 		if err != nil {
 			return tx.dbErr("free seats", err)
 		}
@@ -47,7 +47,7 @@ func (s *Store) MarkInactiveDevices(ctx context.Context, cutoff, now time.Time) 
 		rows.Close()
 		for _, days := range silences {
 			before := now.Add(-time.Duration(days) * 24 * time.Hour)
-			rows, err := tx.tx.QueryContext(ctx, `UPDATE devices SET status = 'deactivated', deactivated_at = $1
+			rows, err := tx.writer().QueryContext(ctx, `UPDATE devices SET status = 'deactivated', deactivated_at = $1
 				WHERE status IN ('active', 'inactive') AND last_seen_at < $2
 				AND subscription_id IN (SELECT id FROM subscriptions WHERE free_seats_after_days = $3)
 				RETURNING subscription_id`, tx.t(now), tx.t(before), days)

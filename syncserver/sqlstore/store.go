@@ -60,6 +60,7 @@ type Store struct {
 	tx    *sql.Tx // inside InTx
 	d     *Dialect
 	group *group // the group committer of RecordSync, shared
+	stmts *stmtCache
 }
 
 var _ syncserver.Store = (*Store)(nil)
@@ -70,7 +71,7 @@ func New(write, read *sql.DB, d *Dialect) *Store {
 	if read == nil {
 		read = write
 	}
-	return &Store{write: write, read: read, d: d, group: &group{closing: make(chan struct{})}}
+	return &Store{write: write, read: read, d: d, group: &group{closing: make(chan struct{})}, stmts: &stmtCache{}}
 }
 
 // DB returns the pool writes go through, for tools such as the seeder.
@@ -85,6 +86,7 @@ func (s *Store) Close() error {
 		return errors.New("close: called inside a transaction")
 	}
 	s.group.close()
+	s.stmts.close()
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
@@ -138,9 +140,9 @@ var localLocks = struct {
 // reader is where reads go: the transaction inside InTx, else the read pool.
 func (s *Store) reader() querier {
 	if s.tx != nil {
-		return s.tx
+		return cached{cache: s.stmts, db: s.write, tx: s.tx}
 	}
-	return s.read
+	return cached{cache: s.stmts, db: s.read}
 }
 
 // maxAttempts bounds how often a transaction is retried after a transient
@@ -178,7 +180,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error)
 	if err != nil {
 		return s.dbErr("begin transaction", err)
 	}
-	inner := &Store{write: s.write, read: s.read, tx: tx, d: s.d, group: s.group}
+	inner := &Store{write: s.write, read: s.read, tx: tx, d: s.d, group: s.group, stmts: s.stmts}
 	defer func() {
 		if p := recover(); p != nil {
 			tx.Rollback()

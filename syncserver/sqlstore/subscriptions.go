@@ -71,7 +71,7 @@ func (s *Store) CreateSubscription(ctx context.Context, x *syncserver.Subscripti
 			}
 			monthly = MonthlyPriceCents(p)
 		}
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO subscriptions (id, customer_id, plan_id, tenant_id, license_key, license_key_hash, tier, features,
+		_, err := tx.writer().ExecContext(ctx, `INSERT INTO subscriptions (id, customer_id, plan_id, tenant_id, license_key, license_key_hash, tier, features,
 			max_devices, active_devices, status, starts_at, expires_at, hard_expires_at, grace_period_days, check_in_days, max_offline_days,
 			free_seats_after_days, monthly_price_cents, revision, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
@@ -118,7 +118,7 @@ func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subsc
 	x.UpdatedAt = time.Now().UTC()
 	return s.inTx(ctx, func(tx *Store) error {
 		var rev int64
-		err := tx.tx.QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,
+		err := tx.writer().QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,
 			hard_expires_at = $7, grace_period_days = $8, check_in_days = $9, max_offline_days = $10, free_seats_after_days = $11,
 			tenant_id = $12, revision = revision + 1, updated_at = $13 WHERE id = $1 AND status <> 'revoked' RETURNING revision`,
 			x.ID, x.Tier, encodeList(x.Features), x.MaxDevices, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()),
@@ -152,7 +152,7 @@ func (s *Store) SetSubscriptionStatus(ctx context.Context, id, status, state str
 			w.conds = append(w.conds, "status IN ("+strings.Join(in, ", ")+")")
 		}
 		args := append(w.args, status, tx.t(at))
-		res, err := tx.tx.ExecContext(ctx, `UPDATE subscriptions SET status = $`+strconv.Itoa(len(args)-1)+`, updated_at = $`+strconv.Itoa(len(args))+w.sql(), args...)
+		res, err := tx.writer().ExecContext(ctx, `UPDATE subscriptions SET status = $`+strconv.Itoa(len(args)-1)+`, updated_at = $`+strconv.Itoa(len(args))+w.sql(), args...)
 		if err != nil {
 			return tx.dbErr("set subscription status", err)
 		}

@@ -53,14 +53,14 @@ func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncser
 func (s *Store) recordSync(ctx context.Context, b syncserver.SyncBatch, r *rollup) (syncserver.SyncResult, error) {
 	var res syncserver.SyncResult
 	day := syncserver.Day(b.At)
-	first, err := s.tx.ExecContext(ctx, `UPDATE devices SET last_seen_day = $2 WHERE id = $1 AND last_seen_day <> $2`, b.DeviceRowID, day)
+	first, err := s.writer().ExecContext(ctx, `UPDATE devices SET last_seen_day = $2 WHERE id = $1 AND last_seen_day <> $2`, b.DeviceRowID, day)
 	if err != nil {
 		return res, s.dbErr("record sync", err)
 	}
 	if n, _ := first.RowsAffected(); n == 1 {
 		r.stats[[2]string{day, "devices_seen"}]++
 	}
-	seen, err := s.tx.ExecContext(ctx, `UPDATE devices SET last_seen_at = $2,
+	seen, err := s.writer().ExecContext(ctx, `UPDATE devices SET last_seen_at = $2,
 		app_version = CASE WHEN $3 = '' THEN app_version ELSE $3 END,
 		status = CASE WHEN status = 'inactive' THEN 'active' ELSE status END
 		WHERE id = $1`, b.DeviceRowID, s.t(b.At), b.AppVersion)
@@ -130,7 +130,7 @@ func (r *rollup) flush(ctx context.Context, s *Store) error {
 	})
 	for _, k := range keys {
 		v := r.usage[k]
-		if _, err := s.tx.ExecContext(ctx, `INSERT INTO usage_daily (day, feature, events, total_count, total_duration) VALUES ($1, $2, $3, $4, $5)
+		if _, err := s.writer().ExecContext(ctx, `INSERT INTO usage_daily (day, feature, events, total_count, total_duration) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (day, feature) DO UPDATE SET events = usage_daily.events + excluded.events,
 			total_count = usage_daily.total_count + excluded.total_count, total_duration = usage_daily.total_duration + excluded.total_duration`,
 			k.day, k.feature, v.events, v.count, v.duration); err != nil {
@@ -170,7 +170,7 @@ func (s *Store) insertHeartbeats(ctx context.Context, deviceRowID string, hbs []
 		for _, h := range chunk {
 			args = append(args, deviceRowID, s.t(h.At), h.AppVersion)
 		}
-		if _, err := s.tx.ExecContext(ctx, `INSERT INTO heartbeats (device_row_id, at, app_version) VALUES `+s.values(len(chunk), 3, 1)+
+		if _, err := s.writer().ExecContext(ctx, `INSERT INTO heartbeats (device_row_id, at, app_version) VALUES `+s.values(len(chunk), 3, 1)+
 			` ON CONFLICT (device_row_id, at) DO NOTHING`, args...); err != nil {
 			return s.dbErr("insert heartbeats", err)
 		}
@@ -199,7 +199,7 @@ func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch, r *roll
 			}
 			args = append(args, b.DeviceRowID, e.EventID, b.SubscriptionID, e.Feature, e.Count, e.DurationSeconds, s.t(e.At), meta, received)
 		}
-		rows, err := s.tx.QueryContext(ctx, `INSERT INTO usage_events (device_row_id, event_id, subscription_id, feature, count, duration_seconds, at, metadata, received_at)
+		rows, err := s.writer().QueryContext(ctx, `INSERT INTO usage_events (device_row_id, event_id, subscription_id, feature, count, duration_seconds, at, metadata, received_at)
 			VALUES `+s.values(len(chunk), 9, 1)+` ON CONFLICT (device_row_id, event_id) DO NOTHING RETURNING feature, count, duration_seconds, at`, args...)
 		if err != nil {
 			return 0, s.dbErr("insert usage", err)
@@ -273,7 +273,7 @@ func (s *Store) RecordValidation(ctx context.Context, v syncserver.Validation) e
 		v.At = time.Now().UTC()
 	}
 	return s.inTx(ctx, func(tx *Store) error {
-		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO validation_log (at, subscription_id, device_id, valid, reason) VALUES ($1, $2, $3, $4, $5)`,
+		if _, err := tx.writer().ExecContext(ctx, `INSERT INTO validation_log (at, subscription_id, device_id, valid, reason) VALUES ($1, $2, $3, $4, $5)`,
 			tx.t(v.At), v.SubscriptionID, v.DeviceID, v.Valid, v.Reason); err != nil {
 			return tx.dbErr("record validation", err)
 		}
@@ -290,10 +290,10 @@ func (s *Store) RecordValidation(ctx context.Context, v syncserver.Validation) e
 // reader that has seen seq N can never later find a new entry below N.
 func (s *Store) appendRevocation(ctx context.Context, subscriptionID, deviceID, state string, at time.Time) (int64, error) {
 	var seq int64
-	if err := s.tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'revocation_seq' RETURNING value`).Scan(&seq); err != nil {
+	if err := s.writer().QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'revocation_seq' RETURNING value`).Scan(&seq); err != nil {
 		return 0, s.dbErr("next revocation seq", err)
 	}
-	_, err := s.tx.ExecContext(ctx, `INSERT INTO revocations (seq, subscription_id, device_id, state, at) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO revocations (seq, subscription_id, device_id, state, at) VALUES ($1, $2, $3, $4, $5)`,
 		seq, subscriptionID, deviceID, state, s.t(at))
 	return seq, s.dbErr("append revocation", err)
 }
