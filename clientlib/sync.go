@@ -1,0 +1,342 @@
+package clientlib
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowlytix/licensing/license"
+)
+
+// APIError is an error answer of the server, in the contract's shape.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("license server: %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// post sends JSON and decodes the answer into out; a non-2xx answer is an
+// *APIError.
+func (c *Client) post(ctx context.Context, path string, in, out any) error {
+	if c.cfg.ServerURL == "" {
+		return ErrOffline
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.ServerURL+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "flowlytix-clientlib/"+c.cfg.AppID)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("license server unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("license server: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		json.Unmarshal(data, &e)
+		return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("license server: unreadable answer: %w", err)
+		}
+	}
+	return nil
+}
+
+// Activate activates this device online with a license key and installs
+// the device-bound license file the server returns.
+func (c *Client) Activate(ctx context.Context, licenseKey string) (Result, error) {
+	var out struct {
+		LicenseFile string `json:"license_file"`
+	}
+	err := c.post(ctx, "/api/v1/licensing/activate", map[string]any{
+		"license_key": licenseKey, "device_fingerprint": c.cfg.Fingerprint,
+		"device_info": map[string]any{"device_id": c.cfg.DeviceID, "platform": c.cfg.Platform, "app_version": c.cfg.AppVersion},
+	}, &out)
+	if err != nil {
+		return Result{}, fmt.Errorf("activate: %w", err)
+	}
+	return c.Import(ctx, []byte(out.LicenseFile))
+}
+
+// Deactivate sends what is queued, frees this device's seat on the server
+// and removes the license from this machine.
+func (c *Client) Deactivate(ctx context.Context) error {
+	c.mu.Lock()
+	tok := c.tok
+	c.mu.Unlock()
+	if tok == nil {
+		return ErrNoLicense
+	}
+	if _, err := c.Sync(ctx); err != nil {
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			return fmt.Errorf("deactivate: %w", err)
+		}
+	}
+	if err := c.post(ctx, "/api/v1/licensing/deactivate", map[string]any{"token": tok.Compact, "device_id": c.cfg.DeviceID}, nil); err != nil {
+		return fmt.Errorf("deactivate: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.db.ExecContext(ctx, "DELETE FROM meta WHERE key = ?", metaFile); err != nil {
+		return fmt.Errorf("deactivate: %w", err)
+	}
+	c.tok = nil
+	return nil
+}
+
+// SyncReport says what a sync did.
+type SyncReport struct {
+	Status      string // the server's word: active, grace, expired, suspended, revoked
+	Sent        int    // usage events sent
+	Accepted    int
+	Duplicates  int
+	Heartbeats  int
+	Revocations int  // new revocation entries
+	NewLicense  bool // a newer license file was installed
+}
+
+type queued struct {
+	id                  int64
+	kind, eventID, feat string
+	count               int64
+	duration            float64
+	at                  int64
+	appVersion          string
+}
+
+// Sync sends the queue to the server in batches, applies the revocations
+// and any newer license file it answers with, and removes from the queue
+// only what the server acknowledged. A sync that fails leaves the queue as
+// it was: the next one sends the same events, with the same ids, and the
+// server stores each once.
+func (c *Client) Sync(ctx context.Context) (SyncReport, error) {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	var rep SyncReport
+	for {
+		more, err := c.syncBatch(ctx, &rep)
+		if err != nil || !more {
+			return rep, err
+		}
+	}
+}
+
+func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err error) {
+	c.mu.Lock()
+	tok, cursor := c.tok, c.cursor
+	c.mu.Unlock()
+	if tok == nil {
+		return false, ErrNoLicense
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT id, kind, event_id, feature, count, duration, at, app_version FROM queue
+		WHERE id IN (SELECT id FROM queue WHERE kind = 'usage' ORDER BY id LIMIT ?)
+		   OR id IN (SELECT id FROM queue WHERE kind = 'heartbeat' ORDER BY id LIMIT 1000)
+		ORDER BY id`, c.cfg.BatchSize)
+	if err != nil {
+		return false, fmt.Errorf("sync: read queue: %w", err)
+	}
+	var batch []queued
+	for rows.Next() {
+		var q queued
+		if err := rows.Scan(&q.id, &q.kind, &q.eventID, &q.feat, &q.count, &q.duration, &q.at, &q.appVersion); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("sync: read queue: %w", err)
+		}
+		batch = append(batch, q)
+	}
+	rows.Close()
+	type hb struct {
+		At         time.Time `json:"at"`
+		AppVersion string    `json:"app_version"`
+	}
+	type ev struct {
+		EventID         string    `json:"event_id"`
+		Feature         string    `json:"feature"`
+		Count           int64     `json:"count"`
+		DurationSeconds float64   `json:"duration_seconds,omitempty"`
+		At              time.Time `json:"at"`
+	}
+	hbs, usage := []hb{}, []ev{}
+	ids := make([]string, 0, len(batch))
+	for _, q := range batch {
+		at := time.UnixMilli(q.at).UTC()
+		if q.kind == "usage" {
+			usage = append(usage, ev{q.eventID, q.feat, q.count, q.duration, at})
+		} else {
+			hbs = append(hbs, hb{at, q.appVersion})
+		}
+		ids = append(ids, strconv.FormatInt(q.id, 10))
+	}
+	var out struct {
+		Status      string       `json:"status"`
+		ServerTime  time.Time    `json:"server_time"`
+		LicenseFile string       `json:"license_file"`
+		Revocations []Revocation `json:"revocations"`
+		Cursor      int64        `json:"revocation_cursor"`
+		Accepted    int          `json:"accepted"`
+		Duplicates  int          `json:"duplicates"`
+	}
+	err = c.post(ctx, "/api/v1/licensing/sync", map[string]any{"token": tok.Compact, "device_id": c.cfg.DeviceID,
+		"revocation_cursor": cursor, "heartbeats": hbs, "usage": usage}, &out)
+	if err != nil {
+		return false, fmt.Errorf("sync: %w", err)
+	}
+	if out.Accepted+out.Duplicates != len(usage) {
+		return false, fmt.Errorf("sync: the server acknowledged %d of %d events; keeping them queued", out.Accepted+out.Duplicates, len(usage))
+	}
+	var newTok *license.Token
+	if out.LicenseFile != "" {
+		t, err := license.Verify([]byte(out.LicenseFile), c.keys)
+		if err != nil {
+			return false, fmt.Errorf("sync: the server sent a license file that does not verify: %w", err)
+		}
+		newTok = t
+	}
+	if err := c.applyRevocations(ctx, out.Revocations, out.Cursor); err != nil {
+		return false, fmt.Errorf("sync: store revocations: %w", err)
+	}
+	if err := c.acknowledge(ctx, ids, out.ServerTime, newTok); err != nil {
+		return false, fmt.Errorf("sync: %w", err)
+	}
+	rep.Status = out.Status
+	rep.Sent += len(usage)
+	rep.Accepted += out.Accepted
+	rep.Duplicates += out.Duplicates
+	rep.Heartbeats += len(hbs)
+	rep.Revocations += len(out.Revocations)
+	rep.NewLicense = rep.NewLicense || newTok != nil
+	return len(usage) == c.cfg.BatchSize, nil
+}
+
+// acknowledge removes what the server stored, records the sync and the
+// server's time, and installs a newer file, in one transaction.
+func (c *Client) acknowledge(ctx context.Context, ids []string, serverTime time.Time, newTok *license.Token) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if len(ids) > 0 {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM queue WHERE id IN ("+strings.Join(ids, ",")+")"); err != nil {
+			return err
+		}
+	}
+	now := c.cfg.Now().UTC()
+	// The server's clock is the trusted one: it replaces a trusted time a
+	// mistaken local clock may have pushed ahead.
+	trusted := serverTime.UTC()
+	if trusted.IsZero() {
+		trusted = c.state.LatestTrustedTime
+	}
+	if newTok != nil && newTok.Claims.IssuedAt.After(trusted) {
+		trusted = newTok.Claims.IssuedAt
+	}
+	if err := setMeta(ctx, tx, metaSync, msString(now)); err != nil {
+		return err
+	}
+	if err := setMeta(ctx, tx, metaTrusted, msString(trusted)); err != nil {
+		return err
+	}
+	if newTok != nil {
+		if err := setMeta(ctx, tx, metaFile, string(license.Armor(newTok.Compact))); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	c.state.LastSync, c.state.LatestTrustedTime, c.persisted = now, trusted, trusted
+	if newTok != nil {
+		c.tok = newTok
+	}
+	return nil
+}
+
+// SyncNow asks a running Run loop to sync at once.
+func (c *Client) SyncNow() {
+	select {
+	case c.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run syncs in the background until ctx ends: at start, then every
+// check_in_days (a day when the license sets none), and whenever SyncNow is
+// called. Failures back off exponentially from 5 s to an hour, with jitter,
+// so that a fleet coming back online does not arrive at once. It queues a
+// heartbeat before each sync. errs, when not nil, is told of each failure.
+func (c *Client) Run(ctx context.Context, errs func(error)) {
+	failures := 0
+	for {
+		wait := c.interval()
+		if err := c.Heartbeat(ctx); err == nil || ctx.Err() == nil {
+			if _, err := c.Sync(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				failures++
+				wait = backoff(failures)
+				if errs != nil {
+					errs(err)
+				}
+			} else {
+				failures = 0
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-c.trigger:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Client) interval() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tok != nil && c.tok.Claims.CheckInDays > 0 {
+		return time.Duration(c.tok.Claims.CheckInDays) * license.Day
+	}
+	return 24 * time.Hour
+}
+
+// backoff is 5 s doubling to an hour, each wait drawn from [d/2, d).
+func backoff(failures int) time.Duration {
+	d := 5 * time.Second << min(failures-1, 10)
+	if d > time.Hour {
+		d = time.Hour
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)))
+}
