@@ -1,6 +1,7 @@
 package clientlib_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowlytix/licensing/clientlib"
+	"github.com/flowlytix/licensing/internal/testkeys"
 	"github.com/flowlytix/licensing/keys"
 	"github.com/flowlytix/licensing/license"
 )
@@ -88,6 +90,78 @@ func BenchmarkEvaluate(b *testing.B) {
 	for b.Loop() {
 		if res := clientlib.Evaluate(tok.Claims, opts); res.Status != clientlib.StatusValid {
 			b.Fatal(res.Status)
+		}
+	}
+}
+
+func benchClient(b *testing.B, l *licensed) *clientlib.Client {
+	b.Helper()
+	js, err := testkeys.Set(b).JWKS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := clientlib.Config{JWKS: js, AppID: "bench", CachePath: filepath.Join(b.TempDir(), "c.db"), DeviceID: "bench", Fingerprint: "fp-bench"}
+	if l != nil {
+		cfg.ServerURL = l.url()
+	}
+	c, err := clientlib.Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// BenchmarkClientCheckWarm is Check after the first call: the file stays
+// parsed and verified in memory.
+func BenchmarkClientCheckWarm(b *testing.B) {
+	l := startLicensedB(b)
+	c := benchClient(b, l)
+	if _, err := c.Activate(context.Background(), l.subscriptionB(b).LicenseKey); err != nil {
+		b.Fatal(err)
+	}
+	c.Check()
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := c.Check(); r.Status != clientlib.StatusValid {
+			b.Fatal(r.Status)
+		}
+	}
+}
+
+// BenchmarkRecordUsage appends one event to the queue, durably
+// (synchronous=FULL: one fsync each).
+func BenchmarkRecordUsage(b *testing.B) {
+	c := benchClient(b, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.RecordUsage(ctx, "export", 1, time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSync1000 syncs 1,000 queued events to a local licensed.
+func BenchmarkSync1000(b *testing.B) {
+	l := startLicensedB(b)
+	c := benchClient(b, l)
+	ctx := context.Background()
+	if _, err := c.Activate(ctx, l.subscriptionB(b).LicenseKey); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for range 1000 {
+			if err := c.RecordUsage(ctx, "export", 1, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		rep, err := c.Sync(ctx)
+		if err != nil || rep.Accepted != 1000 {
+			b.Fatalf("accepted %d, err %v", rep.Accepted, err)
 		}
 	}
 }

@@ -35,7 +35,7 @@ type Config struct {
 	// from it. An app that has a better notion of its device supplies both.
 	DeviceID    string
 	Fingerprint string
-	AppVersion  string
+	AppVersion  string // reported to the server (default "unknown")
 	Platform    string // default GOOS/GOARCH
 	// HTTPClient defaults to one with a 30 s timeout.
 	HTTPClient *http.Client
@@ -93,6 +93,9 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if cfg.Platform == "" {
 		cfg.Platform = runtime.GOOS + "/" + runtime.GOARCH
+	}
+	if cfg.AppVersion == "" {
+		cfg.AppVersion = "unknown" // the server wants one; better said than guessed
 	}
 	if cfg.BatchSize <= 0 || cfg.BatchSize > 1000 {
 		cfg.BatchSize = 1000

@@ -24,14 +24,14 @@ import (
 // licensed is a real server (service, HTTP API, SQLite store) on a real
 // listener that the test can stop and start again on the same address.
 type licensed struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 	svc  *syncserver.Service
 	api  *httpapi.API
 	srv  *http.Server
 }
 
-func startLicensed(t *testing.T) *licensed {
+func startLicensed(t testing.TB) *licensed {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "server.db"), sqlite.Options{})
 	require.NoError(t, err)
@@ -346,3 +346,7 @@ func TestAirGappedRequestImport(t *testing.T) {
 	assert.Equal(t, clientlib.StatusValid, res.Status)
 	assert.Equal(t, "plant-3", res.Claims.DeviceID)
 }
+
+func startLicensedB(b *testing.B) *licensed { return startLicensed(b) }
+
+func (l *licensed) subscriptionB(b *testing.B) *syncserver.Subscription { return l.subscription(nil) }
