@@ -75,7 +75,7 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 			return nil, err
 		}
 	}
-	sub, err := s.store.GetSubscriptionByLicenseKey(ctx, key)
+	sub, dev, latest, err := s.store.ActivationState(ctx, key, in.DeviceID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, Errorf(KindNotFound, CodeLicenseNotFound, "no subscription has this license key")
@@ -92,13 +92,11 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 
 	// The same device again, with a file that is still current: no
 	// signature, no seat.
-	if dev, err := s.store.GetDeviceByDeviceID(ctx, sub.ID, in.DeviceID); err == nil && dev.HoldsSeat() && dev.FingerprintSHA256 == fp {
-		if f, err := s.store.LatestLicenseFile(ctx, sub.ID, dev.ID); err == nil && s.current(sub, f, now) {
-			if dev, _, err = s.store.Activate(ctx, act); err != nil {
-				return nil, err
-			}
-			return &ActivateOutput{Subscription: sub, Device: dev, Token: f.Token, File: license.Armor(f.Token)}, nil
+	if dev != nil && dev.HoldsSeat() && dev.FingerprintSHA256 == fp && latest != nil && s.current(sub, latest, now) {
+		if dev, _, err = s.store.Activate(ctx, act); err != nil {
+			return nil, err
 		}
+		return &ActivateOutput{Subscription: sub, Device: dev, Token: latest.Token, File: license.Armor(latest.Token)}, nil
 	}
 	lic, rec, err := s.sign(ctx, sub, in.DeviceID, fp)
 	if err != nil {

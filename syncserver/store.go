@@ -55,6 +55,10 @@ type Store interface {
 	// appends a "blocked" revocation entry.
 	BlockDevice(ctx context.Context, id string, at time.Time) (*Device, error)
 
+	// ActivationState reads in one query the subscription a license key
+	// names (ErrNotFound with code license_not_found otherwise), the device
+	// with the app's id if it was activated before, and its newest file.
+	ActivationState(ctx context.Context, licenseKey, deviceID string) (*Subscription, *Device, *LicenseFileRecord, error)
 	// SyncState reads in one query what a sync needs: the subscription, the
 	// device (by the app's id) and the newest file issued to it (nil when
 	// none). A missing subscription or device is ErrNotFound.

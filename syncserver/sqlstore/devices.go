@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"strings"
@@ -93,12 +94,15 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 	// other writes waiting (group.go), in a savepoint of its own.
 	var err error
 	if s.tx != nil {
-		dev, created, err = s.activateIn(ctx, a)
+		r := newRollup()
+		if dev, created, err = s.activateIn(ctx, a, r); err == nil {
+			err = r.flush(ctx, s)
+		}
 	} else {
 		err = s.group.do(ctx, s, &job{key: a.SubscriptionID + "/" + a.DeviceID, isolate: true,
-			run: func(ctx context.Context, tx *Store, _ *rollup) error {
+			run: func(ctx context.Context, tx *Store, r *rollup) error {
 				var err error
-				dev, created, err = tx.activateIn(ctx, a)
+				dev, created, err = tx.activateIn(ctx, a, r)
 				return err
 			}})
 	}
@@ -112,7 +116,7 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 // activation holds SQLite's only write connection while it runs. The
 // subscription's status is checked inside the guarded updates, and re-read
 // only to explain a refusal.
-func (s *Store) activateIn(ctx context.Context, a syncserver.Activation) (*syncserver.Device, bool, error) {
+func (s *Store) activateIn(ctx context.Context, a syncserver.Activation, r *rollup) (*syncserver.Device, bool, error) {
 	var dev *syncserver.Device
 	var created bool
 	err := func(tx *Store) error {
@@ -187,9 +191,9 @@ func (s *Store) activateIn(ctx context.Context, a syncserver.Activation) (*syncs
 		}
 		created = true
 		day := syncserver.Day(a.At)
-		_, err = tx.writer().ExecContext(ctx, `INSERT INTO daily_stats (day, metric, value) VALUES ($1, 'activations', 1), ($1, 'devices_seen', 1)
-			ON CONFLICT (day, metric) DO UPDATE SET value = daily_stats.value + excluded.value`, day)
-		return tx.dbErr("update daily stats", err)
+		r.stats[[2]string{day, "activations"}]++
+		r.stats[[2]string{day, "devices_seen"}]++
+		return nil
 	}(s)
 	if err != nil {
 		return nil, false, err
@@ -372,4 +376,46 @@ func (s *Store) SyncState(ctx context.Context, subscriptionID, deviceID string) 
 			IssuedAt: issued, ExpiresAt: expires, Token: token.String}
 	}
 	return &sub, &dev, latest, nil
+}
+
+// ActivationState reads in one query what an activation needs: the
+// subscription the key names (compared in constant time), this device if it
+// was activated before (nil otherwise) and its newest file (nil if none).
+func (s *Store) ActivationState(ctx context.Context, key, deviceID string) (*syncserver.Subscription, *syncserver.Device, *syncserver.LicenseFileRecord, error) {
+	var sub syncserver.Subscription
+	var devID, devDevice, fp, platform, appVersion, hostname, status, jti, token sql.NullString
+	var activated, seen, issued, expires time.Time
+	var deactivated *time.Time
+	var rev sql.NullInt64
+	dest := []any{&sub.ID, &sub.CustomerID, &sub.PlanID, &sub.TenantID, &sub.LicenseKey, &sub.Tier, listScan{&sub.Features},
+		&sub.MaxDevices, &sub.ActiveDevices, &sub.Status, tm(&sub.StartsAt), tm(&sub.ExpiresAt), &sub.GracePeriodDays,
+		&sub.CheckInDays, &sub.MaxOfflineDays, &sub.FreeSeatsAfterDays, &sub.Revision, tm(&sub.CreatedAt), tm(&sub.UpdatedAt),
+		&devID, &devDevice, &fp, &platform, &appVersion, &hostname, &status, tm(&activated), tm(&seen), tmn(&deactivated),
+		&jti, &rev, tm(&issued), tm(&expires), &token}
+	err := s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+`,
+		d.id, d.device_id, d.fingerprint_sha256, d.platform, d.app_version, d.hostname, d.status, d.activated_at, d.last_seen_at, d.deactivated_at,
+		lf.jti, lf.revision, lf.issued_at, lf.expires_at, lf.token
+		FROM subscriptions s
+		LEFT JOIN devices d ON d.subscription_id = s.id AND d.device_id = $2
+		LEFT JOIN license_files lf ON lf.jti = (SELECT f.jti FROM license_files f
+			WHERE f.subscription_id = s.id AND f.device_row_id = d.id ORDER BY f.issued_at DESC, f.revision DESC LIMIT 1)
+		WHERE s.license_key_hash = $1`, LicenseKeyHash(key), deviceID).Scan(dest...)
+	if err == sql.ErrNoRows || err == nil && subtle.ConstantTimeCompare([]byte(sub.LicenseKey), []byte(key)) != 1 {
+		return nil, nil, nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeLicenseNotFound, "no subscription has this license key")
+	}
+	if err != nil {
+		return nil, nil, nil, s.dbErr("activation state", err)
+	}
+	var dev *syncserver.Device
+	if devID.Valid {
+		dev = &syncserver.Device{ID: devID.String, SubscriptionID: sub.ID, DeviceID: devDevice.String, FingerprintSHA256: fp.String,
+			Platform: platform.String, AppVersion: appVersion.String, Hostname: hostname.String, Status: status.String,
+			ActivatedAt: activated, LastSeenAt: seen, DeactivatedAt: deactivated}
+	}
+	var latest *syncserver.LicenseFileRecord
+	if jti.Valid && dev != nil {
+		latest = &syncserver.LicenseFileRecord{JTI: jti.String, SubscriptionID: sub.ID, DeviceRowID: dev.ID, Revision: rev.Int64,
+			IssuedAt: issued, ExpiresAt: expires, Token: token.String}
+	}
+	return &sub, dev, latest, nil
 }
