@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS revocations (
 CREATE TABLE IF NOT EXISTS queue (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     kind        TEXT NOT NULL,
+    subscription_id TEXT NOT NULL DEFAULT '',
     event_id    TEXT NOT NULL DEFAULT '',
     feature     TEXT NOT NULL DEFAULT '',
     count       INTEGER NOT NULL DEFAULT 0,
@@ -46,6 +47,22 @@ CREATE TABLE IF NOT EXISTS queue (
     at          INTEGER NOT NULL,
     app_version TEXT NOT NULL DEFAULT '',
     metadata    TEXT
+);
+-- Queued rows the server refused (a clock far off when they were
+-- recorded, a subscription that is no longer this machine's): kept, not
+-- retried, so that one bad row never blocks the queue.
+CREATE TABLE IF NOT EXISTS rejected (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    subscription_id TEXT NOT NULL DEFAULT '',
+    event_id    TEXT NOT NULL DEFAULT '',
+    feature     TEXT NOT NULL DEFAULT '',
+    count       INTEGER NOT NULL DEFAULT 0,
+    duration    REAL NOT NULL DEFAULT 0,
+    at          INTEGER NOT NULL,
+    app_version TEXT NOT NULL DEFAULT '',
+    metadata    TEXT,
+    reason      TEXT NOT NULL
 );
 `
 

@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/flowlytix/licensing/keys"
 	"github.com/flowlytix/licensing/license"
@@ -142,11 +143,12 @@ func (c *Client) load(ctx context.Context) error {
 		return corrupt(err)
 	}
 	c.state.LastSync = parseMS(last)
-	cursor, err := getMeta(ctx, c.db, metaCursor)
-	if err != nil {
+	// The cursor is the newest entry actually kept, not a number kept
+	// beside them: deleting entries from the cache makes the next sync fetch
+	// them again.
+	if err := c.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM revocations").Scan(&c.cursor); err != nil {
 		return corrupt(err)
 	}
-	c.cursor, _ = strconv.ParseInt(cursor, 10, 64)
 	rows, err := c.db.QueryContext(ctx, "SELECT seq, subscription_id, device_id, state, at FROM revocations ORDER BY seq")
 	if err != nil {
 		return corrupt(err)
@@ -306,15 +308,12 @@ func (c *Client) applyRevocations(ctx context.Context, revs []Revocation, cursor
 		added = append(added, r)
 		known[r.Seq] = true
 	}
-	if cursor > c.cursor {
-		if err := setMeta(ctx, tx, metaCursor, strconv.FormatInt(cursor, 10)); err != nil {
-			return err
-		}
-	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
 	c.state.Revocations = append(c.state.Revocations, added...)
+	// Within this process the server's cursor (past other subscriptions'
+	// entries) saves work; a restart asks from the newest entry kept.
 	c.cursor = max(c.cursor, cursor)
 	return nil
 }
@@ -323,11 +322,11 @@ func (c *Client) applyRevocations(ctx context.Context, revs []Revocation, cursor
 // network: when it returns, the event survives a crash and will reach the
 // server exactly once. The event id is made here, once.
 func (c *Client) RecordUsage(ctx context.Context, feature string, count int64, duration time.Duration) error {
-	if feature == "" || count < 0 || duration < 0 {
-		return errors.New("record usage: a feature name and a non-negative count and duration are required")
+	if err := checkUsage(feature, count, duration); err != nil {
+		return fmt.Errorf("record usage: %w", err)
 	}
-	_, err := c.db.ExecContext(ctx, "INSERT INTO queue (kind, event_id, feature, count, duration, at, app_version) VALUES ('usage', ?, ?, ?, ?, ?, ?)",
-		newUUID(), feature, count, duration.Seconds(), c.cfg.Now().UnixMilli(), c.cfg.AppVersion)
+	_, err := c.db.ExecContext(ctx, "INSERT INTO queue (kind, subscription_id, event_id, feature, count, duration, at, app_version) VALUES ('usage', ?, ?, ?, ?, ?, ?, ?)",
+		c.subscriptionID(), newUUID(), feature, count, duration.Seconds(), c.cfg.Now().UnixMilli(), c.cfg.AppVersion)
 	if err != nil {
 		return fmt.Errorf("record usage: %w", err)
 	}
@@ -336,7 +335,7 @@ func (c *Client) RecordUsage(ctx context.Context, feature string, count int64, d
 
 // Heartbeat queues a heartbeat: the app was running now.
 func (c *Client) Heartbeat(ctx context.Context) error {
-	_, err := c.db.ExecContext(ctx, "INSERT INTO queue (kind, at, app_version) VALUES ('heartbeat', ?, ?)", c.cfg.Now().UnixMilli(), c.cfg.AppVersion)
+	_, err := c.db.ExecContext(ctx, "INSERT INTO queue (kind, subscription_id, at, app_version) VALUES ('heartbeat', ?, ?, ?)", c.subscriptionID(), c.cfg.Now().UnixMilli(), c.cfg.AppVersion)
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
@@ -347,6 +346,39 @@ func (c *Client) Heartbeat(ctx context.Context) error {
 func (c *Client) Pending(ctx context.Context) (usage, heartbeats int, err error) {
 	err = c.db.QueryRowContext(ctx, "SELECT count(*) FILTER (WHERE kind = 'usage'), count(*) FILTER (WHERE kind = 'heartbeat') FROM queue").Scan(&usage, &heartbeats)
 	return usage, heartbeats, err
+}
+
+// Limits the server puts on one usage event; checked here so that a bad
+// event is refused when recorded instead of blocking the queue later.
+const (
+	maxFeatureLen = 64
+	maxUsageCount = 1_000_000_000
+	maxDuration   = 1_000_000_000 * time.Second
+)
+
+func checkUsage(feature string, count int64, duration time.Duration) error {
+	switch {
+	case feature == "" || len(feature) > maxFeatureLen:
+		return fmt.Errorf("feature name must be 1 to %d bytes", maxFeatureLen)
+	case !utf8.ValidString(feature) || strings.ContainsFunc(feature, unicode.IsControl):
+		return errors.New("feature name must be UTF-8 text without control characters")
+	case count < 0 || count > maxUsageCount:
+		return fmt.Errorf("count must be from 0 to %d", maxUsageCount)
+	case duration < 0 || duration > maxDuration:
+		return errors.New("duration must be from 0 to a billion seconds")
+	}
+	return nil
+}
+
+// subscriptionID is the current license's subscription, which queued rows
+// are recorded under.
+func (c *Client) subscriptionID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tok == nil {
+		return ""
+	}
+	return c.tok.Claims.SubscriptionID
 }
 
 func newUUID() string {

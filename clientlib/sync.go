@@ -48,15 +48,26 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 		return fmt.Errorf("license server unreachable: %w", err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	const maxAnswer = 8 << 20
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return fmt.Errorf("license server: %w", err)
+	}
+	if len(data) > maxAnswer {
+		return fmt.Errorf("license server: the answer is larger than %d bytes; refusing it", maxAnswer)
 	}
 	if resp.StatusCode/100 != 2 {
 		var e struct {
 			Error struct{ Code, Message string } `json:"error"`
 		}
-		json.Unmarshal(data, &e)
+		if json.Unmarshal(data, &e) != nil || e.Error.Code == "" {
+			// Not the server's own answer: a proxy's error page, say.
+			snippet := strings.TrimSpace(string(data))
+			if len(snippet) > 200 {
+				snippet = snippet[:200] + "…"
+			}
+			return &APIError{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), Message: http.StatusText(resp.StatusCode) + ": " + snippet}
+		}
 		return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 	}
 	if out != nil {
@@ -86,16 +97,28 @@ func (c *Client) Activate(ctx context.Context, licenseKey string) (Result, error
 // Deactivate sends what is queued, frees this device's seat on the server
 // and removes the license from this machine.
 func (c *Client) Deactivate(ctx context.Context) error {
+	// No sync may run meanwhile: one answered before the seat is freed must
+	// not reinstall the license afterwards.
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
 	c.mu.Lock()
 	tok := c.tok
 	c.mu.Unlock()
 	if tok == nil {
 		return ErrNoLicense
 	}
-	if _, err := c.Sync(ctx); err != nil {
+	var rep SyncReport
+	for {
+		more, err := c.syncBatch(ctx, &rep)
 		var ae *APIError
-		if !errors.As(err, &ae) {
-			return fmt.Errorf("deactivate: %w", err)
+		if err != nil && !(errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403 || ae.Status == 404)) {
+			// Queued usage would be stranded: keep the license until it
+			// can be sent. (401/403/404: the server will take nothing
+			// from this device any more.)
+			return fmt.Errorf("deactivate: send the queue first: %w", err)
+		}
+		if err != nil || !more {
+			break
 		}
 	}
 	if err := c.post(ctx, "/api/v1/licensing/deactivate", map[string]any{"token": tok.Compact, "device_id": c.cfg.DeviceID}, nil); err != nil {
@@ -154,6 +177,19 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 	if tok == nil {
 		return false, ErrNoLicense
 	}
+	sub := tok.Claims.SubscriptionID
+	// Rows recorded under another subscription (the machine was activated
+	// with another key since) are not this license's to report.
+	if err := c.reject(ctx, "subscription_id NOT IN ('', ?)", []any{sub}, "recorded under another subscription"); err != nil {
+		return false, fmt.Errorf("sync: %w", err)
+	}
+	// The server refuses times before 2000 or more than a day ahead of its
+	// clock (a dead battery, a clock set far ahead): set those rows aside
+	// one by one, so that they do not take a batch down with them.
+	if err := c.reject(ctx, "at < ? OR at > ?", []any{time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), c.cfg.Now().Add(23 * time.Hour).UnixMilli()},
+		"recorded with the clock far off"); err != nil {
+		return false, fmt.Errorf("sync: %w", err)
+	}
 	rows, err := c.db.QueryContext(ctx, `SELECT id, kind, event_id, feature, count, duration, at, app_version FROM queue
 		WHERE id IN (SELECT id FROM queue WHERE kind = 'usage' ORDER BY id LIMIT ?)
 		   OR id IN (SELECT id FROM queue WHERE kind = 'heartbeat' ORDER BY id LIMIT 1000)
@@ -204,6 +240,15 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 	}
 	err = c.post(ctx, "/api/v1/licensing/sync", map[string]any{"token": tok.Compact, "device_id": c.cfg.DeviceID,
 		"revocation_cursor": cursor, "heartbeats": hbs, "usage": usage}, &out)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Code == "invalid_request" && len(ids) > 0 {
+		// The server refuses something in this batch (a clock far off when
+		// it was recorded): set the batch aside so the queue moves on.
+		if rerr := c.reject(ctx, "id IN ("+strings.Join(ids, ",")+")", nil, "refused by the server: "+ae.Message); rerr != nil {
+			return false, fmt.Errorf("sync: %w", rerr)
+		}
+		return false, fmt.Errorf("sync: %d queued rows set aside in the cache's rejected table: %w", len(ids), err)
+	}
 	if err != nil {
 		return false, fmt.Errorf("sync: %w", err)
 	}
@@ -221,7 +266,7 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 	if err := c.applyRevocations(ctx, out.Revocations, out.Cursor); err != nil {
 		return false, fmt.Errorf("sync: store revocations: %w", err)
 	}
-	if err := c.acknowledge(ctx, ids, out.ServerTime, newTok); err != nil {
+	if err := c.acknowledge(ctx, ids, out.ServerTime, tok, newTok); err != nil {
 		return false, fmt.Errorf("sync: %w", err)
 	}
 	rep.Status = out.Status
@@ -236,9 +281,18 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 
 // acknowledge removes what the server stored, records the sync and the
 // server's time, and installs a newer file, in one transaction.
-func (c *Client) acknowledge(ctx context.Context, ids []string, serverTime time.Time, newTok *license.Token) error {
+func (c *Client) acknowledge(ctx context.Context, ids []string, serverTime time.Time, sent, newTok *license.Token) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// A newer file replaces the one the sync was made with, and only that
+	// one: not a license installed meanwhile, not another device's, not an
+	// older one.
+	if newTok != nil && (c.tok == nil || c.tok.Compact != sent.Compact ||
+		newTok.Claims.SubscriptionID != sent.Claims.SubscriptionID ||
+		newTok.Claims.DeviceID != sent.Claims.DeviceID ||
+		newTok.Claims.ID == sent.Claims.ID || newTok.Claims.IssuedAt.Before(sent.Claims.IssuedAt)) {
+		newTok = nil
+	}
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -249,7 +303,12 @@ func (c *Client) acknowledge(ctx context.Context, ids []string, serverTime time.
 			return err
 		}
 	}
+	// The sync happened at the server's time: a local clock set ahead
+	// cannot stamp it later (and so push check_in_required away).
 	now := c.cfg.Now().UTC()
+	if !serverTime.IsZero() && serverTime.Before(now) {
+		now = serverTime.UTC()
+	}
 	// The server's clock is the trusted one: it replaces a trusted time a
 	// mistaken local clock may have pushed ahead.
 	trusted := serverTime.UTC()
@@ -339,4 +398,22 @@ func backoff(failures int) time.Duration {
 		d = time.Hour
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)))
+}
+
+// reject moves queued rows matching cond to the rejected table.
+func (c *Client) reject(ctx context.Context, cond string, args []any, reason string) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	moveArgs := append([]any{reason}, args...)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rejected (id, kind, subscription_id, event_id, feature, count, duration, at, app_version, metadata, reason)
+		SELECT id, kind, subscription_id, event_id, feature, count, duration, at, app_version, metadata, ? FROM queue WHERE `+cond, moveArgs...); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM queue WHERE "+cond, args...); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

@@ -1,0 +1,111 @@
+package clientlib_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/clientlib"
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+func TestABadEventNeverBlocksTheQueue(t *testing.T) {
+	ctx := context.Background()
+	l := startLicensed(t)
+	sub := l.subscription(nil)
+	clk := &clock{t: time.Now()}
+	path := filepath.Join(t.TempDir(), "c.db")
+	c := openClient(t, l, path, "pc", clk.now)
+	_, err := c.Activate(ctx, sub.LicenseKey)
+	require.NoError(t, err)
+
+	assert.Error(t, c.RecordUsage(ctx, strings.Repeat("f", 65), 1, 0), "refused when recorded")
+	assert.Error(t, c.RecordUsage(ctx, "export", 2_000_000_000, 0))
+
+	// A dead battery: the clock reads 1990 while an event is recorded.
+	real := clk.t
+	clk.t = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, c.RecordUsage(ctx, "export", 1, 0))
+	clk.t = real
+	require.NoError(t, c.RecordUsage(ctx, "export", 1, 0))
+	rep, err := c.Sync(ctx)
+	require.NoError(t, err, "the 1990 event is set aside before sending; the queue moves on")
+	assert.Equal(t, 1, rep.Accepted, "its neighbour is sent")
+	usage, _, err := c.Pending(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 0, usage)
+	require.NoError(t, c.Close())
+	db := rawDB(t, path)
+	defer db.Close()
+	var rejected int
+	require.NoError(t, db.QueryRow("SELECT count(*) FROM rejected").Scan(&rejected))
+	assert.Equal(t, 1, rejected, "set aside, not lost")
+}
+
+func TestDeletedRevocationsComeBackOnTheNextSync(t *testing.T) {
+	ctx := context.Background()
+	l := startLicensed(t)
+	sub := l.subscription(nil)
+	path := filepath.Join(t.TempDir(), "c.db")
+	c := openClient(t, l, path, "pc", nil)
+	_, err := c.Activate(ctx, sub.LicenseKey)
+	require.NoError(t, err)
+	_, err = l.svc.ChangeStatus(ctx, "test", sub.ID, "revoke")
+	require.NoError(t, err)
+	_, err = c.Sync(ctx)
+	require.NoError(t, err)
+	require.Equal(t, clientlib.StatusRevoked, c.Check().Status)
+	require.NoError(t, c.Close())
+
+	db := rawDB(t, path)
+	_, err = db.Exec("DELETE FROM revocations")
+	require.NoError(t, err)
+	db.Close()
+	again := openClient(t, l, path, "pc", nil)
+	assert.Equal(t, clientlib.StatusValid, again.Check().Status, "offline, the edit holds")
+	_, err = again.Sync(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, clientlib.StatusRevoked, again.Check().Status, "until the next sync")
+}
+
+func TestAClockAheadCannotStampTheLastSyncLater(t *testing.T) {
+	ctx := context.Background()
+	l := startLicensed(t)
+	days := 10
+	sub := l.subscription(func(in *syncserver.SubscriptionInput) { in.MaxOfflineDays = &days })
+	real := time.Now()
+	clk := &clock{t: real}
+	c := openClient(t, l, filepath.Join(t.TempDir(), "c.db"), "pc", clk.now)
+	_, err := c.Activate(ctx, sub.LicenseKey)
+	require.NoError(t, err)
+	clk.t = real.Add(300 * 24 * time.Hour) // set ahead, then sync
+	_, err = c.Sync(ctx)
+	require.NoError(t, err)
+	clk.t = real.Add(50 * 24 * time.Hour) // back, but 50 days on from the real sync
+	assert.Equal(t, clientlib.StatusCheckInRequired, c.Check().Status)
+}
+
+func TestUsageOfAnEarlierLicenseIsNotReportedUnderTheNext(t *testing.T) {
+	ctx := context.Background()
+	l := startLicensed(t)
+	a := l.subscription(nil)
+	b := l.subscription(nil)
+	c := openClient(t, l, filepath.Join(t.TempDir(), "c.db"), "pc", nil)
+	_, err := c.Activate(ctx, a.LicenseKey)
+	require.NoError(t, err)
+	l.stop()
+	addr := l.addr
+	require.NoError(t, c.RecordUsage(ctx, "export", 1, 0))
+	l.start(addr)
+	_, err = c.Activate(ctx, b.LicenseKey)
+	require.NoError(t, err)
+	require.NoError(t, c.RecordUsage(ctx, "export", 1, 0))
+	rep, err := c.Sync(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Accepted, "only the event recorded under b goes to b")
+}
