@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowlytix/licensing/admin"
 	"github.com/flowlytix/licensing/internal/storeopen"
 	"github.com/flowlytix/licensing/syncserver"
 )
@@ -24,6 +25,7 @@ const usage = `licensed: the Flowlytix Licensing server.
 Usage:
   licensed serve [--addr 127.0.0.1:8080] [--db DSN] [--keys DIR] [--demo] [flags]
   licensed token create --name NAME [--db DSN]
+  licensed admin create --email EMAIL [--password P] [--db DSN]
 
 DSN is a file path or sqlite:PATH (default ./data/licensing.db), or
 postgres://user:pass@host:5432/db. Every flag also reads from the
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "token":
 		err = token(ctx, args[1:], stdout, stderr)
+	case "admin":
+		err = adminCmd(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "licensed: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -130,5 +134,48 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "Created admin API token %q (id %s). It is shown once; store it now.\nUse it as: Authorization: Bearer <token>\n%s\n", t.Name, t.ID, secret)
+	return nil
+}
+
+func adminCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{errors.New("want: licensed admin create --email EMAIL [--password P] [--db DSN]")}
+	}
+	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "the admin's email, the sign-in name (required)")
+	password := fs.String("password", "", "at least 12 characters (default: a random one, printed once)")
+	dsn := fs.String("db", env("LICENSED_DB", storeopen.DefaultDSN), "database (LICENSED_DB)")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if *email == "" {
+		return usageError{errors.New("--email is required")}
+	}
+	pw := *password
+	if pw == "" {
+		var err error
+		if pw, err = admin.NewPassword(); err != nil {
+			return err
+		}
+	}
+	st, err := storeopen.Open(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := admin.CreateUser(ctx, st, *email, pw)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Created admin %s. Sign in at /admin/ with", u.Email)
+	if *password == "" {
+		fmt.Fprintf(stdout, " this password (shown once):\n%s\n", pw)
+	} else {
+		fmt.Fprintln(stdout, " the password you gave.")
+	}
 	return nil
 }

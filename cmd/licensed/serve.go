@@ -15,6 +15,7 @@ import (
 
 	"time"
 
+	"github.com/flowlytix/licensing/admin"
 	"github.com/flowlytix/licensing/internal/demo"
 	"github.com/flowlytix/licensing/internal/storeopen"
 	"github.com/flowlytix/licensing/keys"
@@ -127,13 +128,18 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	limit := func(n int) httpapi.Limit { return httpapi.Limit{Burst: n, Every: time.Minute} }
-	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, QuietOK: c.LogRequests == "errors",
-		Limits: httpapi.Limits{ActivatePerIP: limit(c.Limits[0]), ActivatePerKey: limit(c.Limits[1]), ValidatePerIP: limit(c.Limits[2]), ValidatePerKey: limit(c.Limits[3])}})
+	web, err := admin.New(admin.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy})
 	if err != nil {
 		return err
 	}
-	var demoToken string
+	limit := func(n int) httpapi.Limit { return httpapi.Limit{Burst: n, Every: time.Minute} }
+	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, QuietOK: c.LogRequests == "errors",
+		Limits:       httpapi.Limits{ActivatePerIP: limit(c.Limits[0]), ActivatePerKey: limit(c.Limits[1]), ValidatePerIP: limit(c.Limits[2]), ValidatePerKey: limit(c.Limits[3])},
+		SessionActor: web.SessionActor, Mount: web.Mount})
+	if err != nil {
+		return err
+	}
+	var demoToken, demoPassword string
 	if c.Demo {
 		filled, err := demo.Fill(ctx, svc)
 		if err != nil {
@@ -141,11 +147,24 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		}
 		if filled {
 			log.Info("filled the empty database with demo data")
-			demoToken, _, err = svc.CreateAPIToken(ctx, "demo", "demo")
-			if err != nil {
+			if demoToken, _, err = svc.CreateAPIToken(ctx, "demo", "demo"); err != nil {
 				return err
 			}
 		}
+	}
+	admins, err := st.CountAdminUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if admins == 0 && c.Demo {
+		// The first admin of a demo: its password is printed once, below.
+		if demoPassword, err = admin.NewPassword(); err != nil {
+			return err
+		}
+		if _, err := admin.CreateUser(ctx, st, demoAdmin, demoPassword); err != nil {
+			return err
+		}
+		admins = 1
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -169,6 +188,15 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	log.Info("licensed listening", "addr", ln.Addr().String(), "db", storeopen.Kind(c.DB), "kid", mustActive(ks))
 	fmt.Fprintf(stdout, "licensed is listening on %s\n", base)
 	fmt.Fprintf(stdout, "  app API:     %s/api/v1/licensing/...\n  public keys: %s/.well-known/jwks.json\n  metrics:     %s/metrics\n", base, base, base)
+	fmt.Fprintf(stdout, "  web admin:   %s/admin/\n", base)
+	switch {
+	case demoPassword != "":
+		fmt.Fprintf(stdout, "  sign in as %s with password %s (shown once; change it under your name)\n", demoAdmin, demoPassword)
+	case admins == 0:
+		fmt.Fprintf(stdout, "  no admin yet: licensed admin create --email you@example.com (with the same --db or LICENSED_DB)\n")
+	default:
+		fmt.Fprintf(stdout, "  sign in with your admin account (a new one: licensed admin create --email ...)\n")
+	}
 	if demoToken != "" {
 		fmt.Fprintf(stdout, "  admin API token (shown once): %s\n  try: curl -H 'Authorization: Bearer %s' %s/api/v1/analytics/overview\n", demoToken, demoToken, base)
 	} else {
@@ -205,6 +233,9 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	log.Info("stopped")
 	return nil
 }
+
+// demoAdmin is the first admin's email in a demo.
+const demoAdmin = "admin@example.com"
 
 func mustActive(ks *keys.Set) string {
 	k, err := ks.Active()

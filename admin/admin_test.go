@@ -1,0 +1,171 @@
+package admin_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/admin"
+	"github.com/flowlytix/licensing/internal/testkeys"
+	"github.com/flowlytix/licensing/syncserver"
+	"github.com/flowlytix/licensing/syncserver/httpapi"
+	"github.com/flowlytix/licensing/syncserver/sqlite"
+)
+
+const email, password = "admin@example.com", "correct horse battery"
+
+type site struct {
+	url string
+	svc *syncserver.Service
+}
+
+func newSite(t testing.TB) *site {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"), sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t)})
+	require.NoError(t, err)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	web, err := admin.New(admin.Config{Service: svc, Log: log})
+	require.NoError(t, err)
+	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, SessionActor: web.SessionActor, Mount: web.Mount})
+	require.NoError(t, err)
+	ts := httptest.NewServer(api)
+	t.Cleanup(ts.Close)
+	_, err = admin.CreateUser(context.Background(), st, email, password)
+	require.NoError(t, err)
+	return &site{url: ts.URL, svc: svc}
+}
+
+func browser(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (s *site) login(t *testing.T, c *http.Client, pw string) *http.Response {
+	t.Helper()
+	resp, err := c.PostForm(s.url+"/admin/login", url.Values{"email": {email}, "password": {pw}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp
+}
+
+func TestPasswordsAreArgon2idAndChecked(t *testing.T) {
+	h, err := admin.HashPassword(password)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$"), h)
+	assert.True(t, admin.CheckPassword(h, password))
+	assert.False(t, admin.CheckPassword(h, password+"x"))
+	assert.False(t, admin.CheckPassword("$argon2id$garbage", password))
+	_, err = admin.HashPassword("short")
+	assert.Error(t, err)
+	h2, _ := admin.HashPassword(password)
+	assert.NotEqual(t, h, h2, "salted")
+}
+
+func TestSignInSessionAndSignOut(t *testing.T) {
+	s := newSite(t)
+	c := browser(t)
+	resp, err := c.Get(s.url + "/admin/customers")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "signed out: to sign-in")
+	assert.Contains(t, resp.Header.Get("Location"), "/admin/login?next=")
+
+	resp = s.login(t, c, password)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	cookies := resp.Cookies()
+	require.Len(t, cookies, 1)
+	ck := cookies[0]
+	assert.Equal(t, "__Host-flowlytix_session", ck.Name, "on loopback the cookie is __Host- and Secure")
+	assert.True(t, ck.HttpOnly)
+	assert.True(t, ck.Secure)
+	assert.Equal(t, http.SameSiteLaxMode, ck.SameSite)
+	assert.Equal(t, "/", ck.Path)
+	assert.GreaterOrEqual(t, len(ck.Value), 43, "256 random bits")
+
+	// The cookie jar will not send a Secure cookie over http; a browser on
+	// loopback does. Send it by hand.
+	get := func(path string) *http.Response {
+		req, _ := http.NewRequest("GET", s.url+path, nil)
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	resp = get("/admin/customers")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"} {
+		assert.Contains(t, csp, want)
+	}
+	assert.NotContains(t, csp, "unsafe-inline")
+	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+	assert.NotEmpty(t, resp.Header.Get("Referrer-Policy"))
+	assert.Equal(t, http.StatusOK, get("/api/v1/customers").StatusCode, "the session also opens the admin API")
+
+	// A second sign-in makes a new session; sign-out ends this one on the server.
+	req, _ := http.NewRequest("POST", s.url+"/admin/logout", nil)
+	req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	resp, err = c.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusSeeOther, get("/admin/customers").StatusCode, "the old cookie no longer works")
+	assert.Equal(t, http.StatusUnauthorized, get("/api/v1/customers").StatusCode)
+}
+
+func TestSignInIsThrottledAndSaysTheSameForUnknownUsers(t *testing.T) {
+	s := newSite(t)
+	c := browser(t)
+	read := func(resp *http.Response) string {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	resp, err := c.PostForm(s.url+"/admin/login", url.Values{"email": {"nobody@example.com"}, "password": {"whatever-whatever"}})
+	require.NoError(t, err)
+	unknown := read(resp)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	resp, err = c.PostForm(s.url+"/admin/login", url.Values{"email": {email}, "password": {"wrong-password-1"}})
+	require.NoError(t, err)
+	wrong := read(resp)
+	assert.Contains(t, unknown, "Wrong email or password.")
+	assert.Contains(t, wrong, "Wrong email or password.")
+	for range 4 {
+		s.login(t, c, "wrong-password-2")
+	}
+	resp = s.login(t, c, password)
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "the right password is refused after 5 failures")
+}
+
+func TestCrossSitePostsAreRefused(t *testing.T) {
+	s := newSite(t)
+	c := browser(t)
+	resp := s.login(t, c, password)
+	ck := resp.Cookies()[0]
+	req, _ := http.NewRequest("POST", s.url+"/admin/customers", strings.NewReader("email=evil%40example.com"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	_, total, err := s.svc.Store().ListCustomers(context.Background(), syncserver.CustomerFilter{})
+	require.NoError(t, err)
+	assert.Equal(t, 0, total, "nothing created")
+}
