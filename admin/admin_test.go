@@ -48,7 +48,7 @@ func newSite(t testing.TB) *site {
 	return &site{url: ts.URL, svc: svc}
 }
 
-func browser(t *testing.T) *http.Client {
+func httpBrowser(t *testing.T) *http.Client {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -77,7 +77,7 @@ func TestPasswordsAreArgon2idAndChecked(t *testing.T) {
 
 func TestSignInSessionAndSignOut(t *testing.T) {
 	s := newSite(t)
-	c := browser(t)
+	c := httpBrowser(t)
 	resp, err := c.Get(s.url + "/admin/customers")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -129,7 +129,7 @@ func TestSignInSessionAndSignOut(t *testing.T) {
 
 func TestSignInIsThrottledAndSaysTheSameForUnknownUsers(t *testing.T) {
 	s := newSite(t)
-	c := browser(t)
+	c := httpBrowser(t)
 	read := func(resp *http.Response) string {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -153,7 +153,7 @@ func TestSignInIsThrottledAndSaysTheSameForUnknownUsers(t *testing.T) {
 
 func TestCrossSitePostsAreRefused(t *testing.T) {
 	s := newSite(t)
-	c := browser(t)
+	c := httpBrowser(t)
 	resp := s.login(t, c, password)
 	ck := resp.Cookies()[0]
 	req, _ := http.NewRequest("POST", s.url+"/admin/customers", strings.NewReader("email=evil%40example.com"))

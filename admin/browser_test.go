@@ -1,0 +1,172 @@
+package admin_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/internal/demo"
+	"github.com/flowlytix/licensing/internal/testenv"
+	"github.com/flowlytix/licensing/license"
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// chrome starts headless Chromium for one test.
+func chrome(t *testing.T) (context.Context, string) {
+	t.Helper()
+	path := testenv.Chromium(t)
+	downloads := t.TempDir()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	require.NoError(t, chromedp.Run(ctx, browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads).WithEventsEnabled(true)))
+	return ctx, downloads
+}
+
+func signIn(s *site) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(s.url + "/admin/customers"),
+		chromedp.WaitVisible(`input[name=email]`),
+		chromedp.SendKeys(`input[name=email]`, email),
+		chromedp.SendKeys(`input[name=password]`, password),
+		chromedp.Submit(`input[name=password]`),
+		chromedp.WaitVisible(`#new-customer`),
+	}
+}
+
+// waitFile waits for a download to appear in dir.
+func waitFile(t *testing.T, dir string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".crdownload") {
+				return filepath.Join(dir, e.Name())
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no download in %s", dir)
+	return ""
+}
+
+func TestTheAdminInABrowser(t *testing.T) {
+	ctx, downloads := chrome(t)
+	s := newSite(t)
+	var loc string
+
+	// Signed out, a page leads to sign-in.
+	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.url+"/admin/subscriptions"), chromedp.WaitVisible(`input[name=email]`), chromedp.Location(&loc)))
+	assert.Contains(t, loc, "/admin/login?next=")
+
+	// Sign in; create a customer and a subscription through the forms.
+	require.NoError(t, chromedp.Run(ctx, signIn(s),
+		chromedp.SendKeys(`#new-customer input[name=email]`, "buyer@acme.example"),
+		chromedp.SendKeys(`#new-customer input[name=company_name]`, "Acme"),
+		chromedp.Submit(`#new-customer input[name=email]`),
+		chromedp.WaitVisible(`#new-subscription`),
+		chromedp.SetValue(`#new-subscription input[name=features]`, "export, sync"),
+		chromedp.SetValue(`#new-subscription input[name=max_devices]`, "2"),
+		chromedp.Submit(`#new-subscription input[name=features]`),
+		chromedp.WaitVisible(`#license-key`),
+		chromedp.Location(&loc)))
+	var key string
+	require.NoError(t, chromedp.Run(ctx, chromedp.Text(`#license-key`, &key)))
+	_, err := license.ParseLicenseKey(key)
+	require.NoError(t, err, "the page shows the new license key")
+	subID := loc[strings.LastIndex(loc, "/")+1:]
+	if i := strings.Index(subID, "?"); i > 0 {
+		subID = subID[:i]
+	}
+
+	// An app activates a device.
+	act, err := s.svc.Activate(context.Background(), syncserver.ActivateInput{LicenseKey: key, DeviceFingerprint: "fp", DeviceID: "laptop", Platform: "linux/amd64", AppVersion: "1.0"})
+	require.NoError(t, err)
+
+	// Renew.
+	var expires string
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.SetValue(`#renew input[name=expires_at]`, "2031-06-30"),
+		chromedp.Submit(`#renew input[name=expires_at]`),
+		chromedp.WaitVisible(`p.flash`),
+		chromedp.Text(`#expires`, &expires)))
+	assert.Equal(t, "2031-06-30", expires)
+
+	// Suspend: the device's next validate fails.
+	var status string
+	require.NoError(t, chromedp.Run(ctx, chromedp.Click(`#suspend`), chromedp.WaitVisible(`#reinstate`), chromedp.Text(`#status`, &status)))
+	assert.Equal(t, "suspended", status)
+	v, err := s.svc.Validate(context.Background(), act.Token, "laptop")
+	require.NoError(t, err)
+	assert.False(t, v.Valid)
+	assert.Equal(t, syncserver.ReasonSubscriptionInactive, v.Reason)
+	require.NoError(t, chromedp.Run(ctx, chromedp.Click(`#reinstate`), chromedp.WaitVisible(`#suspend`)))
+
+	// Air-gapped: paste a request, download the device-bound file, and
+	// licensectl verify accepts it.
+	req, err := license.NewRequest(key, "plant-7", "fp-plant-7", "windows/amd64", "5.1", time.Now())
+	require.NoError(t, err)
+	reqFile, err := req.Encode()
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.url+"/admin/offline"), chromedp.WaitVisible(`#offline-form`),
+		chromedp.SetValue(`textarea[name=request]`, string(reqFile)), chromedp.Submit(`textarea[name=request]`)))
+	licPath := waitFile(t, downloads)
+	dir := t.TempDir()
+	jwks, err := s.svc.Keys().JWKS()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "jwks.json"), jwks, 0o600))
+	bin := filepath.Join(dir, "licensectl")
+	build := exec.Command("go", "build", "-o", bin, "github.com/flowlytix/licensing/cmd/licensectl")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	out, err = exec.Command(bin, "verify", "--jwks", filepath.Join(dir, "jwks.json"), "--device-id", "plant-7", "--fingerprint", "fp-plant-7", licPath).CombinedOutput()
+	require.NoError(t, err, "licensectl verify: %s", out)
+	assert.True(t, strings.HasPrefix(string(out), "valid\n"), "%s", out)
+
+	// A cross-site form post is refused, and changes nothing.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<html><body><form id="f" method="post" action="%s/admin/subscriptions/%s/suspend"></form><script>document.getElementById("f").submit()</script></body></html>`, s.url, subID)
+	}))
+	defer evil.Close()
+	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1) // another site
+	var body string
+	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(evilURL), chromedp.Sleep(1500*time.Millisecond), chromedp.Text(`body`, &body)))
+	assert.Contains(t, body, "Forbidden")
+	sub, err := s.svc.Store().GetSubscription(context.Background(), subID)
+	require.NoError(t, err)
+	assert.Equal(t, syncserver.SubscriptionActive, sub.Status, "the cross-site post changed nothing")
+}
+
+// TestOverviewScreenshot signs in to a server with demo data and writes the
+// overview to docs/admin-overview.png, which the README shows.
+func TestOverviewScreenshot(t *testing.T) {
+	ctx, _ := chrome(t)
+	s := newSite(t)
+	_, err := demo.Fill(context.Background(), s.svc)
+	require.NoError(t, err)
+	var png []byte
+	require.NoError(t, chromedp.Run(ctx, signIn(s), chromedp.Navigate(s.url+"/admin/"),
+		chromedp.WaitVisible(`#chart-usage`), chromedp.Sleep(800*time.Millisecond),
+		chromedp.FullScreenshot(&png, 100)))
+	require.Greater(t, len(png), 10_000, "a real picture")
+	require.NoError(t, os.WriteFile("../docs/admin-overview.png", png, 0o644))
+}
