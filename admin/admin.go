@@ -40,6 +40,9 @@ type Config struct {
 	// in front (for the Secure cookie and sign-in throttling).
 	TrustProxy bool
 	Now        func() time.Time
+	// RotateKey makes a new signing key and returns its kid (cmd wires it
+	// to the key directory); nil hides the rotate button.
+	RotateKey func(ctx context.Context) (string, error)
 }
 
 // Admin is the web admin: pages under /admin.
@@ -53,6 +56,7 @@ type Admin struct {
 
 	mu       sync.Mutex
 	failures map[string][]time.Time // sign-in failures by account and by address
+	rotate   func(ctx context.Context) (string, error)
 }
 
 // New parses the templates and returns the web admin.
@@ -64,7 +68,7 @@ func New(cfg Config) (*Admin, error) {
 		cfg.Now = time.Now
 	}
 	a := &Admin{svc: cfg.Service, log: cfg.Log, trust: cfg.TrustProxy, now: cfg.Now, pages: map[string]*template.Template{},
-		csrf: http.NewCrossOriginProtection(), failures: map[string][]time.Time{}}
+		csrf: http.NewCrossOriginProtection(), failures: map[string][]time.Time{}, rotate: cfg.RotateKey}
 	a.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Forbidden: a cross-site request was refused.", http.StatusForbidden)
 	}))
@@ -162,7 +166,8 @@ func (a *Admin) Mount(r chi.Router) {
 			r.Post("/subscriptions/{id}/renew", a.renew)
 			r.Post("/subscriptions/{id}/terms", a.changeTerms)
 			r.Post("/subscriptions/{id}/{change:suspend|reinstate|revoke}", a.statusChange)
-			r.Get("/subscriptions/{id}/license-file", a.licenseFile)
+			// POST: it may sign and record a new file, a change no GET makes.
+			r.Post("/subscriptions/{id}/license-file", a.licenseFile)
 			r.Get("/devices", a.devices)
 			r.Post("/devices/{id}/{action:deactivate|block}", a.deviceAction)
 			r.Get("/offline", a.offlinePage)
@@ -173,6 +178,7 @@ func (a *Admin) Mount(r chi.Router) {
 			r.Post("/tokens", a.createToken)
 			r.Post("/tokens/{id}/revoke", a.revokeToken)
 			r.Get("/keys", a.keys)
+			r.Post("/keys/rotate", a.rotateKey)
 		})
 	})
 }

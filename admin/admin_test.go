@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowlytix/licensing/admin"
 	"github.com/flowlytix/licensing/internal/testkeys"
+	"github.com/flowlytix/licensing/keys"
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/httpapi"
 	"github.com/flowlytix/licensing/syncserver/sqlite"
@@ -37,7 +38,17 @@ func newSite(t testing.TB) *site {
 	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t)})
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	web, err := admin.New(admin.Config{Service: svc, Log: log})
+	web, err := admin.New(admin.Config{Service: svc, Log: log, RotateKey: func(context.Context) (string, error) {
+		k, err := keys.Generate(keys.MinBits)
+		if err != nil {
+			return "", err
+		}
+		ks, err := keys.NewSet(k, svc.Keys().Keys()...)
+		if err != nil {
+			return "", err
+		}
+		return k.ID, svc.SetKeys(ks)
+	}})
 	require.NoError(t, err)
 	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, SessionActor: web.SessionActor, Mount: web.Mount})
 	require.NoError(t, err)

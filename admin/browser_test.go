@@ -28,15 +28,29 @@ func chrome(t *testing.T) (context.Context, string) {
 	t.Helper()
 	path := testenv.Chromium(t)
 	downloads := t.TempDir()
+	// Our own profile directory, removed after Chromium has exited: the
+	// testing package's TempDir cleanup races with a closing browser.
+	profile, err := os.MkdirTemp("", "licensing-chromium-")
+	require.NoError(t, err)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	bctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
+	t.Cleanup(func() {
+		cancelT()
+		cancelC()
+		cancelA() // kills the browser process and waits for it
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	require.NoError(t, chromedp.Run(ctx, browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads).WithEventsEnabled(true)))
 	return ctx, downloads
 }
@@ -141,6 +155,19 @@ func TestTheAdminInABrowser(t *testing.T) {
 	out, err = exec.Command(bin, "verify", "--jwks", filepath.Join(dir, "jwks.json"), "--device-id", "plant-7", "--fingerprint", "fp-plant-7", licPath).CombinedOutput()
 	require.NoError(t, err, "licensectl verify: %s", out)
 	assert.True(t, strings.HasPrefix(string(out), "valid\n"), "%s", out)
+
+	// Rotate the signing key: the old key keeps verifying the device's file.
+	old, err := s.svc.Keys().Active()
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.url+"/admin/keys"), chromedp.WaitVisible(`#rotate`),
+		chromedp.SendKeys(`#rotate input[name=confirm]`, "ROTATE"), chromedp.Submit(`#rotate input[name=confirm]`), chromedp.WaitVisible(`p.flash`)))
+	now, err := s.svc.Keys().Active()
+	require.NoError(t, err)
+	assert.NotEqual(t, old.ID, now.ID, "a new key signs")
+	assert.Equal(t, 2, s.svc.Keys().Len())
+	v, err = s.svc.Validate(context.Background(), act.Token, "laptop")
+	require.NoError(t, err)
+	assert.True(t, v.Valid, "a file signed by the old key still verifies: %s", v.Reason)
 
 	// A cross-site form post is refused, and changes nothing.
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

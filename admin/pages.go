@@ -491,5 +491,23 @@ func (a *Admin) keys(w http.ResponseWriter, r *http.Request) {
 	for _, k := range a.svc.Keys().Keys() {
 		rows = append(rows, map[string]any{"ID": k.ID, "Bits": k.Public.N.BitLen(), "Active": active != nil && k.ID == active.ID, "CanSign": k.CanSign()})
 	}
-	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: rows})
+	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": rows, "CanRotate": a.rotate != nil}})
+}
+
+func (a *Admin) rotateKey(w http.ResponseWriter, r *http.Request) {
+	if a.rotate == nil {
+		a.failed(w, r, syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "this server cannot rotate keys from the web admin; use licensectl keys generate"))
+		return
+	}
+	if r.PostFormValue("confirm") != "ROTATE" {
+		a.failed(w, r, syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "type ROTATE to confirm"))
+		return
+	}
+	kid, err := a.rotate(r.Context())
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	_ = a.svc.Store().AppendAudit(r.Context(), &syncserver.AuditEntry{At: a.now(), Actor: string(actor(r)), Action: "key.rotate", TargetType: "key", TargetID: kid})
+	back(w, r, "/admin/keys", "New signing key "+kid+" is active; older keys keep verifying. Ship apps the new JWKS.")
 }

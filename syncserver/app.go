@@ -468,7 +468,7 @@ func (s *Service) SignedRevocations(ctx context.Context, since int64) (string, e
 	if err != nil {
 		return "", err
 	}
-	k, err := s.keys.Active()
+	k, err := s.Keys().Active()
 	if err != nil {
 		return "", err
 	}

@@ -30,11 +30,10 @@ type Config struct {
 // do, over a Store. It holds no request state; replicas share nothing but
 // the database.
 type Service struct {
-	store  Store
-	keys   *keys.Set
-	issuer *issuer.Issuer
-	now    func() time.Time
-	tokens *tokenCache
+	store   Store
+	signing atomic.Pointer[signing] // swapped whole on key rotation
+	now     func() time.Time
+	tokens  *tokenCache
 
 	// Counters for metrics.
 	Signatures  atomic.Int64
@@ -58,14 +57,34 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TokenCacheSize <= 0 {
 		cfg.TokenCacheSize = 100_000
 	}
-	return &Service{store: cfg.Store, keys: cfg.Keys, issuer: iss, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize)}, nil
+	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize)}
+	svc.signing.Store(&signing{keys: cfg.Keys, issuer: iss})
+	return svc, nil
+}
+
+// signing is the key set and the issuer over it; they change together.
+type signing struct {
+	keys   *keys.Set
+	issuer *issuer.Issuer
+}
+
+// SetKeys replaces the key set after a rotation: its active key signs from
+// now on, and every key in it verifies. Keep the old keys in the new set, or
+// files already issued stop verifying here.
+func (s *Service) SetKeys(ks *keys.Set) error {
+	iss, err := issuer.New(ks, s.now)
+	if err != nil {
+		return fmt.Errorf("set keys: %w", err)
+	}
+	s.signing.Store(&signing{keys: ks, issuer: iss})
+	return nil
 }
 
 // Store returns the service's store.
 func (s *Service) Store() Store { return s.store }
 
 // Keys returns the key set the service signs and verifies with.
-func (s *Service) Keys() *keys.Set { return s.keys }
+func (s *Service) Keys() *keys.Set { return s.signing.Load().keys }
 
 // Now returns the service's clock reading, UTC.
 func (s *Service) Now() time.Time { return s.now().UTC() }
@@ -73,7 +92,7 @@ func (s *Service) Now() time.Time { return s.now().UTC() }
 // sign issues a file for sub, bound to a device when deviceID is set, and
 // returns it with the record to store.
 func (s *Service) sign(ctx context.Context, sub *Subscription, deviceID, fingerprintSHA256 string) (*issuer.License, *LicenseFileRecord, error) {
-	lic, err := s.issuer.Issue(ctx, issuer.Input{
+	lic, err := s.signing.Load().issuer.Issue(ctx, issuer.Input{
 		SubscriptionID: sub.ID, CustomerID: sub.CustomerID, TenantID: sub.TenantID, Tier: sub.Tier,
 		Features: sub.Features, MaxDevices: sub.MaxDevices, StartsAt: sub.StartsAt, ExpiresAt: sub.ExpiresAt,
 		GracePeriodDays: sub.GracePeriodDays, CheckInDays: sub.CheckInDays, MaxOfflineDays: sub.MaxOfflineDays,
@@ -175,7 +194,7 @@ func (s *Service) verifyToken(token string) (*license.Claims, error) {
 	if v, ok := s.tokens.get(k); ok {
 		return v.claims, nil
 	}
-	tok, err := license.Verify([]byte(token), s.keys)
+	tok, err := license.Verify([]byte(token), s.Keys())
 	if err != nil {
 		return nil, err
 	}

@@ -128,7 +128,22 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	web, err := admin.New(admin.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy})
+	web, err := admin.New(admin.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy,
+		RotateKey: func(ctx context.Context) (string, error) {
+			k, err := keys.GenerateInto(c.Keys, keys.DefaultBits)
+			if err != nil {
+				return "", err
+			}
+			ks, err := keys.LoadDir(c.Keys)
+			if err != nil {
+				return "", err
+			}
+			if err := svc.SetKeys(ks); err != nil {
+				return "", err
+			}
+			log.Info("rotated the signing key", "kid", k.ID, "keys", ks.Len())
+			return k.ID, nil
+		}})
 	if err != nil {
 		return err
 	}

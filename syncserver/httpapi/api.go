@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/flowlytix/licensing/keys"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -62,7 +64,7 @@ type API struct {
 	trustProxy bool
 	quietOK    bool
 	session    func(r *http.Request) (syncserver.Actor, bool)
-	jwks       []byte
+	jwksFor    atomic.Pointer[jwksCache]
 
 	activateIP, activateKey, validateIP, validateKey *limiter
 	router                                           chi.Router
@@ -74,13 +76,9 @@ func New(cfg Config) (*API, error) {
 		cfg.Log = slog.Default()
 	}
 	cfg.Limits.defaults()
-	jwks, err := cfg.Service.Keys().JWKS()
-	if err != nil {
-		return nil, err
-	}
 	a := &API{
 		svc: cfg.Service, log: cfg.Log, metrics: newMetrics(cfg.Service), trustProxy: cfg.TrustProxy,
-		quietOK: cfg.QuietOK, session: cfg.SessionActor, jwks: jwks,
+		quietOK: cfg.QuietOK, session: cfg.SessionActor,
 		activateIP: newLimiter(cfg.Limits.ActivatePerIP), activateKey: newLimiter(cfg.Limits.ActivatePerKey),
 		validateIP: newLimiter(cfg.Limits.ValidatePerIP), validateKey: newLimiter(cfg.Limits.ValidatePerKey),
 	}
@@ -216,7 +214,24 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getJWKS(w http.ResponseWriter, r *http.Request) {
+	// The key set changes on rotation; its JWKS is made once per set.
+	ks := a.svc.Keys()
+	cached := a.jwksFor.Load()
+	if cached == nil || cached.set != ks {
+		js, err := ks.JWKS()
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		cached = &jwksCache{set: ks, json: js}
+		a.jwksFor.Store(cached)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	w.Write(a.jwks)
+	w.Write(cached.json)
+}
+
+type jwksCache struct {
+	set  *keys.Set
+	json []byte
 }

@@ -213,3 +213,33 @@ func TestAirGappedActivationThroughTheAPI(t *testing.T) {
 		assert.Contains(t, string(payload), `"state":"suspended"`)
 	})
 }
+
+func TestKeyRotationReachesTheJWKSAndOldFilesKeepWorking(t *testing.T) {
+	s := newServer(t, backends[0].open(t), httpapi.Limits{})
+	_, key := s.subscription(2)
+	r := s.do("POST", "/api/v1/licensing/activate", activateBody(key, "old"), false)
+	require.Equal(t, 200, r.status)
+	oldToken := r.json(t)["signed_token"].(string)
+
+	old, err := s.svc.Keys().Active()
+	require.NoError(t, err)
+	fresh, err := keys.Generate(keys.MinBits)
+	require.NoError(t, err)
+	rotated, err := keys.NewSet(fresh, old)
+	require.NoError(t, err)
+	require.NoError(t, s.svc.SetKeys(rotated))
+
+	r = s.do("GET", "/.well-known/jwks.json", nil, false)
+	set, err := keys.ParseJWKS(r.body)
+	require.NoError(t, err)
+	assert.Equal(t, 2, set.Len())
+	assert.Equal(t, fresh.ID, set.Keys()[0].ID, "the new signer first")
+
+	r = s.do("POST", "/api/v1/licensing/activate", activateBody(key, "new"), false)
+	require.Equal(t, 200, r.status)
+	tok, err := license.Verify([]byte(r.json(t)["signed_token"].(string)), set)
+	require.NoError(t, err)
+	assert.Equal(t, fresh.ID, tok.Header.Kid, "new files are signed by the new key")
+	r = s.do("POST", "/api/v1/licensing/validate", map[string]any{"token": oldToken, "device_id": "old"}, false)
+	assert.Equal(t, true, r.json(t)["valid"], "a file signed before the rotation still validates")
+}
