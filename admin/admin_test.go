@@ -180,3 +180,21 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, total, "nothing created")
 }
+
+func TestAFormErrorStandsBesideTheFormAndKeepsWhatWasTyped(t *testing.T) {
+	s := newSite(t)
+	c := httpBrowser(t)
+	ck := s.login(t, c, password).Cookies()[0]
+	req, _ := http.NewRequest("POST", s.url+"/admin/customers", strings.NewReader("email=not-an-email&company_name=Globex"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	page := string(body)
+	assert.Contains(t, page, `id="new-customer-error"`)
+	assert.Contains(t, page, "is not an email address")
+	assert.Contains(t, page, `value="Globex"`, "what was typed stays")
+}

@@ -176,8 +176,8 @@ func (a *Admin) createCustomer(w http.ResponseWriter, r *http.Request) {
 		p := pageOf(r)
 		list, total, _ := a.svc.Store().ListCustomers(r.Context(), syncserver.CustomerFilter{Page: p})
 		w.WriteHeader(http.StatusBadRequest)
-		a.render(w, r, "customers", page{Title: "Customers", Nav: "customers", Error: errText(err),
-			Data: map[string]any{"List": list, "Pager": newPager(r, p, total), "Form": r.PostForm}})
+		a.render(w, r, "customers", page{Title: "Customers", Nav: "customers",
+			Data: map[string]any{"List": list, "Pager": newPager(r, p, total), "Form": r.PostForm, "FormError": errText(err)}})
 		return
 	}
 	back(w, r, "/admin/customers/"+c.ID, "Customer created.")
@@ -192,7 +192,11 @@ func errText(err error) string {
 }
 
 func (a *Admin) customer(w http.ResponseWriter, r *http.Request) {
-	c, err := a.svc.Store().GetCustomer(r.Context(), chi.URLParam(r, "id"))
+	a.customerPage(w, r, chi.URLParam(r, "id"), nil)
+}
+
+func (a *Admin) customerPage(w http.ResponseWriter, r *http.Request, id string, extra map[string]any) {
+	c, err := a.svc.Store().GetCustomer(r.Context(), id)
 	if err != nil {
 		a.failed(w, r, err)
 		return
@@ -203,8 +207,12 @@ func (a *Admin) customer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	plans, _ := a.svc.Store().ListPlans(r.Context())
-	a.render(w, r, "customer", page{Title: c.Email, Nav: "customers", Data: map[string]any{"Customer": c, "Subscriptions": subs, "Plans": plans,
-		"DefaultExpiry": a.svc.Now().AddDate(1, 0, 0).Format("2006-01-02")}})
+	data := map[string]any{"Customer": c, "Subscriptions": subs, "Plans": plans,
+		"DefaultExpiry": a.svc.Now().AddDate(1, 0, 0).Format("2006-01-02")}
+	for k, v := range extra {
+		data[k] = v
+	}
+	a.render(w, r, "customer", page{Title: c.Email, Nav: "customers", Data: data})
 }
 
 func (a *Admin) updateCustomer(w http.ResponseWriter, r *http.Request) {
@@ -295,7 +303,15 @@ func (a *Admin) createSubscription(w http.ResponseWriter, r *http.Request) {
 		sub, err = a.svc.CreateSubscription(r.Context(), actor(r), in)
 	}
 	if err != nil {
-		a.failed(w, r, err)
+		var de *syncserver.Error
+		if !errors.As(err, &de) || de.Kind != syncserver.KindInvalid {
+			a.failed(w, r, err)
+			return
+		}
+		// Bad input: the customer's page again, the error beside the form
+		// and what was typed kept.
+		w.WriteHeader(http.StatusBadRequest)
+		a.customerPage(w, r, customerID, map[string]any{"Form": r.PostForm, "FormError": de.Message})
 		return
 	}
 	back(w, r, "/admin/subscriptions/"+sub.ID, "Subscription created. Its license key: "+sub.LicenseKey)
