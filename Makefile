@@ -5,7 +5,7 @@ BIN         := bin
 DATA        ?= ./data
 ADDR        ?= 127.0.0.1:8080
 
-.PHONY: run build test test-short bench lint fuzz vectors clean
+.PHONY: run build test test-js test-short bench lint fuzz vectors clean
 
 ## run: build and start licensed with SQLite under ./data, a fresh key and demo data
 run: build
@@ -15,9 +15,20 @@ run: build
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-## test: every test, with the race detector; PostgreSQL and Chromium tests run when available
+## test: every test, with the race detector; PostgreSQL and Chromium tests run when available; then the JavaScript package's
 test:
 	$(GO) test -race -count=1 ./...
+	$(MAKE) test-js
+
+## test-js: the JavaScript package's tests (node --test), after npm ci
+test-js:
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		cd clientlib/js && npm ci --no-audit --no-fund --loglevel=error && node --test test/; \
+	elif [ "$$LICENSING_TEST_STRICT" = "1" ]; then \
+		echo "node and npm are missing and LICENSING_TEST_STRICT=1: install Node.js 20+"; exit 1; \
+	else \
+		echo "node and npm are missing: skipping the JavaScript package's tests"; \
+	fi
 
 ## test-short: the quick tests only
 test-short:

@@ -1,0 +1,37 @@
+// The shared vectors: the Go library runs the same manifest
+// (clientlib/vectors_test.go), so the two verifiers cannot disagree.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { verifyLicense, Status } from "../index.js";
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), "../../../testdata/vectors");
+const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+const jwks = JSON.parse(readFileSync(join(dir, manifest.jwks), "utf8"));
+
+test("the manifest covers every outcome", () => {
+  const seen = new Set(manifest.vectors.map((v) => v.expect.status));
+  for (const s of Object.values(Status)) assert.ok(seen.has(s), `no vector for ${s}`);
+  assert.ok(manifest.vectors.length > 90);
+});
+
+for (const v of manifest.vectors) {
+  test(v.name + ": " + v.description, async () => {
+    const file = readFileSync(join(dir, v.file), "utf8");
+    const res = await verifyLicense(file, {
+      jwks, now: v.now, deviceId: v.device_id, fingerprint: v.fingerprint,
+      state: { latestTrustedTime: v.state.latest_trusted_time, lastSync: v.state.last_sync, revocations: v.state.revocations },
+    });
+    assert.equal(res.status, v.expect.status, res.reason);
+    if (res.status === Status.INVALID) {
+      assert.equal(res.claims, null);
+      return;
+    }
+    assert.equal(res.daysRemaining, v.expect.days_remaining, "days_remaining");
+    assert.equal(res.inGrace, v.expect.in_grace, "in_grace");
+    assert.equal(res.graceDaysRemaining, v.expect.grace_days_remaining, "grace_days_remaining");
+    assert.deepEqual(res.claims, v.expect.claims);
+  });
+}

@@ -1,0 +1,284 @@
+// Offline verification of Flowlytix license files: the same rules, in the
+// same order, as the Go library (docs/license-format.md). Both run the
+// vectors in testdata/vectors, so they cannot disagree unnoticed.
+import { createHash, timingSafeEqual } from "node:crypto";
+import { calculateJwkThumbprint, compactVerify, importJWK } from "jose";
+import { checkObject, JSONShapeError } from "./strictjson.js";
+
+export const MAX_FILE_SIZE = 64 << 10;
+export const CLOCK_TOLERANCE_MS = 5 * 60 * 1000;
+const DAY_MS = 86400 * 1000;
+const MAX_DAYS = 10000;
+const BEGIN = "-----BEGIN FLOWLYTIX LICENSE-----";
+const END = "-----END FLOWLYTIX LICENSE-----";
+const TYPE = "flowlytix-license+jwt";
+
+export const Status = Object.freeze({
+  INVALID: "invalid",
+  CLOCK_TAMPERED: "clock_tampered",
+  DEVICE_MISMATCH: "device_mismatch",
+  REVOKED: "revoked",
+  NOT_YET_VALID: "not_yet_valid",
+  EXPIRED: "expired",
+  CHECK_IN_REQUIRED: "check_in_required",
+  GRACE: "grace",
+  VALID: "valid",
+});
+
+/** Only valid and grace unlock features. */
+export function unlocks(status) {
+  return status === Status.VALID || status === Status.GRACE;
+}
+
+export class InvalidLicenseError extends Error {}
+
+function invalid(msg) {
+  return new InvalidLicenseError("invalid license file: " + msg);
+}
+
+// ---- key sets -------------------------------------------------------------
+
+const keySets = new WeakMap();
+
+/**
+ * parseJWKS reads a public JWKS (an object or its JSON text) into a key set.
+ * Every key must be RSA, RS256/sig when it says, 2048 to 8192 bits, public
+ * only, and its kid must be its own RFC 7638 thumbprint.
+ */
+export async function parseJWKS(jwks) {
+  if (typeof jwks === "object" && jwks !== null && keySets.has(jwks)) return keySets.get(jwks);
+  const set = typeof jwks === "string" ? JSON.parse(jwks) : jwks;
+  if (!set || !Array.isArray(set.keys) || set.keys.length === 0) throw new Error("parse jwks: no keys");
+  const byKid = new Map();
+  for (const [i, jwk] of set.keys.entries()) {
+    if (jwk.kty !== "RSA") throw new Error(`parse jwks: key ${i} is not RSA`);
+    if (jwk.d !== undefined || jwk.p !== undefined) throw new Error(`parse jwks: key ${i} holds private key material`);
+    if (jwk.alg !== undefined && jwk.alg !== "RS256") throw new Error(`parse jwks: key ${i}: alg ${jwk.alg}, want RS256`);
+    if (jwk.use !== undefined && jwk.use !== "sig") throw new Error(`parse jwks: key ${i}: use ${jwk.use}, want sig`);
+    const n = Buffer.from(jwk.n, "base64url");
+    let bits = n.length * 8;
+    for (let b = n[0]; b < 0x80 && bits > 0; b <<= 1) bits--;
+    if (bits < 2048 || bits > 8192) throw new Error(`parse jwks: key ${i} has ${bits} bits, want 2048 to 8192`);
+    const kid = await calculateJwkThumbprint({ kty: "RSA", n: jwk.n, e: jwk.e }, "sha256");
+    if (jwk.kid !== undefined && jwk.kid !== kid) throw new Error(`parse jwks: key ${i}: kid is not the key's thumbprint`);
+    byKid.set(kid, await importJWK({ kty: "RSA", n: jwk.n, e: jwk.e }, "RS256"));
+  }
+  if (typeof jwks === "object") keySets.set(jwks, byKid);
+  return byKid;
+}
+
+// ---- the file -------------------------------------------------------------
+
+/** unarmor extracts the JWS compact serialization from a license file. */
+export function unarmor(input) {
+  const text = typeof input === "string" ? input : Buffer.from(input).toString("utf8");
+  if (Buffer.byteLength(text, "utf8") > MAX_FILE_SIZE) throw invalid(`the file is more than the ${MAX_FILE_SIZE} bytes a license file may be`);
+  let t = text.replace(/^\uFEFF/, "").replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, "");
+  if (t.startsWith("-----")) {
+    if (!t.startsWith(BEGIN)) throw invalid(`the first line is not ${BEGIN}`);
+    if (!t.endsWith(END)) throw invalid(`the last line is not ${END}`);
+    t = t.slice(BEGIN.length, t.length - END.length);
+  }
+  const compact = t.replace(/[\r\n \t]/g, "");
+  if (compact === "") throw invalid("empty file");
+  return compact;
+}
+
+function segment(name, s) {
+  if (s === "") throw invalid(`empty ${name}`);
+  if (!/^[A-Za-z0-9_-]+$/.test(s)) throw invalid(`${name} is not unpadded base64url`);
+  const b = Buffer.from(s, "base64url");
+  if (b.toString("base64url") !== s) throw invalid(`${name} is not canonical base64url`);
+  return b;
+}
+
+const CLAIM_KINDS = {
+  iss: "string", aud: "string", sub: "string", jti: "string",
+  iat: "number", nbf: "number", exp: "number", license_version: "number",
+  customer_id: "string", tenant_id: "string", tier: "string",
+  features: "array", max_devices: "number",
+  starts_at: "string", expires_at: "string",
+  grace_period_days: "number", check_in_days: "number", max_offline_days: "number",
+  device_id: "string", device_fingerprint_sha256: "string",
+};
+const OPTIONAL = new Set(["device_id", "device_fingerprint_sha256"]);
+const INTEGER = /^-?(0|[1-9]\d*)$/;
+const UTC_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.0+)?Z$/;
+
+function utcSeconds(name, s) {
+  const m = UTC_TIME.exec(s);
+  const bad = () => invalid(`claims: ${name} "${s}" is not an RFC 3339 UTC time in whole seconds`);
+  if (!m) throw bad();
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number);
+  const ms = Date.UTC(y, mo - 1, d, h, mi, se);
+  const back = new Date(ms);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) throw bad();
+  return ms / 1000;
+}
+
+/** parse decodes a license file without verifying its signature. */
+export function parse(input) {
+  const compact = unarmor(input);
+  const parts = compact.split(".");
+  if (parts.length !== 3) throw invalid(`a JWS compact serialization has 3 segments, this has ${parts.length}`);
+  const headerText = segment("header", parts[0]).toString("utf8");
+  let members;
+  try {
+    members = checkObject(headerText);
+  } catch (e) {
+    throw invalid(`header: ${e.message}`);
+  }
+  for (const [name, m] of members) {
+    if (!["alg", "kid", "typ"].includes(name)) throw invalid(`header carries "${name}"; only alg, kid and typ are allowed`);
+    if (m.kind !== "string") throw invalid(`header "${name}" is a ${m.kind}, want a string`);
+  }
+  const header = JSON.parse(headerText);
+  if (header.alg !== "RS256") throw invalid(`alg is "${header.alg}", only RS256 is accepted`);
+  if (header.typ !== TYPE) throw invalid(`typ is "${header.typ}", want "${TYPE}"`);
+  if (!header.kid) throw invalid("header has no kid");
+  const payloadText = segment("payload", parts[1]).toString("utf8");
+  segment("signature", parts[2]);
+  const claims = decodeClaims(payloadText);
+  return { header, claims, compact };
+}
+
+function decodeClaims(text) {
+  let members;
+  try {
+    members = checkObject(text);
+  } catch (e) {
+    throw invalid(`claims: ${e instanceof JSONShapeError ? e.message : "not JSON"}`);
+  }
+  for (const name of members.keys()) {
+    const lower = name.toLowerCase();
+    if (lower !== name && lower in CLAIM_KINDS) throw invalid(`claims: "${name}" is not "${lower}": claim names are lowercase`);
+  }
+  for (const [name, want] of Object.entries(CLAIM_KINDS)) {
+    const m = members.get(name);
+    if (!m) {
+      if (!OPTIONAL.has(name)) throw invalid(`claims: missing "${name}"`);
+      continue;
+    }
+    if (m.kind !== want) throw invalid(`claims: "${name}" is a ${m.kind}, want a ${want}`);
+    if (want === "number" && !INTEGER.test(m.raw)) throw invalid(`claims: "${name}" is not an integer`);
+  }
+  const c = JSON.parse(text);
+  if (c.iss !== "flowlytix-licensing") throw invalid(`claims: iss is "${c.iss}"`);
+  if (c.aud !== "flowlytix-app") throw invalid(`claims: aud is "${c.aud}"`);
+  if (c.license_version !== 1) throw invalid(`claims: license_version is ${c.license_version}, want 1`);
+  for (const k of ["sub", "jti", "customer_id", "tenant_id", "tier"]) if (c[k] === "") throw invalid(`claims: ${k} is empty`);
+  if (c.max_devices < 1) throw invalid("claims: max_devices must be at least 1");
+  for (const k of ["grace_period_days", "check_in_days", "max_offline_days"]) {
+    if (c[k] < 0 || c[k] > MAX_DAYS) throw invalid(`claims: ${k} out of range`);
+  }
+  if (!c.features.every((f) => typeof f === "string" && f !== "")) throw invalid("claims: features must be non-empty strings");
+  const starts = utcSeconds("starts_at", c.starts_at);
+  const expires = utcSeconds("expires_at", c.expires_at);
+  if (!(expires > starts)) throw invalid("claims: expires_at must be after starts_at");
+  if (c.nbf !== starts) throw invalid("claims: nbf disagrees with starts_at");
+  if (c.exp !== expires + c.grace_period_days * 86400) throw invalid("claims: exp is not expires_at plus the grace period");
+  const hasID = members.has("device_id");
+  if (hasID !== members.has("device_fingerprint_sha256")) throw invalid("claims: device_id and device_fingerprint_sha256 go together");
+  if (hasID) {
+    if (c.device_id === "") throw invalid("claims: device_id is empty");
+    if (!/^[0-9a-f]{64}$/.test(c.device_fingerprint_sha256)) throw invalid("claims: device_fingerprint_sha256 must be 64 lowercase hex digits");
+  }
+  return c;
+}
+
+// ---- the outcome ----------------------------------------------------------
+
+/** fingerprintHash is how a raw fingerprint appears in files and requests. */
+export function fingerprintHash(fingerprint) {
+  return createHash("sha256").update(fingerprint, "utf8").digest("hex");
+}
+
+const ms = (t) => (t === undefined || t === null || t === "" ? 0 : t instanceof Date ? t.getTime() : typeof t === "number" ? t : Date.parse(t));
+
+function revokedState(sub, deviceId, entries) {
+  let subE = null;
+  let devE = null;
+  for (const e of entries || []) {
+    if (e.subscription_id !== sub) continue;
+    if (!e.device_id) {
+      if (!subE || e.seq > subE.seq) subE = e;
+    } else if (e.device_id === deviceId) {
+      if (!devE || e.seq > devE.seq) devE = e;
+    }
+  }
+  for (const e of [subE, devE]) if (e && ["revoked", "suspended", "blocked"].includes(e.state)) return e.state;
+  return "";
+}
+
+function sameDevice(c, deviceId, fingerprint) {
+  if (deviceId !== c.device_id || !fingerprint) return false;
+  const got = Buffer.from(fingerprintHash(fingerprint));
+  const want = Buffer.from(c.device_fingerprint_sha256);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+/**
+ * evaluate applies the time, device and revocation rules to verified
+ * claims. opts: {now, deviceId, fingerprint, state: {latestTrustedTime,
+ * lastSync, revocations}}; times as Date, milliseconds or RFC 3339 text.
+ */
+export function evaluate(c, opts = {}) {
+  const now = opts.now === undefined ? Date.now() : ms(opts.now);
+  const state = opts.state || {};
+  const iat = c.iat * 1000, nbf = c.nbf * 1000, exp = c.exp * 1000;
+  const expiresAt = Date.parse(c.expires_at);
+  const res = { status: Status.VALID, reason: "", claims: c, daysRemaining: 0, inGrace: false, graceDaysRemaining: 0 };
+  if (expiresAt - now > 0) res.daysRemaining = Math.floor((expiresAt - now) / DAY_MS);
+  const trusted = Math.max(iat, ms(state.latestTrustedTime));
+  const deviceId = opts.deviceId || c.device_id || "";
+  const rev = revokedState(c.sub, deviceId, state.revocations);
+  const lastCheckIn = Math.max(iat, ms(state.lastSync));
+  if (now < trusted - CLOCK_TOLERANCE_MS) {
+    res.status = Status.CLOCK_TAMPERED;
+    res.reason = "the clock reads earlier than the latest trusted time";
+  } else if (c.device_id !== undefined && !sameDevice(c, opts.deviceId, opts.fingerprint)) {
+    res.status = Status.DEVICE_MISMATCH;
+    res.reason = "the file is bound to another device";
+  } else if (rev) {
+    res.status = Status.REVOKED;
+    res.reason = "the cached revocation list says " + rev;
+  } else if (now < nbf) {
+    res.status = Status.NOT_YET_VALID;
+    res.reason = "the license starts at " + c.starts_at;
+  } else if (now >= exp) {
+    res.status = Status.EXPIRED;
+    res.reason = "the license and its grace period have ended";
+  } else if (c.max_offline_days > 0 && now > lastCheckIn + c.max_offline_days * DAY_MS) {
+    res.status = Status.CHECK_IN_REQUIRED;
+    res.reason = `no successful sync within ${c.max_offline_days} days`;
+  } else if (now > expiresAt) {
+    res.status = Status.GRACE;
+    res.inGrace = true;
+    res.graceDaysRemaining = Math.floor((exp - now) / DAY_MS);
+    res.reason = "the license has expired; grace ends at " + new Date(exp).toISOString();
+  }
+  return res;
+}
+
+/**
+ * verifyLicense checks a license file offline, with no network: form,
+ * signature (RS256 only, with a key from the app's own JWKS), then device,
+ * cached state and clock. It resolves to exactly one status; it never
+ * rejects for a bad file (the status is "invalid").
+ */
+export async function verifyLicense(text, opts) {
+  let parsed;
+  try {
+    parsed = parse(text);
+    const keys = await parseJWKS(opts.jwks);
+    const key = keys.get(parsed.header.kid);
+    if (!key) throw invalid(`signed by unknown key "${parsed.header.kid}"`);
+    await compactVerify(parsed.compact, key, { algorithms: ["RS256"] });
+  } catch (e) {
+    return { status: Status.INVALID, reason: e instanceof InvalidLicenseError ? e.message : "invalid license file: " + (e.code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" ? "bad signature" : e.message),
+      claims: null, daysRemaining: 0, inGrace: false, graceDaysRemaining: 0 };
+  }
+  const res = evaluate(parsed.claims, opts);
+  res.token = parsed.compact;
+  return res;
+}
