@@ -1,0 +1,225 @@
+// The online helper: activation, sync of a durable usage queue, clock
+// tampering detection, with the same exactly-once rules as the Go client.
+// State lives in one JSON file written atomically (temp file, fsync,
+// rename), so a crash leaves the old state or the new one, never half.
+import { randomUUID } from "node:crypto";
+import { open, readFile, rename, mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { verifyLicense, parse, parseJWKS, evaluate, Status } from "./verify.js";
+import { compactVerify } from "jose";
+
+const MAX_BATCH = 1000;
+
+export class APIError extends Error {
+  constructor(status, code, message) {
+    super(`license server: ${status} ${code}: ${message}`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], queue: [] });
+
+export class LicenseClient {
+  /**
+   * @param {object} o jwks, statePath, serverURL (optional), deviceId,
+   *   fingerprint, appVersion, platform, now (a function returning ms)
+   */
+  constructor(o) {
+    for (const k of ["jwks", "statePath", "deviceId", "fingerprint"]) if (!o[k]) throw new Error(`LicenseClient: ${k} is required`);
+    this.o = { ...o };
+    this.o.appVersion ||= "unknown";
+    this.o.platform ||= `${process.platform}/${process.arch}`;
+    this.o.now ||= () => Date.now();
+    this.o.serverURL = (o.serverURL || "").replace(/\/+$/, "");
+    this.state = emptyState();
+    this.chain = Promise.resolve(); // serialises state writes
+  }
+
+  /** open loads the state file (a missing file is a fresh state). */
+  async open() {
+    try {
+      const s = JSON.parse(await readFile(this.o.statePath, "utf8"));
+      this.state = { ...emptyState(), ...s };
+    } catch (e) {
+      if (e.code !== "ENOENT") throw new Error(`license state ${this.o.statePath} is damaged (${e.message}): delete it, then import the license file or activate again`);
+    }
+    return this;
+  }
+
+  async save() {
+    const path = this.o.statePath;
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const tmp = `${path}.${process.pid}.tmp`;
+    const f = await open(tmp, "w", 0o600);
+    try {
+      await f.writeFile(JSON.stringify(this.state));
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+    await rename(tmp, path);
+    try {
+      const d = await open(dirname(path), "r");
+      await d.sync();
+      await d.close();
+    } catch { /* some platforms cannot fsync a directory */ }
+  }
+
+  update(fn) {
+    const next = this.chain.then(async () => {
+      fn(this.state);
+      await this.save();
+    });
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  opts(now) {
+    const s = this.state;
+    return { jwks: this.o.jwks, now, deviceId: this.o.deviceId, fingerprint: this.o.fingerprint,
+      state: { latestTrustedTime: s.latest_trusted_ms, lastSync: s.last_sync_ms, revocations: s.revocations } };
+  }
+
+  /**
+   * check answers offline what the license allows now. The clock reading
+   * becomes trusted time, kept at most once a minute, so that setting the
+   * clock back later answers clock_tampered.
+   */
+  async check() {
+    const now = this.o.now();
+    if (!this.state.license_file) return { status: Status.INVALID, reason: "no license: activate or import one", claims: null };
+    let res;
+    if (this.parsed && this.parsed.file === this.state.license_file) {
+      res = evaluate(this.parsed.claims, this.opts(now)); // verified already
+      res.token = this.parsed.token;
+    } else {
+      res = await verifyLicense(this.state.license_file, this.opts(now));
+      if (res.status !== Status.INVALID) this.parsed = { file: this.state.license_file, claims: res.claims, token: res.token };
+    }
+    if (res.status !== Status.CLOCK_TAMPERED && now > this.state.latest_trusted_ms + 60_000) {
+      await this.update((s) => { s.latest_trusted_ms = Math.max(s.latest_trusted_ms, now); });
+    }
+    return res;
+  }
+
+  /** importLicense installs a license file (air-gapped customers). */
+  async importLicense(text) {
+    const res = await verifyLicense(text, { jwks: this.o.jwks, now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+    if (res.status === Status.INVALID) throw new Error(res.reason);
+    if (res.status === Status.DEVICE_MISMATCH) throw new Error(`import license: the file is bound to device ${res.claims.device_id}`);
+    await this.update((s) => {
+      s.license_file = text;
+      s.latest_trusted_ms = Math.max(s.latest_trusted_ms, res.claims.iat * 1000);
+    });
+    return this.check();
+  }
+
+  async post(path, body) {
+    if (!this.o.serverURL) throw new Error("no server configured");
+    const r = await fetch(this.o.serverURL + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const text = await r.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not ours */ }
+    if (!r.ok) throw new APIError(r.status, json?.error?.code || `http_${r.status}`, json?.error?.message || text.slice(0, 200));
+    return json;
+  }
+
+  /** activate activates this device with a license key. */
+  async activate(licenseKey) {
+    const out = await this.post("/api/v1/licensing/activate", { license_key: licenseKey, device_fingerprint: this.o.fingerprint,
+      device_info: { device_id: this.o.deviceId, platform: this.o.platform, app_version: this.o.appVersion } });
+    return this.importLicense(out.license_file);
+  }
+
+  /** recordUsage queues an event durably; its id is made once, here. */
+  async recordUsage(feature, count = 1, durationSeconds = 0) {
+    if (!feature || feature.length > 64 || count < 0 || count > 1e9 || durationSeconds < 0) throw new Error("recordUsage: bad feature, count or duration");
+    await this.update((s) => s.queue.push({ kind: "usage", event_id: randomUUID(), feature, count, duration_seconds: durationSeconds, at: this.o.now() }));
+  }
+
+  /** heartbeat queues a heartbeat. */
+  async heartbeat() {
+    await this.update((s) => s.queue.push({ kind: "heartbeat", at: this.o.now(), app_version: this.o.appVersion }));
+  }
+
+  /**
+   * sync sends the queue in batches and removes only what the server
+   * acknowledged; a failed sync leaves the queue as it was, and a replay
+   * of the same events is counted by the server as duplicates.
+   */
+  async sync() {
+    const report = { accepted: 0, duplicates: 0, status: "", newLicense: false };
+    for (;;) {
+      const parsed = this.state.license_file ? parse(this.state.license_file) : null;
+      if (!parsed) throw new Error("no license: activate or import one");
+      const batch = [];
+      let usage = 0;
+      for (const e of this.state.queue) {
+        if (e.kind === "usage") {
+          if (usage === MAX_BATCH) continue;
+          usage++;
+        }
+        batch.push(e);
+      }
+      const cursor = this.state.revocations.reduce((m, r) => Math.max(m, r.seq), 0);
+      const out = await this.post("/api/v1/licensing/sync", {
+        token: parsed.compact, device_id: this.o.deviceId, revocation_cursor: cursor,
+        heartbeats: batch.filter((e) => e.kind === "heartbeat").map((e) => ({ at: new Date(e.at).toISOString(), app_version: e.app_version })),
+        usage: batch.filter((e) => e.kind === "usage").map((e) => ({ event_id: e.event_id, feature: e.feature, count: e.count,
+          duration_seconds: e.duration_seconds, at: new Date(e.at).toISOString() })),
+      });
+      if (out.accepted + out.duplicates !== usage) throw new Error(`sync: the server acknowledged ${out.accepted + out.duplicates} of ${usage} events; keeping them queued`);
+      let newFile = null;
+      if (out.license_file) {
+        const v = await verifyLicense(out.license_file, { jwks: this.o.jwks, now: Date.parse(out.server_time), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+        if (v.status !== Status.INVALID && v.claims.sub === parsed.claims.sub && v.claims.jti !== parsed.claims.jti) newFile = out.license_file;
+      }
+      const sent = new Set(batch);
+      const serverMs = Date.parse(out.server_time);
+      await this.update((s) => {
+        s.queue = s.queue.filter((e) => !sent.has(e));
+        const known = new Set(s.revocations.map((r) => r.seq));
+        for (const r of out.revocations) if (!known.has(r.seq)) s.revocations.push(r);
+        s.latest_trusted_ms = serverMs; // the server's clock is the trusted one
+        s.last_sync_ms = Math.min(serverMs, this.o.now());
+        if (newFile) s.license_file = newFile;
+      });
+      report.accepted += out.accepted;
+      report.duplicates += out.duplicates;
+      report.status = out.status;
+      report.newLicense ||= !!newFile;
+      if (usage < MAX_BATCH) return report;
+    }
+  }
+
+  /** deactivate sends the queue, frees the seat and forgets the license. */
+  async deactivate() {
+    await this.sync();
+    const parsed = parse(this.state.license_file);
+    await this.post("/api/v1/licensing/deactivate", { token: parsed.compact, device_id: this.o.deviceId });
+    await this.update((s) => { s.license_file = ""; });
+    this.parsed = null;
+  }
+
+  /** importRevocations applies a signed revocation list carried in by hand. */
+  async importRevocations(jws) {
+    const keys = await parseJWKS(this.o.jwks);
+    const kid = JSON.parse(Buffer.from(jws.split(".")[0], "base64url").toString()).kid;
+    const key = keys.get(kid);
+    if (!key) throw new Error("import revocations: signed by an unknown key");
+    const { payload, protectedHeader } = await compactVerify(jws.trim(), key, { algorithms: ["RS256"] });
+    if (protectedHeader.typ !== "flowlytix-revocations+jwt") throw new Error("import revocations: not a revocation list");
+    const list = JSON.parse(new TextDecoder().decode(payload));
+    await this.update((s) => {
+      const known = new Set(s.revocations.map((r) => r.seq));
+      for (const r of list.revocations) if (!known.has(r.seq)) s.revocations.push(r);
+    });
+    return list.revocations.length;
+  }
+
+  /** pending counts queued usage events. */
+  pending() {
+    return this.state.queue.filter((e) => e.kind === "usage").length;
+  }
+}

@@ -1,0 +1,85 @@
+// Type declarations for @flowlytix/licensing.
+
+export type Status =
+  | "valid" | "grace" | "expired" | "not_yet_valid" | "check_in_required"
+  | "revoked" | "device_mismatch" | "clock_tampered" | "invalid";
+
+export declare const Status: {
+  readonly INVALID: "invalid"; readonly CLOCK_TAMPERED: "clock_tampered"; readonly DEVICE_MISMATCH: "device_mismatch";
+  readonly REVOKED: "revoked"; readonly NOT_YET_VALID: "not_yet_valid"; readonly EXPIRED: "expired";
+  readonly CHECK_IN_REQUIRED: "check_in_required"; readonly GRACE: "grace"; readonly VALID: "valid";
+};
+
+export interface Claims {
+  iss: string; aud: string; sub: string; jti: string; iat: number; nbf: number; exp: number; license_version: 1;
+  customer_id: string; tenant_id: string; tier: "basic" | "professional" | "enterprise" | string;
+  features: string[]; max_devices: number; starts_at: string; expires_at: string;
+  grace_period_days: number; check_in_days: number; max_offline_days: number;
+  device_id?: string; device_fingerprint_sha256?: string;
+}
+
+export interface Revocation { seq: number; subscription_id: string; device_id?: string; state: "revoked" | "suspended" | "blocked" | "active"; at: string; }
+
+export type Time = Date | number | string;
+
+export interface VerifyOptions {
+  /** The app's public key set (the JWKS object or its JSON text). */
+  jwks: object | string;
+  now?: Time;
+  deviceId?: string;
+  /** The raw device fingerprint; only its SHA-256 is compared. */
+  fingerprint?: string;
+  state?: { latestTrustedTime?: Time; lastSync?: Time; revocations?: Revocation[] };
+}
+
+export interface Result {
+  status: Status;
+  reason: string;
+  claims: Claims | null;
+  daysRemaining: number;
+  inGrace: boolean;
+  graceDaysRemaining: number;
+  token?: string;
+}
+
+/** Verifies a license file offline; resolves to exactly one status, never rejects for a bad file. */
+export function verifyLicense(text: string | Uint8Array, opts: VerifyOptions): Promise<Result>;
+export function evaluate(claims: Claims, opts?: Omit<VerifyOptions, "jwks">): Result;
+export function unlocks(status: Status): boolean;
+export function fingerprintHash(fingerprint: string): string;
+export function unarmor(text: string | Uint8Array): string;
+export function parse(text: string | Uint8Array): { header: { alg: "RS256"; kid: string; typ: string }; claims: Claims; compact: string };
+export function parseJWKS(jwks: object | string): Promise<Map<string, unknown>>;
+export class InvalidLicenseError extends Error {}
+export const MAX_FILE_SIZE: number;
+export const CLOCK_TOLERANCE_MS: number;
+
+export interface ClientOptions {
+  jwks: object | string;
+  /** Where the state (license, trusted time, revocations, queue) is kept, e.g. in app.getPath("userData"). */
+  statePath: string;
+  serverURL?: string;
+  deviceId: string;
+  fingerprint: string;
+  appVersion?: string;
+  platform?: string;
+  now?: () => number;
+}
+
+export interface SyncReport { accepted: number; duplicates: number; status: string; newLicense: boolean; }
+
+export class APIError extends Error { status: number; code: string; }
+
+export class LicenseClient {
+  constructor(opts: ClientOptions);
+  open(): Promise<this>;
+  check(): Promise<Result>;
+  activate(licenseKey: string): Promise<Result>;
+  importLicense(text: string): Promise<Result>;
+  importRevocations(jws: string): Promise<number>;
+  recordUsage(feature: string, count?: number, durationSeconds?: number): Promise<void>;
+  heartbeat(): Promise<void>;
+  sync(): Promise<SyncReport>;
+  deactivate(): Promise<void>;
+  pending(): number;
+}

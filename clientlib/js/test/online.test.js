@@ -1,0 +1,139 @@
+// Against a real licensed, built from this repository and started by the
+// test on a free port on this machine.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, copyFileSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LicenseClient, Status } from "../index.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+const dir = mkdtempSync(join(tmpdir(), "flowlytix-js-"));
+const bin = join(dir, "licensed");
+const db = join(dir, "licensed.db");
+let port, server, token, jwks;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function start() {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, ["serve", "--addr", `127.0.0.1:${port}`, "--db", db, "--keys", join(dir, "keys"), "--jobs=false", "--log-level", "error"]);
+    let out = "";
+    p.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("listening")) resolve(p);
+    });
+    p.on("exit", (code) => reject(new Error(`licensed exited with ${code}`)));
+  });
+}
+
+function stop(p) {
+  return new Promise((resolve) => {
+    p.removeAllListeners("exit");
+    p.on("exit", resolve);
+    p.kill("SIGTERM");
+  });
+}
+
+const base = () => `http://127.0.0.1:${port}`;
+
+async function admin(path, body) {
+  const r = await fetch(base() + path, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
+  const json = await r.json();
+  assert.ok(r.ok, JSON.stringify(json));
+  return json;
+}
+
+async function subscription() {
+  const c = await admin("/api/v1/customers", { email: `js-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com` });
+  return admin("/api/v1/subscriptions", { customer_id: c.id, tier: "professional", features: ["export"], max_devices: 3,
+    expires_at: new Date(Date.now() + 365 * 86400e3).toISOString().replace(/\.\d+Z$/, "Z") });
+}
+
+before(async () => {
+  execFileSync("go", ["build", "-o", bin, "./cmd/licensed"], { cwd: root, stdio: "inherit" });
+  const out = execFileSync(bin, ["token", "create", "--name", "js", "--db", db]).toString().trim().split("\n");
+  token = out[out.length - 1];
+  port = await freePort();
+  server = await start();
+  jwks = await (await fetch(base() + "/.well-known/jwks.json")).json();
+});
+
+after(async () => {
+  if (server) await stop(server);
+});
+
+function client(name, now) {
+  return new LicenseClient({ jwks, serverURL: base(), statePath: join(dir, `${name}.json`), deviceId: name, fingerprint: `fp-${name}`, appVersion: "1.0.0", now });
+}
+
+test("usage recorded offline reaches the server exactly once", async () => {
+  const sub = await subscription();
+  const c = await client("laptop").open();
+  const res = await c.activate(sub.license_key);
+  assert.equal(res.status, Status.VALID);
+
+  await stop(server);
+  server = null;
+  for (let i = 0; i < 5; i++) await c.recordUsage("export", 1, 2);
+  await assert.rejects(c.sync(), "no server");
+  const reopened = await client("laptop").open();
+  assert.equal(reopened.pending(), 5, "the queue survived on disk");
+  assert.equal((await reopened.check()).status, Status.VALID, "offline, the license still works");
+
+  server = await start();
+  const before = join(dir, "laptop-before.json");
+  copyFileSync(join(dir, "laptop.json"), before);
+  let rep = await reopened.sync();
+  assert.equal(rep.accepted, 5);
+  assert.equal(reopened.pending(), 0);
+
+  // A crash after the server stored the batch but before the app wrote
+  // down the acknowledgement: the same events go again, and count once.
+  copyFileSync(before, join(dir, "laptop.json"));
+  const crashed = await client("laptop").open();
+  assert.equal(crashed.pending(), 5);
+  rep = await crashed.sync();
+  assert.equal(rep.accepted, 0);
+  assert.equal(rep.duplicates, 5);
+  assert.equal(crashed.pending(), 0);
+});
+
+test("a suspension arrives by sync and the next offline check says revoked", async () => {
+  const sub = await subscription();
+  const c = await client("desk").open();
+  await c.activate(sub.license_key);
+  await admin(`/api/v1/subscriptions/${sub.id}/suspend`);
+  const rep = await c.sync();
+  assert.equal(rep.status, "suspended");
+  assert.equal((await c.check()).status, Status.REVOKED);
+});
+
+test("the clock set back is noticed", async () => {
+  const sub = await subscription();
+  let now = Date.now();
+  const c = await client("pc", () => now).open();
+  await c.activate(sub.license_key);
+  now += 2 * 86400e3;
+  assert.equal((await c.check()).status, Status.VALID);
+  now -= 86400e3;
+  assert.equal((await c.check()).status, Status.CLOCK_TAMPERED);
+});
+
+test("the state file is written with the owner's permissions only", async () => {
+  const { statSync } = await import("node:fs");
+  if (process.platform === "win32") return;
+  assert.equal(statSync(join(dir, "laptop.json")).mode & 0o777, 0o600);
+  assert.ok(JSON.parse(readFileSync(join(dir, "laptop.json"), "utf8")).license_file.includes("BEGIN FLOWLYTIX LICENSE"));
+});
