@@ -106,6 +106,7 @@ var funcs = template.FuncMap{
 		return "$" + itoa(cents/100) + "." + pad2(cents%100)
 	},
 	"join":  strings.Join,
+	"flash": func(code string) string { return flashes[code] },
 	"add":   func(a, b int) int { return a + b },
 	"sub":   func(a, b int) int { return a - b },
 	"lower": strings.ToLower,
@@ -293,10 +294,21 @@ const (
 	maxPerAddress  = 20
 )
 
-func (a *Admin) throttled(keys ...string) bool {
+// reserve counts an attempt as a failure before the password is checked,
+// in one locked step, so that parallel guesses cannot all slip under the
+// limit; a successful check takes the reservation back. It reports false
+// when any key is over its limit.
+func (a *Admin) reserve(keys ...string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
+	if len(a.failures) > 100_000 {
+		for k, ts := range a.failures { // forget idle keys, never live ones
+			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= throttleWindow {
+				delete(a.failures, k)
+			}
+		}
+	}
 	for i, k := range keys {
 		recent := a.failures[k][:0]
 		for _, t := range a.failures[k] {
@@ -310,21 +322,38 @@ func (a *Admin) throttled(keys ...string) bool {
 			limit = maxPerAddress
 		}
 		if len(recent) >= limit {
-			return true
+			return false
 		}
 	}
-	return false
+	for _, k := range keys {
+		a.failures[k] = append(a.failures[k], now)
+	}
+	return true
 }
 
-func (a *Admin) fail(keys ...string) {
+// release takes back the reservation of a successful attempt.
+func (a *Admin) release(keys ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(a.failures) > 100_000 {
-		a.failures = map[string][]time.Time{} // a flood of addresses: start over
-	}
 	for _, k := range keys {
-		a.failures[k] = append(a.failures[k], a.now())
+		if ts := a.failures[k]; len(ts) > 0 {
+			a.failures[k] = ts[:len(ts)-1]
+		}
 	}
+}
+
+// checking bounds concurrent password checks: each costs 19 MiB.
+var checking = make(chan struct{}, 4)
+
+// checkPassword runs one argon2id check under the bound.
+func checkPassword(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case checking <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-checking }()
+	return CheckPassword(hash, password), nil
 }
 
 func (a *Admin) clientIP(r *http.Request) string {
@@ -367,22 +396,24 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, "login", page{Title: "Sign in", Error: msg, Data: map[string]string{"Next": next, "Email": email}})
 	}
 	acct, addr := "account:"+email, "address:"+a.clientIP(r)
-	if a.throttled(acct, addr) {
+	if !a.reserve(acct, addr) {
 		again("Too many failed sign-ins. Wait a few minutes and try again.", http.StatusTooManyRequests)
 		return
 	}
 	u, err := a.svc.Store().GetAdminUserByEmail(r.Context(), email)
-	ok := false
+	hash := dummyHash // the same work for an unknown email
 	if err == nil {
-		ok = CheckPassword(u.PasswordHash, password)
-	} else {
-		CheckPassword(dummyHash, password) // the same work for an unknown email
+		hash = u.PasswordHash
 	}
-	if !ok {
-		a.fail(acct, addr)
+	ok, cerr := checkPassword(r.Context(), hash, password)
+	if cerr != nil {
+		return // the browser went away
+	}
+	if !ok || err != nil {
 		again("Wrong email or password.", http.StatusUnauthorized)
 		return
 	}
+	a.release(acct, addr)
 	secret, err := newSecret()
 	if err != nil {
 		a.internal(w, r, err)

@@ -198,3 +198,73 @@ func TestAFormErrorStandsBesideTheFormAndKeepsWhatWasTyped(t *testing.T) {
 	assert.Contains(t, page, "is not an email address")
 	assert.Contains(t, page, `value="Globex"`, "what was typed stays")
 }
+
+func TestASessionOpensTheAdminAPIOnlyForItsOwnOrigin(t *testing.T) {
+	s := newSite(t)
+	c := httpBrowser(t)
+	ck := s.login(t, c, password).Cookies()[0]
+	do := func(method, path, site string) int {
+		req, _ := http.NewRequest(method, s.url+path, strings.NewReader(`{"email":"x@example.com"}`))
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+			req.Header.Set("Origin", "http://evil.example")
+		}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusUnauthorized, do("POST", "/api/v1/customers", "same-site"), "a sibling site cannot use the session")
+	assert.Equal(t, http.StatusUnauthorized, do("POST", "/api/v1/customers", "cross-site"))
+	assert.Equal(t, http.StatusUnauthorized, do("GET", "/api/v1/customers", "cross-site"), "nor a cross-site navigation")
+	assert.Equal(t, http.StatusOK, do("GET", "/api/v1/customers", "same-origin"))
+	_, total, err := s.svc.Store().ListCustomers(context.Background(), syncserver.CustomerFilter{})
+	require.NoError(t, err)
+	assert.Equal(t, 0, total)
+}
+
+func TestParallelGuessesDoNotSlipPastTheThrottle(t *testing.T) {
+	s := newSite(t)
+	codes := make(chan int, 30)
+	for range 30 {
+		go func() {
+			resp, err := http.PostForm(s.url+"/admin/login", url.Values{"email": {email}, "password": {"guess-guess-guess"}})
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	counted := map[int]int{}
+	for range 30 {
+		counted[<-codes]++
+	}
+	assert.Equal(t, 5, counted[http.StatusUnauthorized], "only five guesses are checked: %v", counted)
+	assert.Equal(t, 25, counted[http.StatusTooManyRequests])
+}
+
+func TestPagesShowOnlyTheirOwnMessagesAndSurviveAbsurdPages(t *testing.T) {
+	s := newSite(t)
+	c := httpBrowser(t)
+	ck := s.login(t, c, password).Cookies()[0]
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest("GET", s.url+path, nil)
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/admin/customers?done=Your+session+expired.+Re-verify+at+evil.example")
+	assert.Equal(t, http.StatusOK, code)
+	assert.NotContains(t, body, "evil.example")
+	code, body = get("/admin/customers?done=customer-created")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "Customer created.")
+	code, _ = get("/admin/subscriptions?page=368934881474191034")
+	assert.Equal(t, http.StatusOK, code)
+}

@@ -36,7 +36,8 @@ func (a *Admin) render(w http.ResponseWriter, r *http.Request, name string, p pa
 	p.User = userFrom(r.Context())
 	p.Query = r.URL.Query()
 	if p.Flash == "" {
-		p.Flash = r.URL.Query().Get("done")
+		// Only fixed messages: a link cannot make a page say its words.
+		p.Flash = flashes[r.URL.Query().Get("done")]
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {
@@ -67,17 +68,36 @@ func (a *Admin) failed(w http.ResponseWriter, r *http.Request, err error) {
 	a.render(w, r, "error", page{Title: "Not done", Error: de.Message})
 }
 
-// back redirects to a page with a message (POST, redirect, GET).
-func back(w http.ResponseWriter, r *http.Request, to, msg string) {
+// flashes are the messages a page may show after a redirect, by code.
+var flashes = map[string]string{
+	"customer-created":     "Customer created.",
+	"customer-saved":       "Customer saved.",
+	"subscription-created": "Subscription created. Its license key is shown above: send it to the customer.",
+	"renewed":              "Renewed: devices get a new license file on their next sync.",
+	"terms-saved":          "Saved: devices get a new license file on their next sync.",
+	"suspend":              "Suspended: devices learn it on their next sync or validate.",
+	"reinstate":            "Reinstated.",
+	"revoke":               "Revoked for good.",
+	"device-deactivated":   "Device deactivated; its seat is free.",
+	"device-blocked":       "Device blocked; its seat is free and it is refused from now on.",
+	"token-revoked":        "Token revoked.",
+	"key-rotated":          "A new signing key is active; older keys keep verifying. Ship apps the new JWKS.",
+	"password-changed":     "Password changed; sign in again.",
+}
+
+// back redirects to a page with one of the fixed messages (POST,
+// redirect, GET).
+func back(w http.ResponseWriter, r *http.Request, to, code string) {
 	sep := "?"
 	if strings.Contains(to, "?") {
 		sep = "&"
 	}
-	http.Redirect(w, r, to+sep+"done="+url.QueryEscape(msg), http.StatusSeeOther)
+	http.Redirect(w, r, to+sep+"done="+url.QueryEscape(code), http.StatusSeeOther)
 }
 
 func pageOf(r *http.Request) syncserver.Page {
 	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	n = min(max(n, 1), 1_000_000) // an absurd page must not overflow the offset
 	return syncserver.Page{Page: n, PageSize: 25}.Normalize()
 }
 
@@ -131,7 +151,20 @@ func (a *Admin) passwordPage(w http.ResponseWriter, r *http.Request) {
 
 func (a *Admin) changePassword(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
-	if !CheckPassword(u.PasswordHash, r.PostFormValue("current")) {
+	key := "password:" + u.ID
+	if !a.reserve(key) {
+		w.WriteHeader(http.StatusTooManyRequests)
+		a.render(w, r, "password", page{Title: "Change password", Error: "Too many wrong passwords. Wait a few minutes."})
+		return
+	}
+	ok, err := checkPassword(r.Context(), u.PasswordHash, r.PostFormValue("current"))
+	if err != nil {
+		return
+	}
+	if ok {
+		a.release(key)
+	}
+	if !ok {
 		w.WriteHeader(http.StatusBadRequest)
 		a.render(w, r, "password", page{Title: "Change password", Error: "The current password is wrong."})
 		return
@@ -154,7 +187,7 @@ func (a *Admin) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every other session ends; sign in again with the new password.
 	_ = st.DeleteUserSessions(r.Context(), u.ID)
-	http.Redirect(w, r, "/admin/login?done="+url.QueryEscape("Password changed; sign in again."), http.StatusSeeOther)
+	back(w, r, "/admin/login", "password-changed")
 }
 
 func str(s string) *string { return &s }
@@ -180,7 +213,7 @@ func (a *Admin) createCustomer(w http.ResponseWriter, r *http.Request) {
 			Data: map[string]any{"List": list, "Pager": newPager(r, p, total), "Form": r.PostForm, "FormError": errText(err)}})
 		return
 	}
-	back(w, r, "/admin/customers/"+c.ID, "Customer created.")
+	back(w, r, "/admin/customers/"+c.ID, "customer-created")
 }
 
 func errText(err error) string {
@@ -223,7 +256,7 @@ func (a *Admin) updateCustomer(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	back(w, r, "/admin/customers/"+id, "Customer saved.")
+	back(w, r, "/admin/customers/"+id, "customer-saved")
 }
 
 func (a *Admin) subscriptions(w http.ResponseWriter, r *http.Request) {
@@ -310,11 +343,15 @@ func (a *Admin) createSubscription(w http.ResponseWriter, r *http.Request) {
 		}
 		// Bad input: the customer's page again, the error beside the form
 		// and what was typed kept.
+		if _, cerr := a.svc.Store().GetCustomer(r.Context(), customerID); cerr != nil {
+			a.failed(w, r, err)
+			return
+		}
 		w.WriteHeader(http.StatusBadRequest)
 		a.customerPage(w, r, customerID, map[string]any{"Form": r.PostForm, "FormError": de.Message})
 		return
 	}
-	back(w, r, "/admin/subscriptions/"+sub.ID, "Subscription created. Its license key: "+sub.LicenseKey)
+	back(w, r, "/admin/subscriptions/"+sub.ID, "subscription-created")
 }
 
 func (a *Admin) subscription(w http.ResponseWriter, r *http.Request) {
@@ -344,7 +381,7 @@ func (a *Admin) renew(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	back(w, r, "/admin/subscriptions/"+id, "Renewed: devices get a new license file on their next sync.")
+	back(w, r, "/admin/subscriptions/"+id, "renewed")
 }
 
 func (a *Admin) changeTerms(w http.ResponseWriter, r *http.Request) {
@@ -360,7 +397,7 @@ func (a *Admin) changeTerms(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	back(w, r, "/admin/subscriptions/"+id, "Saved: devices get a new license file on their next sync.")
+	back(w, r, "/admin/subscriptions/"+id, "terms-saved")
 }
 
 func (a *Admin) statusChange(w http.ResponseWriter, r *http.Request) {
@@ -373,8 +410,7 @@ func (a *Admin) statusChange(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	msgs := map[string]string{"suspend": "Suspended: devices learn it on their next sync or validate.", "reinstate": "Reinstated.", "revoke": "Revoked for good."}
-	back(w, r, "/admin/subscriptions/"+id, msgs[change])
+	back(w, r, "/admin/subscriptions/"+id, change)
 }
 
 func (a *Admin) licenseFile(w http.ResponseWriter, r *http.Request) {
@@ -412,7 +448,7 @@ func (a *Admin) deviceAction(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	back(w, r, "/admin/subscriptions/"+d.SubscriptionID, "Device "+d.DeviceID+" is now "+d.Status+"; its seat is free.")
+	back(w, r, "/admin/subscriptions/"+d.SubscriptionID, "device-"+map[string]string{"block": "blocked", "deactivate": "deactivated"}[action])
 }
 
 func (a *Admin) offlinePage(w http.ResponseWriter, r *http.Request) {
@@ -498,7 +534,7 @@ func (a *Admin) revokeToken(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	back(w, r, "/admin/tokens", "Token revoked.")
+	back(w, r, "/admin/tokens", "token-revoked")
 }
 
 func (a *Admin) keys(w http.ResponseWriter, r *http.Request) {
@@ -525,5 +561,6 @@ func (a *Admin) rotateKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = a.svc.Store().AppendAudit(r.Context(), &syncserver.AuditEntry{At: a.now(), Actor: string(actor(r)), Action: "key.rotate", TargetType: "key", TargetID: kid})
-	back(w, r, "/admin/keys", "New signing key "+kid+" is active; older keys keep verifying. Ship apps the new JWKS.")
+	a.log.Info("signing key rotated from the web admin", "kid", kid, "by", actor(r))
+	back(w, r, "/admin/keys", "key-rotated")
 }

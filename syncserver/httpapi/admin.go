@@ -32,7 +32,10 @@ func (a *API) requireAdmin(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), syncserver.Actor("token:"+t.Name))))
 			return
 		}
-		if a.session != nil {
+		// A browser session opens the admin API only for the admin's own
+		// pages: never for a request another site made the browser send
+		// (cross-site top-level GETs carry Lax cookies too).
+		if a.session != nil && sameOrigin(r) && a.csrf.Check(r) == nil {
 			if actor, ok := a.session(r); ok {
 				next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), actor)))
 				return
@@ -298,4 +301,15 @@ func (a *API) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	o, err := a.svc.Store().Overview(r.Context(), a.svc.Now(), days)
 	respond(a, w, r, http.StatusOK, o, err)
+}
+
+// sameOrigin reports whether a browser says the request comes from a page
+// of this origin (or typed by the user); requests without the header are
+// not from a modern browser.
+func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
 }

@@ -65,6 +65,7 @@ type API struct {
 	quietOK    bool
 	session    func(r *http.Request) (syncserver.Actor, bool)
 	jwksFor    atomic.Pointer[jwksCache]
+	csrf       *http.CrossOriginProtection
 
 	activateIP, activateKey, validateIP, validateKey *limiter
 	router                                           chi.Router
@@ -78,7 +79,7 @@ func New(cfg Config) (*API, error) {
 	cfg.Limits.defaults()
 	a := &API{
 		svc: cfg.Service, log: cfg.Log, metrics: newMetrics(cfg.Service), trustProxy: cfg.TrustProxy,
-		quietOK: cfg.QuietOK, session: cfg.SessionActor,
+		quietOK: cfg.QuietOK, session: cfg.SessionActor, csrf: http.NewCrossOriginProtection(),
 		activateIP: newLimiter(cfg.Limits.ActivatePerIP), activateKey: newLimiter(cfg.Limits.ActivatePerKey),
 		validateIP: newLimiter(cfg.Limits.ValidatePerIP), validateKey: newLimiter(cfg.Limits.ValidatePerKey),
 	}
