@@ -2,10 +2,10 @@
 // tampering detection, with the same exactly-once rules as the Go client.
 // State lives in one JSON file written atomically (temp file, fsync,
 // rename), so a crash leaves the old state or the new one, never half.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { open, readFile, rename, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { verifyLicense, parse, parseJWKS, evaluate, Status } from "./verify.js";
+import { verifyLicense, parse, parseJWKS, evaluate, fingerprintHash, Status } from "./verify.js";
 import { compactVerify } from "jose";
 
 const MAX_BATCH = 1000;
@@ -191,6 +191,26 @@ export class LicenseClient {
       report.newLicense ||= !!newFile;
       if (usage < MAX_BATCH) return report;
     }
+  }
+
+  /** validate asks the server whether this device's license is valid now. */
+  async validate() {
+    if (!this.state.license_file) throw new Error("no license: activate or import one");
+    return this.post("/api/v1/licensing/validate", { token: parse(this.state.license_file).compact, device_id: this.o.deviceId });
+  }
+
+  /**
+   * activationRequest writes the file an air-gapped machine sends to the
+   * vendor: armored base64url JSON, with only the fingerprint's SHA-256.
+   */
+  activationRequest(licenseKey) {
+    const body = Buffer.from(JSON.stringify({
+      license_key: licenseKey.trim().toUpperCase(), device_id: this.o.deviceId,
+      device_fingerprint_sha256: fingerprintHash(this.o.fingerprint), platform: this.o.platform,
+      app_version: this.o.appVersion, created_at: new Date(this.o.now()).toISOString().replace(/\.\d+Z$/, "Z"),
+      nonce: randomBytes(16).toString("base64url"),
+    })).toString("base64url");
+    return "-----BEGIN FLOWLYTIX ACTIVATION REQUEST-----\n" + body.match(/.{1,64}/g).join("\n") + "\n-----END FLOWLYTIX ACTIVATION REQUEST-----\n";
   }
 
   /** deactivate sends the queue, frees the seat and forgets the license. */

@@ -137,3 +137,28 @@ test("the state file is written with the owner's permissions only", async () => 
   assert.equal(statSync(join(dir, "laptop.json")).mode & 0o777, 0o600);
   assert.ok(JSON.parse(readFileSync(join(dir, "laptop.json"), "utf8")).license_file.includes("BEGIN FLOWLYTIX LICENSE"));
 });
+
+test("validate online, then deactivate frees the seat", async () => {
+  const sub = await subscription();
+  const c = await client("tablet").open();
+  await c.activate(sub.license_key);
+  const v = await c.validate();
+  assert.equal(v.valid, true);
+  await c.deactivate();
+  assert.equal((await c.check()).status, Status.INVALID, "no license on this machine any more");
+  const r = await fetch(`${base()}/api/v1/subscriptions/${sub.id}`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await r.json()).active_devices, 0);
+});
+
+test("an activation request the vendor turns into this device's file", async () => {
+  const sub = await subscription();
+  const c = await client("plant", undefined).open();
+  const req = c.activationRequest(sub.license_key);
+  assert.match(req, /^-----BEGIN FLOWLYTIX ACTIVATION REQUEST-----\n/);
+  assert.ok(!req.includes("fp-plant"), "only the fingerprint's hash leaves the machine");
+  const r = await fetch(`${base()}/api/v1/offline/activate`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: req });
+  assert.equal(r.status, 200, await r.clone().text());
+  const res = await c.importLicense(await r.text());
+  assert.equal(res.status, Status.VALID);
+  assert.equal(res.claims.device_id, "plant");
+});
