@@ -234,6 +234,11 @@ func (a *API) statusChange(change string) http.HandlerFunc {
 
 func (a *API) licenseFile(w http.ResponseWriter, r *http.Request) {
 	file, err := a.svc.UnboundLicenseFile(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"))
+	a.writeLicense(w, r, file, err)
+}
+
+// writeLicense answers with a license file as text/plain, or the error.
+func (a *API) writeLicense(w http.ResponseWriter, r *http.Request, file []byte, err error) {
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -280,13 +285,7 @@ func (a *API) offlineActivate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	file, _, err := a.svc.OfflineActivate(r.Context(), ActorFrom(r.Context()), body)
-	if err != nil {
-		writeError(w, r, a.log, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="license.lic"`)
-	w.Write(file)
+	a.writeLicense(w, r, file, err)
 }
 
 func (a *API) overview(w http.ResponseWriter, r *http.Request) {
