@@ -102,45 +102,13 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"money": func(cents int64) string {
-		return "$" + itoa(cents/100) + "." + pad2(cents%100)
-	},
+	"money": func(cents int64) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) },
 	"join":  strings.Join,
 	"flash": func(code string) string { return flashes[code] },
 	"add":   func(a, b int) int { return a + b },
 	"sub":   func(a, b int) int { return a - b },
 	"lower": strings.ToLower,
 	"list":  func(v ...string) []string { return v },
-}
-
-func itoa(n int64) string {
-	return strings.TrimSpace(strings.Replace(template.HTMLEscapeString(fmtInt(n)), " ", "", -1))
-}
-
-func fmtInt(n int64) string {
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	s := ""
-	for {
-		s = string(rune('0'+n%10)) + s
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
-
-func pad2(n int64) string {
-	if n < 10 {
-		return "0" + fmtInt(n)
-	}
-	return fmtInt(n)
 }
 
 // Mount adds the web admin's routes to r, under /admin.

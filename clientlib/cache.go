@@ -71,7 +71,6 @@ const (
 	metaFile    = "license_file"
 	metaTrusted = "latest_trusted_ms"
 	metaSync    = "last_sync_ms"
-	metaCursor  = "revocation_cursor"
 )
 
 // openCache opens (creating) the cache: WAL, synchronous=FULL so that a
