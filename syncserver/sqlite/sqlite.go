@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"modernc.org/sqlite"
@@ -47,6 +48,7 @@ var Dialect = &sqlstore.Dialect{
 	LockMigrations:        func(context.Context, *sql.DB) (func(), error) { return func() {}, nil },
 	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`,
 	SyncCommitters:        1,
+	ConsecutiveRowids:     true,
 	ParamPrefix:           "?",
 }
 
@@ -85,6 +87,26 @@ func dsn(path string, extra url.Values) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
+// retryBusy runs f again while SQLite answers "busy" without waiting, for
+// at most a few seconds. That happens when several processes open a new
+// database at once, or one opens it while another closes the last
+// connection (and checkpoints and deletes the WAL): the busy timeout does
+// not cover these moments.
+func retryBusy(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := f()
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
 // Open opens (creating when missing) the database at path, applies the
 // migrations and returns the store.
 func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, error) {
@@ -113,7 +135,9 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 	}
 	f.Close()
 	w, err := sql.Open("sqlite", dsn(path, url.Values{
-		"_pragma": {"synchronous(" + opts.Synchronous + ")"},
+		"_pragma": {"synchronous(" + opts.Synchronous + ")",
+			"wal_autocheckpoint(" + strconv.Itoa(backstopPages) + ")",
+			"journal_size_limit(" + strconv.Itoa(walSizeLimit) + ")"},
 		"_txlock": {"immediate"},
 	}))
 	if err != nil {
@@ -124,12 +148,12 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	if err := w.PingContext(ctx); err != nil {
+	if err := retryBusy(ctx, func() error { return w.PingContext(ctx) }); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	store := sqlstore.New(w, nil, Dialect)
-	if _, err := store.Migrate(ctx); err != nil {
+	if err := retryBusy(ctx, func() error { _, err := store.Migrate(ctx); return err }); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -140,5 +164,13 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 	}
 	r.SetMaxOpenConns(opts.Readers)
 	r.SetMaxIdleConns(opts.Readers)
-	return sqlstore.New(w, r, Dialect), nil
+	cp, err := startCheckpointer(path, opts.Synchronous)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	s := sqlstore.New(w, r, Dialect)
+	s.OnClose(cp.close)
+	return s, nil
 }

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowlytix/licensing/migrations"
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/sqlite"
 	"github.com/flowlytix/licensing/syncserver/sqlstore/storetest"
@@ -52,7 +54,9 @@ func TestMigrationsAreIdempotentAndSafeInParallel(t *testing.T) {
 	assert.Empty(t, applied, "a second run applies nothing")
 	var n int
 	require.NoError(t, s.DB().QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n))
-	assert.Equal(t, 1, n)
+	files, err := fs.Glob(migrations.SQLite(), "*.sql")
+	require.NoError(t, err)
+	assert.Equal(t, len(files), n, "one row a migration")
 	var mode string
 	require.NoError(t, s.DB().QueryRow("PRAGMA journal_mode").Scan(&mode))
 	assert.Equal(t, "wal", mode)
@@ -68,6 +72,9 @@ func TestOpenRefusesAnUnknownSynchronousMode(t *testing.T) {
 
 func BenchmarkRecordSync100(b *testing.B) { storetest.BenchmarkRecordSync100(b, open) }
 func BenchmarkActivate(b *testing.B)      { storetest.BenchmarkActivate(b, open) }
+func BenchmarkRecordSyncConcurrent(b *testing.B) {
+	storetest.BenchmarkRecordSyncConcurrent(b, open)
+}
 
 // The at-scale benchmarks read a database that cmd/seedgen filled:
 //

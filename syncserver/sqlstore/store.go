@@ -41,6 +41,10 @@ type Dialect struct {
 	// SyncCommitters is how many group committers store syncs in parallel:
 	// one for SQLite, whose writes are serial anyway; a few for PostgreSQL.
 	SyncCommitters int
+	// ConsecutiveRowids says that the rows one INSERT adds to a rowid
+	// table take consecutive rowids ending at LastInsertId (SQLite), so
+	// that usage can be stored without RETURNING.
+	ConsecutiveRowids bool
 	// ParamPrefix numbers the parameters of the large multi-row inserts:
 	// "$" for PostgreSQL; "?" for SQLite, where "?NNN" binds by position and
 	// "$NNN" by name, a lookup that grows with the number of parameters.
@@ -61,6 +65,9 @@ type Store struct {
 	d     *Dialect
 	group *group // the group committer of RecordSync, shared
 	stmts *stmtCache
+	// onClose runs first in Close, before the pools close: an adapter's
+	// background work (SQLite's checkpointer) stops there.
+	onClose []func() error
 }
 
 var _ syncserver.Store = (*Store)(nil)
@@ -80,14 +87,22 @@ func (s *Store) DB() *sql.DB { return s.write }
 // Dialect returns the store's dialect.
 func (s *Store) Dialect() *Dialect { return s.d }
 
+// OnClose registers f to run when the store closes, after the last write
+// has committed and before the pools close.
+func (s *Store) OnClose(f func() error) { s.onClose = append(s.onClose, f) }
+
 // Close closes the pools.
 func (s *Store) Close() error {
 	if s.tx != nil {
 		return errors.New("close: called inside a transaction")
 	}
 	s.group.close()
+	var err error
+	for _, f := range s.onClose {
+		err = errors.Join(err, f())
+	}
 	s.stmts.close()
-	err := s.write.Close()
+	err = errors.Join(err, s.write.Close())
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
 	}

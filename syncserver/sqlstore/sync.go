@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -186,7 +187,6 @@ type usageSum struct {
 }
 
 func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch, r *rollup) (int, error) {
-	sums := r.usage
 	accepted := 0
 	received := s.t(b.At)
 	for start := 0; start < len(b.Usage); start += rowsPerInsert {
@@ -199,37 +199,114 @@ func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch, r *roll
 			}
 			args = append(args, b.DeviceRowID, e.EventID, b.SubscriptionID, e.Feature, e.Count, e.DurationSeconds, s.t(e.At), meta, received)
 		}
-		rows, err := s.writer().QueryContext(ctx, `INSERT INTO usage_events (device_row_id, event_id, subscription_id, feature, count, duration_seconds, at, metadata, received_at)
-			VALUES `+s.values(len(chunk), 9, 1)+` ON CONFLICT (device_row_id, event_id) DO NOTHING RETURNING feature, count, duration_seconds, at`, args...)
+		insert := `INSERT INTO usage_events (device_row_id, event_id, subscription_id, feature, count, duration_seconds, at, metadata, received_at)
+			VALUES ` + s.values(len(chunk), 9, 1) + ` ON CONFLICT (device_row_id, event_id) DO NOTHING`
+		var n int
+		var err error
+		if s.d.ConsecutiveRowids {
+			n, err = s.insertUsageByRowid(ctx, insert, args, chunk, r)
+		} else {
+			n, err = s.insertUsageReturning(ctx, insert, args, r)
+		}
 		if err != nil {
-			return 0, s.dbErr("insert usage", err)
+			return 0, err
 		}
-		for rows.Next() {
-			var feature string
-			var count int64
-			var duration float64
-			var at time.Time
-			if err := rows.Scan(&feature, &count, &duration, tm(&at)); err != nil {
-				rows.Close()
-				return 0, s.dbErr("insert usage", err)
-			}
-			k := usageKey{syncserver.Day(at), feature}
-			if sums[k] == nil {
-				sums[k] = &usageSum{}
-			}
-			sums[k].events++
-			sums[k].count += count
-			sums[k].duration += duration
-			accepted++
-		}
-		if err := rows.Close(); err != nil {
-			return 0, s.dbErr("insert usage", err)
-		}
-		if err := rows.Err(); err != nil {
-			return 0, s.dbErr("insert usage", err)
-		}
+		accepted += n
 	}
 	return accepted, nil
+}
+
+// insertUsageReturning inserts one chunk and adds what it stored, as the
+// database returns it, to the rollup.
+func (s *Store) insertUsageReturning(ctx context.Context, insert string, args []any, r *rollup) (int, error) {
+	rows, err := s.writer().QueryContext(ctx, insert+` RETURNING feature, count, duration_seconds, at`, args...)
+	if err != nil {
+		return 0, s.dbErr("insert usage", err)
+	}
+	n, err := r.addUsageRows(rows)
+	if err != nil {
+		return 0, s.dbErr("insert usage", err)
+	}
+	return n, nil
+}
+
+// insertUsageByRowid does the same without RETURNING, which in SQLite
+// buffers every returned row in a temporary table: it is most of the cost
+// of an insert. The usual chunk has no duplicate, so the rollup comes from
+// the input. A replay (some rows already stored) reads back what this
+// statement added: in a rowid table the rows of one INSERT take
+// consecutive rowids, ending at the last one inserted.
+func (s *Store) insertUsageByRowid(ctx context.Context, insert string, args []any, chunk []syncserver.UsageEvent, r *rollup) (int, error) {
+	res, err := s.writer().ExecContext(ctx, insert, args...)
+	if err != nil {
+		return 0, s.dbErr("insert usage", err)
+	}
+	n64, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.dbErr("insert usage", err)
+	}
+	n := int(n64)
+	switch {
+	case n == 0:
+		return 0, nil
+	case n == len(chunk):
+		for _, e := range chunk {
+			r.addUsage(syncserver.Day(e.At), e.Feature, int64(e.Count), e.DurationSeconds)
+		}
+		return n, nil
+	}
+	last, err := res.LastInsertId()
+	if err != nil {
+		return 0, s.dbErr("insert usage", err)
+	}
+	rows, err := s.writer().QueryContext(ctx, `SELECT feature, count, duration_seconds, at FROM usage_events WHERE rowid BETWEEN $1 AND $2`, last-n64+1, last)
+	if err != nil {
+		return 0, s.dbErr("insert usage", err)
+	}
+	got, err := r.addUsageRows(rows)
+	if err != nil {
+		return 0, s.dbErr("insert usage", err)
+	}
+	if got != n {
+		// Not consecutive after all: refuse rather than count wrongly; the
+		// transaction rolls back and nothing is stored.
+		return 0, fmt.Errorf("insert usage: %d rows stored but %d found by rowid", n, got)
+	}
+	return n, nil
+}
+
+func (r *rollup) addUsage(day, feature string, count int64, duration float64) {
+	k := usageKey{day, feature}
+	sum := r.usage[k]
+	if sum == nil {
+		sum = &usageSum{}
+		r.usage[k] = sum
+	}
+	sum.events++
+	sum.count += count
+	sum.duration += duration
+}
+
+// addUsageRows adds rows of (feature, count, duration_seconds, at) to the
+// rollup and closes them.
+func (r *rollup) addUsageRows(rows *sql.Rows) (int, error) {
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var feature string
+		var count int64
+		var duration float64
+		var at time.Time
+		if err := rows.Scan(&feature, &count, &duration, tm(&at)); err != nil {
+			return 0, err
+		}
+		r.addUsage(syncserver.Day(at), feature, count, duration)
+		n++
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	return n, rows.Err()
 }
 
 const licenseFileCols = "jti, subscription_id, device_row_id, revision, issued_at, expires_at, token"

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +45,50 @@ func BenchmarkRecordSync100(b *testing.B, open Opener) {
 		}
 	}
 	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkRecordSyncConcurrent measures what licensed's sync load asks of
+// the store: 32 callers at once, each storing syncs of one heartbeat and 10
+// usage events over 1,000 devices, which the group committer gathers into
+// shared transactions. It is the ceiling for cmd/loadgen's sync figure
+// without HTTP, JSON and token checks.
+func BenchmarkRecordSyncConcurrent(b *testing.B, open Opener) {
+	s := open(b)
+	x := subscription(b, s, 1000)
+	devs := make([]*syncserver.Device, 1000)
+	for i := range devs {
+		d, _, err := s.Activate(ctx, activation(x, fmt.Sprintf("bench-%d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		devs[i] = d
+	}
+	var next atomic.Int64
+	at := time.Now().UTC()
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ids := make([]string, 10)
+		for pb.Next() {
+			i := next.Add(1)
+			for j := range ids {
+				ids[j] = uuid.NewString()
+			}
+			batch := usageBatch(devs[i%int64(len(devs))], ids, at.Add(time.Duration(i)*time.Millisecond))
+			res, err := s.RecordSync(ctx, batch)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if res.Accepted != len(ids) {
+				b.Errorf("accepted %d, want %d", res.Accepted, len(ids))
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "syncs/s")
+	b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkActivate measures one activation taking a new seat.

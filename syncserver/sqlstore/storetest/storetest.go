@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"deactivating and blocking free the seat", testDeactivateAndBlock},
 		{"an inactive subscription refuses activation", testInactiveRefuses},
 		{"a usage event is stored once whatever the replay", testUsageExactlyOnce},
+		{"a partly replayed sync rolls up only its new events", testUsagePartialReplay},
 		{"revocation seq grows and leaves no gap behind a reader", testRevocationCursor},
 		{"a status change and its revocation entry commit together", testStatusAtomic},
 		{"InTx commits or rolls back everything", testInTx},
@@ -430,6 +431,39 @@ func testUsageExactlyOnce(t *testing.T, s syncserver.Store) {
 
 	_, err = s.RecordSync(ctx, syncserver.SyncBatch{DeviceRowID: uuid.NewString(), SubscriptionID: x.ID, At: at})
 	assert.ErrorIs(t, err, syncserver.ErrNotFound, "a sync for an unknown device")
+}
+
+func testUsagePartialReplay(t *testing.T, s syncserver.Store) {
+	x := subscription(t, s, 1)
+	dev, _, err := s.Activate(ctx, activation(x, "a"))
+	require.NoError(t, err)
+	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	ids := make([]string, 9)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+	}
+	// Stored first: events 0, 3 and 6 (features export, sync, export by
+	// the helper's alternation over their positions in this batch).
+	first := []string{ids[0], ids[3], ids[6]}
+	res, err := s.RecordSync(ctx, usageBatch(dev, first, at))
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Accepted)
+	// Then all nine, the stored three among them: six are new, in three
+	// runs between the duplicates.
+	res, err = s.RecordSync(ctx, usageBatch(dev, ids, at))
+	require.NoError(t, err)
+	assert.Equal(t, syncserver.SyncResult{Accepted: 6, Duplicates: 3}, res)
+
+	o, err := s.Overview(ctx, at, 2)
+	require.NoError(t, err)
+	got := map[string]int64{}
+	for _, u := range o.Usage {
+		got[u.Feature] += u.Events
+	}
+	// First batch: positions 0, 1, 2 → export, sync, export. Second
+	// batch's new events: positions 1, 2, 4, 5, 7, 8 → sync, export,
+	// export, sync, sync, export.
+	assert.Equal(t, map[string]int64{"export": 5, "sync": 4}, got, "each feature counts its stored events once")
 }
 
 func testRevocationCursor(t *testing.T, s syncserver.Store) {

@@ -1,0 +1,74 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// Checkpoints. In WAL mode a commit appends pages to the -wal file, and a
+// checkpoint later copies them into the database file. By default the
+// committing connection does that itself every 1,000 pages, so the one
+// writer (and with it every queued sync) stops for the copy and an fsync of
+// the database file. Here a connection of its own runs a PASSIVE checkpoint
+// a few times a second instead: it runs beside the writer without blocking
+// it, on the other core, and copies a page written many times once. The
+// writer keeps an automatic checkpoint at a far larger size as a backstop,
+// should this one ever fall behind.
+const (
+	checkpointEvery     = 250 * time.Millisecond
+	backstopPages       = 16384    // 64 MiB of 4 KiB pages
+	walSizeLimit        = 64 << 20 // bytes the -wal file is cut back to after a checkpoint
+	checkpointWarnEvery = 10 * time.Minute
+)
+
+type checkpointer struct {
+	db   *sql.DB
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startCheckpointer(path, synchronous string) (*checkpointer, error) {
+	db, err := sql.Open("sqlite", dsn(path, url.Values{"_pragma": {"synchronous(" + synchronous + ")"}}))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	c := &checkpointer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	go c.loop()
+	return c, nil
+}
+
+func (c *checkpointer) loop() {
+	defer close(c.done)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	var lastLogged time.Time
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var busy, frames, copied int
+		err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		cancel()
+		// A failure is logged, not fatal: the writer's own automatic
+		// checkpoint still bounds the WAL.
+		if err != nil && time.Since(lastLogged) > checkpointWarnEvery {
+			slog.Warn("sqlite checkpoint failed; the writer checkpoints instead", "err", err)
+			lastLogged = time.Now()
+		}
+	}
+}
+
+func (c *checkpointer) close() error {
+	close(c.stop)
+	<-c.done
+	return c.db.Close()
+}
