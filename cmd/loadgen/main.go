@@ -5,20 +5,16 @@
 //	go run ./cmd/loadgen --url http://127.0.0.1:8080 --token TOKEN
 //
 // It creates a customer and a subscription, activates --devices devices
-// (activation throughput against this machine's raw RSA signing rate), then
-// sends syncs of one heartbeat and --events usage events each from
-// --concurrency workers for --duration, and prints throughput, p50/p99
-// latency and the server's resident memory. It sends only to the URL given,
-// which should be on this machine, and stops by itself.
+// (activation throughput against this machine's raw RSA signing rate, see
+// activate.go), then sends syncs of one heartbeat and --events usage events
+// each from --concurrency workers for --duration, and prints throughput,
+// p50/p99 latency and the server's resident memory. It sends only to the
+// URL given, which should be on this machine, and stops by itself.
 package main
 
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -27,7 +23,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +40,7 @@ type config struct {
 	duration            time.Duration
 	maxRequests         int64
 	activateConcurrency int
+	rounds              int
 }
 
 func main() {
@@ -54,6 +50,7 @@ func main() {
 	flag.IntVar(&c.devices, "devices", 500, "devices to activate")
 	flag.IntVar(&c.conc, "concurrency", 32, "concurrent sync workers")
 	flag.IntVar(&c.activateConcurrency, "activate-concurrency", 16, "concurrent activations")
+	flag.IntVar(&c.rounds, "rounds", 4, "activation rounds, each between two measurements of the raw signing rate")
 	flag.IntVar(&c.events, "events", 10, "usage events per sync")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "how long to drive syncs")
 	flag.Int64Var(&c.maxRequests, "max-requests", 1_000_000, "stop after this many syncs")
@@ -62,6 +59,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen: --token is required (licensed token create --name loadgen)")
 		os.Exit(2)
 	}
+	// Event ids from a pool of random bytes rather than a getrandom call
+	// each: the load generator's own CPU is taken from the server's.
+	uuid.EnableRandPool()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, c); err != nil {
@@ -156,63 +156,29 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 
-	// The raw signing rate, measured before and after the activations, as
-	// this machine's speed drifts.
-	rawBefore := rawSignRate(runtime.GOMAXPROCS(0))
-
-	// Activations.
-	devs := make([]device, c.devices)
-	var lat latencies
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	start := time.Now()
-	for w := 0; w < c.activateConcurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= c.devices || ctx.Err() != nil {
-					return
-				}
-				id := fmt.Sprintf("loadgen-%s-%d", sub.ID[:8], i)
-				var out struct {
-					SignedToken string `json:"signed_token"`
-				}
-				t := time.Now()
-				_, err := call(ctx, "POST", c.url+"/api/v1/licensing/activate", "", activateRequest{LicenseKey: sub.LicenseKey,
-					DeviceFingerprint: "fp-" + id, DeviceInfo: deviceInfo{DeviceID: id, Platform: "linux/amd64", AppVersion: "1.0.0"}}, &out)
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				lat.add(time.Since(t))
-				devs[i] = device{id: id, token: out.SignedToken}
-			}
-		}()
+	act, err := activateAll(ctx, c, sub.LicenseKey, sub.ID)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return fmt.Errorf("activate: %w (the server rate-limits activations per address: start it with higher limits for a load test)", err)
-	}
-	actElapsed := time.Since(start)
-	actRate := float64(c.devices) / actElapsed.Seconds()
-	rawAfter := rawSignRate(runtime.GOMAXPROCS(0))
-	raw := (rawBefore + rawAfter) / 2
-	fmt.Printf("activations: %d in %s = %.0f/s, p50 %s, p99 %s\n", c.devices, actElapsed.Round(time.Millisecond), actRate, lat.pct(50), lat.pct(99))
-	fmt.Printf("raw RSA-3072 signing on this machine (%d goroutines): %.0f/s before, %.0f/s after; activations reach %.0f%% of the mean\n",
-		runtime.GOMAXPROCS(0), rawBefore, rawAfter, 100*actRate/raw)
+	devs := act.devs
+	act.report(os.Stdout)
 
 	// Syncs.
 	var syncLat latencies
 	var done, failed, accepted atomic.Int64
 	deadline := time.Now().Add(c.duration)
-	start = time.Now()
+	start := time.Now()
+	var wg sync.WaitGroup
 	for w := 0; w < c.conc; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			wc, err := newWire(c.url)
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			defer wc.close()
 			for i := w; ; i += c.conc {
 				if time.Now().After(deadline) || ctx.Err() != nil || done.Load() >= c.maxRequests {
 					return
@@ -223,12 +189,20 @@ func run(ctx context.Context, c config) error {
 				for e := range usage {
 					usage[e] = usageEvent{EventID: uuid.NewString(), Feature: []string{"export", "sync", "reports"}[e%3], Count: 1, DurationSeconds: 2.5, At: now}
 				}
+				body, err := json.Marshal(syncRequest{Token: d.token, DeviceID: d.id,
+					Heartbeats: []heartbeat{{At: now, AppVersion: "1.0.0"}}, Usage: usage})
+				if err != nil {
+					failed.Add(1)
+					return
+				}
 				var out struct {
 					Accepted int `json:"accepted"`
 				}
 				t := time.Now()
-				_, err := call(ctx, "POST", c.url+"/api/v1/licensing/sync", "", syncRequest{Token: d.token, DeviceID: d.id,
-					Heartbeats: []heartbeat{{At: now, AppVersion: "1.0.0"}}, Usage: usage}, &out)
+				status, data, err := wc.post(ctx, "/api/v1/licensing/sync", "", body)
+				if err == nil {
+					err = answer(status, data, &out)
+				}
 				if err != nil {
 					if failed.Add(1) == 1 {
 						fmt.Fprintln(os.Stderr, "first failure:", err)
@@ -246,7 +220,7 @@ func run(ctx context.Context, c config) error {
 	fmt.Printf("syncs: %d in %s = %.0f/s (%d workers, 1 heartbeat + %d events each), %d failed\n", done.Load(), el.Round(time.Millisecond), float64(done.Load())/el.Seconds(), c.conc, c.events, failed.Load())
 	fmt.Printf("events stored: %d = %.0f/s; latency p50 %s, p90 %s, p99 %s, max %s\n", accepted.Load(), float64(accepted.Load())/el.Seconds(),
 		syncLat.pct(50), syncLat.pct(90), syncLat.pct(99), syncLat.pct(100))
-	if rss, err := serverRSS(ctx, c.url); err == nil {
+	if rss, err := serverMetric(ctx, c.url, "process_resident_memory_bytes"); err == nil {
 		fmt.Printf("server resident memory: %.0f MB\n", rss/1e6)
 	}
 	if failed.Load() > 0 {
@@ -277,44 +251,33 @@ func (l *latencies) pct(p float64) time.Duration {
 	return l.d[i].Round(10 * time.Microsecond)
 }
 
-// rawSignRate measures RSA-3072 PKCS#1 v1.5 signatures a second with n
-// goroutines, the ceiling for activations on this machine.
-func rawSignRate(n int) float64 {
-	key, err := rsa.GenerateKey(rand.Reader, 3072)
-	if err != nil {
-		return 0
+// answer decodes a JSON answer, or says what the server refused.
+func answer(status int, data []byte, out any) error {
+	if status >= 300 {
+		return fmt.Errorf("HTTP %d: %s", status, bytes.TrimSpace(data))
 	}
-	sum := sha256.Sum256([]byte("loadgen"))
-	var count atomic.Int64
-	var wg sync.WaitGroup
-	stop := time.Now().Add(2 * time.Second)
-	start := time.Now()
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(stop) {
-				key.Sign(rand.Reader, sum[:], crypto.SHA256)
-				count.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(count.Load()) / time.Since(start).Seconds()
+	return json.Unmarshal(data, out)
 }
 
-func serverRSS(ctx context.Context, url string) (float64, error) {
-	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/metrics", nil)
+// serverMetric reads one unlabelled value from the server's /metrics.
+func serverMetric(ctx context.Context, url, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "process_resident_memory_bytes ") {
+		if strings.HasPrefix(line, name+" ") {
 			return strconv.ParseFloat(strings.Fields(line)[1], 64)
 		}
 	}
-	return 0, errors.New("no process_resident_memory_bytes")
+	return 0, errors.New("no " + name + " in the server's /metrics")
 }

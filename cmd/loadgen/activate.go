@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// rawWindow is how long one measurement of the raw signing rate runs.
+const rawWindow = 2 * time.Second
+
+// activation measures the activation phase. This machine's speed drifts by
+// ±10 % from one second to the next (it is a virtual machine), so a single
+// raw measurement before and after would decide the ratio more than the
+// server does. The activations therefore run in rounds, each between two
+// raw windows, and the report compares each round with the windows around
+// it as well as the totals.
+type activation struct {
+	devs      []device
+	lat       latencies
+	rounds    []round
+	raw       []float64 // raw signatures a second, one per window: len(rounds)+1
+	serverCPU float64   // seconds the server used during the rounds
+	ownCPU    time.Duration
+	cpuOK     bool
+}
+
+type round struct {
+	n       int
+	elapsed time.Duration
+}
+
+func activateAll(ctx context.Context, c config, licenseKey, subID string) (*activation, error) {
+	if c.rounds < 1 {
+		c.rounds = 1
+	}
+	a := &activation{devs: make([]device, c.devices), cpuOK: true}
+	key, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		return nil, err
+	}
+	wires := make([]*wire, c.activateConcurrency)
+	for i := range wires {
+		if wires[i], err = newWire(c.url); err != nil {
+			return nil, err
+		}
+		defer wires[i].close()
+	}
+	a.raw = append(a.raw, rawSignRate(key))
+	for r := range c.rounds {
+		lo, hi := r*c.devices/c.rounds, (r+1)*c.devices/c.rounds
+		cpu0, err0 := serverMetric(ctx, c.url, "process_cpu_seconds_total")
+		own0 := ownCPU()
+		// One P is plenty for the load generator's share of the work, and
+		// it keeps the Go scheduler from spinning idle threads on the
+		// cores the server needs.
+		procs := runtime.GOMAXPROCS(1)
+		start := time.Now()
+		err := a.activateRange(ctx, wires, licenseKey, subID, lo, hi)
+		elapsed := time.Since(start)
+		runtime.GOMAXPROCS(procs)
+		if err != nil {
+			return nil, fmt.Errorf("activate: %w (the server rate-limits activations per address: start it with higher limits for a load test)", err)
+		}
+		cpu1, err1 := serverMetric(ctx, c.url, "process_cpu_seconds_total")
+		a.ownCPU += ownCPU() - own0
+		if err0 != nil || err1 != nil {
+			a.cpuOK = false
+		}
+		a.serverCPU += cpu1 - cpu0
+		a.rounds = append(a.rounds, round{n: hi - lo, elapsed: elapsed})
+		a.raw = append(a.raw, rawSignRate(key))
+	}
+	return a, nil
+}
+
+func (a *activation) activateRange(ctx context.Context, wires []*wire, licenseKey, subID string, lo, hi int) error {
+	var next atomic.Int64
+	next.Store(int64(lo))
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for _, wc := range wires {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= hi || ctx.Err() != nil || firstErr.Load() != nil {
+					return
+				}
+				id := fmt.Sprintf("loadgen-%s-%d", subID[:8], i)
+				body, err := json.Marshal(activateRequest{LicenseKey: licenseKey, DeviceFingerprint: "fp-" + id,
+					DeviceInfo: deviceInfo{DeviceID: id, Platform: "linux/amd64", AppVersion: "1.0.0"}})
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				var out struct {
+					SignedToken string `json:"signed_token"`
+				}
+				t := time.Now()
+				status, data, err := wc.post(ctx, "/api/v1/licensing/activate", "", body)
+				if err == nil {
+					err = answer(status, data, &out)
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				a.lat.add(time.Since(t))
+				a.devs[i] = device{id: id, token: out.SignedToken}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+func (a *activation) report(w io.Writer) {
+	var n int
+	var el time.Duration
+	for _, r := range a.rounds {
+		n += r.n
+		el += r.elapsed
+	}
+	rate := float64(n) / el.Seconds()
+	var rawSum float64
+	for _, r := range a.raw {
+		rawSum += r
+	}
+	raw := rawSum / float64(len(a.raw))
+	fmt.Fprintf(w, "activations: %d in %s = %.0f/s, p50 %s, p99 %s\n", n, el.Round(time.Millisecond), rate, a.lat.pct(50), a.lat.pct(99))
+	ratios := make([]float64, len(a.rounds))
+	for i, r := range a.rounds {
+		ratios[i] = float64(r.n) / r.elapsed.Seconds() / ((a.raw[i] + a.raw[i+1]) / 2)
+	}
+	sorted := append([]float64(nil), ratios...)
+	sort.Float64s(sorted)
+	fmt.Fprintf(w, "raw RSA-3072 signing on this machine (%d goroutines, %d windows of %s): mean %.0f/s, min %.0f/s, max %.0f/s\n",
+		runtime.NumCPU(), len(a.raw), rawWindow, raw, minOf(a.raw), maxOf(a.raw))
+	fmt.Fprintf(w, "activations reach %.0f%% of the raw rate (rounds against the windows around them: ", 100*rate/raw)
+	for i, r := range ratios {
+		if i > 0 {
+			fmt.Fprint(w, ", ")
+		}
+		fmt.Fprintf(w, "%.0f%%", 100*r)
+	}
+	fmt.Fprintf(w, "; median %.0f%%)\n", 100*sorted[len(sorted)/2])
+	if a.cpuOK && n > 0 {
+		// CPU time per activation, against the CPU time of one raw
+		// signature: the server's own efficiency, free of this program's
+		// load and of the machine's other tenants.
+		perAct := a.serverCPU / float64(n)
+		perSign := float64(runtime.NumCPU()) / raw
+		fmt.Fprintf(w, "CPU per activation: server %.2f ms (a raw signature %.2f ms: %.0f%%), load generator %.2f ms\n",
+			perAct*1e3, perSign*1e3, 100*perSign/perAct, a.ownCPU.Seconds()/float64(n)*1e3)
+	}
+}
+
+// rawSignRate measures RSA-3072 PKCS#1 v1.5 signatures a second with one
+// goroutine per core: the ceiling for activations on this machine.
+func rawSignRate(key *rsa.PrivateKey) float64 {
+	sum := sha256.Sum256([]byte("loadgen"))
+	var count atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	stop := start.Add(rawWindow)
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if _, err := key.Sign(rand.Reader, sum[:], crypto.SHA256); err != nil {
+					panic(err)
+				}
+				count.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(count.Load()) / time.Since(start).Seconds()
+}
+
+// ownCPU is the CPU time this process has used, user and system.
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func minOf(v []float64) float64 {
+	m := v[0]
+	for _, x := range v[1:] {
+		m = min(m, x)
+	}
+	return m
+}
+
+func maxOf(v []float64) float64 {
+	m := v[0]
+	for _, x := range v[1:] {
+		m = max(m, x)
+	}
+	return m
+}
