@@ -13,24 +13,33 @@ import (
 // committing connection does that itself every 1,000 pages, so the one
 // writer (and with it every queued sync) stops for the copy and an fsync of
 // the database file. Here a connection of its own runs a PASSIVE checkpoint
-// a few times a second instead: it runs beside the writer without blocking
-// it, on the other core, and copies a page written many times once. The
-// writer keeps an automatic checkpoint at a far larger size as a backstop,
-// should this one ever fall behind.
+// ten times a second instead: it runs beside the writer without blocking
+// it, on the other core, and copies a page written many times once.
+//
+// A WAL is only started over from its beginning by a write transaction that
+// finds it wholly copied, which under steady load a checkpoint beside the
+// writer never achieves: new commits land while it copies. So when the WAL
+// has grown past restartFrames, a second pass runs on the writer's own
+// connection, between two of its transactions. It copies only what was
+// committed during the first pass (a few milliseconds' work instead of the
+// whole WAL), and the writer's next transaction restarts the WAL. The
+// writer keeps an automatic checkpoint at a far larger size as a backstop.
 const (
-	checkpointEvery     = 250 * time.Millisecond
+	restartFrames       = 2048 // 8 MiB of 4 KiB pages
+	checkpointEvery     = 100 * time.Millisecond
 	backstopPages       = 16384    // 64 MiB of 4 KiB pages
 	walSizeLimit        = 64 << 20 // bytes the -wal file is cut back to after a checkpoint
 	checkpointWarnEvery = 10 * time.Minute
 )
 
 type checkpointer struct {
-	db   *sql.DB
-	stop chan struct{}
-	done chan struct{}
+	db     *sql.DB
+	writer *sql.DB
+	stop   chan struct{}
+	done   chan struct{}
 }
 
-func startCheckpointer(path, synchronous string) (*checkpointer, error) {
+func startCheckpointer(path, synchronous string, writer *sql.DB) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", dsn(path, url.Values{"_pragma": {"synchronous(" + synchronous + ")"}}))
 	if err != nil {
 		return nil, err
@@ -38,7 +47,7 @@ func startCheckpointer(path, synchronous string) (*checkpointer, error) {
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
-	c := &checkpointer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &checkpointer{db: db, writer: writer, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c, nil
 }
@@ -57,6 +66,9 @@ func (c *checkpointer) loop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var busy, frames, copied int
 		err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		if err == nil && frames >= restartFrames {
+			err = c.writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		}
 		cancel()
 		// A failure is logged, not fatal: the writer's own automatic
 		// checkpoint still bounds the WAL.

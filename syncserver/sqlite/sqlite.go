@@ -164,7 +164,7 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 	}
 	r.SetMaxOpenConns(opts.Readers)
 	r.SetMaxIdleConns(opts.Readers)
-	cp, err := startCheckpointer(path, opts.Synchronous)
+	cp, err := startCheckpointer(path, opts.Synchronous, w)
 	if err != nil {
 		w.Close()
 		r.Close()

@@ -2,15 +2,21 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/migrations"
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/sqlite"
@@ -93,3 +99,60 @@ func seeded(b *testing.B) syncserver.Store {
 
 func BenchmarkOverviewAtScale(b *testing.B) { storetest.BenchmarkOverviewAtScale(b, seeded(b)) }
 func BenchmarkListsAtScale(b *testing.B)    { storetest.BenchmarkListsAtScale(b, seeded(b)) }
+
+// Under steady concurrent writes a checkpoint beside the writer never finds
+// the WAL wholly copied, so without the second pass on the writer's own
+// connection the WAL would grow to the 64 MiB backstop. Here about 200 MiB
+// of WAL frames are written by 32 writers; the file must stay far smaller.
+func TestTheWALIsStartedOverUnderSteadyLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes over 100 MiB of WAL")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "wal.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	c := &syncserver.Customer{Email: "wal@example.com", CompanyName: "WAL"}
+	require.NoError(t, s.CreateCustomer(ctx, c))
+	key, err := license.NewLicenseKey()
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	sub := &syncserver.Subscription{CustomerID: c.ID, LicenseKey: key, Tier: license.TierProfessional, Features: []string{"export"},
+		MaxDevices: 500, StartsAt: now.Add(-time.Hour), ExpiresAt: now.AddDate(1, 0, 0), GracePeriodDays: 14, CheckInDays: 7, MaxOfflineDays: 30}
+	require.NoError(t, s.CreateSubscription(ctx, sub))
+	devs := make([]*syncserver.Device, 500)
+	for i := range devs {
+		devs[i], _, err = s.Activate(ctx, syncserver.Activation{SubscriptionID: sub.ID, DeviceID: fmt.Sprintf("d%d", i),
+			FingerprintSHA256: license.FingerprintHash(fmt.Sprint("fp", i)), Platform: "linux", AppVersion: "1", At: now})
+		require.NoError(t, err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > 8000 {
+					return
+				}
+				d := devs[i%int64(len(devs))]
+				b := syncserver.SyncBatch{DeviceRowID: d.ID, SubscriptionID: sub.ID, At: now.Add(time.Duration(i) * time.Millisecond),
+					Heartbeats: []syncserver.Heartbeat{{At: now.Add(time.Duration(i) * time.Millisecond), AppVersion: "1"}}}
+				for range 10 {
+					b.Usage = append(b.Usage, syncserver.UsageEvent{EventID: uuid.NewString(), Feature: "export", Count: 1, At: now})
+				}
+				if _, err := s.RecordSync(ctx, b); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	info, err := os.Stat(path + "-wal")
+	require.NoError(t, err)
+	assert.Less(t, info.Size(), int64(32<<20), "the WAL is started over long before the 64 MiB backstop")
+}

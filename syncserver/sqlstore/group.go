@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,11 +21,12 @@ const maxGroup = 64
 // that already spends tens of milliseconds signing. A sync arriving ends the
 // wait at once: syncs are what latency goals are set for.
 //
-// Only while activations stream in (the last one less than
-// activationStream ago) does a group wait: a lone activation commits at once.
+// Only while activations overlap (one arrived while another was still
+// waiting for its commit, less than activationOverlap ago) does a group
+// wait: one caller activating devices one after another never waits.
 const (
-	activationLinger = 5 * time.Millisecond
-	activationStream = 100 * time.Millisecond
+	activationLinger  = 5 * time.Millisecond
+	activationOverlap = 100 * time.Millisecond
 )
 
 // group is the group committer: writes that would each be a transaction of
@@ -43,6 +45,11 @@ type group struct {
 	// before the committers drain, so no job is left behind unanswered.
 	mu     sync.RWMutex
 	closed bool
+
+	// activations counts isolated jobs between queueing and commit;
+	// overlapAt is when one was queued beside another (Unix nanoseconds).
+	activations atomic.Int64
+	overlapAt   atomic.Int64
 }
 
 // job is one write. run writes through tx, adding rollup figures to r.
@@ -84,6 +91,12 @@ func (g *group) do(ctx context.Context, s *Store, j *job) error {
 	}
 	g.start(s)
 	j.ctx, j.done = ctx, make(chan struct{})
+	if j.isolate {
+		if g.activations.Add(1) > 1 {
+			g.overlapAt.Store(time.Now().UnixNano())
+		}
+		defer g.activations.Add(-1)
+	}
 	select {
 	case g.jobs <- j:
 		g.mu.RUnlock()
@@ -99,7 +112,6 @@ func (g *group) do(ctx context.Context, s *Store, j *job) error {
 
 func (g *group) loop(s *Store) {
 	defer g.wg.Done()
-	var lastActivation time.Time
 	for {
 		var first *job
 		select {
@@ -125,23 +137,20 @@ func (g *group) loop(s *Store) {
 				break more
 			}
 		}
-		batch = g.linger(batch, &lastActivation)
+		batch = g.linger(batch)
 		g.commit(s, batch)
 	}
 }
 
 // linger lets a batch of activations wait for company (activationLinger)
-// when the one before came shortly before (*last).
-func (g *group) linger(batch []*job, last *time.Time) []*job {
+// while activations overlap.
+func (g *group) linger(batch []*job) []*job {
 	for _, j := range batch {
 		if !j.isolate {
 			return batch
 		}
 	}
-	now := time.Now()
-	streaming := now.Sub(*last) < activationStream
-	*last = now
-	if !streaming {
+	if time.Since(time.Unix(0, g.overlapAt.Load())) > activationOverlap {
 		return batch
 	}
 	t := time.NewTimer(activationLinger)
