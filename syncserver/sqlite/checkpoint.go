@@ -3,8 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -32,11 +35,18 @@ const (
 	checkpointWarnEvery = 10 * time.Minute
 )
 
+// secondPassWait bounds how long the second pass waits for the writer's
+// connection: behind a long transaction it gives up and tries next time.
+const secondPassWait = time.Second
+
 type checkpointer struct {
-	db     *sql.DB
-	writer *sql.DB
-	stop   chan struct{}
-	done   chan struct{}
+	path      string
+	db        *sql.DB
+	writer    *sql.DB
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func startCheckpointer(path, synchronous string, writer *sql.DB) (*checkpointer, error) {
@@ -47,7 +57,7 @@ func startCheckpointer(path, synchronous string, writer *sql.DB) (*checkpointer,
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
-	c := &checkpointer{db: db, writer: writer, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &checkpointer{path: path, db: db, writer: writer, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c, nil
 }
@@ -57,30 +67,58 @@ func (c *checkpointer) loop() {
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	var lastLogged time.Time
+	var suppressed int
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		var busy, frames, copied int
-		err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
-		if err == nil && frames >= restartFrames {
-			err = c.writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
-		}
-		cancel()
+		err := c.checkpoint()
 		// A failure is logged, not fatal: the writer's own automatic
-		// checkpoint still bounds the WAL.
-		if err != nil && time.Since(lastLogged) > checkpointWarnEvery {
-			slog.Warn("sqlite checkpoint failed; the writer checkpoints instead", "err", err)
-			lastLogged = time.Now()
+		// checkpoint still bounds the WAL. A failing disk would fail every
+		// tick, so the warning repeats at most every checkpointWarnEvery.
+		if err == nil {
+			continue
 		}
+		if time.Since(lastLogged) < checkpointWarnEvery {
+			suppressed++
+			continue
+		}
+		slog.Warn("sqlite checkpoint failed; the writer's own checkpoint bounds the WAL meanwhile",
+			"db", c.path, "err", err, "failures_not_logged", suppressed)
+		lastLogged, suppressed = time.Now(), 0
 	}
 }
 
+// checkpoint runs the first pass, and the second when the WAL is long.
+func (c *checkpointer) checkpoint() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var busy, frames, copied int
+	if err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		return fmt.Errorf("checkpoint on its own connection: %w", err)
+	}
+	if frames < restartFrames {
+		return nil
+	}
+	ctx, cancel = context.WithTimeout(ctx, secondPassWait)
+	defer cancel()
+	if err := c.writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil // the writer was busy for a second: next tick
+		}
+		return fmt.Errorf("second checkpoint pass on the writer's connection: %w", err)
+	}
+	return nil
+}
+
+// close stops the checkpointer; a second call does nothing.
 func (c *checkpointer) close() error {
-	close(c.stop)
-	<-c.done
-	return c.db.Close()
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.closeErr = c.db.Close()
+	})
+	return c.closeErr
 }

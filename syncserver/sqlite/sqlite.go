@@ -96,12 +96,12 @@ func retryBusy(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		err := f()
-		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return errors.Join(ctx.Err(), err)
 		case <-time.After(wait):
 		}
 	}

@@ -156,3 +156,10 @@ func TestTheWALIsStartedOverUnderSteadyLoad(t *testing.T) {
 	require.NoError(t, err)
 	assert.Less(t, info.Size(), int64(32<<20), "the WAL is started over long before the 64 MiB backstop")
 }
+
+func TestClosingTwiceIsHarmless(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "twice.db"), sqlite.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	assert.NotPanics(t, func() { s.Close() })
+}

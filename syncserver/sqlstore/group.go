@@ -47,9 +47,12 @@ type group struct {
 	closed bool
 
 	// activations counts isolated jobs between queueing and commit;
-	// overlapAt is when one was queued beside another (Unix nanoseconds).
+	// overlapAt is when one was queued beside another, in nanoseconds
+	// since epoch (a monotonic reading: a clock stepped back by NTP must
+	// not make every activation linger).
 	activations atomic.Int64
 	overlapAt   atomic.Int64
+	epoch       time.Time
 }
 
 // job is one write. run writes through tx, adding rollup figures to r.
@@ -93,7 +96,7 @@ func (g *group) do(ctx context.Context, s *Store, j *job) error {
 	j.ctx, j.done = ctx, make(chan struct{})
 	if j.isolate {
 		if g.activations.Add(1) > 1 {
-			g.overlapAt.Store(time.Now().UnixNano())
+			g.overlapAt.Store(int64(time.Since(g.epoch)))
 		}
 		defer g.activations.Add(-1)
 	}
@@ -150,7 +153,7 @@ func (g *group) linger(batch []*job) []*job {
 			return batch
 		}
 	}
-	if time.Since(time.Unix(0, g.overlapAt.Load())) > activationOverlap {
+	if g.overlapAt.Load() == 0 || time.Since(g.epoch)-time.Duration(g.overlapAt.Load()) > activationOverlap {
 		return batch
 	}
 	t := time.NewTimer(activationLinger)
