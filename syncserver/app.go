@@ -397,10 +397,18 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 // it holds is current.
 func (s *Service) fileFor(ctx context.Context, sub *Subscription, dev *Device, latest *LicenseFileRecord, held *license.Claims, now time.Time) ([]byte, error) {
 	if latest != nil && s.current(sub, latest, now) {
-		if latest.JTI == held.ID || !latest.IssuedAt.After(held.IssuedAt) {
+		// iat has whole seconds: a file signed in the same second as the
+		// one the device holds, but another, is the newer one (the newest
+		// recorded file is the server's current word).
+		if latest.JTI == held.ID || latest.IssuedAt.Before(held.IssuedAt) {
 			return nil, nil // the device holds the newest file
 		}
-		return license.Armor(latest.Token), nil // newer, signed already
+		// Newer, signed already (SyncState leaves its token out).
+		f, err := s.store.LatestLicenseFile(ctx, sub.ID, dev.ID)
+		if err != nil {
+			return nil, err
+		}
+		return license.Armor(f.Token), nil
 	}
 	lic, rec, err := s.sign(ctx, sub, dev.DeviceID, dev.FingerprintSHA256)
 	if err != nil {

@@ -61,7 +61,10 @@ type Store interface {
 	ActivationState(ctx context.Context, licenseKey, deviceID string) (*Subscription, *Device, *LicenseFileRecord, error)
 	// SyncState reads in one query what a sync needs: the subscription, the
 	// device (by the app's id) and the newest file issued to it (nil when
-	// none). A missing subscription or device is ErrNotFound.
+	// none), without its token: a sync seldom sends a file it did not sign
+	// just then, and the token is most of a file record's bytes
+	// (LatestLicenseFile has it). A missing subscription or device is
+	// ErrNotFound.
 	SyncState(ctx context.Context, subscriptionID, deviceID string) (*Subscription, *Device, *LicenseFileRecord, error)
 
 	// RecordSync stores a device's heartbeats and usage and its last-seen

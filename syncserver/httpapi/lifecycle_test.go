@@ -95,6 +95,14 @@ func TestLifecycle(t *testing.T) {
 		assert.True(t, newExpiry.Equal(res.Claims.ExpiresAt), "got %v, want %v", res.Claims.ExpiresAt, newExpiry)
 		newToken := res.Token
 
+		// The app lost that answer and syncs again with its old file: it
+		// gets the same new file back, with no new signature.
+		signed = s.svc.Signatures.Load()
+		r = s.do("POST", "/api/v1/licensing/sync", syncBody, false)
+		require.Equal(t, 200, r.status)
+		assert.Equal(t, file, r.json(t)["license_file"], "the file signed for the renewal, again")
+		assert.Equal(t, signed, s.svc.Signatures.Load(), "a file signed already is sent, not signed anew")
+
 		// Suspend: the revocation arrives by sync and validate fails.
 		r = s.do("POST", "/api/v1/subscriptions/"+subID+"/suspend", nil, true)
 		require.Equal(t, 200, r.status, "%s", r.body)

@@ -342,7 +342,7 @@ func prefixed(alias, cols string) string {
 func (s *Store) SyncState(ctx context.Context, subscriptionID, deviceID string) (*syncserver.Subscription, *syncserver.Device, *syncserver.LicenseFileRecord, error) {
 	var sub syncserver.Subscription
 	var dev syncserver.Device
-	var jti, token sql.NullString
+	var jti sql.NullString
 	var rev sql.NullInt64
 	var issued, expires time.Time
 	dest := []any{&sub.ID, &sub.CustomerID, &sub.PlanID, &sub.TenantID, &sub.LicenseKey, &sub.Tier, listScan{&sub.Features},
@@ -350,9 +350,9 @@ func (s *Store) SyncState(ctx context.Context, subscriptionID, deviceID string) 
 		&sub.CheckInDays, &sub.MaxOfflineDays, &sub.FreeSeatsAfterDays, &sub.Revision, tm(&sub.CreatedAt), tm(&sub.UpdatedAt),
 		&dev.ID, &dev.SubscriptionID, &dev.DeviceID, &dev.FingerprintSHA256, &dev.Platform, &dev.AppVersion, &dev.Hostname,
 		&dev.Status, tm(&dev.ActivatedAt), tm(&dev.LastSeenAt), tmn(&dev.DeactivatedAt),
-		&jti, &rev, tm(&issued), tm(&expires), &token}
+		&jti, &rev, tm(&issued), tm(&expires)}
 	err := s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+`, `+prefixed("d.", deviceCols)+`,
-		lf.jti, lf.revision, lf.issued_at, lf.expires_at, lf.token
+		lf.jti, lf.revision, lf.issued_at, lf.expires_at
 		FROM subscriptions s
 		JOIN devices d ON d.subscription_id = s.id AND d.device_id = $2
 		LEFT JOIN license_files lf ON lf.jti = (SELECT f.jti FROM license_files f
@@ -373,7 +373,7 @@ func (s *Store) SyncState(ctx context.Context, subscriptionID, deviceID string) 
 	var latest *syncserver.LicenseFileRecord
 	if jti.Valid {
 		latest = &syncserver.LicenseFileRecord{JTI: jti.String, SubscriptionID: sub.ID, DeviceRowID: dev.ID, Revision: rev.Int64,
-			IssuedAt: issued, ExpiresAt: expires, Token: token.String}
+			IssuedAt: issued, ExpiresAt: expires}
 	}
 	return &sub, &dev, latest, nil
 }
