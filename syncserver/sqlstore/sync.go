@@ -54,21 +54,7 @@ func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncser
 func (s *Store) recordSync(ctx context.Context, b syncserver.SyncBatch, r *rollup) (syncserver.SyncResult, error) {
 	var res syncserver.SyncResult
 	day := syncserver.Day(b.At)
-	first, err := s.writer().ExecContext(ctx, `UPDATE devices SET last_seen_day = $2 WHERE id = $1 AND last_seen_day <> $2`, b.DeviceRowID, day)
-	if err != nil {
-		return res, s.dbErr("record sync", err)
-	}
-	if n, _ := first.RowsAffected(); n == 1 {
-		r.stats[[2]string{day, "devices_seen"}]++
-	}
-	seen, err := s.writer().ExecContext(ctx, `UPDATE devices SET last_seen_at = $2,
-		app_version = CASE WHEN $3 = '' THEN app_version ELSE $3 END,
-		status = CASE WHEN status = 'inactive' THEN 'active' ELSE status END
-		WHERE id = $1`, b.DeviceRowID, s.t(b.At), b.AppVersion)
-	if err != nil {
-		return res, s.dbErr("record sync", err)
-	}
-	if err := mustAffect(seen, "device", b.DeviceRowID); err != nil {
+	if err := s.markSeen(ctx, b, day, r); err != nil {
 		return res, err
 	}
 	if err := s.insertHeartbeats(ctx, b.DeviceRowID, b.Heartbeats); err != nil {
@@ -81,6 +67,37 @@ func (s *Store) recordSync(ctx context.Context, b syncserver.SyncBatch, r *rollu
 	res.Accepted = accepted
 	res.Duplicates = len(b.Usage) - accepted
 	return res, nil
+}
+
+// markSeen writes the device's last-seen time (and its app version, and
+// brings an inactive device back), and counts it among the day's devices
+// seen when this is its first sync of the day. A device seen earlier the
+// same day, the usual case, takes one statement.
+func (s *Store) markSeen(ctx context.Context, b syncserver.SyncBatch, day string, r *rollup) error {
+	const set = `UPDATE devices SET last_seen_at = $2,
+		app_version = CASE WHEN $3 = '' THEN app_version ELSE $3 END,
+		status = CASE WHEN status = 'inactive' THEN 'active' ELSE status END
+		WHERE id = $1`
+	same, err := s.writer().ExecContext(ctx, set+` AND last_seen_day = $4`, b.DeviceRowID, s.t(b.At), b.AppVersion, day)
+	if err != nil {
+		return s.dbErr("record sync", err)
+	}
+	if n, _ := same.RowsAffected(); n == 1 {
+		return nil
+	}
+	// A new day, or no such device.
+	first, err := s.writer().ExecContext(ctx, `UPDATE devices SET last_seen_day = $2 WHERE id = $1 AND last_seen_day <> $2`, b.DeviceRowID, day)
+	if err != nil {
+		return s.dbErr("record sync", err)
+	}
+	if n, _ := first.RowsAffected(); n == 1 {
+		r.stats[[2]string{day, "devices_seen"}]++
+	}
+	seen, err := s.writer().ExecContext(ctx, set, b.DeviceRowID, s.t(b.At), b.AppVersion)
+	if err != nil {
+		return s.dbErr("record sync", err)
+	}
+	return mustAffect(seen, "device", b.DeviceRowID)
 }
 
 // rollup collects daily rollup figures within one transaction.
