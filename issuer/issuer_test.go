@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -52,6 +53,9 @@ func TestIssueWritesTheContractsClaims(t *testing.T) {
 	assert.Equal(t, license.Audience, c.Audience)
 	assert.Equal(t, in.SubscriptionID, c.SubscriptionID)
 	assert.Len(t, c.ID, 36, "jti is a UUID")
+	id, err := uuid.Parse(c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uuid.Version(7), id.Version(), "jti starts with the time, so stored files append to its index")
 	assert.Equal(t, now.Truncate(time.Second), c.IssuedAt, "iat is the signing time in whole seconds")
 	assert.Equal(t, c.IssuedAt, c.StartsAt, "starts_at defaults to now")
 	assert.Equal(t, c.StartsAt, c.NotBefore)

@@ -75,8 +75,8 @@ func dsn(path string, extra url.Values) string {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// A 64 MiB page cache per connection and memory-mapped reads: the hot
-	// indexes stay in memory instead of being read back page by page.
+	// A 64 MiB page cache per connection: the hot indexes stay in memory
+	// instead of being read back page by page.
 	q.Add("_pragma", "cache_size(-16384)")
 	q.Add("_pragma", "mmap_size(0)")
 	for k, vs := range extra {
@@ -137,7 +137,13 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 	w, err := sql.Open("sqlite", dsn(path, url.Values{
 		"_pragma": {"synchronous(" + opts.Synchronous + ")",
 			"wal_autocheckpoint(" + strconv.Itoa(backstopPages) + ")",
-			"journal_size_limit(" + strconv.Itoa(walSizeLimit) + ")"},
+			"journal_size_limit(" + strconv.Itoa(walSizeLimit) + ")",
+			// Each activation in a group commit runs in a savepoint, and
+			// SQLite copies the pages a savepoint changes to a journal
+			// that spills to a temporary file past 64 KiB: 8 extra
+			// write(2) calls an activation. The writer's transactions
+			// are bounded (a group of at most 64 writes), so in memory.
+			"temp_store(MEMORY)"},
 		"_txlock": {"immediate"},
 	}))
 	if err != nil {

@@ -66,6 +66,9 @@ func TestMigrationsAreIdempotentAndSafeInParallel(t *testing.T) {
 	var mode string
 	require.NoError(t, s.DB().QueryRow("PRAGMA journal_mode").Scan(&mode))
 	assert.Equal(t, "wal", mode)
+	var temp int
+	require.NoError(t, s.DB().QueryRow("PRAGMA temp_store").Scan(&temp))
+	assert.Equal(t, 2, temp, "the writer keeps its savepoint journals in memory, not in a temporary file")
 	info, err := os.Stat(path)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the database holds secrets")

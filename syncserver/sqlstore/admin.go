@@ -6,15 +6,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/flowlytix/licensing/syncserver"
 )
 
 // CreateAdminUser stores u; the email is kept lowercased and unique.
 func (s *Store) CreateAdminUser(ctx context.Context, u *syncserver.AdminUser) error {
 	if u.ID == "" {
-		u.ID = uuid.NewString()
+		u.ID = newID()
 	}
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = time.Now().UTC()
@@ -115,7 +113,7 @@ func scanToken(row scanner, t *syncserver.APIToken) error {
 // CreateAPIToken stores a token by its hash.
 func (s *Store) CreateAPIToken(ctx context.Context, t *syncserver.APIToken) error {
 	if t.ID == "" {
-		t.ID = uuid.NewString()
+		t.ID = newID()
 	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now().UTC()

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -32,7 +30,7 @@ func likePattern(q string) string {
 // CreateCustomer stores c, filling its id and times when empty.
 func (s *Store) CreateCustomer(ctx context.Context, c *syncserver.Customer) error {
 	if c.ID == "" {
-		c.ID = uuid.NewString()
+		c.ID = newID()
 	}
 	now := time.Now().UTC()
 	if c.CreatedAt.IsZero() {

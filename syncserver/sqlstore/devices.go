@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -175,7 +173,7 @@ func (s *Store) activateIn(ctx context.Context, a syncserver.Activation, r *roll
 			}
 			d.ID = existing.ID
 		} else {
-			d.ID = uuid.NewString()
+			d.ID = newID()
 			_, err = tx.writer().ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $10)`,
 				d.ID, a.SubscriptionID, a.DeviceID, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, syncserver.DeviceActive, tx.t(a.At), syncserver.Day(a.At))
 			if tx.d.IsUniqueViolation(err) {

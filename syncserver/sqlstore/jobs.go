@@ -19,61 +19,98 @@ func (s *Store) ExpireSubscriptions(ctx context.Context, now time.Time) (int, er
 // inactive (they keep their seat), then deactivates, freeing the seat, the
 // devices of subscriptions whose plan frees seats after a silence of that
 // plan's length.
+//
+// Seats are freed in transactions of at most freeChunk devices: each
+// frees its devices and their seats together, and none holds the one write
+// lock (SQLite's) long enough to stall syncs, nor journals an unbounded
+// number of pages (the writer keeps its statement journals in memory)
+// when a silence first applies to many devices at once.
 func (s *Store) MarkInactiveDevices(ctx context.Context, cutoff, now time.Time) (inactive, freed int, err error) {
-	err = s.inTx(ctx, func(tx *Store) error {
-		inactive, freed = 0, 0
-		res, err := tx.writer().ExecContext(ctx, `UPDATE devices SET status = 'inactive' WHERE status = 'active' AND last_seen_at < $1`, tx.t(cutoff))
-		if err != nil {
-			return tx.dbErr("mark inactive devices", err)
-		}
-		n, _ := res.RowsAffected()
-		inactive = int(n)
+	res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = 'inactive' WHERE status = 'active' AND last_seen_at < $1`, s.t(cutoff))
+	if err != nil {
+		return 0, 0, s.dbErr("mark inactive devices", err)
+	}
+	n, _ := res.RowsAffected()
+	inactive = int(n)
 
-		// A handful of distinct silences at most: one statement each, with
-		// the cutoff computed here rather than in engine-specific date SQL.
-		rows, err := tx.writer().QueryContext(ctx, `SELECT DISTINCT free_seats_after_days FROM subscriptions WHERE free_seats_after_days > 0`)
+	// A handful of distinct silences at most: one statement each, with the
+	// cutoff computed here rather than in engine-specific date SQL.
+	rows, err := s.writer().QueryContext(ctx, `SELECT DISTINCT free_seats_after_days FROM subscriptions WHERE free_seats_after_days > 0`)
+	if err != nil {
+		return inactive, 0, s.dbErr("free seats", err)
+	}
+	var silences []int
+	for rows.Next() {
+		var d int
+		if err := rows.Scan(&d); err != nil {
+			rows.Close()
+			return inactive, 0, s.dbErr("free seats", err)
+		}
+		silences = append(silences, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return inactive, 0, s.dbErr("free seats", err)
+	}
+	for _, days := range silences {
+		before := now.Add(-time.Duration(days) * 24 * time.Hour)
+		for {
+			n, err := s.freeSeats(ctx, days, before, now)
+			freed += n
+			if err != nil {
+				return inactive, freed, err
+			}
+			if n < freeChunk {
+				break
+			}
+		}
+	}
+	return inactive, freed, nil
+}
+
+// freeChunk is how many devices one transaction of MarkInactiveDevices
+// deactivates at most.
+const freeChunk = 500
+
+// freeSeats deactivates up to freeChunk devices silent since before, of
+// subscriptions whose plan frees seats after days, and gives their seats
+// back, in one transaction.
+func (s *Store) freeSeats(ctx context.Context, days int, before, now time.Time) (int, error) {
+	freed := 0
+	err := s.inTx(ctx, func(tx *Store) error {
+		freed = 0
+		rows, err := tx.writer().QueryContext(ctx, `UPDATE devices SET status = 'deactivated', deactivated_at = $1
+			WHERE id IN (SELECT id FROM devices WHERE status IN ('active', 'inactive') AND last_seen_at < $2
+				AND subscription_id IN (SELECT id FROM subscriptions WHERE free_seats_after_days = $3) LIMIT $4)
+			RETURNING subscription_id`, tx.t(now), tx.t(before), days, freeChunk)
 		if err != nil {
 			return tx.dbErr("free seats", err)
 		}
-		var silences []int
+		perSub := map[string]int{}
 		for rows.Next() {
-			var d int
-			if err := rows.Scan(&d); err != nil {
+			var sub string
+			if err := rows.Scan(&sub); err != nil {
 				rows.Close()
 				return tx.dbErr("free seats", err)
 			}
-			silences = append(silences, d)
+			perSub[sub]++
 		}
 		rows.Close()
-		for _, days := range silences {
-			before := now.Add(-time.Duration(days) * 24 * time.Hour)
-			rows, err := tx.writer().QueryContext(ctx, `UPDATE devices SET status = 'deactivated', deactivated_at = $1
-				WHERE status IN ('active', 'inactive') AND last_seen_at < $2
-				AND subscription_id IN (SELECT id FROM subscriptions WHERE free_seats_after_days = $3)
-				RETURNING subscription_id`, tx.t(now), tx.t(before), days)
-			if err != nil {
-				return tx.dbErr("free seats", err)
+		if err := rows.Err(); err != nil {
+			return tx.dbErr("free seats", err)
+		}
+		for sub, n := range perSub {
+			if err := tx.releaseSeat(ctx, sub, n); err != nil {
+				return err
 			}
-			perSub := map[string]int{}
-			for rows.Next() {
-				var sub string
-				if err := rows.Scan(&sub); err != nil {
-					rows.Close()
-					return tx.dbErr("free seats", err)
-				}
-				perSub[sub]++
-			}
-			rows.Close()
-			for sub, n := range perSub {
-				if err := tx.releaseSeat(ctx, sub, n); err != nil {
-					return err
-				}
-				freed += n
-			}
+			freed += n
 		}
 		return nil
 	})
-	return inactive, freed, err
+	if err != nil {
+		return 0, err
+	}
+	return freed, nil
 }
 
 // PruneValidations deletes validation log entries before the cutoff.

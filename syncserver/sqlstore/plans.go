@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -20,7 +18,7 @@ func scanPlan(row scanner, p *syncserver.Plan) error {
 // CreatePlan stores p, filling its id and creation time when empty.
 func (s *Store) CreatePlan(ctx context.Context, p *syncserver.Plan) error {
 	if p.ID == "" {
-		p.ID = uuid.NewString()
+		p.ID = newID()
 	}
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = time.Now().UTC()

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -46,7 +44,7 @@ func (s *Store) CreateSubscription(ctx context.Context, x *syncserver.Subscripti
 		return syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "create subscription: no license key")
 	}
 	if x.ID == "" {
-		x.ID = uuid.NewString()
+		x.ID = newID()
 	}
 	if x.Status == "" {
 		x.Status = syncserver.SubscriptionActive

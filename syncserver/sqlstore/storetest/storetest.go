@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"the audit log keeps who, what, when, before and after", testAudit},
 		{"the overview counts what happened", testOverview},
 		{"jobs expire, idle, free seats and prune", testJobs},
+		{"freeing many seats goes in bounded transactions and loses none", testFreeSeatsInChunks},
 		{"a subscription's revocations skip the others'", testRevocationsFor},
 		{"a job lock is held by one at a time", testJobLock},
 		{"an activation records its file with its seat", testActivationFile},
@@ -279,6 +280,9 @@ func testReactivation(t *testing.T, s syncserver.Store) {
 	require.NoError(t, err)
 	assert.False(t, created, "the same device id and fingerprint take no new seat")
 	assert.Equal(t, d1.ID, d2.ID)
+	id, err := uuid.Parse(d1.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uuid.Version(7), id.Version(), "row ids start with the time, so new rows append to the index on id")
 	got, err := s.GetSubscription(ctx, x.ID)
 	require.NoError(t, err)
 	assert.Equal(t, 1, got.ActiveDevices)
@@ -807,6 +811,51 @@ func testJobs(t *testing.T, s syncserver.Store) {
 	pruned, err = s.PruneHeartbeats(ctx, now.Add(-90*24*time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, 0, pruned)
+}
+
+func testFreeSeatsInChunks(t *testing.T, s syncserver.Store) {
+	now := time.Now().UTC()
+	const silentOnes = 1201 // over two of MarkInactiveDevices' transactions
+	x := subscription(t, s, silentOnes+1, func(x *syncserver.Subscription) { x.FreeSeatsAfterDays = 30 })
+	var wg sync.WaitGroup
+	errs := make(chan error, silentOnes)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < silentOnes; i += 16 {
+				a := activation(x, fmt.Sprintf("old-%d", i))
+				a.At = now.Add(-40 * 24 * time.Hour)
+				if _, _, err := s.Activate(ctx, a); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	_, _, err := s.Activate(ctx, activation(x, "recent"))
+	require.NoError(t, err)
+
+	inactive, freed, err := s.MarkInactiveDevices(ctx, now.Add(-7*24*time.Hour), now)
+	require.NoError(t, err)
+	assert.Equal(t, silentOnes, inactive)
+	assert.Equal(t, silentOnes, freed)
+	got, err := s.GetSubscription(ctx, x.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, got.ActiveDevices, "every freed device gave its seat back, and only those")
+	assert.Equal(t, 1, seatRows(t, s, x.ID), "the seat count matches the devices holding seats")
+	for _, id := range []string{"old-0", "old-600", fmt.Sprintf("old-%d", silentOnes-1)} {
+		d, err := s.GetDeviceByDeviceID(ctx, x.ID, id)
+		require.NoError(t, err)
+		assert.Equal(t, syncserver.DeviceDeactivated, d.Status, id)
+	}
+	_, freed, err = s.MarkInactiveDevices(ctx, now.Add(-7*24*time.Hour), now)
+	require.NoError(t, err)
+	assert.Zero(t, freed, "a second run finds nothing left to free")
 }
 
 func testRevocationsFor(t *testing.T, s syncserver.Store) {
