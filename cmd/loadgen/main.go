@@ -50,7 +50,7 @@ func main() {
 	flag.IntVar(&c.devices, "devices", 500, "devices to activate")
 	flag.IntVar(&c.conc, "concurrency", 32, "concurrent sync workers")
 	flag.IntVar(&c.activateConcurrency, "activate-concurrency", 16, "concurrent activations")
-	flag.IntVar(&c.rounds, "rounds", 4, "activation rounds, each between two measurements of the raw signing rate")
+	flag.IntVar(&c.rounds, "rounds", 0, "activation rounds, each between two measurements of the raw signing rate (0: about a second each)")
 	flag.IntVar(&c.events, "events", 10, "usage events per sync")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "how long to drive syncs")
 	flag.Int64Var(&c.maxRequests, "max-requests", 1_000_000, "stop after this many syncs")
