@@ -74,3 +74,17 @@ func TestServeReadsTheEnvironment(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:1", cfg.Addr, "a flag beats the environment")
 }
+
+func TestProcsAddsOneForSQLitesBlockingFsync(t *testing.T) {
+	for _, tc := range []struct {
+		store, env string
+		n, want    int
+	}{
+		{"sqlite", "", 2, 3},
+		{"sqlite", "", 8, 9},
+		{"sqlite", "2", 2, 2}, // GOMAXPROCS set: the operator decides
+		{"postgres", "", 2, 2},
+	} {
+		assert.Equal(t, tc.want, procs(tc.store, tc.env, tc.n), "%+v", tc)
+	}
+}
