@@ -58,6 +58,8 @@ func checkField(name, v string, required bool, maxLen int) error {
 // transaction, so that RSA never holds the database's write lock; seat and
 // file then commit together.
 func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutput, error) {
+	s.activating.Add(1)
+	defer s.activating.Add(-1)
 	key, err := license.ParseLicenseKey(in.LicenseKey)
 	if err != nil {
 		return nil, Errorf(KindInvalid, CodeInvalidLicenseKey, "the license key is not of the form FLX-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX")
@@ -103,6 +105,7 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 		return nil, err
 	}
 	act.File = rec
+	act.InFlight = int(s.activating.Load())
 	dev, created, err := s.store.Activate(ctx, act)
 	if err != nil {
 		return nil, err

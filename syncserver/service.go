@@ -38,8 +38,11 @@ type Service struct {
 	// Counters for metrics.
 	Signatures  atomic.Int64
 	Activations atomic.Int64
-	Syncs       atomic.Int64
-	Events      atomic.Int64
+	// activating counts the activations between their start and their
+	// answer, for Activation.InFlight.
+	activating atomic.Int64
+	Syncs      atomic.Int64
+	Events     atomic.Int64
 }
 
 // New returns a service.

@@ -97,7 +97,7 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 			err = r.flush(ctx, s)
 		}
 	} else {
-		err = s.group.do(ctx, s, &job{key: a.SubscriptionID + "/" + a.DeviceID, isolate: true,
+		err = s.group.do(ctx, s, &job{key: a.SubscriptionID + "/" + a.DeviceID, isolate: true, inFlight: a.InFlight,
 			run: func(ctx context.Context, tx *Store, r *rollup) error {
 				var err error
 				dev, created, err = tx.activateIn(ctx, a, r)

@@ -6,28 +6,26 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // maxGroup bounds how many writes one transaction carries.
 const maxGroup = 64
 
-// activationLinger is how long a group of nothing but activations waits
-// for more before it commits. Activations arrive one at a time, each after
-// its own RSA signature, so without a wait each is a transaction of its own:
-// a commit, an fsync and a dozen WAL pages, about a tenth of the server's
-// CPU per activation here. A few milliseconds gather several, on a request
-// that already spends tens of milliseconds signing. A sync arriving ends the
-// wait at once: syncs are what latency goals are set for.
+// activationLinger is how long at most a group of nothing but activations
+// waits for more before it commits. Activations arrive one at a time, each
+// after its own RSA signature, so without a wait each is a transaction of
+// its own: a commit, an fsync and a dozen WAL pages. A group waits only
+// while other activations are still in the service, signing most likely,
+// and commits as soon as it holds them all: a caller activating devices
+// one after another never waits, and a few at a time commit together as
+// soon as the last is signed. A sync arriving ends the wait too: syncs are
+// what latency goals are set for.
 //
-// Only while activations overlap (one arrived while another was still
-// waiting for its commit, less than activationOverlap ago) does a group
-// wait: one caller activating devices one after another never waits.
-const (
-	activationLinger  = 5 * time.Millisecond
-	activationOverlap = 100 * time.Millisecond
-)
+// Measured with 16 concurrent activations on 2 cores: 12 ms instead of a
+// flat 5 ms gathers twice the company, and cuts the write(2) calls per
+// activation from 10.2 to 8.5 and the server's CPU per activation by 2 %.
+const activationLinger = 12 * time.Millisecond
 
 // group is the group committer: writes that would each be a transaction of
 // their own (syncs, activations) queue here, and a committer stores all
@@ -45,14 +43,6 @@ type group struct {
 	// before the committers drain, so no job is left behind unanswered.
 	mu     sync.RWMutex
 	closed bool
-
-	// activations counts isolated jobs between queueing and commit;
-	// overlapAt is when one was queued beside another, in nanoseconds
-	// since epoch (a monotonic reading: a clock stepped back by NTP must
-	// not make every activation linger).
-	activations atomic.Int64
-	overlapAt   atomic.Int64
-	epoch       time.Time
 }
 
 // job is one write. run writes through tx, adding rollup figures to r.
@@ -64,9 +54,12 @@ type job struct {
 	ctx     context.Context
 	key     string // jobs of one group run in key order: rows lock in one order
 	isolate bool
-	run     func(ctx context.Context, tx *Store, r *rollup) error
-	err     error
-	done    chan struct{}
+	// inFlight is, for an activation, how many the service was handling
+	// when it queued this one (Activation.InFlight).
+	inFlight int
+	run      func(ctx context.Context, tx *Store, r *rollup) error
+	err      error
+	done     chan struct{}
 }
 
 var errClosed = errors.New("store is closed")
@@ -94,12 +87,6 @@ func (g *group) do(ctx context.Context, s *Store, j *job) error {
 	}
 	g.start(s)
 	j.ctx, j.done = ctx, make(chan struct{})
-	if j.isolate {
-		if g.activations.Add(1) > 1 {
-			g.overlapAt.Store(int64(time.Since(g.epoch)))
-		}
-		defer g.activations.Add(-1)
-	}
 	select {
 	case g.jobs <- j:
 		g.mu.RUnlock()
@@ -146,19 +133,19 @@ func (g *group) loop(s *Store) {
 }
 
 // linger lets a batch of activations wait for company (activationLinger)
-// while activations overlap.
+// while others are on their way.
 func (g *group) linger(batch []*job) []*job {
 	for _, j := range batch {
 		if !j.isolate {
 			return batch
 		}
 	}
-	if g.overlapAt.Load() == 0 || time.Since(g.epoch)-time.Duration(g.overlapAt.Load()) > activationOverlap {
+	if !g.othersComing(batch) {
 		return batch
 	}
 	t := time.NewTimer(activationLinger)
 	defer t.Stop()
-	for len(batch) < maxGroup {
+	for len(batch) < maxGroup && g.othersComing(batch) {
 		select {
 		case j := <-g.jobs:
 			batch = append(batch, j)
@@ -172,6 +159,14 @@ func (g *group) linger(batch []*job) []*job {
 		}
 	}
 	return batch
+}
+
+// othersComing reports whether, by the newest job's count, activations
+// outside batch are still in the service. (It counts an activation once
+// its handler runs: with every core busy, requests not yet read are not
+// counted, and the linger's limit ends the wait.)
+func (g *group) othersComing(batch []*job) bool {
+	return batch[len(batch)-1].inFlight > len(batch)
 }
 
 func (g *group) commit(s *Store, batch []*job) {

@@ -78,7 +78,7 @@ func New(write, read *sql.DB, d *Dialect) *Store {
 	if read == nil {
 		read = write
 	}
-	return &Store{write: write, read: read, d: d, group: &group{closing: make(chan struct{}), epoch: time.Now()}, stmts: &stmtCache{}}
+	return &Store{write: write, read: read, d: d, group: &group{closing: make(chan struct{})}, stmts: &stmtCache{}}
 }
 
 // DB returns the pool writes go through, for tools such as the seeder.
