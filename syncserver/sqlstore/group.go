@@ -22,9 +22,10 @@ const maxGroup = 64
 // soon as the last is signed. A sync arriving ends the wait too: syncs are
 // what latency goals are set for.
 //
-// Measured with 16 concurrent activations on 2 cores: 12 ms instead of a
-// flat 5 ms gathers twice the company, and cuts the write(2) calls per
-// activation from 10.2 to 8.5 and the server's CPU per activation by 2 %.
+// Measured on 2 cores against the flat 5 ms wait this replaced: with 16
+// concurrent callers, groups twice as large, write(2) calls per activation
+// 10.2 -> 8.2 and 2 % less server CPU per activation; with 4 concurrent
+// callers, 343 -> 427 activations a second.
 const activationLinger = 12 * time.Millisecond
 
 // group is the group committer: writes that would each be a transaction of
