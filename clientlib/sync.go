@@ -28,8 +28,11 @@ func (e *APIError) Error() string {
 }
 
 // post sends JSON and decodes the answer into out; a non-2xx answer is an
-// *APIError.
-func (c *Client) post(ctx context.Context, path string, in, out any) error {
+// *APIError. replayable says the contract makes sending it twice harmless
+// (activate, sync): Go's transport may then send it again on a new
+// connection when a kept-alive one turns out to be dead, as it is after
+// the server restarted, instead of failing with EOF.
+func (c *Client) post(ctx context.Context, path string, replayable bool, in, out any) error {
 	if c.cfg.ServerURL == "" {
 		return ErrOffline
 	}
@@ -43,6 +46,9 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "flowlytix-clientlib/"+c.cfg.AppID)
+	if replayable {
+		req.Header["Idempotency-Key"] = nil // marks it so; nothing is sent
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("license server unreachable: %w", err)
@@ -84,7 +90,7 @@ func (c *Client) Activate(ctx context.Context, licenseKey string) (Result, error
 	var out struct {
 		LicenseFile string `json:"license_file"`
 	}
-	err := c.post(ctx, "/api/v1/licensing/activate", map[string]any{
+	err := c.post(ctx, "/api/v1/licensing/activate", true, map[string]any{
 		"license_key": licenseKey, "device_fingerprint": c.cfg.Fingerprint,
 		"device_info": map[string]any{"device_id": c.cfg.DeviceID, "platform": c.cfg.Platform, "app_version": c.cfg.AppVersion},
 	}, &out)
@@ -121,7 +127,7 @@ func (c *Client) Deactivate(ctx context.Context) error {
 			break
 		}
 	}
-	if err := c.post(ctx, "/api/v1/licensing/deactivate", map[string]any{"token": tok.Compact, "device_id": c.cfg.DeviceID}, nil); err != nil {
+	if err := c.post(ctx, "/api/v1/licensing/deactivate", false, map[string]any{"token": tok.Compact, "device_id": c.cfg.DeviceID}, nil); err != nil {
 		return fmt.Errorf("deactivate: %w", err)
 	}
 	c.mu.Lock()
@@ -238,7 +244,7 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 		Accepted    int          `json:"accepted"`
 		Duplicates  int          `json:"duplicates"`
 	}
-	err = c.post(ctx, "/api/v1/licensing/sync", map[string]any{"token": tok.Compact, "device_id": c.cfg.DeviceID,
+	err = c.post(ctx, "/api/v1/licensing/sync", true, map[string]any{"token": tok.Compact, "device_id": c.cfg.DeviceID,
 		"revocation_cursor": cursor, "heartbeats": hbs, "usage": usage}, &out)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Code == "invalid_request" && len(ids) > 0 {
