@@ -115,9 +115,24 @@ export class LicenseClient {
     return this.check();
   }
 
-  async post(path, body) {
+  /**
+   * post sends JSON and returns the decoded answer. replayable says the
+   * contract makes sending it twice harmless (activate, sync, validate):
+   * a request that fails on the network, as on a kept-alive connection the
+   * server closed when it restarted, is then sent once more.
+   */
+  async post(path, body, { replayable = false } = {}) {
     if (!this.o.serverURL) throw new Error("no server configured");
-    const r = await fetch(this.o.serverURL + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const send = () => fetch(this.o.serverURL + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    let r;
+    try {
+      r = await send();
+    } catch (err) {
+      // fetch rejects with a TypeError for network failures only; an HTTP
+      // error status is an answer, and is never retried.
+      if (!replayable || !(err instanceof TypeError)) throw err;
+      r = await send();
+    }
     const text = await r.text();
     let json = null;
     try { json = JSON.parse(text); } catch { /* not ours */ }
@@ -128,7 +143,7 @@ export class LicenseClient {
   /** activate activates this device with a license key. */
   async activate(licenseKey) {
     const out = await this.post("/api/v1/licensing/activate", { license_key: licenseKey, device_fingerprint: this.o.fingerprint,
-      device_info: { device_id: this.o.deviceId, platform: this.o.platform, app_version: this.o.appVersion } });
+      device_info: { device_id: this.o.deviceId, platform: this.o.platform, app_version: this.o.appVersion } }, { replayable: true });
     return this.importLicense(out.license_file);
   }
 
@@ -168,7 +183,7 @@ export class LicenseClient {
         heartbeats: batch.filter((e) => e.kind === "heartbeat").map((e) => ({ at: new Date(e.at).toISOString(), app_version: e.app_version })),
         usage: batch.filter((e) => e.kind === "usage").map((e) => ({ event_id: e.event_id, feature: e.feature, count: e.count,
           duration_seconds: e.duration_seconds, at: new Date(e.at).toISOString() })),
-      });
+      }, { replayable: true });
       if (out.accepted + out.duplicates !== usage) throw new Error(`sync: the server acknowledged ${out.accepted + out.duplicates} of ${usage} events; keeping them queued`);
       let newFile = null;
       if (out.license_file) {
@@ -196,7 +211,7 @@ export class LicenseClient {
   /** validate asks the server whether this device's license is valid now. */
   async validate() {
     if (!this.state.license_file) throw new Error("no license: activate or import one");
-    return this.post("/api/v1/licensing/validate", { token: parse(this.state.license_file).compact, device_id: this.o.deviceId });
+    return this.post("/api/v1/licensing/validate", { token: parse(this.state.license_file).compact, device_id: this.o.deviceId }, { replayable: true });
   }
 
   /**
