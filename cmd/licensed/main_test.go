@@ -77,14 +77,15 @@ func TestServeReadsTheEnvironment(t *testing.T) {
 
 func TestProcsAddsOneForSQLitesBlockingFsync(t *testing.T) {
 	for _, tc := range []struct {
-		store, env string
-		n, want    int
+		store, env    string
+		n, cpus, want int
 	}{
-		{"sqlite", "", 2, 3},
-		{"sqlite", "", 8, 9},
-		{"sqlite", "2", 2, 2}, // GOMAXPROCS set: the operator decides
-		{"postgres", "", 2, 2},
+		{"sqlite", "", 2, 2, 3},
+		{"sqlite", "", 8, 8, 9},
+		{"sqlite", "2", 2, 2, 2}, // GOMAXPROCS set: the operator decides
+		{"sqlite", "", 2, 16, 2}, // a container's CPU limit: left to the runtime
+		{"postgres", "", 2, 2, 2},
 	} {
-		assert.Equal(t, tc.want, procs(tc.store, tc.env, tc.n), "%+v", tc)
+		assert.Equal(t, tc.want, procs(tc.store, tc.env, tc.n, tc.cpus), "%+v", tc)
 	}
 }

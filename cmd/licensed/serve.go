@@ -128,7 +128,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 	setProcs.Do(func() {
-		runtime.GOMAXPROCS(procs(storeopen.Kind(c.DB), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0)))
+		runtime.GOMAXPROCS(procs(storeopen.Kind(c.DB), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	})
 	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks})
 	if err != nil {
@@ -264,7 +264,9 @@ var setProcs sync.Once
 
 // procs is how many Ps (goroutines running Go code at once) licensed
 // runs with: one more than the Go runtime's default (the cores it may use)
-// on SQLite, unless GOMAXPROCS is set. SQLite here is C translated to Go,
+// on SQLite, unless GOMAXPROCS is set or a CPU limit (a container's quota)
+// set the default below the machine's CPUs: there a P more would only be
+// throttled, and setting it would stop the runtime following the limit. SQLite here is C translated to Go,
 // and its fsync at every commit is a blocking system call made from Go
 // code: the Go scheduler leaves that goroutine's P idle until its monitor
 // thread notices, which under steady load is often after the fsync has
@@ -273,8 +275,8 @@ var setProcs sync.Once
 // cores busy: iowait 0.3 %, syncs 2,470/s -> 2,880/s and activations 79 %
 // -> 81 % of the raw signing rate (three alternating runs each). PostgreSQL
 // talks over sockets, which never hold a P while waiting.
-func procs(store, env string, n int) int {
-	if store != "sqlite" || env != "" {
+func procs(store, env string, n, cpus int) int {
+	if store != "sqlite" || env != "" || n != cpus {
 		return n
 	}
 	return n + 1

@@ -22,7 +22,7 @@ func TestLingerWaitsOnlyWhileOthersAreComing(t *testing.T) {
 		{"a sync ends the wait", act(8), []*job{act(8), {key: "sync"}, act(8)}, 3, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := &group{jobs: make(chan *job, 16), closing: make(chan struct{})}
+			g := &group{jobs: make(chan *job, 16), closing: make(chan struct{}), lingers: true}
 			for _, j := range tc.queued {
 				g.jobs <- j
 			}
@@ -31,4 +31,12 @@ func TestLingerWaitsOnlyWhileOthersAreComing(t *testing.T) {
 			assert.Len(t, g.jobs, tc.left)
 		})
 	}
+}
+
+func TestSeveralCommittersDoNotLinger(t *testing.T) {
+	g := &group{jobs: make(chan *job, 16), closing: make(chan struct{}), lingers: false}
+	g.jobs <- &job{isolate: true, inFlight: 8}
+	batch := g.linger([]*job{{isolate: true, inFlight: 8}})
+	assert.Len(t, batch, 1, "no committer's batch can hold all in flight: waiting would only add latency")
+	assert.Len(t, g.jobs, 1)
 }

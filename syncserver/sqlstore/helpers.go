@@ -37,8 +37,9 @@ const maxCached = 256
 // parses and plans a statement on every call otherwise, which was 4% of an
 // activation's CPU.
 type stmtCache struct {
-	mu sync.Mutex
-	m  map[*sql.DB]map[string]*sql.Stmt
+	mu     sync.Mutex
+	m      map[*sql.DB]map[string]*sql.Stmt
+	closed bool
 }
 
 // get returns the prepared statement for query, or nil the first time: it
@@ -51,6 +52,9 @@ func (c *stmtCache) get(db *sql.DB, query string) *sql.Stmt {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
 	if c.m == nil {
 		c.m = map[*sql.DB]map[string]*sql.Stmt{}
 	}
@@ -90,16 +94,20 @@ func (c *stmtCache) close() {
 	if c == nil {
 		return
 	}
+	// The statements close outside the lock: closing one waits for the
+	// connections using it, whose transactions may need the lock to look
+	// up their next statement.
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, byText := range c.m {
+	m := c.m
+	c.m, c.closed = nil, true
+	c.mu.Unlock()
+	for _, byText := range m {
 		for _, st := range byText {
 			if st != nil { // nil: still being prepared
 				st.Close()
 			}
 		}
 	}
-	c.m = nil
 }
 
 // cached runs statements through the cache, on a pool or in a transaction.

@@ -20,18 +20,29 @@ func (s *Store) ExpireSubscriptions(ctx context.Context, now time.Time) (int, er
 // devices of subscriptions whose plan frees seats after a silence of that
 // plan's length.
 //
-// Seats are freed in transactions of at most freeChunk devices: each
-// frees its devices and their seats together, and none holds the one write
-// lock (SQLite's) long enough to stall syncs, nor journals an unbounded
-// number of pages (the writer keeps its statement journals in memory)
-// when a silence first applies to many devices at once.
+// Both go in chunks of at most jobChunk devices, each in a transaction of
+// its own (a device and its seat together), so that a first run over many
+// silent devices neither holds the one write lock (SQLite's) long enough
+// to stall syncs, nor journals an unbounded number of pages (the writer
+// keeps its statement journals in memory). Each statement re-checks its
+// conditions on the rows it changes: under PostgreSQL's READ COMMITTED, a
+// row changed by a concurrent deactivation or sync while the statement
+// waited for it is re-checked against the UPDATE's own WHERE, not against
+// the subquery's.
 func (s *Store) MarkInactiveDevices(ctx context.Context, cutoff, now time.Time) (inactive, freed int, err error) {
-	res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = 'inactive' WHERE status = 'active' AND last_seen_at < $1`, s.t(cutoff))
-	if err != nil {
-		return 0, 0, s.dbErr("mark inactive devices", err)
+	for {
+		res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = 'inactive'
+			WHERE id IN (SELECT id FROM devices WHERE status = 'active' AND last_seen_at < $1 LIMIT $2)
+			AND status = 'active' AND last_seen_at < $1`, s.t(cutoff), jobChunk)
+		if err != nil {
+			return inactive, 0, s.dbErr("mark inactive devices", err)
+		}
+		n, _ := res.RowsAffected()
+		inactive += int(n)
+		if n == 0 {
+			break
+		}
 	}
-	n, _ := res.RowsAffected()
-	inactive = int(n)
 
 	// A handful of distinct silences at most: one statement each, with the
 	// cutoff computed here rather than in engine-specific date SQL.
@@ -60,7 +71,7 @@ func (s *Store) MarkInactiveDevices(ctx context.Context, cutoff, now time.Time) 
 			if err != nil {
 				return inactive, freed, err
 			}
-			if n < freeChunk {
+			if n == 0 {
 				break
 			}
 		}
@@ -68,11 +79,11 @@ func (s *Store) MarkInactiveDevices(ctx context.Context, cutoff, now time.Time) 
 	return inactive, freed, nil
 }
 
-// freeChunk is how many devices one transaction of MarkInactiveDevices
-// deactivates at most.
-const freeChunk = 500
+// jobChunk is how many devices one statement of MarkInactiveDevices
+// changes at most.
+const jobChunk = 500
 
-// freeSeats deactivates up to freeChunk devices silent since before, of
+// freeSeats deactivates up to jobChunk devices silent since before, of
 // subscriptions whose plan frees seats after days, and gives their seats
 // back, in one transaction.
 func (s *Store) freeSeats(ctx context.Context, days int, before, now time.Time) (int, error) {
@@ -82,7 +93,8 @@ func (s *Store) freeSeats(ctx context.Context, days int, before, now time.Time) 
 		rows, err := tx.writer().QueryContext(ctx, `UPDATE devices SET status = 'deactivated', deactivated_at = $1
 			WHERE id IN (SELECT id FROM devices WHERE status IN ('active', 'inactive') AND last_seen_at < $2
 				AND subscription_id IN (SELECT id FROM subscriptions WHERE free_seats_after_days = $3) LIMIT $4)
-			RETURNING subscription_id`, tx.t(now), tx.t(before), days, freeChunk)
+			AND status IN ('active', 'inactive') AND last_seen_at < $2
+			RETURNING subscription_id`, tx.t(now), tx.t(before), days, jobChunk)
 		if err != nil {
 			return tx.dbErr("free seats", err)
 		}

@@ -817,6 +817,7 @@ func testFreeSeatsInChunks(t *testing.T, s syncserver.Store) {
 	now := time.Now().UTC()
 	const silentOnes = 1201 // over two of MarkInactiveDevices' transactions
 	x := subscription(t, s, silentOnes+1, func(x *syncserver.Subscription) { x.FreeSeatsAfterDays = 30 })
+	ids := make([]string, silentOnes)
 	var wg sync.WaitGroup
 	errs := make(chan error, silentOnes)
 	for w := range 16 {
@@ -826,9 +827,12 @@ func testFreeSeatsInChunks(t *testing.T, s syncserver.Store) {
 			for i := w; i < silentOnes; i += 16 {
 				a := activation(x, fmt.Sprintf("old-%d", i))
 				a.At = now.Add(-40 * 24 * time.Hour)
-				if _, _, err := s.Activate(ctx, a); err != nil {
+				d, _, err := s.Activate(ctx, a)
+				if err != nil {
 					errs <- err
+					continue
 				}
+				ids[i] = d.ID
 			}
 		}()
 	}
@@ -840,15 +844,28 @@ func testFreeSeatsInChunks(t *testing.T, s syncserver.Store) {
 	_, _, err := s.Activate(ctx, activation(x, "recent"))
 	require.NoError(t, err)
 
+	// An admin deactivates some of the silent devices while the job runs:
+	// each seat must come back once, whoever frees it.
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < silentOnes; i += 8 {
+				_, _ = s.DeactivateDevice(ctx, ids[i], now) // the job may have got there first
+			}
+		}()
+	}
 	inactive, freed, err := s.MarkInactiveDevices(ctx, now.Add(-7*24*time.Hour), now)
+	wg.Wait()
 	require.NoError(t, err)
-	assert.Equal(t, silentOnes, inactive)
-	assert.Equal(t, silentOnes, freed)
+	assert.LessOrEqual(t, inactive, silentOnes)
+	assert.LessOrEqual(t, freed, silentOnes)
+	assert.Positive(t, freed)
 	got, err := s.GetSubscription(ctx, x.ID)
 	require.NoError(t, err)
-	assert.Equal(t, 1, got.ActiveDevices, "every freed device gave its seat back, and only those")
+	assert.Equal(t, 1, got.ActiveDevices, "every silent device gave its seat back once, whoever freed it")
 	assert.Equal(t, 1, seatRows(t, s, x.ID), "the seat count matches the devices holding seats")
-	for _, id := range []string{"old-0", "old-600", fmt.Sprintf("old-%d", silentOnes-1)} {
+	for _, id := range []string{"old-0", "old-601", fmt.Sprintf("old-%d", silentOnes-1)} {
 		d, err := s.GetDeviceByDeviceID(ctx, x.ID, id)
 		require.NoError(t, err)
 		assert.Equal(t, syncserver.DeviceDeactivated, d.Status, id)
