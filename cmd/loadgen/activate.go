@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -114,20 +115,18 @@ func (a *activation) activateRange(ctx context.Context, wires []*wire, licenseKe
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
-				var out struct {
-					SignedToken string `json:"signed_token"`
-				}
 				t := time.Now()
 				status, data, err := wc.post(ctx, "/api/v1/licensing/activate", "", body)
+				var token string
 				if err == nil {
-					err = answer(status, data, &out)
+					token, err = signedToken(status, data)
 				}
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
 				a.lat.add(time.Since(t))
-				a.devs[i] = device{id: id, token: out.SignedToken}
+				a.devs[i] = device{id: id, token: token}
 			}
 		}()
 	}
@@ -136,6 +135,27 @@ func (a *activation) activateRange(ctx context.Context, wires []*wire, licenseKe
 		return err
 	}
 	return ctx.Err()
+}
+
+// signedToken takes signed_token from an activation's answer. A token is
+// base64url and dots, so it is cut out of the answer directly; decoding all
+// of the 7 KB answer as JSON cost a fifth of this program's CPU per
+// activation. Anything else goes through the JSON decoder.
+func signedToken(status int, data []byte) (string, error) {
+	const key = `"signed_token":"`
+	if status < 300 {
+		if i := bytes.Index(data, []byte(key)); i >= 0 {
+			rest := data[i+len(key):]
+			if j := bytes.IndexByte(rest, '"'); j > 0 && bytes.IndexByte(rest[:j], '\\') < 0 {
+				return string(rest[:j]), nil
+			}
+		}
+	}
+	var out struct {
+		SignedToken string `json:"signed_token"`
+	}
+	err := answer(status, data, &out)
+	return out.SignedToken, err
 }
 
 func (a *activation) report(w io.Writer) {

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ func main() {
 	flag.IntVar(&c.events, "events", 10, "usage events per sync")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "how long to drive syncs")
 	flag.Int64Var(&c.maxRequests, "max-requests", 1_000_000, "stop after this many syncs")
+	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	flag.Parse()
 	if c.token == "" {
 		fmt.Fprintln(os.Stderr, "loadgen: --token is required (licensed token create --name loadgen)")
@@ -64,6 +66,20 @@ func main() {
 	uuid.EnableRandPool()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *cpuProfile != "" {
+		// Its own CPU is taken from the server it measures: this shows
+		// where it goes.
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(ctx, c); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
