@@ -12,6 +12,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -43,9 +44,14 @@ type activation struct {
 	cpuOK     bool
 }
 
+// round is one round of activations: all of them in elapsed, and the
+// steady part, from the first answer to the last request sent, when every
+// client had a request in flight.
 type round struct {
 	n       int
 	elapsed time.Duration
+	steadyN int
+	steady  time.Duration
 }
 
 func activateAll(ctx context.Context, c config, licenseKey, subID string) (*activation, error) {
@@ -76,8 +82,8 @@ func activateAll(ctx context.Context, c config, licenseKey, subID string) (*acti
 		// cores the server needs.
 		procs := runtime.GOMAXPROCS(1)
 		start := time.Now()
-		err := a.activateRange(ctx, wires, licenseKey, subID, lo, hi)
-		elapsed := time.Since(start)
+		rd, err := a.activateRange(ctx, wires, licenseKey, subID, lo, hi)
+		rd.elapsed = time.Since(start)
 		runtime.GOMAXPROCS(procs)
 		if err != nil {
 			return nil, fmt.Errorf("activate: %w (the server rate-limits activations per address: start it with higher limits for a load test)", err)
@@ -88,15 +94,20 @@ func activateAll(ctx context.Context, c config, licenseKey, subID string) (*acti
 			a.cpuOK = false
 		}
 		a.serverCPU += cpu1 - cpu0
-		a.rounds = append(a.rounds, round{n: hi - lo, elapsed: elapsed})
+		a.rounds = append(a.rounds, rd)
 		a.raw = append(a.raw, rawSignRate(key))
 	}
 	return a, nil
 }
 
-func (a *activation) activateRange(ctx context.Context, wires []*wire, licenseKey, subID string, lo, hi int) error {
+// activateRange activates devices lo to hi-1 and returns the round's
+// counts; the caller fills in its elapsed time.
+func (a *activation) activateRange(ctx context.Context, wires []*wire, licenseKey, subID string, lo, hi int) (round, error) {
 	var next atomic.Int64
 	next.Store(int64(lo))
+	start := time.Now()
+	done := make([]time.Duration, hi-lo) // when each answer came, since start
+	var lastSend atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	for _, wc := range wires {
@@ -116,6 +127,9 @@ func (a *activation) activateRange(ctx context.Context, wires []*wire, licenseKe
 					return
 				}
 				t := time.Now()
+				if i == hi-1 {
+					lastSend.Store(int64(t.Sub(start)))
+				}
 				status, data, err := wc.post(ctx, "/api/v1/licensing/activate", "", body)
 				var token string
 				if err == nil {
@@ -125,16 +139,41 @@ func (a *activation) activateRange(ctx context.Context, wires []*wire, licenseKe
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
-				a.lat.add(time.Since(t))
+				now := time.Now()
+				a.lat.add(now.Sub(t))
+				done[i-lo] = now.Sub(start)
 				a.devs[i] = device{id: id, token: token}
 			}
 		}()
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
-		return err
+		return round{}, err
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return round{}, err
+	}
+	r := round{n: hi - lo}
+	r.steadyN, r.steady = steadyPart(done, time.Duration(lastSend.Load()))
+	return r, nil
+}
+
+// steadyPart counts the answers after the first one and up to the last
+// request sent (lastSend), and the time between the two: the part of a
+// round when every client had a request in flight, without the pipeline
+// filling at its start or draining at its end.
+func steadyPart(done []time.Duration, lastSend time.Duration) (int, time.Duration) {
+	if len(done) == 0 {
+		return 0, 0
+	}
+	first := slices.Min(done)
+	n := 0
+	for _, d := range done {
+		if d > first && d <= lastSend {
+			n++
+		}
+	}
+	return n, max(0, lastSend-first)
 }
 
 // signedToken takes signed_token from an activation's answer. A token is
@@ -159,22 +198,32 @@ func signedToken(status int, data []byte) (string, error) {
 }
 
 func (a *activation) report(w io.Writer) {
-	var n int
-	var el time.Duration
+	var n, steadyN int
+	var el, steady time.Duration
 	for _, r := range a.rounds {
 		n += r.n
 		el += r.elapsed
+		steadyN += r.steadyN
+		steady += r.steady
 	}
-	rate := float64(n) / el.Seconds()
+	all := float64(n) / el.Seconds()
+	rate := all
+	if steadyN >= 10*len(a.rounds) && steady > 0 {
+		rate = float64(steadyN) / steady.Seconds()
+	}
 	var rawSum float64
 	for _, r := range a.raw {
 		rawSum += r
 	}
 	raw := rawSum / float64(len(a.raw))
-	fmt.Fprintf(w, "activations: %d in %s = %.0f/s, p50 %s, p99 %s\n", n, el.Round(time.Millisecond), rate, a.lat.pct(50), a.lat.pct(99))
+	fmt.Fprintf(w, "activations: %d in %s = %.0f/s (%.0f/s steady), p50 %s, p99 %s\n", n, el.Round(time.Millisecond), all, rate, a.lat.pct(50), a.lat.pct(99))
 	ratios := make([]float64, len(a.rounds))
 	for i, r := range a.rounds {
-		ratios[i] = float64(r.n) / r.elapsed.Seconds() / ((a.raw[i] + a.raw[i+1]) / 2)
+		rr := float64(r.n) / r.elapsed.Seconds()
+		if r.steadyN >= 10 && r.steady > 0 {
+			rr = float64(r.steadyN) / r.steady.Seconds()
+		}
+		ratios[i] = rr / ((a.raw[i] + a.raw[i+1]) / 2)
 	}
 	sorted := append([]float64(nil), ratios...)
 	sort.Float64s(sorted)
@@ -188,6 +237,7 @@ func (a *activation) report(w io.Writer) {
 		fmt.Fprintf(w, "%.0f%%", 100*r)
 	}
 	fmt.Fprintf(w, "; median %.0f%%)\n", 100*sorted[len(sorted)/2])
+	fmt.Fprintf(w, "  steady rates: from each round's first answer to its last request; with each round's start and drain: %.0f%%\n", 100*all/raw)
 	if a.cpuOK && n > 0 {
 		// CPU time per activation, against the CPU time of one raw
 		// signature: the server's own efficiency, free of this program's
