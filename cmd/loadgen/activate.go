@@ -237,7 +237,7 @@ func (a *activation) report(w io.Writer) {
 		fmt.Fprintf(w, "%.0f%%", 100*r)
 	}
 	fmt.Fprintf(w, "; median %.0f%%)\n", 100*sorted[len(sorted)/2])
-	fmt.Fprintf(w, "  steady rates: from each round's first answer to its last request; with each round's start and drain: %.0f%%\n", 100*all/raw)
+	fmt.Fprintf(w, "  (each round counted from its first answer to its last request sent; counted whole, with the pipeline filling and draining: %.0f%%)\n", 100*all/raw)
 	if a.cpuOK && n > 0 {
 		// CPU time per activation, against the CPU time of one raw
 		// signature: the server's own efficiency, free of this program's
