@@ -114,3 +114,29 @@ func TestOnlyValidAndGraceUnlock(t *testing.T) {
 		assert.Equal(t, want, s.Unlocks(), string(s))
 	}
 }
+
+func TestEveryKeySetVectorIsAcceptedOrRefusedAsWritten(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(vectorsDir, "manifest.json"))
+	require.NoError(t, err)
+	var m struct {
+		KeySets []struct {
+			Name, Description, File string
+			Accept                  bool
+		} `json:"key_sets"`
+	}
+	require.NoError(t, json.Unmarshal(data, &m))
+	require.Greater(t, len(m.KeySets), 20)
+	for _, v := range m.KeySets {
+		t.Run(v.Name, func(t *testing.T) {
+			js, err := os.ReadFile(filepath.Join(vectorsDir, v.File))
+			require.NoError(t, err)
+			set, err := keys.ParseJWKS(js)
+			if v.Accept {
+				require.NoError(t, err, v.Description)
+				assert.Equal(t, 1, set.Len())
+				return
+			}
+			require.Error(t, err, v.Description)
+		})
+	}
+}

@@ -167,8 +167,10 @@ func TestParseJWKSRefusesBadSets(t *testing.T) {
 		{"a kid that is not the thumbprint", strings.Replace(good, kid, "other-kid", 1), "thumbprint"},
 		{"another alg", strings.Replace(good, `"RS256"`, `"RS512"`, 1), "want RS256"},
 		{"encryption use", strings.Replace(good, `"sig"`, `"enc"`, 1), "want sig"},
-		{"an EC key", `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`, "want an RSA"},
-		{"a 1024-bit key", `{"keys":[{"kty":"RSA","n":"` + strings.Repeat("A", 171) + `Q","e":"AQAB"}]}`, "too small"},
+		{"an EC key", `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`, "want RSA"},
+		{"a 1024-bit key", `{"keys":[{"kty":"RSA","n":"w` + strings.Repeat("A", 170) + `","e":"AQAB"}]}`, "too small"},
+		{"a modulus with a leading zero byte", `{"keys":[{"kty":"RSA","n":"` + strings.Repeat("A", 171) + `Q","e":"AQAB"}]}`, "leading zero"},
+		{"data after the set", good + `{"keys":[]}`, "after"},
 		{"too large", `{"keys":[` + strings.Repeat(" ", 1<<20) + `]}`, "limit"},
 	}
 	for _, tc := range cases {

@@ -1,10 +1,8 @@
 package keys
 
 import (
-	"bytes"
 	"crypto/rsa"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -106,58 +104,4 @@ func (s *Set) JWKS() ([]byte, error) {
 		return nil, fmt.Errorf("marshal jwks: %w", err)
 	}
 	return append(out, '\n'), nil
-}
-
-// maxJWKSSize bounds what ParseJWKS reads: a set of a few dozen 8192-bit
-// keys is far below it.
-const maxJWKSSize = 1 << 20
-
-// ParseJWKS reads a public JSON Web Key Set into a verify-only Set. Every
-// key must be an RSA signing key of an accepted size; a key whose kid is not
-// its own RFC 7638 thumbprint is refused, so a kid always names exactly one
-// key. A set that carries private key material is refused too: it was meant
-// to stay on the issuer.
-func ParseJWKS(data []byte) (*Set, error) {
-	if len(data) > maxJWKSSize {
-		return nil, fmt.Errorf("parse jwks: %d bytes is over the %d byte limit", len(data), maxJWKSSize)
-	}
-	var raw struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("parse jwks: %w", err)
-	}
-	if len(raw.Keys) == 0 {
-		return nil, errors.New("parse jwks: no keys")
-	}
-	s := &Set{byID: make(map[string]*Key)}
-	for i, rk := range raw.Keys {
-		var jwk jose.JSONWebKey
-		if err := jwk.UnmarshalJSON(rk); err != nil {
-			return nil, fmt.Errorf("parse jwks: key %d: %w", i, err)
-		}
-		if !jwk.IsPublic() {
-			return nil, fmt.Errorf("parse jwks: key %d holds private key material; publish only public keys", i)
-		}
-		pub, ok := jwk.Key.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("parse jwks: key %d: got %T, want an RSA public key", i, jwk.Key)
-		}
-		if jwk.Algorithm != "" && jwk.Algorithm != "RS256" {
-			return nil, fmt.Errorf("parse jwks: key %d: alg %q, want RS256", i, jwk.Algorithm)
-		}
-		if jwk.Use != "" && jwk.Use != "sig" {
-			return nil, fmt.Errorf("parse jwks: key %d: use %q, want sig", i, jwk.Use)
-		}
-		k, err := NewPublicKey(pub)
-		if err != nil {
-			return nil, fmt.Errorf("parse jwks: key %d: %w", i, err)
-		}
-		if jwk.KeyID != "" && jwk.KeyID != k.ID {
-			return nil, fmt.Errorf("parse jwks: key %d: kid %q is not the key's thumbprint %q", i, jwk.KeyID, k.ID)
-		}
-		s.add(k)
-	}
-	return s, nil
 }

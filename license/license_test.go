@@ -240,3 +240,28 @@ func rsaSignRaw(priv crypto.Signer, input string) ([]byte, error) {
 	sum := sha256.Sum256([]byte(input))
 	return priv.Sign(rand.Reader, sum[:], crypto.SHA256)
 }
+
+func TestSignedDocumentsRefuseMemberNamesThatFoldDifferently(t *testing.T) {
+	k := testkeys.Signer(t)
+	const typ = "flowlytix-revocations+jwt"
+	for _, tc := range []struct {
+		name, payload string
+		ok            bool
+	}{
+		{"snake_case names", `{"revocations":[{"seq":1}],"revocation_cursor":1}`, true},
+		{"a case variant beside the name", `{"revocations":[],"Revocations":[{"seq":1}]}`, false},
+		{"a long s", `{"revocations":[],"revocation_ſursor":1}`, false},
+		{"a nested case variant", `{"revocations":[{"seq":1,"SEQ":2}]}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jws, err := license.SignJSON(k.Signer(), k.ID, typ, json.RawMessage(tc.payload))
+			require.NoError(t, err)
+			_, err = license.VerifyJSON(jws, testkeys.Set(t), typ)
+			if tc.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, license.ErrInvalid)
+		})
+	}
+}

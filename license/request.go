@@ -187,6 +187,11 @@ func ParseRequest(data []byte) (*Request, error) {
 		return nil, bad("%v", err)
 	}
 	for name, kind := range members {
+		// Exact names only: encoding/json would also fill license_key
+		// from "License_Key", which another reader ignores.
+		if !requestMembers[name] {
+			return nil, bad("unknown field %q", name)
+		}
 		if kind != kindString {
 			return nil, bad("%q is a %s, want a string", name, kind)
 		}
@@ -224,3 +229,7 @@ func ParseRequest(data []byte) (*Request, error) {
 	r.LicenseKey, _ = ParseLicenseKey(r.LicenseKey)
 	return r, nil
 }
+
+// requestMembers are the members an activation request may carry.
+var requestMembers = map[string]bool{"license_key": true, "device_id": true, "device_fingerprint_sha256": true,
+	"platform": true, "app_version": true, "created_at": true, "nonce": true}

@@ -44,9 +44,25 @@ const maxDepth = 8
 // different things to different verifiers; the format refuses it outright.
 var errDuplicate = errors.New("duplicate member name")
 
+// errNonASCIIName marks a member name outside ASCII. Decoders fold case
+// differently (Go's encoding/json reads "featureſ" as "features" and "K"
+// as "k"; JavaScript does not), so such a name could make two verifiers
+// read one signed object two ways; the format refuses it at any depth.
+var errNonASCIIName = errors.New("member name is not ASCII")
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // checkObject scans one JSON object and returns the kind of each top-level
 // member. It refuses anything but a single object, duplicate member names at
-// any depth (compared after unescaping, so "\u0061lg" is "alg"), and nesting
+// any depth (compared after unescaping, so "\u0061lg" is "alg"), member
+// names that are not ASCII (after unescaping, so "\u017f" too), and nesting
 // deeper than maxDepth. It is a structural scan; callers decode the same
 // bytes with encoding/json afterwards, which checks the rest of the grammar.
 //
@@ -54,7 +70,17 @@ var errDuplicate = errors.New("duplicate member name")
 // on every verification and Token allocates for each token; see
 // BenchmarkVerify.
 func checkObject(data []byte) (map[string]jsonKind, error) {
-	s := scanner{data: data}
+	return scanObject(scanner{data: data})
+}
+
+// checkSnakeObject is checkObject for the signed documents that are not
+// license files (the revocation list): every member name at any depth is
+// snake_case, [a-z0-9_]+, so no two decoders can fold one name two ways.
+func checkSnakeObject(data []byte) (map[string]jsonKind, error) {
+	return scanObject(scanner{data: data, snake: true})
+}
+
+func scanObject(s scanner) (map[string]jsonKind, error) {
 	s.space()
 	if s.peek() != '{' {
 		return nil, errors.New("not a JSON object")
@@ -71,8 +97,21 @@ func checkObject(data []byte) (map[string]jsonKind, error) {
 }
 
 type scanner struct {
-	data []byte
-	i    int
+	data  []byte
+	i     int
+	snake bool // member names must be snake_case
+}
+
+func isSnake(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 var errSyntax = errors.New("not JSON: syntax error")
@@ -116,6 +155,12 @@ func (s *scanner) object(depth int, top map[string]jsonKind) error {
 		name, err := s.str()
 		if err != nil {
 			return err
+		}
+		if !isASCII(name) {
+			return fmt.Errorf("%w %q", errNonASCIIName, name)
+		}
+		if s.snake && !isSnake(name) {
+			return fmt.Errorf("member name %q is not snake_case", name)
 		}
 		if top != nil {
 			if _, dup := top[name]; dup {

@@ -294,7 +294,7 @@ func SignJSON(signer crypto.Signer, kid, typ string, payload any) (string, error
 
 // VerifyJSON verifies a JWS of the given typ made by SignJSON and returns
 // its payload, after the same header, encoding and duplicate-member checks
-// as a license file.
+// as a license file; every member name of the payload must be snake_case.
 func VerifyJSON(compact string, ks KeySource, typ string) ([]byte, error) {
 	compact = stripBlanks(strings.TrimSpace(compact))
 	if len(compact) > 8<<20 {
@@ -329,7 +329,7 @@ func VerifyJSON(compact string, ks KeySource, typ string) ([]byte, error) {
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	if _, err := checkObject(payload); err != nil {
+	if _, err := checkSnakeObject(payload); err != nil {
 		return nil, invalid("payload: %v", err)
 	}
 	sig, err := decodeSegment("signature", s64)

@@ -7,6 +7,7 @@ import { open, readFile, rename, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { verifyLicense, parse, parseJWKS, evaluate, fingerprintHash, Status } from "./verify.js";
 import { compactVerify } from "jose";
+import { checkObject } from "./strictjson.js";
 
 const MAX_BATCH = 1000;
 
@@ -240,12 +241,35 @@ export class LicenseClient {
   /** importRevocations applies a signed revocation list carried in by hand. */
   async importRevocations(jws) {
     const keys = await parseJWKS(this.o.jwks);
-    const kid = JSON.parse(Buffer.from(jws.split(".")[0], "base64url").toString()).kid;
-    const key = keys.get(kid);
+    const compact = String(jws).replace(/\s+/g, "");
+    const parts = compact.split(".");
+    if (parts.length !== 3) throw new Error("import revocations: not a JWS compact serialization");
+    // The same rules as the Go library's license.VerifyJSON: a header of
+    // exactly alg, kid and typ, and a payload whose member names are
+    // snake_case, unique and ASCII.
+    let header;
+    try {
+      const headerText = Buffer.from(parts[0], "base64url").toString("utf8");
+      const members = checkObject(headerText);
+      for (const [name, m] of members) {
+        if (!["alg", "kid", "typ"].includes(name) || m.kind !== "string") throw new Error(`header carries "${name}"`);
+      }
+      header = JSON.parse(headerText);
+    } catch (e) {
+      throw new Error("import revocations: " + e.message);
+    }
+    if (header.alg !== "RS256" || header.typ !== "flowlytix-revocations+jwt") throw new Error("import revocations: not a revocation list");
+    const key = keys.get(header.kid);
     if (!key) throw new Error("import revocations: signed by an unknown key");
-    const { payload, protectedHeader } = await compactVerify(jws.trim(), key, { algorithms: ["RS256"] });
-    if (protectedHeader.typ !== "flowlytix-revocations+jwt") throw new Error("import revocations: not a revocation list");
-    const list = JSON.parse(new TextDecoder().decode(payload));
+    const { payload } = await compactVerify(compact, key, { algorithms: ["RS256"] });
+    const text = new TextDecoder().decode(payload);
+    try {
+      checkObject(text, { snake: true });
+    } catch (e) {
+      throw new Error("import revocations: " + e.message);
+    }
+    const list = JSON.parse(text);
+    if (!Array.isArray(list.revocations)) throw new Error("import revocations: no revocations list");
     await this.update((s) => {
       const known = new Set(s.revocations.map((r) => r.seq));
       for (const r of list.revocations) if (!known.has(r.seq)) s.revocations.push(r);

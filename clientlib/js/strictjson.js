@@ -1,14 +1,18 @@
 // A structural scan of one JSON object, mirroring the Go verifier
 // (license/strictjson.go): it refuses duplicate member names at any depth
-// (compared after unescaping), nesting deeper than 8, and anything but one
-// object, and reports each top-level member's kind and raw text.
+// (compared after unescaping), member names that are not ASCII (decoders
+// fold case differently: Go reads "featureſ" as "features"), nesting deeper
+// than 8, and anything but one object, and reports each top-level member's
+// kind and raw text.
 
 const MAX_DEPTH = 8;
 
 export class JSONShapeError extends Error {}
 
-export function checkObject(text) {
-  const s = { t: text, i: 0 };
+// With snake set (signed documents other than license files), every member
+// name at any depth must be snake_case: [a-z0-9_]+.
+export function checkObject(text, { snake = false } = {}) {
+  const s = { t: text, i: 0, snake };
   space(s);
   if (s.t[s.i] !== "{") throw new JSONShapeError("not a JSON object");
   const members = new Map();
@@ -39,6 +43,8 @@ function object(s, depth, top) {
     space(s);
     if (s.t[s.i] !== '"') throw syntax();
     const name = str(s);
+    if (!/^[\x00-\x7f]*$/.test(name)) throw new JSONShapeError(`member name ${JSON.stringify(name)} is not ASCII`);
+    if (s.snake && !/^[a-z0-9_]+$/.test(name)) throw new JSONShapeError(`member name ${JSON.stringify(name)} is not snake_case`);
     if (top ? top.has(name) : seen.has(name)) throw new JSONShapeError(`duplicate member name "${name}"`);
     seen.add(name);
     space(s);

@@ -40,27 +40,94 @@ function invalid(msg) {
 
 const keySets = new WeakMap();
 
+const JWK_MEMBERS = ["kty", "n", "e", "kid", "alg", "use", "key_ops"];
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+function jwksError(msg) {
+  return new Error("parse jwks: " + msg);
+}
+
+// uintMember decodes a Base64urlUInt (RFC 7518, section 2): canonical
+// unpadded base64url without leading zero bytes, so that one key has one
+// encoding and one thumbprint.
+function uintMember(jwk, name) {
+  const s = jwk[name];
+  if (typeof s !== "string") throw new Error(`no ${name}`);
+  if (!/^[A-Za-z0-9_-]*$/.test(s)) throw new Error(`${name} is not canonical unpadded base64url`);
+  const b = Buffer.from(s, "base64url");
+  if (b.toString("base64url") !== s) throw new Error(`${name} is not canonical unpadded base64url`);
+  if (b.length === 0 || b[0] === 0) throw new Error(`${name} is empty or has leading zero bytes`);
+  return b;
+}
+
+// checkJWK applies the Go library's rules (keys.ParseJWKS) to one key.
+function checkJWK(jwk) {
+  if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) throw new Error("not a JSON object");
+  for (const name of Object.keys(jwk)) {
+    if (!/^[\x00-\x7f]*$/.test(name)) throw new Error(`member name ${JSON.stringify(name)} is not ASCII`);
+    for (const known of JWK_MEMBERS) {
+      if (name !== known && name.toLowerCase() === known) throw new Error(`member "${name}" is not "${known}"`);
+    }
+  }
+  for (const p of PRIVATE_MEMBERS) if (Object.hasOwn(jwk, p)) throw new Error("holds private key material; publish only public keys");
+  for (const m of ["kty", "alg", "use", "kid"]) {
+    if (Object.hasOwn(jwk, m) && typeof jwk[m] !== "string") throw new Error(`${m} is not a string`);
+  }
+  if (jwk.kty !== "RSA") throw new Error(`kty ${JSON.stringify(jwk.kty)}, want RSA`);
+  if (Object.hasOwn(jwk, "alg") && jwk.alg !== "RS256") throw new Error(`alg "${jwk.alg}", want RS256`);
+  if (Object.hasOwn(jwk, "use") && jwk.use !== "sig") throw new Error(`use "${jwk.use}", want sig`);
+  if (Object.hasOwn(jwk, "key_ops")) {
+    const ops = jwk.key_ops;
+    if (!Array.isArray(ops) || !ops.every((o) => typeof o === "string")) throw new Error("key_ops is not a list of strings");
+    if (!ops.includes("verify")) throw new Error("key_ops does not allow verify");
+  }
+  const n = uintMember(jwk, "n");
+  const e = uintMember(jwk, "e");
+  if (e.length > 4) throw new Error("public exponent e is too large");
+  const ev = e.reduce((v, b) => v * 256 + b, 0);
+  if (ev > 2 ** 31 - 1) throw new Error("public exponent e is too large");
+  // With e = 1 or 2 (or any even e) anyone could forge files.
+  if (ev < 3 || ev % 2 === 0) throw new Error(`public exponent ${ev} is not usable`);
+  let bits = n.length * 8;
+  for (let b = n[0]; b < 0x80 && bits > 0; b <<= 1) bits--;
+  if (bits < 2048) throw new Error(`${bits} bits is too small, want at least 2048`);
+  if (bits > 8192) throw new Error(`${bits} bits is too large, want at most 8192`);
+}
+
 /**
- * parseJWKS reads a public JWKS (an object or its JSON text) into a key set.
- * Every key must be RSA, RS256/sig when it says, 2048 to 8192 bits, public
- * only, and its kid must be its own RFC 7638 thumbprint.
+ * parseJWKS reads a public JWKS (an object or its JSON text) into a key set,
+ * with the Go library's rules (keys.ParseJWKS): one object and nothing after
+ * it, no member name twice or outside ASCII, and every key RSA, public only,
+ * canonical n and e, 2048 to 8192 bits, e odd and at least 3, alg RS256,
+ * use sig and key_ops allowing verify when they are given, and a kid that is
+ * the key's own RFC 7638 thumbprint.
  */
 export async function parseJWKS(jwks) {
   if (typeof jwks === "object" && jwks !== null && keySets.has(jwks)) return keySets.get(jwks);
-  const set = typeof jwks === "string" ? JSON.parse(jwks) : jwks;
-  if (!set || !Array.isArray(set.keys) || set.keys.length === 0) throw new Error("parse jwks: no keys");
+  let set = jwks;
+  if (typeof jwks === "string") {
+    if (jwks.length > 1 << 20) throw jwksError("over the 1 MiB limit");
+    try {
+      checkObject(jwks);
+    } catch (e) {
+      throw jwksError(e.message);
+    }
+    set = JSON.parse(jwks);
+  }
+  if (typeof set !== "object" || set === null || Array.isArray(set)) throw jwksError("not a JSON object");
+  for (const name of Object.keys(set)) {
+    if (name !== "keys" && name.toLowerCase() === "keys") throw jwksError(`member "${name}" is not "keys"`);
+  }
+  if (!Array.isArray(set.keys) || set.keys.length === 0) throw jwksError("no keys");
   const byKid = new Map();
   for (const [i, jwk] of set.keys.entries()) {
-    if (jwk.kty !== "RSA") throw new Error(`parse jwks: key ${i} is not RSA`);
-    if (jwk.d !== undefined || jwk.p !== undefined) throw new Error(`parse jwks: key ${i} holds private key material`);
-    if (jwk.alg !== undefined && jwk.alg !== "RS256") throw new Error(`parse jwks: key ${i}: alg ${jwk.alg}, want RS256`);
-    if (jwk.use !== undefined && jwk.use !== "sig") throw new Error(`parse jwks: key ${i}: use ${jwk.use}, want sig`);
-    const n = Buffer.from(jwk.n, "base64url");
-    let bits = n.length * 8;
-    for (let b = n[0]; b < 0x80 && bits > 0; b <<= 1) bits--;
-    if (bits < 2048 || bits > 8192) throw new Error(`parse jwks: key ${i} has ${bits} bits, want 2048 to 8192`);
+    try {
+      checkJWK(jwk);
+    } catch (e) {
+      throw jwksError(`key ${i}: ${e.message}`);
+    }
     const kid = await calculateJwkThumbprint({ kty: "RSA", n: jwk.n, e: jwk.e }, "sha256");
-    if (jwk.kid !== undefined && jwk.kid !== kid) throw new Error(`parse jwks: key ${i}: kid is not the key's thumbprint`);
+    if (jwk.kid !== undefined && jwk.kid !== kid) throw jwksError(`key ${i}: kid is not the key's thumbprint`);
     byKid.set(kid, await importJWK({ kty: "RSA", n: jwk.n, e: jwk.e }, "RS256"));
   }
   if (typeof jwks === "object") keySets.set(jwks, byKid);
@@ -151,7 +218,7 @@ function decodeClaims(text) {
   }
   for (const name of members.keys()) {
     const lower = name.toLowerCase();
-    if (lower !== name && lower in CLAIM_KINDS) throw invalid(`claims: "${name}" is not "${lower}": claim names are lowercase`);
+    if (lower !== name && Object.hasOwn(CLAIM_KINDS, lower)) throw invalid(`claims: "${name}" is not "${lower}": claim names are lowercase`);
   }
   for (const [name, want] of Object.entries(CLAIM_KINDS)) {
     const m = members.get(name);

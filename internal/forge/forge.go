@@ -223,6 +223,25 @@ func All(real, attacker *keys.Key, c *license.Claims) ([]Case, error) {
 	upper := strings.Replace(string(payload), `"max_devices":`, `"max_devices":3,"MAX_DEVICES":1000,"x":`, 1)
 	tok, err = signWith(good, []byte(upper))
 	add("claim_name_in_upper_case", "MAX_DEVICES beside max_devices, which Go's JSON would merge, signed by the real key", tok, err)
+	// Member names that equal a claim only when case is folded the Unicode
+	// way: Go's encoding/json reads them as the claim, JavaScript does not.
+	for _, fold := range []struct{ name, why, insert string }{
+		{"claim_name_long_s", "features beside featureſ (U+017F), which Go's JSON folds into features", `"featureſ":["everything"],`},
+		{"claim_name_long_s_escaped", "featureſ spelled with a \\u escape", `"feature\u017f":["everything"],`},
+		{"claim_name_long_s_sub", "ſub (U+017F) after sub: Go's JSON would take it as the subscription", `"ſub":"7d3c1c55-0f63-4d0e-9a8e-2f4b3e1a9c77",`},
+		{"claim_name_kelvin_sign", "chec\u212a_in_days (the Kelvin sign), which Go's JSON folds into check_in_days", `"chec\u212a_in_days":0,`},
+		{"claim_name_non_ascii", "an unknown claim whose name is not ASCII", `"naïve":true,`},
+		{"nested_member_non_ascii", "a member name that is not ASCII inside an unknown claim", `"x_extra":{"ſ":1},`},
+	} {
+		body := strings.Replace(string(payload), `{`, `{`+fold.insert, 1)
+		if fold.name == "claim_name_long_s_sub" {
+			body = strings.Replace(string(payload), `"jti":`, fold.insert+`"jti":`, 1)
+		}
+		tok, err := signWith(good, []byte(body))
+		add(fold.name, fold.why+", signed by the real key", tok, err)
+	}
+	tok, err = signWith([]byte(`{"alg":"RS256","kid":"`+kid+`","typ":"`+license.Type+`","ᴀlg":"none"}`), payload)
+	add("header_member_non_ascii", "a header member whose name is not ASCII, signed by the real key", tok, err)
 	dup := strings.Replace(string(payload), `"max_devices":`, `"max_devices":1000,"max_devices":`, 1)
 	tok, err = signWith(good, []byte(dup))
 	add("duplicate_claim", "max_devices twice in the claims, signed by the real key", tok, err)

@@ -14,9 +14,11 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +37,16 @@ type Manifest struct {
 	GeneratedBy   string   `json:"generated_by"`
 	JWKS          string   `json:"jwks"`
 	Vectors       []Vector `json:"vectors"`
+	// KeySets are JWKS documents each verifier must accept or refuse.
+	KeySets []KeySetVector `json:"key_sets"`
+}
+
+// KeySetVector is one JWKS and whether a verifier accepts it.
+type KeySetVector struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	File        string `json:"file"`
+	Accept      bool   `json:"accept"`
 }
 
 // Vector is one check and its expected answer.
@@ -243,6 +255,9 @@ func run(out, fuzzDir string) error {
 			Expect: Expect{Status: "invalid"},
 		})
 	}
+	if m.KeySets, err = writeKeySets(out, real); err != nil {
+		return err
+	}
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -303,4 +318,64 @@ func writeFuzzSeeds(dir string, files map[string]*issuer.License, forged []forge
 		}
 	}
 	return nil
+}
+
+// writeKeySets writes the key set vectors: the real public key as it is,
+// and edited in every way a hostile or sloppy JWKS could be.
+func writeKeySets(out string, real *keys.Key) ([]KeySetVector, error) {
+	b64 := base64.RawURLEncoding
+	n := b64.EncodeToString(real.Public.N.Bytes())
+	kid := real.ID
+	jwk := func(members string) string { return `{"keys":[{` + members + `}]}` }
+	base := `"kty":"RSA","kid":"` + kid + `","use":"sig","alg":"RS256","n":"` + n + `"`
+	small, err := keys.Generate(keys.MinBits)
+	if err != nil {
+		return nil, err
+	}
+	smallN := new(big.Int).Rsh(small.Public.N, 1024) // 1024 bits
+	cases := []struct {
+		name, why, body string
+		accept          bool
+	}{
+		{"real", "the real public key", jwk(base + `,"e":"AQAB"`), true},
+		{"no_optional_members", "only kty, n and e", jwk(`"kty":"RSA","n":"` + n + `","e":"AQAB"`), true},
+		{"key_ops_verify", "key_ops that allow verify", jwk(base + `,"e":"AQAB","key_ops":["verify"]`), true},
+		{"unknown_member", "an unknown ASCII member is ignored", jwk(base + `,"e":"AQAB","x_vendor":"note"`), true},
+		{"e_1", "public exponent 1: the signature is the message, anyone forges", jwk(`"kty":"RSA","n":"` + n + `","e":"AQ"`), false},
+		{"e_2", "public exponent 2, even", jwk(`"kty":"RSA","n":"` + n + `","e":"Ag"`), false},
+		{"e_65536", "an even public exponent", jwk(`"kty":"RSA","n":"` + n + `","e":"AQAA"`), false},
+		{"e_leading_zero", "e with a leading zero byte", jwk(`"kty":"RSA","n":"` + n + `","e":"AAEAAQ"`), false},
+		{"n_leading_zero", "n with a leading zero byte", jwk(`"kty":"RSA","n":"` + b64.EncodeToString(append([]byte{0}, real.Public.N.Bytes()...)) + `","e":"AQAB"`), false},
+		{"e_257", "public exponent 257: odd and at least 3", jwk(`"kty":"RSA","n":"` + n + `","e":"AQE"`), true},
+		{"e_padded", "e (257) in padded base64url", jwk(`"kty":"RSA","n":"` + n + `","e":"AQE="`), false},
+		{"n_standard_alphabet", "n in the standard base64 alphabet", jwk(`"kty":"RSA","n":"` + base64.RawStdEncoding.EncodeToString(real.Public.N.Bytes()) + `","e":"AQAB"`), false},
+		{"n_1024_bits", "a 1024-bit modulus", jwk(`"kty":"RSA","n":"` + b64.EncodeToString(smallN.Bytes()) + `","e":"AQAB"`), false},
+		{"use_enc", "use enc", jwk(`"kty":"RSA","use":"enc","n":"` + n + `","e":"AQAB"`), false},
+		{"key_ops_encrypt", "key_ops that do not allow verify", jwk(`"kty":"RSA","key_ops":["encrypt"],"n":"` + n + `","e":"AQAB"`), false},
+		{"key_ops_not_list", "key_ops as a string", jwk(`"kty":"RSA","key_ops":"verify","n":"` + n + `","e":"AQAB"`), false},
+		{"alg_rs512", "alg RS512", jwk(`"kty":"RSA","alg":"RS512","n":"` + n + `","e":"AQAB"`), false},
+		{"kty_ec", "an EC key", `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`, false},
+		{"wrong_kid", "a kid that is not the key's thumbprint", jwk(`"kty":"RSA","kid":"other","n":"` + n + `","e":"AQAB"`), false},
+		{"private_d", "private key material", jwk(base + `,"e":"AQAB","d":"AQAB"`), false},
+		{"trailing_data", "a second set after the first", jwk(base+`,"e":"AQAB"`) + `{"keys":[]}`, false},
+		{"trailing_garbage", "text after the set", jwk(base+`,"e":"AQAB"`) + ` x`, false},
+		{"duplicate_e", "e twice: e = 1 then the real e", jwk(base + `,"e":"AQ","e":"AQAB"`), false},
+		{"duplicate_keys", "keys twice", `{"keys":[],"keys":[{` + base + `,"e":"AQAB"}]}`, false},
+		{"case_variant_e", "E beside e: Go's JSON folds E into e", jwk(base + `,"e":"AQAB","E":"AQ"`), false},
+		{"case_variant_kty", "Kty in place of kty", jwk(`"Kty":"RSA","n":"` + n + `","e":"AQAB"`), false},
+		{"non_ascii_member", "a member name that is not ASCII", jwk(base + `,"e":"AQAB","ｅ":"AQ"`), false},
+		{"no_keys", "an empty list", `{"keys":[]}`, false},
+	}
+	if err := os.MkdirAll(filepath.Join(out, "jwks"), 0o755); err != nil {
+		return nil, err
+	}
+	var vs []KeySetVector
+	for _, c := range cases {
+		path := "jwks/" + c.name + ".json"
+		if err := os.WriteFile(filepath.Join(out, path), []byte(c.body+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+		vs = append(vs, KeySetVector{Name: "jwks_" + c.name, Description: c.why, File: path, Accept: c.accept})
+	}
+	return vs, nil
 }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { verifyLicense, Status } from "../index.js";
+import { verifyLicense, parseJWKS, Status } from "../index.js";
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "../../../testdata/vectors");
 const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
@@ -33,5 +33,23 @@ for (const v of manifest.vectors) {
     assert.equal(res.inGrace, v.expect.in_grace, "in_grace");
     assert.equal(res.graceDaysRemaining, v.expect.grace_days_remaining, "grace_days_remaining");
     assert.deepEqual(res.claims, v.expect.claims);
+  });
+}
+
+// The key set vectors: the Go library runs them too
+// (TestEveryKeySetVectorIsAcceptedOrRefusedAsWritten).
+test("the manifest has key set vectors", () => {
+  assert.ok(manifest.key_sets.length > 20);
+});
+
+for (const v of manifest.key_sets) {
+  test(v.name + ": " + v.description, async () => {
+    const text = readFileSync(join(dir, v.file), "utf8");
+    if (v.accept) {
+      const keys = await parseJWKS(text);
+      assert.equal(keys.size, 1);
+    } else {
+      await assert.rejects(parseJWKS(text), /parse jwks/);
+    }
   });
 }
