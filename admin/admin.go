@@ -2,11 +2,7 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -14,8 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -29,17 +25,18 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// SessionTTL is how long a sign-in lasts.
-const SessionTTL = 12 * time.Hour
-
 // Config wires the web admin.
 type Config struct {
 	Service *syncserver.Service
 	Log     *slog.Logger
 	// TrustProxy trusts X-Forwarded-Proto and X-Forwarded-For from a proxy
-	// in front (for the Secure cookie and sign-in throttling).
+	// in front (for HSTS, sign-in throttling and the audit's addresses).
 	TrustProxy bool
-	Now        func() time.Time
+	// AllowPlainHTTP lets a browser sign in over plain HTTP on an address
+	// other than loopback, with a cookie that is not Secure. Off by
+	// default: the session cookie is always Secure and __Host- prefixed.
+	AllowPlainHTTP bool
+	Now            func() time.Time
 	// RotateKey makes a new signing key and returns its kid (cmd wires it
 	// to the key directory); nil hides the rotate button.
 	RotateKey func(ctx context.Context) (string, error)
@@ -47,16 +44,14 @@ type Config struct {
 
 // Admin is the web admin: pages under /admin.
 type Admin struct {
-	svc   *syncserver.Service
-	log   *slog.Logger
-	trust bool
-	now   func() time.Time
-	pages map[string]*template.Template
-	csrf  *http.CrossOriginProtection
-
-	mu       sync.Mutex
-	failures map[string][]time.Time // sign-in failures by account and by address
-	rotate   func(ctx context.Context) (string, error)
+	svc    *syncserver.Service
+	log    *slog.Logger
+	trust  bool
+	plain  bool
+	now    func() time.Time
+	pages  map[string]*template.Template
+	csrf   *http.CrossOriginProtection
+	rotate func(ctx context.Context) (string, error)
 }
 
 // New parses the templates and returns the web admin.
@@ -67,8 +62,8 @@ func New(cfg Config) (*Admin, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Admin{svc: cfg.Service, log: cfg.Log, trust: cfg.TrustProxy, now: cfg.Now, pages: map[string]*template.Template{},
-		csrf: http.NewCrossOriginProtection(), failures: map[string][]time.Time{}, rotate: cfg.RotateKey}
+	a := &Admin{svc: cfg.Service, log: cfg.Log, trust: cfg.TrustProxy, plain: cfg.AllowPlainHTTP, now: cfg.Now,
+		pages: map[string]*template.Template{}, csrf: http.NewCrossOriginProtection(), rotate: cfg.RotateKey}
 	a.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Forbidden: a cross-site request was refused.", http.StatusForbidden)
 	}))
@@ -115,7 +110,7 @@ var funcs = template.FuncMap{
 func (a *Admin) Mount(r chi.Router) {
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(a.headers, a.csrf.Handler)
-		r.Handle("/static/*", http.StripPrefix("/admin", http.FileServer(http.FS(staticFS))))
+		r.Handle("/static/*", http.StripPrefix("/admin", http.FileServer(filesOnly{http.FS(staticFS)})))
 		r.Get("/login", a.loginPage)
 		r.Post("/login", a.login)
 		r.Group(func(r chi.Router) {
@@ -125,6 +120,9 @@ func (a *Admin) Mount(r chi.Router) {
 			r.Post("/logout", a.logout)
 			r.Get("/password", a.passwordPage)
 			r.Post("/password", a.changePassword)
+			r.Get("/sessions", a.sessions)
+			r.Post("/sessions/end-all", a.endAllSessions)
+			r.Post("/sessions/{id}/end", a.endSession)
 			r.Get("/customers", a.customers)
 			r.Post("/customers", a.createCustomer)
 			r.Get("/customers/{id}", a.customer)
@@ -162,13 +160,40 @@ func (a *Admin) headers(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cache-Control", "no-store")
+		if a.overTLS(r) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// filesOnly serves files and answers 404 for directories, so that
+// /admin/static/ lists nothing.
+type filesOnly struct{ fs http.FileSystem }
+
+func (f filesOnly) Open(name string) (http.File, error) {
+	file, err := f.fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := file.Stat(); err != nil || st.IsDir() {
+		file.Close()
+		return nil, fs.ErrNotExist
+	}
+	return file, nil
+}
+
 type ctxKey int
 
-const keyUser ctxKey = 0
+const (
+	keyUser ctxKey = iota
+	keySession
+)
+
+func sessionFrom(ctx context.Context) *syncserver.AdminSession {
+	s, _ := ctx.Value(keySession).(*syncserver.AdminSession)
+	return s
+}
 
 func userFrom(ctx context.Context) *syncserver.AdminUser {
 	u, _ := ctx.Value(keyUser).(*syncserver.AdminUser)
@@ -182,13 +207,15 @@ func actor(r *http.Request) syncserver.Actor {
 	return "admin:unknown"
 }
 
-// secure reports whether the browser reached us over TLS (directly or
-// through a trusted proxy), or on the loopback address, where browsers
-// accept Secure cookies over plain HTTP.
-func (a *Admin) secure(r *http.Request) bool {
-	if r.TLS != nil || a.trust && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		return true
-	}
+// overTLS reports whether the browser reached us over TLS, directly or
+// through a proxy we trust to say so.
+func (a *Admin) overTLS(r *http.Request) bool {
+	return r.TLS != nil || a.trust && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// loopback reports whether the request came to a loopback host, where
+// browsers treat plain HTTP as secure and keep Secure cookies.
+func loopback(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.Host)
 	if err != nil {
 		host = r.Host
@@ -197,51 +224,57 @@ func (a *Admin) secure(r *http.Request) bool {
 	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
 
-// cookieName is "__Host-" prefixed wherever the cookie can be Secure, which
-// the prefix requires; plain HTTP on another host (never recommended) gets a
-// plain name.
+// secureCookie is false only where plain HTTP off loopback was allowed on
+// purpose (--allow-plain-http). Everywhere else the cookie is Secure,
+// behind a TLS proxy too, whether or not the proxy is trusted: the browser
+// is on HTTPS there, and a proxy that forgot to say so must not turn the
+// cookie plain.
+func (a *Admin) secureCookie(r *http.Request) bool {
+	return !a.plain || a.overTLS(r) || loopback(r)
+}
+
+// cookieName is "__Host-" prefixed wherever the cookie is Secure, which
+// the prefix requires.
 func (a *Admin) cookieName(r *http.Request) string {
-	if a.secure(r) {
+	if a.secureCookie(r) {
 		return "__Host-flowlytix_session"
 	}
 	return "flowlytix_session"
 }
 
-func sessionHash(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
+func (a *Admin) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: a.cookieName(r), Value: value, Path: "/", HttpOnly: true, Secure: a.secureCookie(r),
+		SameSite: http.SameSiteLaxMode, MaxAge: maxAge})
 }
 
 // SessionActor authenticates a request by its session cookie; the admin API
 // accepts it as well as bearer tokens.
 func (a *Admin) SessionActor(r *http.Request) (syncserver.Actor, bool) {
-	u, ok := a.sessionUser(r)
+	u, _, ok := a.sessionUser(r)
 	if !ok {
 		return "", false
 	}
 	return syncserver.Actor("admin:" + u.Email), true
 }
 
-func (a *Admin) sessionUser(r *http.Request) (*syncserver.AdminUser, bool) {
+func (a *Admin) sessionUser(r *http.Request) (*syncserver.AdminUser, *syncserver.AdminSession, bool) {
 	c, err := r.Cookie(a.cookieName(r))
-	if err != nil || len(c.Value) < 40 || len(c.Value) > 64 {
-		return nil, false
-	}
-	st := a.svc.Store()
-	s, err := st.GetSession(r.Context(), sessionHash(c.Value))
-	if err != nil || !a.now().Before(s.ExpiresAt) {
-		return nil, false
-	}
-	u, err := st.GetAdminUser(r.Context(), s.UserID)
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
-	return u, true
+	u, sess, err := a.svc.Session(r.Context(), c.Value)
+	if err != nil {
+		if !errors.Is(err, &syncserver.Error{Kind: syncserver.KindUnauthorized}) {
+			a.log.ErrorContext(r.Context(), "session check failed", "err", err)
+		}
+		return nil, nil, false
+	}
+	return u, sess, true
 }
 
 func (a *Admin) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, ok := a.sessionUser(r)
+		u, sess, ok := a.sessionUser(r)
 		if !ok {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/admin/login?next="+template.URLQueryEscaper(r.URL.RequestURI()), http.StatusSeeOther)
@@ -250,85 +283,21 @@ func (a *Admin) requireSession(next http.Handler) http.Handler {
 			http.Error(w, "Unauthorized: sign in again.", http.StatusUnauthorized)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyUser, u)))
+		ctx := context.WithValue(r.Context(), keyUser, u)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, keySession, sess)))
 	})
 }
 
-// Sign-in throttling: after 5 failures in 15 minutes for an account, or 20
-// for an address, further attempts are refused until the window passes.
-const (
-	throttleWindow = 15 * time.Minute
-	maxPerAccount  = 5
-	maxPerAddress  = 20
-)
-
-// reserve counts an attempt as a failure before the password is checked,
-// in one locked step, so that parallel guesses cannot all slip under the
-// limit; a successful check takes the reservation back. It reports false
-// when any key is over its limit.
-func (a *Admin) reserve(keys ...string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.now()
-	if len(a.failures) > 100_000 {
-		for k, ts := range a.failures { // forget idle keys, never live ones
-			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= throttleWindow {
-				delete(a.failures, k)
-			}
-		}
-	}
-	for i, k := range keys {
-		recent := a.failures[k][:0]
-		for _, t := range a.failures[k] {
-			if now.Sub(t) < throttleWindow {
-				recent = append(recent, t)
-			}
-		}
-		a.failures[k] = recent
-		limit := maxPerAccount
-		if i > 0 {
-			limit = maxPerAddress
-		}
-		if len(recent) >= limit {
-			return false
-		}
-	}
-	for _, k := range keys {
-		a.failures[k] = append(a.failures[k], now)
-	}
-	return true
-}
-
-// release takes back the reservation of a successful attempt.
-func (a *Admin) release(keys ...string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, k := range keys {
-		if ts := a.failures[k]; len(ts) > 0 {
-			a.failures[k] = ts[:len(ts)-1]
-		}
-	}
-}
-
-// checking bounds concurrent password checks: each costs 19 MiB.
-var checking = make(chan struct{}, 4)
-
-// checkPassword runs one argon2id check under the bound.
-func checkPassword(ctx context.Context, hash, password string) (bool, error) {
-	select {
-	case checking <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	defer func() { <-checking }()
-	return CheckPassword(hash, password), nil
-}
-
+// clientIP is the client's address: the connection's peer, or with
+// TrustProxy the address the proxy in front appended last to
+// X-Forwarded-For, when it is an IP address.
 func (a *Admin) clientIP(r *http.Request) string {
 	if a.trust {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			return strings.TrimSpace(parts[len(parts)-1])
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			if ip := net.ParseIP(strings.TrimSpace(parts[len(parts)-1])); ip != nil {
+				return ip.String()
+			}
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -339,7 +308,7 @@ func (a *Admin) clientIP(r *http.Request) string {
 }
 
 func (a *Admin) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := a.sessionUser(r); ok {
+	if _, _, ok := a.sessionUser(r); ok {
 		http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 		return
 	}
@@ -356,80 +325,58 @@ func safeNext(next string) string {
 
 func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
-	password := r.PostFormValue("password")
+	email := strings.TrimSpace(r.PostFormValue("email"))
 	next := safeNext(r.PostFormValue("next"))
 	again := func(msg string, status int) {
 		w.WriteHeader(status)
-		a.render(w, r, "login", page{Title: "Sign in", Error: msg, Data: map[string]string{"Next": next, "Email": email}})
+		shown := email
+		if len(shown) > syncserver.MaxEmailBytes {
+			shown = ""
+		}
+		a.render(w, r, "login", page{Title: "Sign in", Error: msg, Data: map[string]string{"Next": next, "Email": shown}})
 	}
-	acct, addr := "account:"+email, "address:"+a.clientIP(r)
-	if !a.reserve(acct, addr) {
-		again("Too many failed sign-ins. Wait a few minutes and try again.", http.StatusTooManyRequests)
-		return
+	in := syncserver.SignInInput{Email: email, Password: r.PostFormValue("password"), Address: a.clientIP(r), UserAgent: r.UserAgent()}
+	if c, err := r.Cookie(a.cookieName(r)); err == nil {
+		in.Presented = c.Value
 	}
-	u, err := a.svc.Store().GetAdminUserByEmail(r.Context(), email)
-	hash := dummyHash // the same work for an unknown email
-	if err == nil {
-		hash = u.PasswordHash
-	}
-	ok, cerr := checkPassword(r.Context(), hash, password)
-	if cerr != nil {
-		return // the browser went away
-	}
-	if !ok || err != nil {
-		again("Wrong email or password.", http.StatusUnauthorized)
-		return
-	}
-	a.release(acct, addr)
-	secret, err := newSecret()
+	done, err := a.svc.SignIn(r.Context(), in)
 	if err != nil {
-		a.internal(w, r, err)
+		var de *syncserver.Error
+		switch {
+		case r.Context().Err() != nil:
+			return // the browser went away
+		case !errors.As(err, &de) || de.Kind == syncserver.KindInternal || de.Kind == syncserver.KindUnavailable:
+			a.internal(w, r, err)
+		case de.Kind == syncserver.KindRateLimited:
+			w.Header().Set("Retry-After", strconv.Itoa(int(de.RetryAfter.Seconds())))
+			again(sentence(de.Message), http.StatusTooManyRequests)
+		case de.Kind == syncserver.KindUnauthorized:
+			again("Wrong email or password. Check both and try again.", http.StatusUnauthorized)
+		default:
+			again(sentence(de.Message), http.StatusBadRequest)
+		}
 		return
 	}
-	now := a.now()
-	if err := a.svc.Store().CreateSession(r.Context(), &syncserver.AdminSession{IDHash: sessionHash(secret), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}); err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	_ = a.svc.Store().TouchAdminLogin(r.Context(), u.ID, now)
-	http.SetCookie(w, &http.Cookie{Name: a.cookieName(r), Value: secret, Path: "/", HttpOnly: true, Secure: a.secure(r),
-		SameSite: http.SameSiteLaxMode, MaxAge: int(SessionTTL.Seconds())})
-	a.log.Info("admin signed in", "user", u.Email)
+	a.setCookie(w, r, done.Secret, int(a.svc.SessionLifetime().Seconds()))
+	a.log.Info("admin signed in", "user", done.User.Email, "address", in.Address)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// newSecret is a session secret: 256 random bits.
-func newSecret() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+// sentence makes a domain message a sentence for a page.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }
 
 func (a *Admin) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(a.cookieName(r)); err == nil {
-		_ = a.svc.Store().DeleteSession(r.Context(), sessionHash(c.Value))
+		if err := a.svc.SignOut(r.Context(), userFrom(r.Context()), c.Value); err != nil {
+			a.internal(w, r, err)
+			return
+		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: a.cookieName(r), Value: "", Path: "/", HttpOnly: true, Secure: a.secure(r), SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	a.setCookie(w, r, "", -1)
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
-}
-
-// CreateUser makes an admin user (licensed admin create, and make run's
-// first admin).
-func CreateUser(ctx context.Context, st syncserver.Store, email, password string) (*syncserver.AdminUser, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	if !strings.Contains(email, "@") || len(email) > 254 {
-		return nil, errors.New("create admin: want an email address")
-	}
-	hash, err := HashPassword(password)
-	if err != nil {
-		return nil, fmt.Errorf("create admin: %w", err)
-	}
-	u := &syncserver.AdminUser{Email: email, PasswordHash: hash}
-	if err := st.CreateAdminUser(ctx, u); err != nil {
-		return nil, err
-	}
-	return u, nil
 }

@@ -10,7 +10,9 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,19 +28,42 @@ import (
 const email, password = "admin@example.com", "correct horse battery"
 
 type site struct {
-	url string
-	svc *syncserver.Service
+	url   string
+	svc   *syncserver.Service
+	st    syncserver.Store
+	clock *clock
 }
 
-func newSite(t testing.TB) *site {
+// clock is the service's clock; tests move it.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newSite(t testing.TB) *site { return newSiteWith(t, nil) }
+
+func newSiteWith(t testing.TB, configure func(*admin.Config)) *site {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"), sqlite.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t)})
+	clk := &clock{t: time.Now()}
+	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t), Now: clk.Now})
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	web, err := admin.New(admin.Config{Service: svc, Log: log, RotateKey: func(context.Context) (string, error) {
+	cfg := admin.Config{Service: svc, Log: log, RotateKey: func(context.Context) (string, error) {
 		k, err := keys.Generate(keys.MinBits)
 		if err != nil {
 			return "", err
@@ -48,15 +73,19 @@ func newSite(t testing.TB) *site {
 			return "", err
 		}
 		return k.ID, svc.SetKeys(ks)
-	}})
+	}}
+	if configure != nil {
+		configure(&cfg)
+	}
+	web, err := admin.New(cfg)
 	require.NoError(t, err)
-	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, SessionActor: web.SessionActor, Mount: web.Mount})
+	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, TrustProxy: cfg.TrustProxy, SessionActor: web.SessionActor, Mount: web.Mount})
 	require.NoError(t, err)
 	ts := httptest.NewServer(api)
 	t.Cleanup(ts.Close)
-	_, err = admin.CreateUser(context.Background(), st, email, password)
+	_, err = svc.CreateAdminUser(context.Background(), "test", email, password)
 	require.NoError(t, err)
-	return &site{url: ts.URL, svc: svc}
+	return &site{url: ts.URL, svc: svc, st: st, clock: clk}
 }
 
 func httpBrowser(t *testing.T) *http.Client {
@@ -71,19 +100,6 @@ func (s *site) login(t *testing.T, c *http.Client, pw string) *http.Response {
 	require.NoError(t, err)
 	resp.Body.Close()
 	return resp
-}
-
-func TestPasswordsAreArgon2idAndChecked(t *testing.T) {
-	h, err := admin.HashPassword(password)
-	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$"), h)
-	assert.True(t, admin.CheckPassword(h, password))
-	assert.False(t, admin.CheckPassword(h, password+"x"))
-	assert.False(t, admin.CheckPassword("$argon2id$garbage", password))
-	_, err = admin.HashPassword("short")
-	assert.Error(t, err)
-	h2, _ := admin.HashPassword(password)
-	assert.NotEqual(t, h, h2, "salted")
 }
 
 func TestSignInSessionAndSignOut(t *testing.T) {
@@ -138,7 +154,7 @@ func TestSignInSessionAndSignOut(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, get("/api/v1/customers").StatusCode)
 }
 
-func TestSignInIsThrottledAndSaysTheSameForUnknownUsers(t *testing.T) {
+func TestSignInSaysTheSameForUnknownUsers(t *testing.T) {
 	s := newSite(t)
 	c := httpBrowser(t)
 	read := func(resp *http.Response) string {
@@ -155,11 +171,6 @@ func TestSignInIsThrottledAndSaysTheSameForUnknownUsers(t *testing.T) {
 	wrong := read(resp)
 	assert.Contains(t, unknown, "Wrong email or password.")
 	assert.Contains(t, wrong, "Wrong email or password.")
-	for range 4 {
-		s.login(t, c, "wrong-password-2")
-	}
-	resp = s.login(t, c, password)
-	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "the right password is refused after 5 failures")
 }
 
 func TestCrossSitePostsAreRefused(t *testing.T) {
@@ -176,7 +187,7 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
-	_, total, err := s.svc.Store().ListCustomers(context.Background(), syncserver.CustomerFilter{})
+	_, total, err := s.st.ListCustomers(context.Background(), syncserver.CustomerFilter{})
 	require.NoError(t, err)
 	assert.Equal(t, 0, total, "nothing created")
 }
@@ -219,7 +230,7 @@ func TestASessionOpensTheAdminAPIOnlyForItsOwnOrigin(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, do("POST", "/api/v1/customers", "cross-site"))
 	assert.Equal(t, http.StatusUnauthorized, do("GET", "/api/v1/customers", "cross-site"), "nor a cross-site navigation")
 	assert.Equal(t, http.StatusOK, do("GET", "/api/v1/customers", "same-origin"))
-	_, total, err := s.svc.Store().ListCustomers(context.Background(), syncserver.CustomerFilter{})
+	_, total, err := s.st.ListCustomers(context.Background(), syncserver.CustomerFilter{})
 	require.NoError(t, err)
 	assert.Equal(t, 0, total)
 }
@@ -242,8 +253,8 @@ func TestParallelGuessesDoNotSlipPastTheThrottle(t *testing.T) {
 	for range 30 {
 		counted[<-codes]++
 	}
-	assert.Equal(t, 5, counted[http.StatusUnauthorized], "only five guesses are checked: %v", counted)
-	assert.Equal(t, 25, counted[http.StatusTooManyRequests])
+	assert.Equal(t, 4, counted[http.StatusUnauthorized], "only the free guesses are checked: %v", counted)
+	assert.Equal(t, 26, counted[http.StatusTooManyRequests])
 }
 
 func TestPagesShowOnlyTheirOwnMessagesAndSurviveAbsurdPages(t *testing.T) {

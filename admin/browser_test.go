@@ -197,3 +197,29 @@ func TestOverviewScreenshot(t *testing.T) {
 	require.Greater(t, len(png), 10_000, "a real picture")
 	require.NoError(t, os.WriteFile("../docs/admin-overview.png", png, 0o644))
 }
+
+// TestAFeatureNamedProtoStaysAName loads the overview with usage of a
+// feature named __proto__ (stored before the server refused such names) and
+// checks that the chart shows it as a name and Object.prototype is untouched.
+func TestAFeatureNamedProtoStaysAName(t *testing.T) {
+	ctx, _ := chrome(t)
+	s := newSite(t)
+	_, err := demo.Fill(context.Background(), s.svc)
+	require.NoError(t, err)
+	devs, _, err := s.st.ListDevices(context.Background(), syncserver.DeviceFilter{Status: "active"})
+	require.NoError(t, err)
+	require.NotEmpty(t, devs)
+	day := s.svc.Now().AddDate(0, 0, -1)
+	_, err = s.st.RecordSync(context.Background(), syncserver.SyncBatch{DeviceRowID: devs[0].ID, SubscriptionID: devs[0].SubscriptionID, At: day,
+		Usage: []syncserver.UsageEvent{{EventID: "0b6f2f1c-8a55-4a4e-9a57-7c8b8b1e2f99", Feature: "__proto__", Count: 7, At: day}}})
+	require.NoError(t, err)
+	var polluted []string
+	var labels []string
+	require.NoError(t, chromedp.Run(ctx, signIn(s), chromedp.Navigate(s.url+"/admin/"),
+		chromedp.WaitVisible(`#chart-usage`),
+		chromedp.Poll(`typeof Chart !== "undefined" && Chart.getChart("chart-usage") !== undefined`, nil),
+		chromedp.Evaluate(`Object.getOwnPropertyNames(Object.prototype).filter(n => /^\d{4}-\d{2}-\d{2}/.test(n))`, &polluted),
+		chromedp.Evaluate(`Chart.getChart("chart-usage").data.datasets.map(d => d.label)`, &labels)))
+	assert.Empty(t, polluted, "Object.prototype gained the days of __proto__'s usage")
+	assert.Contains(t, labels, "__proto__", "the feature is charted under its name")
+}

@@ -70,19 +70,22 @@ func (a *Admin) failed(w http.ResponseWriter, r *http.Request, err error) {
 
 // flashes are the messages a page may show after a redirect, by code.
 var flashes = map[string]string{
-	"customer-created":     "Customer created.",
-	"customer-saved":       "Customer saved.",
-	"subscription-created": "Subscription created. Its license key is shown above: send it to the customer.",
-	"renewed":              "Renewed: devices get a new license file on their next sync.",
-	"terms-saved":          "Saved: devices get a new license file on their next sync.",
-	"suspend":              "Suspended: devices learn it on their next sync or validate.",
-	"reinstate":            "Reinstated.",
-	"revoke":               "Revoked for good.",
-	"device-deactivated":   "Device deactivated; its seat is free.",
-	"device-blocked":       "Device blocked; its seat is free and it is refused from now on.",
-	"token-revoked":        "Token revoked.",
-	"key-rotated":          "A new signing key is active; older keys keep verifying. Ship apps the new JWKS.",
-	"password-changed":     "Password changed; sign in again.",
+	"customer-created":      "Customer created.",
+	"customer-saved":        "Customer saved.",
+	"subscription-created":  "Subscription created. Its license key is shown above: send it to the customer.",
+	"renewed":               "Renewed: devices get a new license file on their next sync.",
+	"terms-saved":           "Saved: devices get a new license file on their next sync.",
+	"suspend":               "Suspended: devices learn it on their next sync or validate.",
+	"reinstate":             "Reinstated.",
+	"revoke":                "Revoked for good.",
+	"device-deactivated":    "Device deactivated; its seat is free.",
+	"device-blocked":        "Device blocked; its seat is free and it is refused from now on.",
+	"token-revoked":         "Token revoked.",
+	"key-rotated":           "A new signing key is active; older keys keep verifying. Ship apps the new JWKS.",
+	"password-changed":      "Password changed. Every session has ended: sign in with the new password.",
+	"session-ended":         "That session has ended.",
+	"signed-out":            "You are signed out.",
+	"signed-out-everywhere": "You are signed out everywhere: every browser signed in as you must sign in again.",
 }
 
 // back redirects to a page with one of the fixed messages (POST,
@@ -143,51 +146,6 @@ func (a *Admin) overviewJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(o)
-}
-
-func (a *Admin) passwordPage(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, "password", page{Title: "Change password"})
-}
-
-func (a *Admin) changePassword(w http.ResponseWriter, r *http.Request) {
-	u := userFrom(r.Context())
-	key := "password:" + u.ID
-	if !a.reserve(key) {
-		w.WriteHeader(http.StatusTooManyRequests)
-		a.render(w, r, "password", page{Title: "Change password", Error: "Too many wrong passwords. Wait a few minutes."})
-		return
-	}
-	ok, err := checkPassword(r.Context(), u.PasswordHash, r.PostFormValue("current"))
-	if err != nil {
-		return
-	}
-	if ok {
-		a.release(key)
-	}
-	if !ok {
-		w.WriteHeader(http.StatusBadRequest)
-		a.render(w, r, "password", page{Title: "Change password", Error: "The current password is wrong."})
-		return
-	}
-	if r.PostFormValue("new") != r.PostFormValue("confirm") {
-		w.WriteHeader(http.StatusBadRequest)
-		a.render(w, r, "password", page{Title: "Change password", Error: "The new passwords differ."})
-		return
-	}
-	hash, err := HashPassword(r.PostFormValue("new"))
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		a.render(w, r, "password", page{Title: "Change password", Error: err.Error()})
-		return
-	}
-	st := a.svc.Store()
-	if err := st.UpdateAdminPassword(r.Context(), u.ID, hash); err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	// Every other session ends; sign in again with the new password.
-	_ = st.DeleteUserSessions(r.Context(), u.ID)
-	back(w, r, "/admin/login", "password-changed")
 }
 
 func str(s string) *string { return &s }

@@ -22,6 +22,11 @@ const (
 
 var featureName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]{0,63}$`)
 
+// ValidFeatureName reports whether f is a feature name: 1 to 64 lowercase
+// letters, digits and _ . : -, starting with a letter or digit. Usage events
+// are held to it too, so no name such as __proto__ reaches a page's script.
+func ValidFeatureName(f string) bool { return featureName.MatchString(f) }
+
 // Input is everything a license file says. The issuer validates it before
 // signing anything.
 type Input struct {

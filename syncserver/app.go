@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/flowlytix/licensing/issuer"
 	"github.com/flowlytix/licensing/license"
 )
 
@@ -298,8 +300,8 @@ func (in *SyncInput) validate(now time.Time) error {
 		if !isUUID(e.EventID) {
 			return invalidf("usage[%d].event_id must be a UUID", i)
 		}
-		if err := checkField("usage.feature", e.Feature, true, 64); err != nil {
-			return err
+		if !issuer.ValidFeatureName(e.Feature) {
+			return invalidf("usage[%d].feature %q is not a feature name: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit), as in the subscription's features", i, cut(e.Feature, 64))
 		}
 		switch {
 		case e.At.IsZero():
@@ -473,7 +475,10 @@ func (s *Service) Revocations(ctx context.Context, since int64) ([]Revocation, i
 const RevocationListType = "flowlytix-revocations+jwt"
 
 // SignedRevocations returns the revocation list after a cursor as a JWS
-// signed with the license key, for carrying to air-gapped machines.
+// signed with the license key, for carrying to air-gapped machines. Entries
+// never change once written, so a document is signed once per list and key
+// and then served from memory: the route needs no credentials, and a
+// signature costs milliseconds of CPU.
 func (s *Service) SignedRevocations(ctx context.Context, since int64) (string, error) {
 	revs, cursor, err := s.Revocations(ctx, since)
 	if err != nil {
@@ -483,7 +488,52 @@ func (s *Service) SignedRevocations(ctx context.Context, since int64) (string, e
 	if err != nil {
 		return "", err
 	}
-	return license.SignJSON(k.Signer(), k.ID, RevocationListType, map[string]any{
+	// Every since before the first entry returned yields this same list.
+	from := cursor
+	if len(revs) > 0 {
+		from = revs[0].Seq - 1
+	}
+	key := revocationDocKey{from: from, cursor: cursor, kid: k.ID}
+	if doc, ok := s.revocationDocs.get(key); ok {
+		return doc, nil
+	}
+	doc, err := license.SignJSON(k.Signer(), k.ID, RevocationListType, map[string]any{
 		"iss": license.Issuer, "iat": s.Now().Unix(), "revocations": revs, "revocation_cursor": cursor,
 	})
+	if err != nil {
+		return "", err
+	}
+	s.Signatures.Add(1)
+	s.revocationDocs.put(key, doc)
+	return doc, nil
+}
+
+type revocationDocKey struct {
+	from, cursor int64
+	kid          string
+}
+
+// revocationDocCache holds signed revocation lists; it empties itself when
+// full, which only costs a signature per list asked for again.
+type revocationDocCache struct {
+	mu   sync.Mutex
+	docs map[revocationDocKey]string
+}
+
+const revocationDocCacheSize = 256
+
+func (c *revocationDocCache) get(k revocationDocKey) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.docs[k]
+	return d, ok
+}
+
+func (c *revocationDocCache) put(k revocationDocKey, doc string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.docs == nil || len(c.docs) >= revocationDocCacheSize {
+		c.docs = make(map[revocationDocKey]string)
+	}
+	c.docs[k] = doc
 }

@@ -171,10 +171,13 @@ type AdminUser struct {
 // AdminSession is a signed-in browser. Only the hash of its secret is
 // stored.
 type AdminSession struct {
-	IDHash    string
-	UserID    string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	IDHash     string
+	UserID     string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // the absolute end, whatever the activity
+	LastSeenAt time.Time // the idle timeout counts from here
+	Address    string    // the client address that signed in
+	UserAgent  string    // the browser that signed in, cut to 200 bytes
 }
 
 // APIToken is an admin API bearer token. Only its hash is stored.

@@ -3,6 +3,7 @@ package syncserver
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind is the transport-neutral class of an error. The HTTP layer maps each
@@ -29,6 +30,8 @@ type Error struct {
 	Code    string
 	Message string
 	Err     error // the cause, if any; never shown to clients
+	// RetryAfter, with KindRateLimited, is how long to wait.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

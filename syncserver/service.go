@@ -24,6 +24,10 @@ type Config struct {
 	// TokenCacheSize bounds how many verified tokens are remembered
 	// (default 100,000, a few tens of MB at most).
 	TokenCacheSize int
+	// SessionLifetime and SessionIdleTimeout end web admin sessions
+	// (defaults DefaultSessionLifetime and DefaultSessionIdleTimeout).
+	SessionLifetime    time.Duration
+	SessionIdleTimeout time.Duration
 }
 
 // Service is the server's domain logic: what the app API and the admin API
@@ -34,6 +38,11 @@ type Service struct {
 	signing atomic.Pointer[signing] // swapped whole on key rotation
 	now     func() time.Time
 	tokens  *tokenCache
+
+	throttle        *throttle // sign-in failures, per replica
+	sessionLifetime time.Duration
+	sessionIdle     time.Duration
+	revocationDocs  revocationDocCache
 
 	// Counters for metrics.
 	Signatures  atomic.Int64
@@ -60,7 +69,14 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TokenCacheSize <= 0 {
 		cfg.TokenCacheSize = 100_000
 	}
-	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize)}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = DefaultSessionLifetime
+	}
+	if cfg.SessionIdleTimeout <= 0 {
+		cfg.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
+	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
+		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout}
 	svc.signing.Store(&signing{keys: cfg.Keys, issuer: iss})
 	return svc, nil
 }

@@ -97,7 +97,15 @@ type Store interface {
 	CreateSession(ctx context.Context, s *AdminSession) error
 	GetSession(ctx context.Context, idHash string) (*AdminSession, error)
 	DeleteSession(ctx context.Context, idHash string) error
-	DeleteUserSessions(ctx context.Context, userID string) error
+	// DeleteUserSessions ends every session of a user and returns how many.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// ListUserSessions lists a user's sessions, most recently used first.
+	ListUserSessions(ctx context.Context, userID string) ([]AdminSession, error)
+	// TouchSession records that a session was used at at.
+	TouchSession(ctx context.Context, idHash string, at time.Time) error
+	// PruneSessions deletes sessions whose expires_at is at or before now
+	// or whose last use is before idleBefore, and returns how many.
+	PruneSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
 
 	CreateAPIToken(ctx context.Context, t *APIToken) error
 	// GetAPITokenByHash finds a token that has not been revoked.

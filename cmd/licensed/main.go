@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -12,10 +13,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/flowlytix/licensing/admin"
+	"github.com/flowlytix/licensing/internal/password"
 	"github.com/flowlytix/licensing/internal/storeopen"
 	"github.com/flowlytix/licensing/syncserver"
 )
@@ -25,7 +27,7 @@ const usage = `licensed: the Flowlytix Licensing server.
 Usage:
   licensed serve [--addr 127.0.0.1:8080] [--db DSN] [--keys DIR] [--demo] [flags]
   licensed token create --name NAME [--db DSN]
-  licensed admin create --email EMAIL [--password P] [--db DSN]
+  licensed admin create --email EMAIL [--password-stdin | --password-file FILE] [--db DSN]
 
 DSN is a file path or sqlite:PATH (default ./data/licensing.db), or
 postgres://user:pass@host:5432/db. Every flag also reads from the
@@ -43,6 +45,9 @@ func main() {
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
+
+// stdin is where admin create --password-stdin reads; tests replace it.
+var stdin io.Reader = os.Stdin
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -63,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "token":
 		err = token(ctx, args[1:], stdout, stderr)
 	case "admin":
-		err = adminCmd(ctx, args[1:], stdout, stderr)
+		err = adminCmd(ctx, args[1:], stdin, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "licensed: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -137,14 +142,16 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func adminCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func adminCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		return usageError{errors.New("want: licensed admin create --email EMAIL [--password P] [--db DSN]")}
+		return usageError{errors.New("want: licensed admin create --email EMAIL [--password-stdin | --password-file FILE] [--db DSN]")}
 	}
 	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	email := fs.String("email", "", "the admin's email, the sign-in name (required)")
-	password := fs.String("password", "", "at least 12 characters (default: a random one, printed once)")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	file := fs.String("password-file", "", "read the password from the first line of this file")
+	legacy := fs.String("password", "", "refused: a password on the command line shows in ps and shell history")
 	dsn := fs.String("db", env("LICENSED_DB", storeopen.DefaultDSN), "database (LICENSED_DB)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -152,30 +159,58 @@ func adminCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return usageError{err}
 	}
-	if *email == "" {
+	switch {
+	case *email == "":
 		return usageError{errors.New("--email is required")}
+	case *legacy != "":
+		return usageError{errors.New("--password is refused: a password on the command line shows in ps and shell history; use --password-stdin or --password-file FILE (without either, a random password is printed once)")}
+	case *fromStdin && *file != "":
+		return usageError{errors.New("give --password-stdin or --password-file, not both")}
 	}
-	pw := *password
-	if pw == "" {
-		var err error
-		if pw, err = admin.NewPassword(); err != nil {
-			return err
+	var pw string
+	var err error
+	switch {
+	case *fromStdin:
+		pw, err = firstLine(stdin)
+	case *file != "":
+		var f *os.File
+		if f, err = os.Open(*file); err == nil {
+			pw, err = firstLine(f)
+			f.Close()
 		}
+	default:
+		pw, err = password.New()
+	}
+	if err != nil {
+		return fmt.Errorf("read the password: %w", err)
 	}
 	st, err := storeopen.Open(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := admin.CreateUser(ctx, st, *email, pw)
+	u, err := syncserver.CreateAdminUser(ctx, st, time.Now(), "cli", *email, pw)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Created admin %s. Sign in at /admin/ with", u.Email)
-	if *password == "" {
+	if !*fromStdin && *file == "" {
 		fmt.Fprintf(stdout, " this password (shown once):\n%s\n", pw)
 	} else {
 		fmt.Fprintln(stdout, " the password you gave.")
 	}
 	return nil
+}
+
+// firstLine reads a password: the first line, without its line end.
+func firstLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("it is empty")
+	}
+	return line, nil
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flowlytix/licensing/admin"
+	"github.com/flowlytix/licensing/internal/password"
 	"github.com/flowlytix/licensing/internal/demo"
 	"github.com/flowlytix/licensing/internal/storeopen"
 	"github.com/flowlytix/licensing/keys"
@@ -36,6 +37,9 @@ type config struct {
 	LogLevel      string
 	LogRequests   string
 	TrustProxy    bool
+	PlainHTTP     bool
+	SessionIdle   time.Duration
+	SessionMax    time.Duration
 	Jobs          bool
 	DeviceSilence time.Duration
 	Retention     time.Duration
@@ -56,6 +60,9 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", env("LICENSED_LOG_LEVEL", "info"), "debug, info, warn or error (LICENSED_LOG_LEVEL)")
 	fs.StringVar(&c.LogRequests, "log-requests", env("LICENSED_LOG_REQUESTS", "all"), "all, or errors: only requests answered 4xx or 5xx (LICENSED_LOG_REQUESTS)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", envBool("LICENSED_TRUST_PROXY", false), "take client addresses from X-Forwarded-For (LICENSED_TRUST_PROXY)")
+	fs.BoolVar(&c.PlainHTTP, "allow-plain-http", envBool("LICENSED_ALLOW_PLAIN_HTTP", false), "let the web admin sign in over plain HTTP on an address other than loopback, where the session cookie is not Secure; never on a network you do not trust (LICENSED_ALLOW_PLAIN_HTTP)")
+	fs.DurationVar(&c.SessionIdle, "session-idle-timeout", envDuration("LICENSED_SESSION_IDLE_TIMEOUT", syncserver.DefaultSessionIdleTimeout), "end a web admin session after this long without a request (LICENSED_SESSION_IDLE_TIMEOUT)")
+	fs.DurationVar(&c.SessionMax, "session-lifetime", envDuration("LICENSED_SESSION_LIFETIME", syncserver.DefaultSessionLifetime), "end a web admin session this long after sign-in, whatever its activity (LICENSED_SESSION_LIFETIME)")
 	fs.BoolVar(&c.Jobs, "jobs", envBool("LICENSED_JOBS", true), "run the scheduled jobs (LICENSED_JOBS)")
 	fs.DurationVar(&c.DeviceSilence, "device-silence", envDuration("LICENSED_DEVICE_SILENCE", 30*24*time.Hour), "mark a device inactive after this long without contact (LICENSED_DEVICE_SILENCE)")
 	fs.DurationVar(&c.Retention, "retention", envDuration("LICENSED_RETENTION", 90*24*time.Hour), "keep validation logs and heartbeats this long (LICENSED_RETENTION)")
@@ -130,11 +137,14 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	setProcs.Do(func() {
 		runtime.GOMAXPROCS(procs(storeopen.Kind(c.DB), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	})
-	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks})
+	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax})
 	if err != nil {
 		return err
 	}
-	web, err := admin.New(admin.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy,
+	if c.PlainHTTP {
+		log.Warn("--allow-plain-http: the web admin's session cookie is not Secure on plain HTTP off loopback; anyone on the network path can take a session. Serve it over HTTPS instead (docs/operations.md)")
+	}
+	web, err := admin.New(admin.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, AllowPlainHTTP: c.PlainHTTP,
 		RotateKey: func(ctx context.Context) (string, error) {
 			k, err := keys.GenerateInto(c.Keys, keys.DefaultBits)
 			if err != nil {
@@ -179,10 +189,10 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	if admins == 0 && c.Demo {
 		// The first admin of a demo: its password is printed once, below.
-		if demoPassword, err = admin.NewPassword(); err != nil {
+		if demoPassword, err = password.New(); err != nil {
 			return err
 		}
-		if _, err := admin.CreateUser(ctx, st, demoAdmin, demoPassword); err != nil {
+		if _, err := svc.CreateAdminUser(ctx, "demo", demoAdmin, demoPassword); err != nil {
 			return err
 		}
 		admins = 1
@@ -202,7 +212,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	var sched *jobs.Scheduler
 	if c.Jobs {
-		sched = jobs.New(jobs.Config{Store: st, Log: log, DeviceSilence: c.DeviceSilence, Retention: c.Retention, Observe: api.JobObserver()})
+		sched = jobs.New(jobs.Config{Store: st, Log: log, DeviceSilence: c.DeviceSilence, Retention: c.Retention, Observe: api.JobObserver(), Sessions: svc})
 		sched.Start()
 	}
 	base := "http://" + ln.Addr().String()

@@ -34,6 +34,14 @@ type Config struct {
 	Retention time.Duration
 	// Observe is told of every run: result is ok, error or skipped.
 	Observe func(job, result string, d time.Duration)
+	// Sessions, when set, has its ended web admin sessions pruned every
+	// quarter hour (syncserver.Service, which knows the timeouts).
+	Sessions SessionPruner
+}
+
+// SessionPruner deletes ended web admin sessions.
+type SessionPruner interface {
+	PruneSessions(ctx context.Context) (int, error)
 }
 
 // Job is one scheduled task.
@@ -86,6 +94,12 @@ func New(cfg Config) *Scheduler {
 			h, err := st.PruneHeartbeats(ctx, now.Add(-cfg.Retention))
 			return fmt.Sprintf("%d validations and %d heartbeats pruned", v, h), err
 		}},
+	}
+	if cfg.Sessions != nil {
+		s.jobs = append(s.jobs, Job{"prune-sessions", "*/15 * * * *", func(ctx context.Context, now time.Time) (string, error) {
+			n, err := cfg.Sessions.PruneSessions(ctx)
+			return fmt.Sprintf("%d ended sessions pruned", n), err
+		}})
 	}
 	for _, j := range s.jobs {
 		j := j

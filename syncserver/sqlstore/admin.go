@@ -73,16 +73,25 @@ func (s *Store) CountAdminUsers(ctx context.Context) (int, error) {
 
 // CreateSession stores a session by the hash of its secret.
 func (s *Store) CreateSession(ctx context.Context, x *syncserver.AdminSession) error {
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO admin_sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		x.IDHash, x.UserID, s.t(x.CreatedAt), s.t(x.ExpiresAt))
+	if x.LastSeenAt.IsZero() {
+		x.LastSeenAt = x.CreatedAt
+	}
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO admin_sessions (id_hash, user_id, created_at, expires_at, last_seen_at, address, user_agent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		x.IDHash, x.UserID, s.t(x.CreatedAt), s.t(x.ExpiresAt), s.t(x.LastSeenAt), x.Address, x.UserAgent)
 	return s.dbErr("create session", err)
+}
+
+const sessionCols = "id_hash, user_id, created_at, expires_at, last_seen_at, address, user_agent"
+
+func scanSession(row scanner, x *syncserver.AdminSession) error {
+	return row.Scan(&x.IDHash, &x.UserID, tm(&x.CreatedAt), tm(&x.ExpiresAt), tm(&x.LastSeenAt), &x.Address, &x.UserAgent)
 }
 
 // GetSession finds a session by the hash of its secret.
 func (s *Store) GetSession(ctx context.Context, idHash string) (*syncserver.AdminSession, error) {
 	var x syncserver.AdminSession
-	err := s.reader().QueryRowContext(ctx, `SELECT id_hash, user_id, created_at, expires_at FROM admin_sessions WHERE id_hash = $1`, idHash).
-		Scan(&x.IDHash, &x.UserID, tm(&x.CreatedAt), tm(&x.ExpiresAt))
+	err := scanSession(s.reader().QueryRowContext(ctx, `SELECT `+sessionCols+` FROM admin_sessions WHERE id_hash = $1`, idHash), &x)
 	if err == sql.ErrNoRows {
 		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "session not found")
 	}
@@ -92,16 +101,55 @@ func (s *Store) GetSession(ctx context.Context, idHash string) (*syncserver.Admi
 	return &x, nil
 }
 
+// ListUserSessions lists a user's sessions, most recently used first.
+func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]syncserver.AdminSession, error) {
+	rows, err := s.reader().QueryContext(ctx, `SELECT `+sessionCols+` FROM admin_sessions WHERE user_id = $1 ORDER BY last_seen_at DESC, id_hash LIMIT 500`, userID)
+	if err != nil {
+		return nil, s.dbErr("list sessions", err)
+	}
+	defer rows.Close()
+	out := []syncserver.AdminSession{}
+	for rows.Next() {
+		var x syncserver.AdminSession
+		if err := scanSession(rows, &x); err != nil {
+			return nil, s.dbErr("list sessions", err)
+		}
+		out = append(out, x)
+	}
+	return out, s.dbErr("list sessions", rows.Err())
+}
+
+// TouchSession records that a session was used.
+func (s *Store) TouchSession(ctx context.Context, idHash string, at time.Time) error {
+	_, err := s.writer().ExecContext(ctx, `UPDATE admin_sessions SET last_seen_at = $2 WHERE id_hash = $1`, idHash, s.t(at))
+	return s.dbErr("touch session", err)
+}
+
 // DeleteSession ends a session.
 func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
 	_, err := s.writer().ExecContext(ctx, `DELETE FROM admin_sessions WHERE id_hash = $1`, idHash)
 	return s.dbErr("delete session", err)
 }
 
-// DeleteUserSessions ends every session of a user.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
-	_, err := s.writer().ExecContext(ctx, `DELETE FROM admin_sessions WHERE user_id = $1`, userID)
-	return s.dbErr("delete sessions", err)
+// DeleteUserSessions ends every session of a user and returns how many.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, error) {
+	res, err := s.writer().ExecContext(ctx, `DELETE FROM admin_sessions WHERE user_id = $1`, userID)
+	if err != nil {
+		return 0, s.dbErr("delete sessions", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), s.dbErr("delete sessions", err)
+}
+
+// PruneSessions deletes sessions past their absolute expiry (expires_at
+// at or before now) or idle since before idleBefore, and returns how many.
+func (s *Store) PruneSessions(ctx context.Context, now, idleBefore time.Time) (int, error) {
+	res, err := s.writer().ExecContext(ctx, `DELETE FROM admin_sessions WHERE expires_at <= $1 OR last_seen_at < $2`, s.t(now), s.t(idleBefore))
+	if err != nil {
+		return 0, s.dbErr("prune sessions", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), s.dbErr("prune sessions", err)
 }
 
 const tokenCols = "id, name, token_hash, created_at, last_used_at, revoked_at"

@@ -663,9 +663,38 @@ func testAdmin(t *testing.T, s syncserver.Store) {
 	_, err = s.GetSession(ctx, "h1")
 	assert.ErrorIs(t, err, syncserver.ErrNotFound)
 	require.NoError(t, s.CreateSession(ctx, &syncserver.AdminSession{IDHash: "h2", UserID: u.ID, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}))
-	require.NoError(t, s.DeleteUserSessions(ctx, u.ID))
+	n, err = s.DeleteUserSessions(ctx, u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
 	_, err = s.GetSession(ctx, "h2")
 	assert.ErrorIs(t, err, syncserver.ErrNotFound)
+
+	// Sessions keep where and when they were used, and the prune ends the
+	// expired and the idle ones only.
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for _, x := range []syncserver.AdminSession{
+		{IDHash: "live", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-time.Minute), ExpiresAt: now.Add(time.Hour), Address: "192.0.2.7", UserAgent: "Firefox"},
+		{IDHash: "idle", CreatedAt: now.Add(-2 * time.Hour), LastSeenAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)},
+		{IDHash: "expired", CreatedAt: now.Add(-13 * time.Hour), LastSeenAt: now.Add(-time.Minute), ExpiresAt: now.Add(-time.Second)},
+	} {
+		x.UserID = u.ID
+		require.NoError(t, s.CreateSession(ctx, &x))
+	}
+	require.NoError(t, s.TouchSession(ctx, "live", now))
+	list, err := s.ListUserSessions(ctx, u.ID)
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	assert.Equal(t, "live", list[0].IDHash, "most recently used first")
+	assert.Equal(t, "192.0.2.7", list[0].Address)
+	assert.Equal(t, "Firefox", list[0].UserAgent)
+	assert.True(t, now.Equal(list[0].LastSeenAt), "got %v, want %v", list[0].LastSeenAt, now)
+	pruned, err := s.PruneSessions(ctx, now, now.Add(-30*time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, 2, pruned)
+	list, err = s.ListUserSessions(ctx, u.ID)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "live", list[0].IDHash)
 
 	tok := &syncserver.APIToken{Name: "ci", Hash: "tokhash"}
 	require.NoError(t, s.CreateAPIToken(ctx, tok))

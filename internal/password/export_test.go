@@ -1,0 +1,4 @@
+package password
+
+// CommonText is the bundled list, for the tests.
+func CommonText() string { return commonText }
