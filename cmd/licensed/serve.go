@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/flowlytix/licensing/admin"
-	"github.com/flowlytix/licensing/internal/password"
 	"github.com/flowlytix/licensing/internal/demo"
+	"github.com/flowlytix/licensing/internal/password"
 	"github.com/flowlytix/licensing/internal/storeopen"
 	"github.com/flowlytix/licensing/keys"
 	"github.com/flowlytix/licensing/syncserver"
