@@ -128,6 +128,7 @@ func (a *Admin) Mount(r chi.Router) {
 			r.Get("/customers/{id}", a.customer)
 			r.Post("/customers/{id}", a.updateCustomer)
 			r.Get("/subscriptions", a.subscriptions)
+			r.Post("/subscriptions/search", a.searchSubscriptions)
 			r.Post("/subscriptions", a.createSubscription)
 			r.Get("/subscriptions/{id}", a.subscription)
 			r.Post("/subscriptions/{id}/renew", a.renew)

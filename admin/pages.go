@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -230,6 +231,38 @@ func (a *Admin) subscriptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.render(w, r, "subscriptions", page{Title: "Subscriptions", Nav: "subscriptions", Data: map[string]any{"List": list, "Pager": newPager(r, p, total)}})
+}
+
+// searchSubscriptions takes the search form by POST, so that a license key
+// typed into it never lands in a URL (browser history, proxy logs): a key
+// opens its subscription, other text goes on to the GET list.
+func (a *Admin) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
+	q := strings.TrimSpace(r.PostFormValue("q"))
+	if key, err := license.ParseLicenseKey(q); err == nil {
+		list, _, err := a.svc.Store().ListSubscriptions(r.Context(), syncserver.SubscriptionFilter{Query: key, Page: syncserver.Page{PageSize: 2}})
+		if err != nil {
+			a.failed(w, r, err)
+			return
+		}
+		if len(list) == 1 {
+			http.Redirect(w, r, "/admin/subscriptions/"+list[0].ID, http.StatusSeeOther)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		a.render(w, r, "subscriptions", page{Title: "Subscriptions", Nav: "subscriptions",
+			Error: "No subscription has that license key. Check it for typing mistakes.", Data: map[string]any{"List": nil, "Pager": pager{Page: 1, Pages: 1}}})
+		return
+	}
+	v := url.Values{}
+	for _, k := range []string{"status", "tier", "expiring"} {
+		if x := r.PostFormValue(k); x != "" {
+			v.Set(k, x)
+		}
+	}
+	if q != "" {
+		v.Set("q", q)
+	}
+	http.Redirect(w, r, "/admin/subscriptions?"+v.Encode(), http.StatusSeeOther)
 }
 
 func formDate(v string) (time.Time, error) {

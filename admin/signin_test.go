@@ -274,3 +274,32 @@ func TestStaticDirectoriesAreNotListed(t *testing.T) {
 		assert.Equal(t, want, code, path)
 	}
 }
+
+func TestASearchedLicenseKeyNeverLandsInAURL(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	addr := "it@acme.example"
+	c, err := s.svc.CreateCustomer(ctx, "test", syncserver.CustomerInput{Email: &addr})
+	require.NoError(t, err)
+	sub, err := s.svc.CreateSubscription(ctx, "test", syncserver.SubscriptionInput{CustomerID: c.ID, Tier: "basic", Features: []string{},
+		MaxDevices: 1, ExpiresAt: time.Now().AddDate(1, 0, 0)})
+	require.NoError(t, err)
+	_, ck := s.signIn(t, "127.0.0.1", password, nil)
+	search := func(q string) *http.Response {
+		req, _ := http.NewRequest("POST", s.url+"/admin/subscriptions/search", strings.NewReader(url.Values{"q": {q}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	resp := search(sub.LicenseKey)
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, "/admin/subscriptions/"+sub.ID, resp.Header.Get("Location"), "a key opens its subscription")
+	assert.Equal(t, http.StatusNotFound, search("FLX-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA").StatusCode)
+	resp = search("acme")
+	assert.Equal(t, "/admin/subscriptions?q=acme", resp.Header.Get("Location"), "other text goes on to the list")
+	_, page := s.do(t, "GET", "/admin/subscriptions", ck)
+	assert.Contains(t, page, `method="post" action="/admin/subscriptions/search"`)
+}

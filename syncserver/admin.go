@@ -383,6 +383,28 @@ func (s *Service) UnboundLicenseFile(ctx context.Context, actor Actor, id string
 	return lic.File, err
 }
 
+// LatestUnboundLicenseFile returns the newest license file bound to no
+// device that carries the subscription's current terms, signing nothing:
+// what a GET may do. When there is none, UnboundLicenseFile signs one.
+func (s *Service) LatestUnboundLicenseFile(ctx context.Context, id string) ([]byte, error) {
+	sub, err := s.store.GetSubscription(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	if !usable(sub, now) {
+		return nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s; it has no license file to give", AppStatus(sub, now))
+	}
+	f, err := s.store.LatestLicenseFile(ctx, sub.ID, "")
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err != nil || f.Revision < sub.Revision {
+		return nil, Errorf(KindNotFound, CodeNotFound, "no license file with the subscription's current terms has been signed yet: POST to this URL to sign one")
+	}
+	return license.Armor(f.Token), nil
+}
+
 // OfflineActivate turns an air-gapped machine's activation request into a
 // device-bound license file. It takes a seat like an online activation.
 func (s *Service) OfflineActivate(ctx context.Context, actor Actor, requestFile []byte) ([]byte, *Device, error) {

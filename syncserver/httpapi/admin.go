@@ -232,7 +232,21 @@ func (a *API) statusChange(change string) http.HandlerFunc {
 	}
 }
 
+// licenseFile (GET) reads the newest unbound file with the current terms;
+// it signs and records nothing, as a GET must not.
 func (a *API) licenseFile(w http.ResponseWriter, r *http.Request) {
+	file, err := a.svc.LatestUnboundLicenseFile(r.Context(), chi.URLParam(r, "id"))
+	a.writeLicense(w, r, file, err)
+}
+
+// issueLicenseFile (POST) returns an unbound file, signing and recording a
+// new one when the newest is out of date.
+func (a *API) issueLicenseFile(w http.ResponseWriter, r *http.Request) {
+	var req struct{}
+	if err := decode(r, &req, true); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
 	file, err := a.svc.UnboundLicenseFile(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"))
 	a.writeLicense(w, r, file, err)
 }

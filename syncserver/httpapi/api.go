@@ -146,6 +146,7 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 			r.Post("/subscriptions/{id}/reinstate", a.statusChange("reinstate"))
 			r.Post("/subscriptions/{id}/revoke", a.statusChange("revoke"))
 			r.Get("/subscriptions/{id}/license-file", a.licenseFile)
+			r.Post("/subscriptions/{id}/license-file", a.issueLicenseFile)
 			r.Get("/subscriptions/{id}/devices", a.listDevices)
 			r.Post("/devices/{id}/deactivate", a.deactivateDevice)
 			r.Post("/devices/{id}/block", a.blockDevice)

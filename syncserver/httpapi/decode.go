@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/flowlytix/licensing/syncserver"
 )
@@ -52,8 +53,24 @@ func decode(r *http.Request, v any, empty bool) error {
 	return nil
 }
 
-// jsonProblem words a decoding error for people.
+// jsonProblem words a decoding error for people, cut to maxProblem bytes:
+// the decoder quotes what it read (a number literal or a field name of up
+// to the whole body), and an error message is no place to echo a megabyte.
 func jsonProblem(err error) string {
+	msg := jsonProblemText(err)
+	if len(msg) > maxProblem {
+		n := maxProblem
+		for n > 0 && !utf8.RuneStart(msg[n]) {
+			n--
+		}
+		msg = msg[:n] + "…"
+	}
+	return msg
+}
+
+const maxProblem = 200
+
+func jsonProblemText(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {

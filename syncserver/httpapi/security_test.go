@@ -1,0 +1,83 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/syncserver"
+	"github.com/flowlytix/licensing/syncserver/httpapi"
+)
+
+func TestTheUnboundLicenseFileIsSignedByPostAndOnlyReadByGet(t *testing.T) {
+	eachBackend(t, httpapi.Limits{}, func(t *testing.T, s *server) {
+		subID, _ := s.subscription(3)
+		files := func() int {
+			_, n, err := s.store.ListLicenseFiles(context.Background(), subID, syncserver.Page{PageSize: 10})
+			require.NoError(t, err)
+			return n
+		}
+		before := files()
+		expectError(t, s.do("GET", "/api/v1/subscriptions/"+subID+"/license-file", nil, true), 404, "not_found")
+		assert.Equal(t, before, files(), "a GET signs nothing")
+
+		r := s.do("POST", "/api/v1/subscriptions/"+subID+"/license-file", nil, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "BEGIN FLOWLYTIX LICENSE")
+		assert.Equal(t, before+1, files())
+
+		g := s.do("GET", "/api/v1/subscriptions/"+subID+"/license-file", nil, true)
+		require.Equal(t, 200, g.status)
+		assert.Equal(t, string(r.body), string(g.body), "the GET reads the file the POST signed")
+		assert.Equal(t, before+1, files())
+	})
+}
+
+func TestAnErrorMessageDoesNotEchoAHugeLiteral(t *testing.T) {
+	eachBackend(t, httpapi.Limits{}, func(t *testing.T, s *server) {
+		for name, body := range map[string]string{
+			"a number":    `{"email":"a@example.com","company_name":` + strings.Repeat("9", 900<<10) + `}`,
+			"a name":      `{"email":"a@example.com","` + strings.Repeat("x", 900<<10) + `":1}`,
+			"an exponent": `{"email":1e` + strings.Repeat("9", 900<<10) + `}`,
+		} {
+			t.Run(name, func(t *testing.T) {
+				r := s.do("POST", "/api/v1/customers", body, true)
+				expectError(t, r, 400, "invalid_request")
+				assert.Less(t, len(r.body), 600, "the message is cut")
+			})
+		}
+	})
+}
+
+func TestTheSignedRevocationListIsSignedOncePerList(t *testing.T) {
+	eachBackend(t, httpapi.Limits{}, func(t *testing.T, s *server) {
+		subID, _ := s.subscription(1)
+		get := func(since string) string {
+			req, _ := http.NewRequest("GET", s.url+"/api/v1/licensing/revocations?since="+since, nil)
+			req.Header.Set("Accept", "application/jose")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, 200, resp.StatusCode)
+			b, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			return string(b)
+		}
+		first := get("0")
+		signed := s.svc.Signatures.Load()
+		for range 20 {
+			assert.Equal(t, first, get("0"))
+		}
+		assert.Equal(t, signed, s.svc.Signatures.Load(), "20 requests for the same list sign nothing more")
+
+		r := s.do("POST", "/api/v1/subscriptions/"+subID+"/suspend", nil, true)
+		require.Equal(t, 200, r.status)
+		assert.NotEqual(t, first, get("0"), "a new entry makes a new document")
+		assert.Equal(t, signed+1, s.svc.Signatures.Load())
+	})
+}
