@@ -64,7 +64,7 @@ func (a *Admin) sessions(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, sessionRow{AdminSession: s, Current: cur != nil && s.IDHash == cur.IDHash})
 	}
 	a.render(w, r, "sessions", page{Title: "Your sessions", Nav: "account", Data: map[string]any{
-		"List": rows, "Idle": a.svc.SessionIdleTimeout().String(), "Lifetime": a.svc.SessionLifetime().String()}})
+		"List": rows, "Idle": humanDuration(a.svc.SessionIdleTimeout()), "Lifetime": humanDuration(a.svc.SessionLifetime())}})
 }
 
 func (a *Admin) endSession(w http.ResponseWriter, r *http.Request) {
