@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -201,6 +202,38 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 	}
 	items, total, err := a.svc.Store().ListSubscriptions(r.Context(), f)
 	respond(a, w, r, http.StatusOK, listResponse[syncserver.Subscription]{items, total, p.Page, p.PageSize}, err)
+}
+
+// searchSubscriptions is listSubscriptions with the filters in a JSON body,
+// so that a license key searched for stays out of URLs and proxy logs.
+func (a *API) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Q          string `json:"q"`
+		Status     string `json:"status"`
+		Tier       string `json:"tier"`
+		CustomerID string `json:"customer_id"`
+		Page       int    `json:"page"`
+		PageSize   int    `json:"page_size"`
+	}
+	if err := decode(r, &req, true); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"q": req.Q, "status": req.Status, "tier": req.Tier, "customer_id": req.CustomerID} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if req.Page != 0 {
+		q.Set("page", strconv.Itoa(req.Page))
+	}
+	if req.PageSize != 0 {
+		q.Set("page_size", strconv.Itoa(req.PageSize))
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.RawQuery = q.Encode()
+	a.listSubscriptions(w, r2)
 }
 
 func (a *API) getSubscription(w http.ResponseWriter, r *http.Request) {

@@ -140,6 +140,7 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 			r.Patch("/customers/{id}", a.patchCustomer)
 			r.Post("/subscriptions", a.createSubscription)
 			r.Get("/subscriptions", a.listSubscriptions)
+			r.Post("/subscriptions/search", a.searchSubscriptions)
 			r.Get("/subscriptions/{id}", a.getSubscription)
 			r.Post("/subscriptions/{id}/renew", a.renew)
 			r.Post("/subscriptions/{id}/suspend", a.statusChange("suspend"))

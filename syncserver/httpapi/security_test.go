@@ -81,3 +81,17 @@ func TestTheSignedRevocationListIsSignedOncePerList(t *testing.T) {
 		assert.Equal(t, signed+1, s.svc.Signatures.Load())
 	})
 }
+
+func TestSubscriptionsCanBeSearchedByKeyWithoutAURL(t *testing.T) {
+	eachBackend(t, httpapi.Limits{}, func(t *testing.T, s *server) {
+		subID, key := s.subscription(1)
+		s.subscription(1)
+		r := s.do("POST", "/api/v1/subscriptions/search", `{"q":"`+key+`"}`, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		items := r.json(t)["items"].([]any)
+		require.Len(t, items, 1)
+		assert.Equal(t, subID, items[0].(map[string]any)["id"])
+		expectError(t, s.do("POST", "/api/v1/subscriptions/search", `{"status":"gone"}`, true), 400, "invalid_request")
+		expectError(t, s.do("POST", "/api/v1/subscriptions/search", `{"license_key":"x"}`, true), 400, "invalid_request")
+	})
+}
