@@ -239,13 +239,13 @@ func (a *Admin) subscriptions(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
 	q := strings.TrimSpace(r.PostFormValue("q"))
 	if key, err := license.ParseLicenseKey(q); err == nil {
-		list, _, err := a.svc.Store().ListSubscriptions(r.Context(), syncserver.SubscriptionFilter{Query: key, Page: syncserver.Page{PageSize: 2}})
-		if err != nil {
-			a.failed(w, r, err)
+		sub, err := a.svc.SubscriptionByLicenseKey(r.Context(), key)
+		if err == nil {
+			http.Redirect(w, r, "/admin/subscriptions/"+sub.ID, http.StatusSeeOther)
 			return
 		}
-		if len(list) == 1 {
-			http.Redirect(w, r, "/admin/subscriptions/"+list[0].ID, http.StatusSeeOther)
+		if !errors.Is(err, syncserver.ErrNotFound) {
+			a.failed(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNotFound)

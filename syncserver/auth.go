@@ -332,3 +332,9 @@ func (s *Service) SessionIdleTimeout() time.Duration { return s.sessionIdle }
 
 // SessionLifetime is how long a session lasts at most.
 func (s *Service) SessionLifetime() time.Duration { return s.sessionLifetime }
+
+// SubscriptionByLicenseKey finds the subscription a license key names
+// (compared in constant time by the store); the web admin's search uses it.
+func (s *Service) SubscriptionByLicenseKey(ctx context.Context, key string) (*Subscription, error) {
+	return s.store.GetSubscriptionByLicenseKey(ctx, key)
+}
