@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/flowlytix/licensing/keys"
 	"github.com/flowlytix/licensing/license"
@@ -351,17 +349,14 @@ func (c *Client) Pending(ctx context.Context) (usage, heartbeats int, err error)
 // Limits the server puts on one usage event; checked here so that a bad
 // event is refused when recorded instead of blocking the queue later.
 const (
-	maxFeatureLen = 64
 	maxUsageCount = 1_000_000_000
 	maxDuration   = 1_000_000_000 * time.Second
 )
 
 func checkUsage(feature string, count int64, duration time.Duration) error {
 	switch {
-	case feature == "" || len(feature) > maxFeatureLen:
-		return fmt.Errorf("feature name must be 1 to %d bytes", maxFeatureLen)
-	case !utf8.ValidString(feature) || strings.ContainsFunc(feature, unicode.IsControl):
-		return errors.New("feature name must be UTF-8 text without control characters")
+	case !license.ValidFeatureName(feature):
+		return fmt.Errorf("feature name %q: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit), as in the license's features", feature)
 	case count < 0 || count > maxUsageCount:
 		return fmt.Errorf("count must be from 0 to %d", maxUsageCount)
 	case duration < 0 || duration > maxDuration:

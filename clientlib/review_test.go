@@ -25,6 +25,9 @@ func TestABadEventNeverBlocksTheQueue(t *testing.T) {
 	require.NoError(t, err)
 
 	assert.Error(t, c.RecordUsage(ctx, strings.Repeat("f", 65), 1, 0), "refused when recorded")
+	for _, name := range []string{"__proto__", "Export", "export pdf", "ſ"} {
+		assert.Error(t, c.RecordUsage(ctx, name, 1, 0), "%q breaks the feature-name rule the server holds usage to", name)
+	}
 	assert.Error(t, c.RecordUsage(ctx, "export", 2_000_000_000, 0))
 
 	// A dead battery: the clock reads 1990 while an event is recorded.

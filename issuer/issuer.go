@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,13 +18,6 @@ const (
 	MaxDevices    = 1_000_000
 	maxTenantSize = 200
 )
-
-var featureName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]{0,63}$`)
-
-// ValidFeatureName reports whether f is a feature name: 1 to 64 lowercase
-// letters, digits and _ . : -, starting with a letter or digit. Usage events
-// are held to it too, so no name such as __proto__ reaches a page's script.
-func ValidFeatureName(f string) bool { return featureName.MatchString(f) }
 
 // Input is everything a license file says. The issuer validates it before
 // signing anything.
@@ -88,7 +80,7 @@ func (in *Input) Validate() error {
 	}
 	seen := make(map[string]bool, len(in.Features))
 	for _, f := range in.Features {
-		if !featureName.MatchString(f) {
+		if !license.ValidFeatureName(f) {
 			return invalid("features", "%q is not a feature name: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit)", f)
 		}
 		if seen[f] {

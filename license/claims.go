@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -229,6 +230,15 @@ func (c *Claims) check(members map[string]jsonKind) error {
 	}
 	return nil
 }
+
+// featureName is the rule for a feature name, in files and in usage.
+var featureName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]{0,63}$`)
+
+// ValidFeatureName reports whether f is a feature name: 1 to 64 lowercase
+// letters, digits and _ . : -, starting with a letter or digit. Issuers
+// sign only such names, and the server and the clients hold usage events to
+// it too, so that no name such as __proto__ reaches a page's script.
+func ValidFeatureName(f string) bool { return featureName.MatchString(f) }
 
 // MaxDays bounds every day count, so that adding days to a time never
 // overflows; it is more than 27 years.

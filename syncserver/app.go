@@ -9,7 +9,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/flowlytix/licensing/issuer"
 	"github.com/flowlytix/licensing/license"
 )
 
@@ -300,7 +299,7 @@ func (in *SyncInput) validate(now time.Time) error {
 		if !isUUID(e.EventID) {
 			return invalidf("usage[%d].event_id must be a UUID", i)
 		}
-		if !issuer.ValidFeatureName(e.Feature) {
+		if !license.ValidFeatureName(e.Feature) {
 			return invalidf("usage[%d].feature %q is not a feature name: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit), as in the subscription's features", i, cut(e.Feature, 64))
 		}
 		switch {

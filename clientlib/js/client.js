@@ -150,7 +150,12 @@ export class LicenseClient {
 
   /** recordUsage queues an event durably; its id is made once, here. */
   async recordUsage(feature, count = 1, durationSeconds = 0) {
-    if (!feature || feature.length > 64 || count < 0 || count > 1e9 || durationSeconds < 0) throw new Error("recordUsage: bad feature, count or duration");
+    // The server's rules (license.ValidFeatureName in Go), checked here so
+    // that a bad event is refused when recorded instead of blocking the queue.
+    if (typeof feature !== "string" || !/^[a-z0-9][a-z0-9_.:-]{0,63}$/.test(feature)) {
+      throw new Error(`recordUsage: feature name ${JSON.stringify(feature)}: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit), as in the license's features`);
+    }
+    if (!(count >= 0 && count <= 1e9) || !(durationSeconds >= 0)) throw new Error("recordUsage: count must be from 0 to a billion and duration not negative");
     await this.update((s) => s.queue.push({ kind: "usage", event_id: randomUUID(), feature, count, duration_seconds: durationSeconds, at: this.o.now() }));
   }
 
