@@ -38,6 +38,19 @@ func (s *site) signIn(t *testing.T, address, pw string, presented *http.Cookie) 
 	return resp, nil
 }
 
+// post sends a form with a session cookie and returns the answer and body.
+func (s *site) post(t *testing.T, path string, form url.Values, ck *http.Cookie) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", s.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
 // do sends a request with a session cookie and returns the status and body.
 func (s *site) do(t *testing.T, method, path string, ck *http.Cookie) (int, string) {
 	t.Helper()
@@ -222,15 +235,8 @@ func TestPasswordChangeFollowsThePolicyEndsSessionsAndIsAudited(t *testing.T) {
 	_, ck := s.signIn(t, "127.0.0.1", password, nil)
 	_, other := s.signIn(t, "127.0.0.1", password, nil)
 	change := func(current, next string) (int, string) {
-		req, _ := http.NewRequest("POST", s.url+"/admin/password",
-			strings.NewReader(url.Values{"current": {current}, "new": {next}, "confirm": {next}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		require.NoError(t, err)
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, string(b)
+		resp, body := s.post(t, "/admin/password", url.Values{"current": {current}, "new": {next}, "confirm": {next}}, ck)
+		return resp.StatusCode, body
 	}
 	for _, tc := range []struct{ name, next, want string }{
 		{"the current password", password, "is the current one"},
@@ -287,12 +293,7 @@ func TestASearchedLicenseKeyNeverLandsInAURL(t *testing.T) {
 	require.NoError(t, err)
 	_, ck := s.signIn(t, "127.0.0.1", password, nil)
 	search := func(q string) *http.Response {
-		req, _ := http.NewRequest("POST", s.url+"/admin/subscriptions/search", strings.NewReader(url.Values{"q": {q}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		require.NoError(t, err)
-		resp.Body.Close()
+		resp, _ := s.post(t, "/admin/subscriptions/search", url.Values{"q": {q}}, ck)
 		return resp
 	}
 	resp := search(sub.LicenseKey)

@@ -359,15 +359,11 @@ func (s *Service) ChangeStatus(ctx context.Context, actor Actor, id, change stri
 // UnboundLicenseFile returns a license file bound to no device, signing a
 // new one only when the latest is out of date.
 func (s *Service) UnboundLicenseFile(ctx context.Context, actor Actor, id string) ([]byte, error) {
-	sub, err := s.store.GetSubscription(ctx, id)
+	sub, f, now, err := s.latestUnbound(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	now := s.Now()
-	if !usable(sub, now) {
-		return nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s; it gets no new license file", AppStatus(sub, now))
-	}
-	if f, err := s.store.LatestLicenseFile(ctx, sub.ID, ""); err == nil && s.current(sub, f, now) {
+	if f != nil && s.current(sub, f, now) {
 		return license.Armor(f.Token), nil
 	}
 	lic, rec, err := s.sign(ctx, sub, "", "")
@@ -387,22 +383,32 @@ func (s *Service) UnboundLicenseFile(ctx context.Context, actor Actor, id string
 // device that carries the subscription's current terms, signing nothing:
 // what a GET may do. When there is none, UnboundLicenseFile signs one.
 func (s *Service) LatestUnboundLicenseFile(ctx context.Context, id string) ([]byte, error) {
-	sub, err := s.store.GetSubscription(ctx, id)
+	sub, f, _, err := s.latestUnbound(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	now := s.Now()
-	if !usable(sub, now) {
-		return nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s; it has no license file to give", AppStatus(sub, now))
-	}
-	f, err := s.store.LatestLicenseFile(ctx, sub.ID, "")
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	if err != nil || f.Revision < sub.Revision {
-		return nil, Errorf(KindNotFound, CodeNotFound, "no license file with the subscription's current terms has been signed yet: POST to this URL to sign one")
+	if f == nil || f.Revision < sub.Revision {
+		return nil, Errorf(KindNotFound, CodeNotFound, "no license file with the subscription's current terms has been signed yet: sign one first (POST to this URL)")
 	}
 	return license.Armor(f.Token), nil
+}
+
+// latestUnbound reads a usable subscription and its newest file bound to no
+// device (nil when there is none).
+func (s *Service) latestUnbound(ctx context.Context, id string) (*Subscription, *LicenseFileRecord, time.Time, error) {
+	sub, err := s.store.GetSubscription(ctx, id)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	now := s.Now()
+	if !usable(sub, now) {
+		return nil, nil, now, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s; it gets no license file", AppStatus(sub, now))
+	}
+	f, err := s.store.LatestLicenseFile(ctx, sub.ID, "")
+	if errors.Is(err, ErrNotFound) {
+		return sub, nil, now, nil
+	}
+	return sub, f, now, err
 }
 
 // OfflineActivate turns an air-gapped machine's activation request into a
