@@ -178,7 +178,7 @@ func TestTheAdminInABrowser(t *testing.T) {
 	var body string
 	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(evilURL), chromedp.Sleep(1500*time.Millisecond), chromedp.Text(`body`, &body)))
 	assert.Contains(t, body, "Forbidden")
-	sub, err := s.svc.Store().GetSubscription(context.Background(), subID)
+	sub, err := s.svc.GetSubscription(context.Background(), subID)
 	require.NoError(t, err)
 	assert.Equal(t, syncserver.SubscriptionActive, sub.Status, "the cross-site post changed nothing")
 }
@@ -188,7 +188,7 @@ func TestTheAdminInABrowser(t *testing.T) {
 func TestOverviewScreenshot(t *testing.T) {
 	ctx, _ := chrome(t)
 	s := newSite(t)
-	_, err := demo.Fill(context.Background(), s.svc)
+	_, err := demo.Fill(context.Background(), s.svc, s.st)
 	require.NoError(t, err)
 	var png []byte
 	require.NoError(t, chromedp.Run(ctx, signIn(s), chromedp.Navigate(s.url+"/admin/"),
@@ -204,7 +204,7 @@ func TestOverviewScreenshot(t *testing.T) {
 func TestAFeatureNamedProtoStaysAName(t *testing.T) {
 	ctx, _ := chrome(t)
 	s := newSite(t)
-	_, err := demo.Fill(context.Background(), s.svc)
+	_, err := demo.Fill(context.Background(), s.svc, s.st)
 	require.NoError(t, err)
 	devs, _, err := s.st.ListDevices(context.Background(), syncserver.DeviceFilter{Status: "active"})
 	require.NoError(t, err)

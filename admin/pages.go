@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -130,7 +131,7 @@ func newPager(r *http.Request, p syncserver.Page, total int) pager {
 }
 
 func (a *Admin) overview(w http.ResponseWriter, r *http.Request) {
-	o, err := a.svc.Store().Overview(r.Context(), a.svc.Now(), 30)
+	o, err := a.svc.Overview(r.Context(), 30)
 	if err != nil {
 		a.internal(w, r, err)
 		return
@@ -140,7 +141,7 @@ func (a *Admin) overview(w http.ResponseWriter, r *http.Request) {
 
 // overviewJSON feeds the charts (no inline script: the CSP forbids it).
 func (a *Admin) overviewJSON(w http.ResponseWriter, r *http.Request) {
-	o, err := a.svc.Store().Overview(r.Context(), a.svc.Now(), 30)
+	o, err := a.svc.Overview(r.Context(), 30)
 	if err != nil {
 		a.internal(w, r, err)
 		return
@@ -153,7 +154,7 @@ func str(s string) *string { return &s }
 
 func (a *Admin) customers(w http.ResponseWriter, r *http.Request) {
 	p := pageOf(r)
-	list, total, err := a.svc.Store().ListCustomers(r.Context(), syncserver.CustomerFilter{Query: r.URL.Query().Get("q"), Page: p})
+	list, total, err := a.svc.ListCustomers(r.Context(), syncserver.CustomerFilter{Query: r.URL.Query().Get("q"), Page: p})
 	if err != nil {
 		a.failed(w, r, err)
 		return
@@ -166,7 +167,7 @@ func (a *Admin) createCustomer(w http.ResponseWriter, r *http.Request) {
 		CompanyName: str(r.PostFormValue("company_name")), FirstName: str(r.PostFormValue("first_name")), LastName: str(r.PostFormValue("last_name"))})
 	if err != nil {
 		p := pageOf(r)
-		list, total, _ := a.svc.Store().ListCustomers(r.Context(), syncserver.CustomerFilter{Page: p})
+		list, total, _ := a.svc.ListCustomers(r.Context(), syncserver.CustomerFilter{Page: p})
 		w.WriteHeader(http.StatusBadRequest)
 		a.render(w, r, "customers", page{Title: "Customers", Nav: "customers",
 			Data: map[string]any{"List": list, "Pager": newPager(r, p, total), "Form": r.PostForm, "FormError": errText(err)}})
@@ -188,17 +189,17 @@ func (a *Admin) customer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) customerPage(w http.ResponseWriter, r *http.Request, id string, extra map[string]any) {
-	c, err := a.svc.Store().GetCustomer(r.Context(), id)
+	c, err := a.svc.GetCustomer(r.Context(), id)
 	if err != nil {
 		a.failed(w, r, err)
 		return
 	}
-	subs, _, err := a.svc.Store().ListSubscriptions(r.Context(), syncserver.SubscriptionFilter{CustomerID: c.ID, Page: syncserver.Page{PageSize: 200}})
+	subs, _, err := a.svc.ListSubscriptions(r.Context(), syncserver.SubscriptionFilter{CustomerID: c.ID, Page: syncserver.Page{PageSize: 200}})
 	if err != nil {
 		a.failed(w, r, err)
 		return
 	}
-	plans, _ := a.svc.Store().ListPlans(r.Context())
+	plans, _ := a.svc.ListPlans(r.Context())
 	data := map[string]any{"Customer": c, "Subscriptions": subs, "Plans": plans,
 		"DefaultExpiry": a.svc.Now().AddDate(1, 0, 0).Format("2006-01-02")}
 	for k, v := range extra {
@@ -225,7 +226,7 @@ func (a *Admin) subscriptions(w http.ResponseWriter, r *http.Request) {
 	if q.Get("expiring") == "30" {
 		f.ExpiringBefore = a.svc.Now().Add(30 * 24 * time.Hour)
 	}
-	list, total, err := a.svc.Store().ListSubscriptions(r.Context(), f)
+	list, total, err := a.svc.ListSubscriptions(r.Context(), f)
 	if err != nil {
 		a.failed(w, r, err)
 		return
@@ -334,7 +335,7 @@ func (a *Admin) createSubscription(w http.ResponseWriter, r *http.Request) {
 		}
 		// Bad input: the customer's page again, the error beside the form
 		// and what was typed kept.
-		if _, cerr := a.svc.Store().GetCustomer(r.Context(), customerID); cerr != nil {
+		if _, cerr := a.svc.GetCustomer(r.Context(), customerID); cerr != nil {
 			a.failed(w, r, err)
 			return
 		}
@@ -346,16 +347,15 @@ func (a *Admin) createSubscription(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) subscription(w http.ResponseWriter, r *http.Request) {
-	st := a.svc.Store()
-	sub, err := st.GetSubscription(r.Context(), chi.URLParam(r, "id"))
+	sub, err := a.svc.GetSubscription(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		a.failed(w, r, err)
 		return
 	}
-	cust, _ := st.GetCustomer(r.Context(), sub.CustomerID)
-	devices, _, _ := st.ListDevices(r.Context(), syncserver.DeviceFilter{SubscriptionID: sub.ID, Page: syncserver.Page{PageSize: 200}})
-	files, _, _ := st.ListLicenseFiles(r.Context(), sub.ID, syncserver.Page{PageSize: 20})
-	audit, _, _ := st.ListAudit(r.Context(), syncserver.AuditFilter{TargetType: "subscription", TargetID: sub.ID, Page: syncserver.Page{PageSize: 50}})
+	cust, _ := a.svc.GetCustomer(r.Context(), sub.CustomerID)
+	devices, _, _ := a.svc.ListDevices(r.Context(), syncserver.DeviceFilter{SubscriptionID: sub.ID, Page: syncserver.Page{PageSize: 200}})
+	files, _, _ := a.svc.ListLicenseFiles(r.Context(), sub.ID, syncserver.Page{PageSize: 20})
+	audit, _, _ := a.svc.ListAudit(r.Context(), syncserver.AuditFilter{TargetType: "subscription", TargetID: sub.ID, Page: syncserver.Page{PageSize: 50}})
 	a.render(w, r, "subscription", page{Title: "Subscription", Nav: "subscriptions", Data: map[string]any{
 		"Sub": sub, "Customer": cust, "Devices": devices, "Files": files, "Audit": audit,
 		"AppStatus": syncserver.AppStatus(sub, a.svc.Now()), "Features": strings.Join(sub.Features, ", "),
@@ -418,7 +418,7 @@ func (a *Admin) licenseFile(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) devices(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p := pageOf(r)
-	list, total, err := a.svc.Store().ListDevices(r.Context(), syncserver.DeviceFilter{Status: q.Get("status"), Query: q.Get("q"), Page: p})
+	list, total, err := a.svc.ListDevices(r.Context(), syncserver.DeviceFilter{Status: q.Get("status"), Query: q.Get("q"), Page: p})
 	if err != nil {
 		a.failed(w, r, err)
 		return
@@ -491,7 +491,7 @@ func (a *Admin) revocationList(w http.ResponseWriter, r *http.Request) {
 
 func (a *Admin) audit(w http.ResponseWriter, r *http.Request) {
 	p := pageOf(r)
-	list, total, err := a.svc.Store().ListAudit(r.Context(), syncserver.AuditFilter{TargetType: r.URL.Query().Get("type"), Page: p})
+	list, total, err := a.svc.ListAudit(r.Context(), syncserver.AuditFilter{TargetType: r.URL.Query().Get("type"), Page: p})
 	if err != nil {
 		a.failed(w, r, err)
 		return
@@ -500,7 +500,7 @@ func (a *Admin) audit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) tokens(w http.ResponseWriter, r *http.Request) {
-	list, err := a.svc.Store().ListAPITokens(r.Context())
+	list, err := a.svc.ListAPITokens(r.Context())
 	if err != nil {
 		a.internal(w, r, err)
 		return
@@ -514,7 +514,7 @@ func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	list, _ := a.svc.Store().ListAPITokens(r.Context())
+	list, _ := a.svc.ListAPITokens(r.Context())
 	// Shown once, on this answer only: never stored, never in a URL.
 	a.render(w, r, "tokens", page{Title: "API tokens", Nav: "tokens", Flash: "Token " + t.Name + " created. Copy it now; it is not shown again.",
 		Data: map[string]any{"List": list, "Secret": secret}})
@@ -551,7 +551,10 @@ func (a *Admin) rotateKey(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
-	_ = a.svc.Store().AppendAudit(r.Context(), &syncserver.AuditEntry{At: a.now(), Actor: string(actor(r)), Action: "key.rotate", TargetType: "key", TargetID: kid})
+	if err := a.svc.RecordKeyRotation(r.Context(), actor(r), kid); err != nil {
+		a.internal(w, r, fmt.Errorf("audit the rotation to %s: %w", kid, err))
+		return
+	}
 	a.log.Info("signing key rotated from the web admin", "kid", kid, "by", actor(r))
 	back(w, r, "/admin/keys", "key-rotated")
 }

@@ -96,7 +96,7 @@ func (l *licensed) subscription(edit func(*syncserver.SubscriptionInput)) *syncs
 // storedEvents counts usage events the server stored.
 func (l *licensed) storedEvents() int64 {
 	l.t.Helper()
-	o, err := l.svc.Store().Overview(context.Background(), time.Now(), 3)
+	o, err := l.svc.Overview(context.Background(), 3)
 	require.NoError(l.t, err)
 	var n int64
 	for _, u := range o.Usage {

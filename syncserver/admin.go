@@ -539,5 +539,10 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*APITok
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 {
 		return nil, unauthorized
 	}
+	// Remember the use at most once a minute, and never fail the request
+	// for it: the token is good either way.
+	if now := s.Now(); t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= touchEvery {
+		_ = s.store.TouchAPIToken(ctx, t.ID, now)
+	}
 	return t, nil
 }

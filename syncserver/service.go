@@ -99,9 +99,6 @@ func (s *Service) SetKeys(ks *keys.Set) error {
 	return nil
 }
 
-// Store returns the service's store.
-func (s *Service) Store() Store { return s.store }
-
 // Keys returns the key set the service signs and verifies with.
 func (s *Service) Keys() *keys.Set { return s.signing.Load().keys }
 

@@ -172,7 +172,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	var demoToken, demoPassword string
 	if c.Demo {
-		filled, err := demo.Fill(ctx, svc)
+		filled, err := demo.Fill(ctx, svc, st)
 		if err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}

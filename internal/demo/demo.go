@@ -17,9 +17,11 @@ import (
 )
 
 // Fill adds the demo data when the database has no customers; it reports
-// whether it did.
-func Fill(ctx context.Context, svc *syncserver.Service) (bool, error) {
-	st := svc.Store()
+// whether it did. Customers, subscriptions and status changes go through
+// svc, like any admin's; plans and the weeks of history behind them
+// (backdated activations, syncs and validations) are written to st
+// directly, which no service method does.
+func Fill(ctx context.Context, svc *syncserver.Service, st syncserver.Store) (bool, error) {
 	_, total, err := st.ListCustomers(ctx, syncserver.CustomerFilter{Page: syncserver.Page{PageSize: 1}})
 	if err != nil {
 		return false, err

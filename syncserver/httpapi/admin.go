@@ -28,8 +28,6 @@ func (a *API) requireAdmin(next http.Handler) http.Handler {
 				writeError(w, r, a.log, err)
 				return
 			}
-			// Remember the use, but never fail the request for it.
-			_ = a.svc.Store().TouchAPIToken(r.Context(), t.ID, time.Now())
 			next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), syncserver.Actor("token:"+t.Name))))
 			return
 		}
@@ -131,12 +129,12 @@ func (a *API) listCustomers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	items, total, err := a.svc.Store().ListCustomers(r.Context(), syncserver.CustomerFilter{Query: r.URL.Query().Get("q"), Status: status, Page: p})
+	items, total, err := a.svc.ListCustomers(r.Context(), syncserver.CustomerFilter{Query: r.URL.Query().Get("q"), Status: status, Page: p})
 	respond(a, w, r, http.StatusOK, listResponse[syncserver.Customer]{items, total, p.Page, p.PageSize}, err)
 }
 
 func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) {
-	c, err := a.svc.Store().GetCustomer(r.Context(), chi.URLParam(r, "id"))
+	c, err := a.svc.GetCustomer(r.Context(), chi.URLParam(r, "id"))
 	respond(a, w, r, http.StatusOK, c, err)
 }
 
@@ -200,7 +198,7 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	items, total, err := a.svc.Store().ListSubscriptions(r.Context(), f)
+	items, total, err := a.svc.ListSubscriptions(r.Context(), f)
 	respond(a, w, r, http.StatusOK, listResponse[syncserver.Subscription]{items, total, p.Page, p.PageSize}, err)
 }
 
@@ -237,7 +235,7 @@ func (a *API) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getSubscription(w http.ResponseWriter, r *http.Request) {
-	sub, err := a.svc.Store().GetSubscription(r.Context(), chi.URLParam(r, "id"))
+	sub, err := a.svc.GetSubscription(r.Context(), chi.URLParam(r, "id"))
 	respond(a, w, r, http.StatusOK, sub, err)
 }
 
@@ -302,7 +300,7 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "id")
-	if _, err := a.svc.Store().GetSubscription(r.Context(), id); err != nil {
+	if _, err := a.svc.GetSubscription(r.Context(), id); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
@@ -311,7 +309,7 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	items, total, err := a.svc.Store().ListDevices(r.Context(), syncserver.DeviceFilter{SubscriptionID: id, Status: status, Query: r.URL.Query().Get("q"), Page: p})
+	items, total, err := a.svc.ListDevices(r.Context(), syncserver.DeviceFilter{SubscriptionID: id, Status: status, Query: r.URL.Query().Get("q"), Page: p})
 	respond(a, w, r, http.StatusOK, listResponse[syncserver.Device]{items, total, p.Page, p.PageSize}, err)
 }
 
@@ -345,7 +343,7 @@ func (a *API) overview(w http.ResponseWriter, r *http.Request) {
 		}
 		days = n
 	}
-	o, err := a.svc.Store().Overview(r.Context(), a.svc.Now(), days)
+	o, err := a.svc.Overview(r.Context(), days)
 	respond(a, w, r, http.StatusOK, o, err)
 }
 

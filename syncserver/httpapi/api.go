@@ -209,7 +209,7 @@ func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := a.svc.Store().Ping(ctx); err != nil {
+	if err := a.svc.Ping(ctx); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}

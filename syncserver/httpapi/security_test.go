@@ -95,3 +95,18 @@ func TestSubscriptionsCanBeSearchedByKeyWithoutAURL(t *testing.T) {
 		expectError(t, s.do("POST", "/api/v1/subscriptions/search", `{"license_key":"x"}`, true), 400, "invalid_request")
 	})
 }
+
+func TestAnAPITokensLastUseIsRecorded(t *testing.T) {
+	eachBackend(t, httpapi.Limits{}, func(t *testing.T, s *server) {
+		before, err := s.svc.ListAPITokens(context.Background())
+		require.NoError(t, err)
+		require.Len(t, before, 1)
+		require.Nil(t, before[0].LastUsedAt, "not used yet")
+		for range 3 {
+			require.Equal(t, 200, s.do("GET", "/api/v1/customers", nil, true).status)
+		}
+		after, err := s.svc.ListAPITokens(context.Background())
+		require.NoError(t, err)
+		require.NotNil(t, after[0].LastUsedAt, "the use is recorded")
+	})
+}
