@@ -249,8 +249,11 @@ func (a *Admin) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
 			a.failed(w, r, err)
 			return
 		}
+		// The page keeps what was typed in its form, never in the URL.
+		shown := r.Clone(r.Context())
+		shown.URL.RawQuery = url.Values{"q": {q}}.Encode()
 		w.WriteHeader(http.StatusNotFound)
-		a.render(w, r, "subscriptions", page{Title: "Subscriptions", Nav: "subscriptions",
+		a.render(w, shown, "subscriptions", page{Title: "Subscriptions", Nav: "subscriptions",
 			Error: "No subscription has that license key. Check it for typing mistakes.", Data: map[string]any{"List": nil, "Pager": pager{Page: 1, Pages: 1}}})
 		return
 	}
