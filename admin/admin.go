@@ -37,21 +37,17 @@ type Config struct {
 	// default: the session cookie is always Secure and __Host- prefixed.
 	AllowPlainHTTP bool
 	Now            func() time.Time
-	// RotateKey makes a new signing key and returns its kid (cmd wires it
-	// to the key directory); nil hides the rotate button.
-	RotateKey func(ctx context.Context) (string, error)
 }
 
 // Admin is the web admin: pages under /admin.
 type Admin struct {
-	svc    *syncserver.Service
-	log    *slog.Logger
-	trust  bool
-	plain  bool
-	now    func() time.Time
-	pages  map[string]*template.Template
-	csrf   *http.CrossOriginProtection
-	rotate func(ctx context.Context) (string, error)
+	svc   *syncserver.Service
+	log   *slog.Logger
+	trust bool
+	plain bool
+	now   func() time.Time
+	pages map[string]*template.Template
+	csrf  *http.CrossOriginProtection
 }
 
 // New parses the templates and returns the web admin.
@@ -63,7 +59,7 @@ func New(cfg Config) (*Admin, error) {
 		cfg.Now = time.Now
 	}
 	a := &Admin{svc: cfg.Service, log: cfg.Log, trust: cfg.TrustProxy, plain: cfg.AllowPlainHTTP, now: cfg.Now,
-		pages: map[string]*template.Template{}, csrf: http.NewCrossOriginProtection(), rotate: cfg.RotateKey}
+		pages: map[string]*template.Template{}, csrf: http.NewCrossOriginProtection()}
 	a.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Forbidden: a cross-site request was refused.", http.StatusForbidden)
 	}))

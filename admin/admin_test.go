@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"crypto/rsa"
 	"io"
 	"log/slog"
 	"net/http"
@@ -60,20 +61,20 @@ func newSiteWith(t testing.TB, configure func(*admin.Config)) *site {
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{t: time.Now()}
-	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t), Now: clk.Now})
+	keyDir := t.TempDir()
+	_, err = keys.WritePrivateKey(keyDir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
+	require.NoError(t, err)
+	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t), Now: clk.Now,
+		RotateKey: func(context.Context) (*keys.Set, string, func() error, error) {
+			ks, k, undo, err := keys.RotateDir(keyDir, keys.MinBits)
+			if err != nil {
+				return nil, "", nil, err
+			}
+			return ks, k.ID, undo, nil
+		}})
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := admin.Config{Service: svc, Log: log, RotateKey: func(context.Context) (string, error) {
-		k, err := keys.Generate(keys.MinBits)
-		if err != nil {
-			return "", err
-		}
-		ks, err := keys.NewSet(k, svc.Keys().Keys()...)
-		if err != nil {
-			return "", err
-		}
-		return k.ID, svc.SetKeys(ks)
-	}}
+	cfg := admin.Config{Service: svc, Log: log}
 	if configure != nil {
 		configure(&cfg)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -537,25 +536,17 @@ func (a *Admin) keys(w http.ResponseWriter, r *http.Request) {
 	for _, k := range a.svc.Keys().Keys() {
 		rows = append(rows, map[string]any{"ID": k.ID, "Bits": k.Public.N.BitLen(), "Active": active != nil && k.ID == active.ID, "CanSign": k.CanSign()})
 	}
-	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": rows, "CanRotate": a.rotate != nil}})
+	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": rows, "CanRotate": a.svc.CanRotateKeys()}})
 }
 
 func (a *Admin) rotateKey(w http.ResponseWriter, r *http.Request) {
-	if a.rotate == nil {
-		a.failed(w, r, syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "this server cannot rotate keys from the web admin; use licensectl keys generate"))
-		return
-	}
 	if r.PostFormValue("confirm") != "ROTATE" {
 		a.failed(w, r, syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "type ROTATE to confirm"))
 		return
 	}
-	kid, err := a.rotate(r.Context())
+	kid, err := a.svc.RotateKey(r.Context(), actor(r))
 	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	if err := a.svc.RecordKeyRotation(r.Context(), actor(r), kid); err != nil {
-		a.internal(w, r, fmt.Errorf("audit the rotation to %s: %w", kid, err))
+		a.failed(w, r, err)
 		return
 	}
 	a.log.Info("signing key rotated from the web admin", "kid", kid, "by", actor(r))

@@ -19,19 +19,37 @@ import (
 // for an API token, "admin:EMAIL" for a web admin user.
 type Actor string
 
+// audit appends an entry to the audit log through tx, the transaction of
+// the change it records: the entry and the change commit or fail together.
 func (s *Service) audit(ctx context.Context, tx Store, actor Actor, action, targetType, targetID string, before, after any) error {
-	enc := func(v any) []byte {
-		if v == nil {
-			return nil
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil
-		}
-		return b
+	return writeAudit(ctx, tx, s.Now(), actor, action, targetType, targetID, before, after)
+}
+
+// writeAudit is audit for the package's functions that run without a
+// Service (licensed admin create, token create).
+func writeAudit(ctx context.Context, tx Store, at time.Time, actor Actor, action, targetType, targetID string, before, after any) error {
+	e := &AuditEntry{At: at, Actor: string(actor), Action: action, TargetType: targetType, TargetID: targetID}
+	var err error
+	if e.Before, err = auditJSON(before); err != nil {
+		return err
 	}
-	return tx.AppendAudit(ctx, &AuditEntry{At: s.Now(), Actor: string(actor), Action: action, TargetType: targetType,
-		TargetID: targetID, Before: enc(before), After: enc(after)})
+	if e.After, err = auditJSON(after); err != nil {
+		return err
+	}
+	return tx.AppendAudit(ctx, e)
+}
+
+// auditJSON encodes an audit entry's before or after; an entry that cannot
+// be written stops the change it records.
+func auditJSON(v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, &Error{Kind: KindInternal, Code: CodeInternal, Message: "encode the audit entry", Err: err}
+	}
+	return b, nil
 }
 
 // CustomerInput creates or changes a customer. Nil fields stay unchanged
@@ -433,23 +451,25 @@ func (s *Service) OfflineActivate(ctx context.Context, actor Actor, requestFile 
 	if err != nil {
 		return nil, nil, err
 	}
-	dev, created, err := s.store.Activate(ctx, Activation{SubscriptionID: sub.ID, DeviceID: req.DeviceID,
-		FingerprintSHA256: req.DeviceFingerprintSHA256, Platform: req.Platform, AppVersion: req.AppVersion,
-		Hostname: "(air-gapped)", At: now, File: rec})
+	var dev *Device
+	var created bool
+	err = s.store.InTx(ctx, func(tx Store) error {
+		var err error
+		dev, created, err = tx.Activate(ctx, Activation{SubscriptionID: sub.ID, DeviceID: req.DeviceID,
+			FingerprintSHA256: req.DeviceFingerprintSHA256, Platform: req.Platform, AppVersion: req.AppVersion,
+			Hostname: "(air-gapped)", At: now, File: rec})
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "device.offline_activate", "subscription", sub.ID, nil, map[string]any{"device_id": req.DeviceID, "jti": rec.JTI})
+	})
 	if err != nil {
 		return nil, nil, err
 	}
 	if created {
 		s.Activations.Add(1)
 	}
-	err = s.store.AppendAudit(ctx, &AuditEntry{At: now, Actor: string(actor), Action: "device.offline_activate", TargetType: "subscription",
-		TargetID: sub.ID, After: mustJSON(map[string]any{"device_id": req.DeviceID, "jti": rec.JTI})})
-	return lic.File, dev, err
-}
-
-func mustJSON(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
+	return lic.File, dev, nil
 }
 
 // DeactivateDevice frees a device's seat.
@@ -505,8 +525,7 @@ func CreateAPIToken(ctx context.Context, st Store, now time.Time, actor Actor, n
 		if err := tx.CreateAPIToken(ctx, t); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &AuditEntry{At: now, Actor: string(actor), Action: "api_token.create", TargetType: "api_token",
-			TargetID: t.ID, After: mustJSON(map[string]any{"name": t.Name})})
+		return writeAudit(ctx, tx, now, actor, "api_token.create", "api_token", t.ID, nil, map[string]any{"name": t.Name})
 	})
 	return secret, t, err
 }

@@ -369,14 +369,29 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 	}
 	now := s.Now()
 	out := &SyncOutput{Status: AppStatus(sub, now), ServerTime: now}
-	switch {
-	case dev.Status == DeviceBlocked:
-		out.Status = "revoked" // the revocation list says "blocked" for this device
-	case dev.Status == DeviceDeactivated:
+	if dev.Status == DeviceDeactivated {
 		return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device was deactivated; activate it again")
-	default:
+	}
+	if dev.Status == DeviceBlocked {
+		out.Status = "revoked" // the revocation list says "blocked" for this device
+	}
+	// Everything that can fail comes before the write: once the app's
+	// events are stored, the sync must say so, or the app would send them
+	// again and count on the server's deduplication for a failure that
+	// was ours. A new file is recorded in the same transaction as the
+	// events.
+	if out.Revocations, out.Cursor, err = s.store.RevocationsFor(ctx, sub.ID, in.Cursor); err != nil {
+		return nil, err
+	}
+	var rec *LicenseFileRecord
+	if (out.Status == "active" || out.Status == "grace") && dev.HoldsSeat() {
+		if out.LicenseFile, rec, err = s.fileFor(ctx, sub, dev, latest, claims, now); err != nil {
+			return nil, err
+		}
+	}
+	if dev.Status != DeviceBlocked {
 		res, err := s.store.RecordSync(ctx, SyncBatch{DeviceRowID: dev.ID, SubscriptionID: sub.ID, At: now,
-			AppVersion: latestAppVersion(in.Heartbeats), Heartbeats: in.Heartbeats, Usage: in.Usage})
+			AppVersion: latestAppVersion(in.Heartbeats), Heartbeats: in.Heartbeats, Usage: in.Usage, File: rec})
 		if err != nil {
 			return nil, err
 		}
@@ -384,45 +399,33 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		s.Events.Add(int64(res.Accepted))
 	}
 	s.Syncs.Add(1)
-	if out.Revocations, out.Cursor, err = s.store.RevocationsFor(ctx, sub.ID, in.Cursor); err != nil {
-		return nil, err
-	}
-	if (out.Status == "active" || out.Status == "grace") && dev.HoldsSeat() {
-		file, err := s.fileFor(ctx, sub, dev, latest, claims, now)
-		if err != nil {
-			return nil, err
-		}
-		out.LicenseFile = file
-	}
 	return out, nil
 }
 
 // fileFor returns a newer license file for the device, or nil when the one
-// it holds is current.
-func (s *Service) fileFor(ctx context.Context, sub *Subscription, dev *Device, latest *LicenseFileRecord, held *license.Claims, now time.Time) ([]byte, error) {
+// it holds is current. A file it signs now comes with its record, for the
+// caller to store with the sync.
+func (s *Service) fileFor(ctx context.Context, sub *Subscription, dev *Device, latest *LicenseFileRecord, held *license.Claims, now time.Time) ([]byte, *LicenseFileRecord, error) {
 	if latest != nil && s.current(sub, latest, now) {
 		// iat has whole seconds: a file signed in the same second as the
 		// one the device holds, but another, is the newer one (the newest
 		// recorded file is the server's current word).
 		if latest.JTI == held.ID || latest.IssuedAt.Before(held.IssuedAt) {
-			return nil, nil // the device holds the newest file
+			return nil, nil, nil // the device holds the newest file
 		}
 		// Newer, signed already (SyncState leaves its token out).
 		f, err := s.store.LatestLicenseFile(ctx, sub.ID, dev.ID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return license.Armor(f.Token), nil
+		return license.Armor(f.Token), nil, nil
 	}
 	lic, rec, err := s.sign(ctx, sub, dev.DeviceID, dev.FingerprintSHA256)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rec.DeviceRowID = dev.ID
-	if err := s.store.RecordLicenseFile(ctx, rec); err != nil {
-		return nil, err
-	}
-	return lic.File, nil
+	return lic.File, rec, nil
 }
 
 func latestAppVersion(hbs []Heartbeat) string {

@@ -86,8 +86,8 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*SignedIn, error)
 		if u != nil {
 			target = u.ID
 		}
-		aerr := s.store.AppendAudit(ctx, &AuditEntry{At: now, Actor: "anonymous", Action: "admin.sign_in_failed",
-			TargetType: "admin_user", TargetID: target, After: mustJSON(map[string]any{"email": email, "address": in.Address, "known": u != nil})})
+		aerr := writeAudit(ctx, s.store, now, "anonymous", "admin.sign_in_failed", "admin_user", target, nil,
+			map[string]any{"email": email, "address": in.Address, "known": u != nil})
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -252,8 +252,7 @@ func (s *Service) ChangePassword(ctx context.Context, u *AdminUser, address, cur
 		return err
 	}
 	if !ok {
-		if err := s.store.AppendAudit(ctx, &AuditEntry{At: s.Now(), Actor: "admin:" + u.Email, Action: "admin.password_change_failed",
-			TargetType: "admin_user", TargetID: u.ID, After: mustJSON(map[string]any{"address": address})}); err != nil {
+		if err := s.audit(ctx, s.store, Actor("admin:"+u.Email), "admin.password_change_failed", "admin_user", u.ID, nil, map[string]any{"address": address}); err != nil {
 			return err
 		}
 		return Errorf(KindInvalid, CodeInvalidRequest, "the current password is wrong")
@@ -312,8 +311,7 @@ func CreateAdminUser(ctx context.Context, st Store, now time.Time, actor Actor, 
 		if err := tx.CreateAdminUser(ctx, u); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &AuditEntry{At: now, Actor: string(actor), Action: "admin.create", TargetType: "admin_user",
-			TargetID: u.ID, After: mustJSON(map[string]any{"email": u.Email})})
+		return writeAudit(ctx, tx, now, actor, "admin.create", "admin_user", u.ID, nil, map[string]any{"email": u.Email})
 	})
 	if err != nil {
 		return nil, err

@@ -62,11 +62,5 @@ func (s *Service) ListAPITokens(ctx context.Context) ([]APIToken, error) {
 // Ping checks that the database answers.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// RecordKeyRotation audits a signing key made by an adapter (the web
-// admin's rotate button, which cmd wires to the key directory).
-func (s *Service) RecordKeyRotation(ctx context.Context, actor Actor, kid string) error {
-	return s.store.AppendAudit(ctx, &AuditEntry{At: s.Now(), Actor: string(actor), Action: "key.rotate", TargetType: "key", TargetID: kid})
-}
-
 // touchEvery bounds how often an API token's last use is written.
 const touchEvery = time.Minute

@@ -28,7 +28,14 @@ type Config struct {
 	// (defaults DefaultSessionLifetime and DefaultSessionIdleTimeout).
 	SessionLifetime    time.Duration
 	SessionIdleTimeout time.Duration
+	// RotateKey, when set, lets admins rotate the signing key
+	// (Service.RotateKey); cmd wires it to the key directory.
+	RotateKey KeyRotator
 }
+
+// KeyRotator makes a new signing key where the keys are kept and returns
+// the key set with it active, and an undo that takes the rotation back.
+type KeyRotator func(ctx context.Context) (set *keys.Set, kid string, undo func() error, err error)
 
 // Service is the server's domain logic: what the app API and the admin API
 // do, over a Store. It holds no request state; replicas share nothing but
@@ -43,6 +50,7 @@ type Service struct {
 	sessionLifetime time.Duration
 	sessionIdle     time.Duration
 	revocationDocs  revocationDocCache
+	rotate          KeyRotator
 
 	// Counters for metrics.
 	Signatures  atomic.Int64
@@ -76,7 +84,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.SessionIdleTimeout = DefaultSessionIdleTimeout
 	}
 	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
-		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout}
+		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, rotate: cfg.RotateKey}
 	svc.signing.Store(&signing{keys: cfg.Keys, issuer: iss})
 	return svc, nil
 }
@@ -97,6 +105,41 @@ func (s *Service) SetKeys(ks *keys.Set) error {
 	}
 	s.signing.Store(&signing{keys: ks, issuer: iss})
 	return nil
+}
+
+// CanRotateKeys reports whether RotateKey can work here.
+func (s *Service) CanRotateKeys() bool { return s.rotate != nil }
+
+// RotateKey makes a new signing key, active at once, and audits it. When
+// the audit cannot be written the rotation is taken back: no key signs
+// that the audit log does not name.
+func (s *Service) RotateKey(ctx context.Context, actor Actor) (string, error) {
+	if s.rotate == nil {
+		return "", Errorf(KindConflict, CodeConflict, "this server cannot rotate keys itself; use licensectl keys generate and restart")
+	}
+	var set *keys.Set
+	var kid string
+	var undo func() error // the rotation not yet known to be recorded
+	err := s.store.InTx(ctx, func(tx Store) error {
+		if undo != nil { // a retried transaction: its first try's key goes
+			if err := undo(); err != nil {
+				return err
+			}
+			undo = nil
+		}
+		var err error
+		if set, kid, undo, err = s.rotate(ctx); err != nil {
+			return &Error{Kind: KindInternal, Code: CodeInternal, Message: "rotate the signing key", Err: err}
+		}
+		return s.audit(ctx, tx, actor, "key.rotate", "key", kid, nil, map[string]any{"kid": kid})
+	})
+	if err != nil {
+		if undo != nil {
+			err = errors.Join(err, undo())
+		}
+		return "", err
+	}
+	return kid, s.SetKeys(set)
 }
 
 // Keys returns the key set the service signs and verifies with.

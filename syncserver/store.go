@@ -67,8 +67,8 @@ type Store interface {
 	// ErrNotFound.
 	SyncState(ctx context.Context, subscriptionID, deviceID string) (*Subscription, *Device, *LicenseFileRecord, error)
 
-	// RecordSync stores a device's heartbeats and usage and its last-seen
-	// time in one transaction. A usage event already stored for the device
+	// RecordSync stores a device's heartbeats and usage, its last-seen
+	// time and the file signed for it, if any, in one transaction. A usage event already stored for the device
 	// counts as a duplicate and changes nothing.
 	RecordSync(ctx context.Context, s SyncBatch) (SyncResult, error)
 
@@ -171,6 +171,9 @@ type SyncBatch struct {
 	AppVersion     string
 	Heartbeats     []Heartbeat
 	Usage          []UsageEvent
+	// File, when set, is a license file signed for the device during the
+	// sync, recorded in the same transaction as its events.
+	File *LicenseFileRecord
 }
 
 // SyncResult counts what a sync stored.

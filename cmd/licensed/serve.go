@@ -137,29 +137,22 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	setProcs.Do(func() {
 		runtime.GOMAXPROCS(procs(storeopen.Kind(c.DB), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	})
-	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax})
+	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
+		RotateKey: func(ctx context.Context) (*keys.Set, string, func() error, error) {
+			ks, k, undo, err := keys.RotateDir(c.Keys, keys.DefaultBits)
+			if err != nil {
+				return nil, "", nil, err
+			}
+			log.Info("rotated the signing key", "kid", k.ID, "keys", ks.Len())
+			return ks, k.ID, undo, nil
+		}})
 	if err != nil {
 		return err
 	}
 	if c.PlainHTTP {
 		log.Warn("--allow-plain-http: the web admin's session cookie is not Secure on plain HTTP off loopback; anyone on the network path can take a session. Serve it over HTTPS instead (docs/operations.md)")
 	}
-	web, err := admin.New(admin.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, AllowPlainHTTP: c.PlainHTTP,
-		RotateKey: func(ctx context.Context) (string, error) {
-			k, err := keys.GenerateInto(c.Keys, keys.DefaultBits)
-			if err != nil {
-				return "", err
-			}
-			ks, err := keys.LoadDir(c.Keys)
-			if err != nil {
-				return "", err
-			}
-			if err := svc.SetKeys(ks); err != nil {
-				return "", err
-			}
-			log.Info("rotated the signing key", "kid", k.ID, "keys", ks.Len())
-			return k.ID, nil
-		}})
+	web, err := admin.New(admin.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, AllowPlainHTTP: c.PlainHTTP})
 	if err != nil {
 		return err
 	}

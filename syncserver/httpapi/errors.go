@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/flowlytix/licensing/syncserver"
 )
@@ -44,6 +45,14 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	status, ok := statusOf[de.Kind]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	switch {
+	case de.RetryAfter > 0:
+		retryAfter(w, de.RetryAfter)
+	case de.Kind == syncserver.KindUnavailable:
+		// Shutting down or a cancelled request: another replica, or this
+		// one in a moment, will answer.
+		retryAfter(w, time.Second)
 	}
 	var body errorBody
 	body.Error.Code = de.Code

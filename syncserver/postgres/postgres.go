@@ -9,8 +9,11 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -35,6 +38,7 @@ var Dialect = &sqlstore.Dialect{
 	Time:              func(t time.Time) any { return t.Truncate(time.Millisecond) },
 	IsUniqueViolation: func(err error) bool { return pgCode(err) == "23505" },
 	IsRetryable:       isRetryable,
+	IsUnavailable:     isUnavailable,
 	// Class 22, data exception: invalid byte sequence, out of range, ...
 	IsInvalidInput:        func(err error) bool { return strings.HasPrefix(pgCode(err), "22") },
 	Migrations:            migrations.Postgres(),
@@ -60,6 +64,22 @@ func isRetryable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// isUnavailable: the server cannot be reached or is going away. Class 08
+// is a connection exception; 57P01-57P03 an administrator's or a crash's
+// shutdown; 53300 too many connections.
+func isUnavailable(err error) bool {
+	switch c := pgCode(err); {
+	case strings.HasPrefix(c, "08"), c == "57P01", c == "57P02", c == "57P03", c == "53300":
+		return true
+	case c != "":
+		return false
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.Timeout(err)
 }
 
 // lockMigrations holds a session advisory lock, keyed by the schema, on one

@@ -42,6 +42,7 @@ var Dialect = &sqlstore.Dialect{
 	Time:              func(t time.Time) any { return t.UnixMilli() },
 	IsUniqueViolation: isUnique,
 	IsRetryable:       isBusy,
+	IsUnavailable:     isUnavailable,
 	Migrations:        migrations.SQLite(),
 	// The write transaction itself (BEGIN IMMEDIATE) serialises migrations
 	// across processes.
@@ -68,6 +69,16 @@ func isUnique(err error) bool {
 func isBusy(err error) bool {
 	c := code(err) & 0xff
 	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+}
+
+// isUnavailable: the file cannot be read or written (an I/O error, a full
+// disk, a file that went away or became read-only).
+func isUnavailable(err error) bool {
+	switch code(err) & 0xff {
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
 }
 
 func dsn(path string, extra url.Values) string {

@@ -27,6 +27,10 @@ type Dialect struct {
 	// transaction again (a serialization failure, a deadlock, a busy
 	// database).
 	IsRetryable func(error) bool
+	// IsUnavailable reports that the database itself is away (connection
+	// refused or lost, server shutting down, disk full or unreadable): the
+	// request may succeed later, so it is a 503, not a server bug.
+	IsUnavailable func(error) bool
 	// Migrations are the dialect's migration files.
 	Migrations fs.FS
 	// LockMigrations serialises migrations across processes and returns the
@@ -112,11 +116,11 @@ func (s *Store) Close() error {
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.write.PingContext(ctx); err != nil {
-		return &syncserver.Error{Kind: syncserver.KindUnavailable, Code: syncserver.CodeUnavailable, Message: "database unreachable", Err: err}
+		return unavailable("ping", err)
 	}
 	var one int
 	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return &syncserver.Error{Kind: syncserver.KindUnavailable, Code: syncserver.CodeUnavailable, Message: "database unreachable", Err: err}
+		return unavailable("ping", err)
 	}
 	return nil
 }
@@ -187,7 +191,19 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *Store) error) error {
 		}
 		time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
 	}
-	return err
+	// Still busy after every attempt: the database is overloaded, which a
+	// client can wait out.
+	return unavailable("transaction", err)
+}
+
+// RetryAfterUnavailable is what a client is told to wait when the database
+// is away: long enough for a restart or a failover to finish.
+const RetryAfterUnavailable = 5 * time.Second
+
+func unavailable(op string, err error) error {
+	return &syncserver.Error{Kind: syncserver.KindUnavailable, Code: syncserver.CodeUnavailable,
+		Message: "the database is unavailable; try again in a few seconds", Err: fmt.Errorf("%s: %w", op, err),
+		RetryAfter: RetryAfterUnavailable}
 }
 
 func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error) {
@@ -233,6 +249,8 @@ func (s *Store) dbErr(op string, err error) error {
 		return &syncserver.Error{Kind: syncserver.KindConflict, Code: syncserver.CodeConflict, Message: op + ": already exists", Err: err}
 	case s.d.IsRetryable != nil && s.d.IsRetryable(err):
 		return &retryable{op: op, err: err}
+	case s.d.IsUnavailable != nil && s.d.IsUnavailable(err):
+		return unavailable(op, err)
 	case s.d.IsInvalidInput != nil && s.d.IsInvalidInput(err):
 		return &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Message: op + ": the database refused a value (a NUL byte, invalid UTF-8 or a number out of range)", Err: err}
 	}

@@ -64,6 +64,13 @@ func (s *Store) recordSync(ctx context.Context, b syncserver.SyncBatch, r *rollu
 	if err != nil {
 		return res, err
 	}
+	if b.File != nil {
+		f := *b.File
+		f.DeviceRowID = b.DeviceRowID
+		if err := s.RecordLicenseFile(ctx, &f); err != nil {
+			return res, err
+		}
+	}
 	res.Accepted = accepted
 	res.Duplicates = len(b.Usage) - accepted
 	return res, nil

@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"a job lock is held by one at a time", testJobLock},
 		{"an activation records its file with its seat", testActivationFile},
 		{"a sync's state comes in one read", testSyncState},
+		{"a sync records the file signed for it with its events", testSyncFile},
 		{"racing device changes keep the seat count true", testDeviceRaces},
 		{"revoked stays final against a racing change", testRevokeRace},
 	}
@@ -959,6 +960,31 @@ func testActivationFile(t *testing.T, s syncserver.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, total, "a refused activation records no file")
 	assert.Equal(t, a.File.JTI, files[0].JTI)
+}
+
+func testSyncFile(t *testing.T, s syncserver.Store) {
+	x := subscription(t, s, 1)
+	d, _, err := s.Activate(ctx, activation(x, "syncing"))
+	require.NoError(t, err)
+	at := time.Now().UTC()
+	b := usageBatch(d, []string{uuid.NewString()}, at)
+	b.File = &syncserver.LicenseFileRecord{JTI: uuid.NewString(), SubscriptionID: x.ID, Revision: 1, IssuedAt: at, ExpiresAt: x.HardExpiresAt(), Token: "s.y.nc"}
+	res, err := s.RecordSync(ctx, b)
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Accepted)
+	f, err := s.LatestLicenseFile(ctx, x.ID, d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, b.File.JTI, f.JTI, "the file is the device's newest")
+	assert.Equal(t, "s.y.nc", f.Token)
+
+	bad := usageBatch(&syncserver.Device{ID: uuid.NewString()}, []string{uuid.NewString()}, at)
+	bad.SubscriptionID = x.ID
+	bad.File = &syncserver.LicenseFileRecord{JTI: uuid.NewString(), SubscriptionID: x.ID, Revision: 1, IssuedAt: at, ExpiresAt: x.HardExpiresAt(), Token: "n.o.pe"}
+	_, err = s.RecordSync(ctx, bad)
+	require.Error(t, err, "a sync for an unknown device")
+	_, total, err := s.ListLicenseFiles(ctx, x.ID, syncserver.Page{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, total, "a failed sync records no file")
 }
 
 func testSyncState(t *testing.T, s syncserver.Store) {
