@@ -166,7 +166,11 @@ func (a *Admin) createCustomer(w http.ResponseWriter, r *http.Request) {
 		CompanyName: str(r.PostFormValue("company_name")), FirstName: str(r.PostFormValue("first_name")), LastName: str(r.PostFormValue("last_name"))})
 	if err != nil {
 		p := pageOf(r)
-		list, total, _ := a.svc.ListCustomers(r.Context(), syncserver.CustomerFilter{Page: p})
+		list, total, lerr := a.svc.ListCustomers(r.Context(), syncserver.CustomerFilter{Page: p})
+		if lerr != nil {
+			a.failed(w, r, lerr)
+			return
+		}
 		w.WriteHeader(http.StatusBadRequest)
 		a.render(w, r, "customers", page{Title: "Customers", Nav: "customers",
 			Data: map[string]any{"List": list, "Pager": newPager(r, p, total), "Form": r.PostForm, "FormError": errText(err)}})
@@ -198,7 +202,11 @@ func (a *Admin) customerPage(w http.ResponseWriter, r *http.Request, id string, 
 		a.failed(w, r, err)
 		return
 	}
-	plans, _ := a.svc.ListPlans(r.Context())
+	plans, err := a.svc.ListPlans(r.Context())
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
 	data := map[string]any{"Customer": c, "Subscriptions": subs, "Plans": plans,
 		"DefaultExpiry": a.svc.Now().AddDate(1, 0, 0).Format("2006-01-02")}
 	for k, v := range extra {
@@ -354,10 +362,24 @@ func (a *Admin) subscription(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	cust, _ := a.svc.GetCustomer(r.Context(), sub.CustomerID)
-	devices, _, _ := a.svc.ListDevices(r.Context(), syncserver.DeviceFilter{SubscriptionID: sub.ID, Page: syncserver.Page{PageSize: 200}})
-	files, _, _ := a.svc.ListLicenseFiles(r.Context(), sub.ID, syncserver.Page{PageSize: 20})
-	audit, _, _ := a.svc.ListAudit(r.Context(), syncserver.AuditFilter{TargetType: "subscription", TargetID: sub.ID, Page: syncserver.Page{PageSize: 50}})
+	ctx := r.Context()
+	cust, err := a.svc.GetCustomer(ctx, sub.CustomerID)
+	var devices []syncserver.Device
+	var files []syncserver.LicenseFileRecord
+	var audit []syncserver.AuditEntry
+	if err == nil {
+		devices, _, err = a.svc.ListDevices(ctx, syncserver.DeviceFilter{SubscriptionID: sub.ID, Page: syncserver.Page{PageSize: 200}})
+	}
+	if err == nil {
+		files, _, err = a.svc.ListLicenseFiles(ctx, sub.ID, syncserver.Page{PageSize: 20})
+	}
+	if err == nil {
+		audit, _, err = a.svc.ListAudit(ctx, syncserver.AuditFilter{TargetType: "subscription", TargetID: sub.ID, Page: syncserver.Page{PageSize: 50}})
+	}
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
 	a.render(w, r, "subscription", page{Title: "Subscription", Nav: "subscriptions", Data: map[string]any{
 		"Sub": sub, "Customer": cust, "Devices": devices, "Files": files, "Audit": audit,
 		"AppStatus": syncserver.AppStatus(sub, a.svc.Now()), "Features": strings.Join(sub.Features, ", "),
@@ -516,7 +538,12 @@ func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	list, _ := a.svc.ListAPITokens(r.Context())
+	list, err := a.svc.ListAPITokens(r.Context())
+	if err != nil {
+		// The token exists: its secret must still be shown, with the list
+		// left out rather than the secret lost.
+		a.log.ErrorContext(r.Context(), "list API tokens after creating one", "err", err)
+	}
 	// Shown once, on this answer only: never stored, never in a URL.
 	a.render(w, r, "tokens", page{Title: "API tokens", Nav: "tokens", Flash: "Token " + t.Name + " created. Copy it now; it is not shown again.",
 		Data: map[string]any{"List": list, "Secret": secret}})
@@ -531,7 +558,7 @@ func (a *Admin) revokeToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) keys(w http.ResponseWriter, r *http.Request) {
-	active, _ := a.svc.Keys().Active()
+	active, _ := a.svc.Keys().Active() // nil for a verify-only set: no row is marked active
 	var rows []map[string]any
 	for _, k := range a.svc.Keys().Keys() {
 		rows = append(rows, map[string]any{"ID": k.ID, "Bits": k.Public.N.BitLen(), "Active": active != nil && k.ID == active.ID, "CanSign": k.CanSign()})

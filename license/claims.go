@@ -25,6 +25,9 @@ const (
 	TierEnterprise   = "enterprise"
 )
 
+// Tiers lists the tiers, lowest first.
+var Tiers = []string{TierBasic, TierProfessional, TierEnterprise}
+
 // Day is the unit of grace_period_days, check_in_days and max_offline_days:
 // exactly 86,400 seconds, never a calendar day, so every verifier agrees.
 const Day = 24 * time.Hour

@@ -85,7 +85,7 @@ func (in *CustomerInput) apply(c *Customer) error {
 	}
 	if in.Status != nil {
 		switch *in.Status {
-		case "active", "archived":
+		case CustomerActive, CustomerArchived:
 			c.Status = *in.Status
 		default:
 			return Errorf(KindInvalid, CodeInvalidRequest, "status %q: want active or archived", *in.Status)
@@ -99,7 +99,7 @@ func (s *Service) CreateCustomer(ctx context.Context, actor Actor, in CustomerIn
 	if in.Email == nil {
 		return nil, Errorf(KindInvalid, CodeInvalidRequest, "email is required")
 	}
-	c := &Customer{Status: "active"}
+	c := &Customer{Status: CustomerActive, CreatedAt: s.Now()}
 	if err := in.apply(c); err != nil {
 		return nil, err
 	}
@@ -124,6 +124,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, actor Actor, id string, in
 		if err := in.apply(&c); err != nil {
 			return err
 		}
+		c.UpdatedAt = s.Now()
 		if err := tx.UpdateCustomer(ctx, &c); err != nil {
 			return err
 		}
@@ -220,6 +221,7 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 		return nil, err
 	}
 	sub.LicenseKey = key
+	sub.CreatedAt = s.Now()
 	err = s.store.InTx(ctx, func(tx Store) error {
 		if err := tx.CreateSubscription(ctx, sub); err != nil {
 			return err
@@ -304,6 +306,7 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 		if err := s.checkTerms(&sub); err != nil {
 			return err
 		}
+		sub.UpdatedAt = s.Now()
 		if err := tx.UpdateSubscriptionTerms(ctx, &sub); err != nil {
 			return err
 		}

@@ -266,7 +266,7 @@ func (s *Service) ChangePassword(ctx context.Context, u *AdminUser, address, cur
 		return policyError(err)
 	}
 	return s.store.InTx(ctx, func(tx Store) error {
-		if err := tx.UpdateAdminPassword(ctx, u.ID, hash); err != nil {
+		if err := tx.UpdateAdminPassword(ctx, u.ID, hash, s.Now()); err != nil {
 			return err
 		}
 		n, err := tx.DeleteUserSessions(ctx, u.ID)

@@ -14,6 +14,18 @@ const (
 	SubscriptionRevoked   = "revoked" // final
 )
 
+// SubscriptionStatuses lists the subscription statuses.
+var SubscriptionStatuses = []string{SubscriptionActive, SubscriptionExpired, SubscriptionSuspended, SubscriptionCancelled, SubscriptionRevoked}
+
+// Customer statuses.
+const (
+	CustomerActive   = "active"
+	CustomerArchived = "archived"
+)
+
+// CustomerStatuses lists the customer statuses.
+var CustomerStatuses = []string{CustomerActive, CustomerArchived}
+
 // Device statuses. Active and inactive devices hold a seat; deactivated and
 // blocked ones do not.
 const (
@@ -22,6 +34,9 @@ const (
 	DeviceDeactivated = "deactivated"
 	DeviceBlocked     = "blocked"
 )
+
+// DeviceStatuses lists the device statuses.
+var DeviceStatuses = []string{DeviceActive, DeviceInactive, DeviceDeactivated, DeviceBlocked}
 
 // Revocation list states (the contract's).
 const (

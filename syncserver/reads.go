@@ -2,7 +2,11 @@ package syncserver
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/flowlytix/licensing/license"
 )
 
 // The reads the web admin and the admin API show. They go through the
@@ -21,6 +25,9 @@ func (s *Service) GetCustomer(ctx context.Context, id string) (*Customer, error)
 
 // ListCustomers lists customers and counts all that match.
 func (s *Service) ListCustomers(ctx context.Context, f CustomerFilter) ([]Customer, int, error) {
+	if err := oneOf("status", f.Status, CustomerStatuses...); err != nil {
+		return nil, 0, err
+	}
 	return s.store.ListCustomers(ctx, f)
 }
 
@@ -31,6 +38,12 @@ func (s *Service) GetSubscription(ctx context.Context, id string) (*Subscription
 
 // ListSubscriptions lists subscriptions and counts all that match.
 func (s *Service) ListSubscriptions(ctx context.Context, f SubscriptionFilter) ([]Subscription, int, error) {
+	if err := oneOf("status", f.Status, SubscriptionStatuses...); err != nil {
+		return nil, 0, err
+	}
+	if err := oneOf("tier", f.Tier, license.Tiers...); err != nil {
+		return nil, 0, err
+	}
 	return s.store.ListSubscriptions(ctx, f)
 }
 
@@ -41,6 +54,9 @@ func (s *Service) ListPlans(ctx context.Context) ([]Plan, error) {
 
 // ListDevices lists devices and counts all that match.
 func (s *Service) ListDevices(ctx context.Context, f DeviceFilter) ([]Device, int, error) {
+	if err := oneOf("status", f.Status, DeviceStatuses...); err != nil {
+		return nil, 0, err
+	}
 	return s.store.ListDevices(ctx, f)
 }
 
@@ -64,3 +80,11 @@ func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
 // touchEvery bounds how often an API token's last use is written.
 const touchEvery = time.Minute
+
+// oneOf checks a filter's value: empty (no filter) or one of allowed.
+func oneOf(name, v string, allowed ...string) error {
+	if v == "" || slices.Contains(allowed, v) {
+		return nil
+	}
+	return Errorf(KindInvalid, CodeInvalidRequest, "%s must be one of %s", name, strings.Join(allowed, ", "))
+}

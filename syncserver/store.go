@@ -91,7 +91,7 @@ type Store interface {
 	CreateAdminUser(ctx context.Context, u *AdminUser) error
 	GetAdminUserByEmail(ctx context.Context, email string) (*AdminUser, error)
 	GetAdminUser(ctx context.Context, id string) (*AdminUser, error)
-	UpdateAdminPassword(ctx context.Context, id, hash string) error
+	UpdateAdminPassword(ctx context.Context, id, hash string, at time.Time) error
 	TouchAdminLogin(ctx context.Context, id string, at time.Time) error
 	CountAdminUsers(ctx context.Context) (int, error)
 	CreateSession(ctx context.Context, s *AdminSession) error

@@ -114,7 +114,7 @@ var planIDs []string
 
 func (g *gen) plans(ctx context.Context) error {
 	for i, tier := range []string{license.TierBasic, license.TierProfessional, license.TierEnterprise} {
-		p := &syncserver.Plan{Name: "Seed " + tier, Tier: tier, Features: features[:4*(i+1)], PriceCents: int64(1900 * (i + 1) * (i + 1)), MaxDevices: 5 * (i + 1)}
+		p := &syncserver.Plan{Name: "Seed " + tier, Tier: tier, Features: features[:4*(i+1)], PriceCents: int64(1900 * (i + 1) * (i + 1)), MaxDevices: 5 * (i + 1), CreatedAt: g.now}
 		if err := g.s.CreatePlan(ctx, p); err != nil {
 			return err
 		}

@@ -38,6 +38,7 @@ func Fill(ctx context.Context, svc *syncserver.Service, st syncserver.Store) (bo
 		{Name: "Enterprise", Tier: license.TierEnterprise, Features: []string{"export", "sync", "reports", "sso", "audit"}, PriceCents: 240000, BillingPeriod: "year", MaxDevices: 50, GracePeriodDays: 30, CheckInDays: 14, MaxOfflineDays: 0, FreeSeatsAfterDays: 90},
 	}
 	for _, p := range plans {
+		p.CreatedAt = now
 		if err := st.CreatePlan(ctx, p); err != nil {
 			return false, err
 		}

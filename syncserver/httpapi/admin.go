@@ -71,19 +71,6 @@ func pageOf(r *http.Request) (syncserver.Page, error) {
 	return p.Normalize(), nil
 }
 
-func oneOf(r *http.Request, name string, allowed ...string) (string, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return "", nil
-	}
-	for _, a := range allowed {
-		if v == a {
-			return v, nil
-		}
-	}
-	return "", errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "%s must be one of %s", name, strings.Join(allowed, ", "))
-}
-
 func respond[T any](a *API, w http.ResponseWriter, r *http.Request, status int, v T, err error) {
 	if err != nil {
 		writeError(w, r, a.log, err)
@@ -124,12 +111,7 @@ func (a *API) listCustomers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	status, err := oneOf(r, "status", "active", "archived")
-	if err != nil {
-		writeError(w, r, a.log, err)
-		return
-	}
-	items, total, err := a.svc.ListCustomers(r.Context(), syncserver.CustomerFilter{Query: r.URL.Query().Get("q"), Status: status, Page: p})
+	items, total, err := a.svc.ListCustomers(r.Context(), syncserver.CustomerFilter{Query: r.URL.Query().Get("q"), Status: r.URL.Query().Get("status"), Page: p})
 	respond(a, w, r, http.StatusOK, listResponse[syncserver.Customer]{items, total, p.Page, p.PageSize}, err)
 }
 
@@ -190,14 +172,8 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	f := syncserver.SubscriptionFilter{CustomerID: r.URL.Query().Get("customer_id"), Query: r.URL.Query().Get("q"), Page: p}
-	if f.Status, err = oneOf(r, "status", syncserver.SubscriptionActive, syncserver.SubscriptionExpired, syncserver.SubscriptionSuspended, syncserver.SubscriptionCancelled, syncserver.SubscriptionRevoked); err == nil {
-		f.Tier, err = oneOf(r, "tier", "basic", "professional", "enterprise")
-	}
-	if err != nil {
-		writeError(w, r, a.log, err)
-		return
-	}
+	q := r.URL.Query()
+	f := syncserver.SubscriptionFilter{CustomerID: q.Get("customer_id"), Query: q.Get("q"), Status: q.Get("status"), Tier: q.Get("tier"), Page: p}
 	items, total, err := a.svc.ListSubscriptions(r.Context(), f)
 	respond(a, w, r, http.StatusOK, listResponse[syncserver.Subscription]{items, total, p.Page, p.PageSize}, err)
 }
@@ -304,12 +280,7 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	status, err := oneOf(r, "status", syncserver.DeviceActive, syncserver.DeviceInactive, syncserver.DeviceDeactivated, syncserver.DeviceBlocked)
-	if err != nil {
-		writeError(w, r, a.log, err)
-		return
-	}
-	items, total, err := a.svc.ListDevices(r.Context(), syncserver.DeviceFilter{SubscriptionID: id, Status: status, Query: r.URL.Query().Get("q"), Page: p})
+	items, total, err := a.svc.ListDevices(r.Context(), syncserver.DeviceFilter{SubscriptionID: id, Status: r.URL.Query().Get("status"), Query: r.URL.Query().Get("q"), Page: p})
 	respond(a, w, r, http.StatusOK, listResponse[syncserver.Device]{items, total, p.Page, p.PageSize}, err)
 }
 

@@ -49,10 +49,10 @@ func TestJobsRunAndReport(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			st := open(t)
-			c := &syncserver.Customer{Email: "j@example.com"}
+			c := &syncserver.Customer{Email: "j@example.com", CreatedAt: time.Now()}
 			require.NoError(t, st.CreateCustomer(ctx, c))
 			key, _ := license.NewLicenseKey()
-			sub := &syncserver.Subscription{CustomerID: c.ID, LicenseKey: key, Tier: "basic", MaxDevices: 1,
+			sub := &syncserver.Subscription{CreatedAt: time.Now(), CustomerID: c.ID, LicenseKey: key, Tier: "basic", MaxDevices: 1,
 				StartsAt: time.Now().AddDate(-1, 0, 0), ExpiresAt: time.Now().AddDate(0, 0, -30), GracePeriodDays: 7}
 			require.NoError(t, st.CreateSubscription(ctx, sub))
 

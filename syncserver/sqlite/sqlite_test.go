@@ -116,12 +116,12 @@ func TestTheWALIsStartedOverUnderSteadyLoad(t *testing.T) {
 	s, err := sqlite.Open(ctx, path, sqlite.Options{})
 	require.NoError(t, err)
 	defer s.Close()
-	c := &syncserver.Customer{Email: "wal@example.com", CompanyName: "WAL"}
+	c := &syncserver.Customer{CreatedAt: time.Now(), Email: "wal@example.com", CompanyName: "WAL"}
 	require.NoError(t, s.CreateCustomer(ctx, c))
 	key, err := license.NewLicenseKey()
 	require.NoError(t, err)
 	now := time.Now().UTC()
-	sub := &syncserver.Subscription{CustomerID: c.ID, LicenseKey: key, Tier: license.TierProfessional, Features: []string{"export"},
+	sub := &syncserver.Subscription{CreatedAt: now, CustomerID: c.ID, LicenseKey: key, Tier: license.TierProfessional, Features: []string{"export"},
 		MaxDevices: 500, StartsAt: now.Add(-time.Hour), ExpiresAt: now.AddDate(1, 0, 0), GracePeriodDays: 14, CheckInDays: 7, MaxOfflineDays: 30}
 	require.NoError(t, s.CreateSubscription(ctx, sub))
 	devs := make([]*syncserver.Device, 500)

@@ -14,8 +14,8 @@ func (s *Store) CreateAdminUser(ctx context.Context, u *syncserver.AdminUser) er
 	if u.ID == "" {
 		u.ID = newID()
 	}
-	if u.CreatedAt.IsZero() {
-		u.CreatedAt = time.Now().UTC()
+	if err := given("create admin user", u.CreatedAt); err != nil {
+		return err
 	}
 	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
 	_, err := s.writer().ExecContext(ctx, `INSERT INTO admin_users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
@@ -52,8 +52,8 @@ func (s *Store) GetAdminUser(ctx context.Context, id string) (*syncserver.AdminU
 }
 
 // UpdateAdminPassword stores a new password hash.
-func (s *Store) UpdateAdminPassword(ctx context.Context, id, hash string) error {
-	res, err := s.writer().ExecContext(ctx, `UPDATE admin_users SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, s.t(time.Now()))
+func (s *Store) UpdateAdminPassword(ctx context.Context, id, hash string, at time.Time) error {
+	res, err := s.writer().ExecContext(ctx, `UPDATE admin_users SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, s.t(at))
 	if err != nil {
 		return s.dbErr("update admin password", err)
 	}
@@ -163,8 +163,8 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *syncserver.APIToken) erro
 	if t.ID == "" {
 		t.ID = newID()
 	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = time.Now().UTC()
+	if err := given("create API token", t.CreatedAt); err != nil {
+		return err
 	}
 	_, err := s.writer().ExecContext(ctx, `INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)`,
 		t.ID, t.Name, t.Hash, s.t(t.CreatedAt))
@@ -206,8 +206,8 @@ func (s *Store) TouchAPIToken(ctx context.Context, id string, at time.Time) erro
 
 // AppendAudit records an admin change.
 func (s *Store) AppendAudit(ctx context.Context, e *syncserver.AuditEntry) error {
-	if e.At.IsZero() {
-		e.At = time.Now().UTC()
+	if err := given("append audit entry", e.At); err != nil {
+		return err
 	}
 	raw := func(b []byte) any {
 		if len(b) == 0 {

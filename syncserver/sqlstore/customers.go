@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"strings"
-	"time"
 
 	"github.com/flowlytix/licensing/syncserver"
 )
@@ -27,14 +26,13 @@ func likePattern(q string) string {
 	return "%" + r.Replace(strings.ToLower(strings.TrimSpace(q))) + "%"
 }
 
-// CreateCustomer stores c, filling its id and times when empty.
+// CreateCustomer stores c, filling its id when empty.
 func (s *Store) CreateCustomer(ctx context.Context, c *syncserver.Customer) error {
+	if err := given("create customer", c.CreatedAt); err != nil {
+		return err
+	}
 	if c.ID == "" {
 		c.ID = newID()
-	}
-	now := time.Now().UTC()
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = now
 	}
 	c.UpdatedAt = c.CreatedAt
 	if c.Status == "" {
@@ -64,7 +62,9 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (*syncserver.Custome
 
 // UpdateCustomer stores changed names, email and status.
 func (s *Store) UpdateCustomer(ctx context.Context, c *syncserver.Customer) error {
-	c.UpdatedAt = time.Now().UTC()
+	if err := given("update customer", c.UpdatedAt); err != nil {
+		return err
+	}
 	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
 	res, err := s.writer().ExecContext(ctx, `UPDATE customers SET email = $2, company_name = $3, first_name = $4, last_name = $5, status = $6, updated_at = $7, search = $8 WHERE id = $1`,
 		c.ID, c.Email, c.CompanyName, c.FirstName, c.LastName, c.Status, s.t(c.UpdatedAt), customerSearch(c))

@@ -83,8 +83,8 @@ func (s *Store) Activate(ctx context.Context, a syncserver.Activation) (*syncser
 }
 
 func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncserver.Device, bool, error) {
-	if a.At.IsZero() {
-		a.At = time.Now().UTC()
+	if err := given("activate", a.At); err != nil {
+		return nil, false, err
 	}
 	var dev *syncserver.Device
 	var created bool

@@ -23,6 +23,15 @@ func newID() string {
 	return uuid.Must(uuid.NewV7()).String()
 }
 
+// given checks that a write carries its time: the service's clock is the
+// only clock, so a store never reads its own.
+func given(op string, t time.Time) error {
+	if t.IsZero() {
+		return &syncserver.Error{Kind: syncserver.KindInternal, Code: syncserver.CodeInternal, Message: op + ": no time given (the service's clock sets it)"}
+	}
+	return nil
+}
+
 // writer is where writes go: the transaction inside InTx, else the write
 // pool; through the statement cache either way.
 func (s *Store) writer() querier {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"time"
 
 	"github.com/flowlytix/licensing/syncserver"
 )
@@ -20,8 +19,8 @@ func (s *Store) CreatePlan(ctx context.Context, p *syncserver.Plan) error {
 	if p.ID == "" {
 		p.ID = newID()
 	}
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = time.Now().UTC()
+	if err := given("create plan", p.CreatedAt); err != nil {
+		return err
 	}
 	if p.Currency == "" {
 		p.Currency = "USD"

@@ -52,9 +52,8 @@ func (s *Store) CreateSubscription(ctx context.Context, x *syncserver.Subscripti
 	if x.Revision == 0 {
 		x.Revision = 1
 	}
-	now := time.Now().UTC()
-	if x.CreatedAt.IsZero() {
-		x.CreatedAt = now
+	if err := given("create subscription", x.CreatedAt); err != nil {
+		return err
 	}
 	x.UpdatedAt = x.CreatedAt
 	if x.StartsAt.IsZero() {
@@ -113,7 +112,9 @@ func (s *Store) GetSubscriptionByLicenseKey(ctx context.Context, key string) (*s
 // UpdateSubscriptionTerms stores changed terms and bumps the revision, so
 // that every device gets a new file on its next sync.
 func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subscription) error {
-	x.UpdatedAt = time.Now().UTC()
+	if err := given("update subscription terms", x.UpdatedAt); err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(tx *Store) error {
 		var rev int64
 		err := tx.writer().QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,

@@ -25,8 +25,8 @@ const rowsPerInsert = 100
 //
 // Outside a transaction, concurrent calls are group-committed (group.go).
 func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncserver.SyncResult, error) {
-	if b.At.IsZero() {
-		b.At = time.Now().UTC()
+	if err := given("record sync", b.At); err != nil {
+		return syncserver.SyncResult{}, err
 	}
 	if s.tx != nil {
 		r := newRollup()
@@ -392,8 +392,8 @@ func (s *Store) ListLicenseFiles(ctx context.Context, subscriptionID string, p s
 // RecordValidation appends to the validation log and counts the day's
 // validations.
 func (s *Store) RecordValidation(ctx context.Context, v syncserver.Validation) error {
-	if v.At.IsZero() {
-		v.At = time.Now().UTC()
+	if err := given("record validation", v.At); err != nil {
+		return err
 	}
 	return s.inTx(ctx, func(tx *Store) error {
 		if _, err := tx.writer().ExecContext(ctx, `INSERT INTO validation_log (at, subscription_id, device_id, valid, reason) VALUES ($1, $2, $3, $4, $5)`,

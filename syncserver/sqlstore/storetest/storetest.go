@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"a sync records the file signed for it with its events", testSyncFile},
 		{"racing device changes keep the seat count true", testDeviceRaces},
 		{"revoked stays final against a racing change", testRevokeRace},
+		{"a write without its time is refused: the service's clock is the only one", testOneClock},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,7 +71,7 @@ var ctx = context.Background()
 
 func customer(t testing.TB, s syncserver.Store) *syncserver.Customer {
 	t.Helper()
-	c := &syncserver.Customer{Email: uuid.NewString()[:8] + "@example.com", CompanyName: "Acme"}
+	c := &syncserver.Customer{CreatedAt: time.Now(), Email: uuid.NewString()[:8] + "@example.com", CompanyName: "Acme"}
 	require.NoError(t, s.CreateCustomer(ctx, c))
 	return c
 }
@@ -81,6 +82,7 @@ func subscription(t testing.TB, s syncserver.Store, seats int, edit ...func(*syn
 	key, err := license.NewLicenseKey()
 	require.NoError(t, err)
 	x := &syncserver.Subscription{
+		CreatedAt:  time.Now(),
 		CustomerID: c.ID, LicenseKey: key, Tier: license.TierProfessional, Features: []string{"export", "sync"},
 		MaxDevices: seats, StartsAt: time.Now().Add(-time.Hour).UTC(), ExpiresAt: time.Now().Add(365 * 24 * time.Hour).UTC(),
 		GracePeriodDays: 14, CheckInDays: 7, MaxOfflineDays: 30,
@@ -108,7 +110,7 @@ func assertCode(t *testing.T, err error, kind syncserver.Kind, code string) {
 }
 
 func testCustomers(t *testing.T, s syncserver.Store) {
-	c := &syncserver.Customer{Email: " Jane@Example.COM ", CompanyName: "Globex", FirstName: "Jane", LastName: "Doe"}
+	c := &syncserver.Customer{CreatedAt: time.Now(), Email: " Jane@Example.COM ", CompanyName: "Globex", FirstName: "Jane", LastName: "Doe"}
 	require.NoError(t, s.CreateCustomer(ctx, c))
 	require.NotEmpty(t, c.ID)
 	got, err := s.GetCustomer(ctx, c.ID)
@@ -118,7 +120,7 @@ func testCustomers(t *testing.T, s syncserver.Store) {
 	assert.Equal(t, "active", got.Status)
 	assert.WithinDuration(t, time.Now(), got.CreatedAt, time.Minute)
 
-	err = s.CreateCustomer(ctx, &syncserver.Customer{Email: "JANE@example.com"})
+	err = s.CreateCustomer(ctx, &syncserver.Customer{CreatedAt: time.Now(), Email: "JANE@example.com"})
 	assertCode(t, err, syncserver.KindConflict, syncserver.CodeConflict)
 
 	_, err = s.GetCustomer(ctx, uuid.NewString())
@@ -129,10 +131,10 @@ func testCustomers(t *testing.T, s syncserver.Store) {
 	again, err := s.GetCustomer(ctx, c.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "Globex Corp", again.CompanyName)
-	assert.ErrorIs(t, s.UpdateCustomer(ctx, &syncserver.Customer{ID: uuid.NewString(), Email: "x@y.z"}), syncserver.ErrNotFound)
+	assert.ErrorIs(t, s.UpdateCustomer(ctx, &syncserver.Customer{ID: uuid.NewString(), UpdatedAt: time.Now(), Email: "x@y.z"}), syncserver.ErrNotFound)
 
 	for i := range 7 {
-		require.NoError(t, s.CreateCustomer(ctx, &syncserver.Customer{Email: fmt.Sprintf("user%d@initech.test", i), CompanyName: "Initech 50%_off"}))
+		require.NoError(t, s.CreateCustomer(ctx, &syncserver.Customer{CreatedAt: time.Now(), Email: fmt.Sprintf("user%d@initech.test", i), CompanyName: "Initech 50%_off"}))
 	}
 	list, total, err := s.ListCustomers(ctx, syncserver.CustomerFilter{Query: "INITECH", Page: syncserver.Page{Page: 2, PageSize: 3}})
 	require.NoError(t, err)
@@ -150,13 +152,13 @@ func testCustomers(t *testing.T, s syncserver.Store) {
 }
 
 func testPlans(t *testing.T, s syncserver.Store) {
-	p := &syncserver.Plan{Name: "Pro yearly", Tier: license.TierProfessional, Features: []string{"export"}, PriceCents: 120000, BillingPeriod: "year", MaxDevices: 5, GracePeriodDays: 7}
+	p := &syncserver.Plan{CreatedAt: time.Now(), Name: "Pro yearly", Tier: license.TierProfessional, Features: []string{"export"}, PriceCents: 120000, BillingPeriod: "year", MaxDevices: 5, GracePeriodDays: 7}
 	require.NoError(t, s.CreatePlan(ctx, p))
 	got, err := s.GetPlan(ctx, p.ID)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"export"}, got.Features)
 	assert.Equal(t, int64(120000), got.PriceCents)
-	assertCode(t, s.CreatePlan(ctx, &syncserver.Plan{Name: "Pro yearly", Tier: "basic", MaxDevices: 1}), syncserver.KindConflict, syncserver.CodeConflict)
+	assertCode(t, s.CreatePlan(ctx, &syncserver.Plan{CreatedAt: time.Now(), Name: "Pro yearly", Tier: "basic", MaxDevices: 1}), syncserver.KindConflict, syncserver.CodeConflict)
 	plans, err := s.ListPlans(ctx)
 	require.NoError(t, err)
 	assert.Len(t, plans, 1)
@@ -231,7 +233,7 @@ func testTerms(t *testing.T, s syncserver.Store) {
 	assert.Equal(t, int64(2), got.Revision)
 	assert.Equal(t, 5, got.MaxDevices)
 	assert.Equal(t, []string{"export"}, got.Features)
-	assert.ErrorIs(t, s.UpdateSubscriptionTerms(ctx, &syncserver.Subscription{ID: uuid.NewString()}), syncserver.ErrNotFound)
+	assert.ErrorIs(t, s.UpdateSubscriptionTerms(ctx, &syncserver.Subscription{ID: uuid.NewString(), UpdatedAt: time.Now()}), syncserver.ErrNotFound)
 }
 
 func testConcurrentActivations(t *testing.T, s syncserver.Store) {
@@ -371,7 +373,7 @@ func testInactiveRefuses(t *testing.T, s syncserver.Store) {
 	require.NoError(t, err)
 	_, _, err = s.Activate(ctx, activation(x, "a"))
 	assertCode(t, err, syncserver.KindForbidden, syncserver.CodeLicenseInactive)
-	_, _, err = s.Activate(ctx, syncserver.Activation{SubscriptionID: uuid.NewString(), DeviceID: "x"})
+	_, _, err = s.Activate(ctx, syncserver.Activation{SubscriptionID: uuid.NewString(), DeviceID: "x", At: time.Now()})
 	assert.ErrorIs(t, err, syncserver.ErrNotFound)
 }
 
@@ -577,7 +579,7 @@ func testStatusAtomic(t *testing.T, s syncserver.Store) {
 func testInTx(t *testing.T, s syncserver.Store) {
 	var id string
 	err := s.InTx(ctx, func(tx syncserver.Store) error {
-		c := &syncserver.Customer{Email: "tx@example.com"}
+		c := &syncserver.Customer{CreatedAt: time.Now(), Email: "tx@example.com"}
 		if err := tx.CreateCustomer(ctx, c); err != nil {
 			return err
 		}
@@ -589,7 +591,7 @@ func testInTx(t *testing.T, s syncserver.Store) {
 		assert.Equal(t, c.Email, got.Email, "visible inside the transaction")
 		// Nested InTx joins the outer transaction.
 		return tx.InTx(ctx, func(inner syncserver.Store) error {
-			return inner.AppendAudit(ctx, &syncserver.AuditEntry{Actor: "t", Action: "x", TargetType: "customer", TargetID: c.ID})
+			return inner.AppendAudit(ctx, &syncserver.AuditEntry{At: time.Now(), Actor: "t", Action: "x", TargetType: "customer", TargetID: c.ID})
 		})
 	})
 	require.NoError(t, err)
@@ -597,7 +599,7 @@ func testInTx(t *testing.T, s syncserver.Store) {
 	require.NoError(t, err)
 
 	err = s.InTx(ctx, func(tx syncserver.Store) error {
-		c := &syncserver.Customer{Email: "gone@example.com"}
+		c := &syncserver.Customer{CreatedAt: time.Now(), Email: "gone@example.com"}
 		if err := tx.CreateCustomer(ctx, c); err != nil {
 			return err
 		}
@@ -642,13 +644,13 @@ func testAdmin(t *testing.T, s syncserver.Store) {
 	n, err := s.CountAdminUsers(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 0, n)
-	u := &syncserver.AdminUser{Email: "Admin@Example.com", PasswordHash: "$argon2id$..."}
+	u := &syncserver.AdminUser{CreatedAt: time.Now(), Email: "Admin@Example.com", PasswordHash: "$argon2id$..."}
 	require.NoError(t, s.CreateAdminUser(ctx, u))
-	assertCode(t, s.CreateAdminUser(ctx, &syncserver.AdminUser{Email: "admin@example.com", PasswordHash: "x"}), syncserver.KindConflict, syncserver.CodeConflict)
+	assertCode(t, s.CreateAdminUser(ctx, &syncserver.AdminUser{CreatedAt: time.Now(), Email: "admin@example.com", PasswordHash: "x"}), syncserver.KindConflict, syncserver.CodeConflict)
 	got, err := s.GetAdminUserByEmail(ctx, "ADMIN@example.com ")
 	require.NoError(t, err)
 	assert.Equal(t, u.ID, got.ID)
-	require.NoError(t, s.UpdateAdminPassword(ctx, u.ID, "new-hash"))
+	require.NoError(t, s.UpdateAdminPassword(ctx, u.ID, "new-hash", time.Now()))
 	require.NoError(t, s.TouchAdminLogin(ctx, u.ID, time.Now()))
 	got, err = s.GetAdminUser(ctx, u.ID)
 	require.NoError(t, err)
@@ -697,7 +699,7 @@ func testAdmin(t *testing.T, s syncserver.Store) {
 	require.Len(t, list, 1)
 	assert.Equal(t, "live", list[0].IDHash)
 
-	tok := &syncserver.APIToken{Name: "ci", Hash: "tokhash"}
+	tok := &syncserver.APIToken{CreatedAt: time.Now(), Name: "ci", Hash: "tokhash"}
 	require.NoError(t, s.CreateAPIToken(ctx, tok))
 	gt, err := s.GetAPITokenByHash(ctx, "tokhash")
 	require.NoError(t, err)
@@ -716,10 +718,10 @@ func testAdmin(t *testing.T, s syncserver.Store) {
 
 func testAudit(t *testing.T, s syncserver.Store) {
 	for i := range 3 {
-		require.NoError(t, s.AppendAudit(ctx, &syncserver.AuditEntry{Actor: "token:ci", Action: "subscription.renew", TargetType: "subscription", TargetID: "s1",
+		require.NoError(t, s.AppendAudit(ctx, &syncserver.AuditEntry{At: time.Now(), Actor: "token:ci", Action: "subscription.renew", TargetType: "subscription", TargetID: "s1",
 			Before: []byte(fmt.Sprintf(`{"n":%d}`, i)), After: []byte(fmt.Sprintf(`{"n":%d}`, i+1))}))
 	}
-	require.NoError(t, s.AppendAudit(ctx, &syncserver.AuditEntry{Actor: "admin@example.com", Action: "customer.create", TargetType: "customer", TargetID: "c1"}))
+	require.NoError(t, s.AppendAudit(ctx, &syncserver.AuditEntry{At: time.Now(), Actor: "admin@example.com", Action: "customer.create", TargetType: "customer", TargetID: "c1"}))
 	list, total, err := s.ListAudit(ctx, syncserver.AuditFilter{TargetType: "subscription", TargetID: "s1"})
 	require.NoError(t, err)
 	assert.Equal(t, 3, total)
@@ -735,7 +737,7 @@ func testAudit(t *testing.T, s syncserver.Store) {
 
 func testOverview(t *testing.T, s syncserver.Store) {
 	now := time.Now().UTC()
-	p := &syncserver.Plan{Name: "Basic monthly", Tier: license.TierBasic, PriceCents: 2500, BillingPeriod: "month", MaxDevices: 2}
+	p := &syncserver.Plan{CreatedAt: time.Now(), Name: "Basic monthly", Tier: license.TierBasic, PriceCents: 2500, BillingPeriod: "month", MaxDevices: 2}
 	require.NoError(t, s.CreatePlan(ctx, p))
 	a := subscription(t, s, 2, func(x *syncserver.Subscription) { x.PlanID = p.ID; x.Tier = license.TierBasic })
 	b := subscription(t, s, 3, func(x *syncserver.Subscription) { x.ExpiresAt = now.Add(5 * 24 * time.Hour) })
@@ -1120,4 +1122,19 @@ func testRevokeRace(t *testing.T, s syncserver.Store) {
 		x.MaxDevices = 5
 		assertCode(t, s.UpdateSubscriptionTerms(ctx, x), syncserver.KindConflict, syncserver.CodeConflict)
 	}
+}
+
+func testOneClock(t *testing.T, s syncserver.Store) {
+	x := subscription(t, s, 2)
+	for name, err := range map[string]error{
+		"customer": s.CreateCustomer(ctx, &syncserver.Customer{Email: "clockless@example.com"}),
+		"audit":    s.AppendAudit(ctx, &syncserver.AuditEntry{Actor: "t", Action: "x", TargetType: "customer", TargetID: "c"}),
+		"activate": func() error { _, _, err := s.Activate(ctx, syncserver.Activation{SubscriptionID: x.ID, DeviceID: "d"}); return err }(),
+		"sync":     func() error { _, err := s.RecordSync(ctx, syncserver.SyncBatch{DeviceRowID: uuid.NewString(), SubscriptionID: x.ID}); return err }(),
+	} {
+		assert.Equal(t, syncserver.KindInternal, syncserver.KindOf(err), "%s: %v", name, err)
+	}
+	_, total, err := s.ListCustomers(ctx, syncserver.CustomerFilter{Query: "clockless"})
+	require.NoError(t, err)
+	assert.Zero(t, total, "nothing was stored")
 }
