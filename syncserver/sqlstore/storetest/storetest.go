@@ -1129,8 +1129,14 @@ func testOneClock(t *testing.T, s syncserver.Store) {
 	for name, err := range map[string]error{
 		"customer": s.CreateCustomer(ctx, &syncserver.Customer{Email: "clockless@example.com"}),
 		"audit":    s.AppendAudit(ctx, &syncserver.AuditEntry{Actor: "t", Action: "x", TargetType: "customer", TargetID: "c"}),
-		"activate": func() error { _, _, err := s.Activate(ctx, syncserver.Activation{SubscriptionID: x.ID, DeviceID: "d"}); return err }(),
-		"sync":     func() error { _, err := s.RecordSync(ctx, syncserver.SyncBatch{DeviceRowID: uuid.NewString(), SubscriptionID: x.ID}); return err }(),
+		"activate": func() error {
+			_, _, err := s.Activate(ctx, syncserver.Activation{SubscriptionID: x.ID, DeviceID: "d"})
+			return err
+		}(),
+		"sync": func() error {
+			_, err := s.RecordSync(ctx, syncserver.SyncBatch{DeviceRowID: uuid.NewString(), SubscriptionID: x.ID})
+			return err
+		}(),
 	} {
 		assert.Equal(t, syncserver.KindInternal, syncserver.KindOf(err), "%s: %v", name, err)
 	}
