@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/flowlytix/licensing/internal/loadhint"
 	"github.com/flowlytix/licensing/license"
 )
 
@@ -106,8 +107,7 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 		return nil, err
 	}
 	act.File = rec
-	act.InFlight = int(s.activating.Load())
-	dev, created, err := s.store.Activate(ctx, act)
+	dev, created, err := s.store.Activate(loadhint.WithActivations(ctx, int(s.activating.Load())), act)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ type Service struct {
 	Signatures  atomic.Int64
 	Activations atomic.Int64
 	// activating counts the activations between their start and their
-	// answer, for Activation.InFlight.
+	// answer, for the store's commit tuning (internal/loadhint).
 	activating atomic.Int64
 	Syncs      atomic.Int64
 	Events     atomic.Int64

@@ -155,12 +155,6 @@ type Activation struct {
 	// its DeviceRowID filled in: a device never holds a seat without the file
 	// it was given, nor a file without its seat.
 	File *LicenseFileRecord
-	// InFlight is how many activations the service was handling when it
-	// handed this one to the store, this one included (0: unknown). A
-	// store that group-commits may hold this one's commit back briefly
-	// while enough of the others are still signing to keep every core
-	// busy: they will arrive soon, and one commit then serves them all.
-	InFlight int
 }
 
 // SyncBatch is what one sync request stores.

@@ -49,7 +49,7 @@ var Dialect = &sqlstore.Dialect{
 	LockMigrations:        func(context.Context, *sql.DB) (func(), error) { return func() {}, nil },
 	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`,
 	SyncCommitters:        1,
-	ConsecutiveRowids:     true,
+	InsertUsage:           insertUsage,
 	ParamPrefix:           "?",
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowlytix/licensing/internal/loadhint"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -97,7 +98,7 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 			err = r.flush(ctx, s)
 		}
 	} else {
-		err = s.group.do(ctx, s, &job{key: a.SubscriptionID + "/" + a.DeviceID, isolate: true, inFlight: a.InFlight,
+		err = s.group.do(ctx, s, &job{key: a.SubscriptionID + "/" + a.DeviceID, isolate: true, inFlight: loadhint.Activations(ctx),
 			run: func(ctx context.Context, tx *Store, r *rollup) error {
 				var err error
 				dev, created, err = tx.activateIn(ctx, a, r)

@@ -62,7 +62,7 @@ type job struct {
 	key     string // jobs of one group run in key order: rows lock in one order
 	isolate bool
 	// inFlight is, for an activation, how many the service was handling
-	// when it queued this one (Activation.InFlight).
+	// when it queued this one (internal/loadhint).
 	inFlight int
 	run      func(ctx context.Context, tx *Store, r *rollup) error
 	err      error

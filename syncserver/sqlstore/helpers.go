@@ -34,7 +34,7 @@ func given(op string, t time.Time) error {
 
 // writer is where writes go: the transaction inside InTx, else the write
 // pool; through the statement cache either way.
-func (s *Store) writer() querier {
+func (s *Store) writer() Querier {
 	return cached{cache: s.stmts, db: s.write, tx: s.tx}
 }
 

@@ -45,17 +45,18 @@ type Dialect struct {
 	// SyncCommitters is how many group committers store syncs in parallel:
 	// one for SQLite, whose writes are serial anyway; a few for PostgreSQL.
 	SyncCommitters int
-	// ConsecutiveRowids says that the rows one INSERT adds to a rowid
-	// table take consecutive rowids ending at LastInsertId (SQLite), so
-	// that usage can be stored without RETURNING.
-	ConsecutiveRowids bool
+	// InsertUsage, when set, stores usage in the engine's own faster way
+	// instead of the portable INSERT ... ON CONFLICT DO NOTHING RETURNING.
+	InsertUsage func(ctx context.Context, q Querier, c UsageChunk) (int, error)
 	// ParamPrefix numbers the parameters of the large multi-row inserts:
 	// "$" for PostgreSQL; "?" for SQLite, where "?NNN" binds by position and
 	// "$NNN" by name, a lookup that grows with the number of parameters.
 	ParamPrefix string
 }
 
-type querier interface {
+// Querier runs statements: the transaction or the pool a store writes
+// through, behind its statement cache.
+type Querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -157,7 +158,7 @@ var localLocks = struct {
 }{held: map[string]bool{}}
 
 // reader is where reads go: the transaction inside InTx, else the read pool.
-func (s *Store) reader() querier {
+func (s *Store) reader() Querier {
 	if s.tx != nil {
 		return cached{cache: s.stmts, db: s.write, tx: s.tx}
 	}

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,10 +11,10 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 )
 
-// rowsPerInsert bounds one multi-row INSERT: 100 usage rows are 900
+// RowsPerInsert bounds one multi-row INSERT: 100 usage rows are 900
 // parameters, far below both engines' limits, and large enough that a sync
 // of 1,000 events is ten statements.
-const rowsPerInsert = 100
+const RowsPerInsert = 100
 
 // RecordSync stores one sync: the device's last-seen time, its heartbeats
 // and its usage events in batched multi-row inserts, and the daily rollups.
@@ -165,32 +164,14 @@ func (r *rollup) flush(ctx context.Context, s *Store) error {
 	return nil
 }
 
-// values returns "($1, $2, ...), (...)" for rows of width columns, with
-// the first parameter numbered from.
+// values is Values with the store's parameter prefix.
 func (s *Store) values(rows, width, from int) string {
-	var b strings.Builder
-	n := from
-	for r := 0; r < rows; r++ {
-		if r > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for c := 0; c < width; c++ {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(s.d.ParamPrefix)
-			b.WriteString(strconv.Itoa(n))
-			n++
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
+	return Values(s.d.ParamPrefix, rows, width, from)
 }
 
 func (s *Store) insertHeartbeats(ctx context.Context, deviceRowID string, hbs []syncserver.Heartbeat) error {
-	for start := 0; start < len(hbs); start += rowsPerInsert {
-		chunk := hbs[start:min(start+rowsPerInsert, len(hbs))]
+	for start := 0; start < len(hbs); start += RowsPerInsert {
+		chunk := hbs[start:min(start+RowsPerInsert, len(hbs))]
 		args := make([]any, 0, 3*len(chunk))
 		for _, h := range chunk {
 			args = append(args, deviceRowID, s.t(h.At), h.AppVersion)
@@ -210,115 +191,98 @@ type usageSum struct {
 	duration      float64
 }
 
-func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch, r *rollup) (int, error) {
-	accepted := 0
-	received := s.t(b.At)
-	for start := 0; start < len(b.Usage); start += rowsPerInsert {
-		chunk := b.Usage[start:min(start+rowsPerInsert, len(b.Usage))]
-		var insert string
-		var args []any
-		if s.d.ConsecutiveRowids {
-			// SQLite: the columns every row shares are bound once, and
-			// the rows come from a VALUES list. Each bound text costs the
-			// driver an allocation and a copy; this halves them. (The
-			// WHERE resolves SQLite's INSERT ... SELECT ... ON CONFLICT
-			// parsing ambiguity.)
-			args = make([]any, 0, 3+6*len(chunk))
-			args = append(args, b.DeviceRowID, b.SubscriptionID, received)
-			for _, e := range chunk {
-				args = append(args, e.EventID, e.Feature, e.Count, e.DurationSeconds, s.t(e.At), usageMetadata(e))
-			}
-			insert = `INSERT INTO usage_events (device_row_id, event_id, subscription_id, feature, count, duration_seconds, at, metadata, received_at)
-				SELECT ?1, column1, ?2, column2, column3, column4, column5, column6, ?3 FROM (VALUES ` + s.values(len(chunk), 6, 4) + `) WHERE true
-				ON CONFLICT (device_row_id, event_id) DO NOTHING`
-		} else {
-			args = make([]any, 0, 9*len(chunk))
-			for _, e := range chunk {
-				args = append(args, b.DeviceRowID, e.EventID, b.SubscriptionID, e.Feature, e.Count, e.DurationSeconds, s.t(e.At), usageMetadata(e), received)
-			}
-			insert = `INSERT INTO usage_events (device_row_id, event_id, subscription_id, feature, count, duration_seconds, at, metadata, received_at)
-				VALUES ` + s.values(len(chunk), 9, 1) + ` ON CONFLICT (device_row_id, event_id) DO NOTHING`
-		}
-		var n int
-		var err error
-		if s.d.ConsecutiveRowids {
-			n, err = s.insertUsageByRowid(ctx, insert, args, chunk, r)
-		} else {
-			n, err = s.insertUsageReturning(ctx, insert, args, r)
-		}
-		if err != nil {
-			return 0, err
-		}
-		accepted += n
-	}
-	return accepted, nil
+// UsageChunk is one multi-row insert's worth of a sync's usage events
+// (at most RowsPerInsert), for a dialect's InsertUsage.
+type UsageChunk struct {
+	DeviceRowID    string
+	SubscriptionID string
+	Received       time.Time // the sync's time, stored as received_at
+	Events         []syncserver.UsageEvent
+	// Time converts a time for the engine (Dialect.Time).
+	Time func(time.Time) any
+	// Stored is called for each event the insert stored, to feed the daily
+	// rollups; events stored before (a replay) are skipped.
+	Stored func(day, feature string, count int64, durationSeconds float64)
 }
 
-// usageMetadata is an event's metadata as stored: NULL when absent.
-func usageMetadata(e syncserver.UsageEvent) any {
+// Values returns "($1, $2, ...), (...)" for rows of width parameters each,
+// numbered from from, with the dialect's parameter prefix.
+func Values(prefix string, rows, width, from int) string {
+	var b strings.Builder
+	n := from
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := 0; c < width; c++ {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(prefix)
+			b.WriteString(strconv.Itoa(n))
+			n++
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// UsageMetadata is an event's metadata as stored: NULL when absent.
+func UsageMetadata(e syncserver.UsageEvent) any {
 	if len(e.Metadata) > 0 && string(e.Metadata) != "null" {
 		return string(e.Metadata)
 	}
 	return nil
 }
 
-// insertUsageReturning inserts one chunk and adds what it stored, as the
-// database returns it, to the rollup.
-func (s *Store) insertUsageReturning(ctx context.Context, insert string, args []any, r *rollup) (int, error) {
-	rows, err := s.writer().QueryContext(ctx, insert+` RETURNING feature, count, duration_seconds, at`, args...)
-	if err != nil {
-		return 0, s.dbErr("insert usage", err)
+func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch, r *rollup) (int, error) {
+	insert := s.d.InsertUsage
+	if insert == nil {
+		insert = insertUsageReturning
 	}
-	n, err := r.addUsageRows(rows)
-	if err != nil {
-		return 0, s.dbErr("insert usage", err)
+	accepted := 0
+	for start := 0; start < len(b.Usage); start += RowsPerInsert {
+		n, err := insert(ctx, s.writer(), UsageChunk{DeviceRowID: b.DeviceRowID, SubscriptionID: b.SubscriptionID, Received: b.At,
+			Events: b.Usage[start:min(start+RowsPerInsert, len(b.Usage))], Time: s.t, Stored: r.addUsage})
+		if err != nil {
+			return 0, s.dbErr("insert usage", err)
+		}
+		accepted += n
 	}
-	return n, nil
+	return accepted, nil
 }
 
-// insertUsageByRowid does the same without RETURNING, which in SQLite
-// buffers every returned row in a temporary table: it is most of the cost
-// of an insert. The usual chunk has no duplicate, so the rollup comes from
-// the input. A replay (some rows already stored) reads back what this
-// statement added: in a rowid table the rows of one INSERT take
-// consecutive rowids, ending at the last one inserted.
-func (s *Store) insertUsageByRowid(ctx context.Context, insert string, args []any, chunk []syncserver.UsageEvent, r *rollup) (int, error) {
-	res, err := s.writer().ExecContext(ctx, insert, args...)
-	if err != nil {
-		return 0, s.dbErr("insert usage", err)
+// insertUsageReturning is the portable insert: the database returns the
+// rows it stored.
+func insertUsageReturning(ctx context.Context, q Querier, c UsageChunk) (int, error) {
+	args := make([]any, 0, 9*len(c.Events))
+	received := c.Time(c.Received)
+	for _, e := range c.Events {
+		args = append(args, c.DeviceRowID, e.EventID, c.SubscriptionID, e.Feature, e.Count, e.DurationSeconds, c.Time(e.At), UsageMetadata(e), received)
 	}
-	n64, err := res.RowsAffected()
+	rows, err := q.QueryContext(ctx, `INSERT INTO usage_events (device_row_id, event_id, subscription_id, feature, count, duration_seconds, at, metadata, received_at)
+		VALUES `+Values("$", len(c.Events), 9, 1)+` ON CONFLICT (device_row_id, event_id) DO NOTHING RETURNING feature, count, duration_seconds, at`, args...)
 	if err != nil {
-		return 0, s.dbErr("insert usage", err)
+		return 0, err
 	}
-	n := int(n64)
-	switch {
-	case n == 0:
-		return 0, nil
-	case n == len(chunk):
-		for _, e := range chunk {
-			r.addUsage(syncserver.Day(e.At), e.Feature, int64(e.Count), e.DurationSeconds)
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var feature string
+		var count int64
+		var duration float64
+		var at time.Time
+		if err := rows.Scan(&feature, &count, &duration, tm(&at)); err != nil {
+			return 0, err
 		}
-		return n, nil
+		c.Stored(syncserver.Day(at), feature, count, duration)
+		n++
 	}
-	last, err := res.LastInsertId()
-	if err != nil {
-		return 0, s.dbErr("insert usage", err)
+	if err := rows.Close(); err != nil {
+		return 0, err
 	}
-	rows, err := s.writer().QueryContext(ctx, `SELECT feature, count, duration_seconds, at FROM usage_events WHERE rowid BETWEEN $1 AND $2`, last-n64+1, last)
-	if err != nil {
-		return 0, s.dbErr("insert usage", err)
-	}
-	got, err := r.addUsageRows(rows)
-	if err != nil {
-		return 0, s.dbErr("insert usage", err)
-	}
-	if got != n {
-		// Not consecutive after all: refuse rather than count wrongly; the
-		// transaction rolls back and nothing is stored.
-		return 0, fmt.Errorf("insert usage: %d rows stored but %d found by rowid", n, got)
-	}
-	return n, nil
+	return n, rows.Err()
 }
 
 func (r *rollup) addUsage(day, feature string, count int64, duration float64) {
@@ -331,28 +295,6 @@ func (r *rollup) addUsage(day, feature string, count int64, duration float64) {
 	sum.events++
 	sum.count += count
 	sum.duration += duration
-}
-
-// addUsageRows adds rows of (feature, count, duration_seconds, at) to the
-// rollup and closes them.
-func (r *rollup) addUsageRows(rows *sql.Rows) (int, error) {
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var feature string
-		var count int64
-		var duration float64
-		var at time.Time
-		if err := rows.Scan(&feature, &count, &duration, tm(&at)); err != nil {
-			return 0, err
-		}
-		r.addUsage(syncserver.Day(at), feature, count, duration)
-		n++
-	}
-	if err := rows.Close(); err != nil {
-		return 0, err
-	}
-	return n, rows.Err()
 }
 
 const licenseFileCols = "jti, subscription_id, device_row_id, revision, issued_at, expires_at, token"
