@@ -205,7 +205,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	var sched *jobs.Scheduler
 	if c.Jobs {
-		sched = jobs.New(jobs.Config{Store: st, Log: log, DeviceSilence: c.DeviceSilence, Retention: c.Retention, Observe: api.JobObserver(), Sessions: svc})
+		sched = jobs.New(jobs.Config{Work: svc, Log: log, DeviceSilence: c.DeviceSilence, Retention: c.Retention, Observe: api.JobObserver()})
 		sched.Start()
 	}
 	base := "http://" + ln.Addr().String()

@@ -20,8 +20,9 @@ const jwks = JSON.parse(readFileSync(process.env.LICENSE_JWKS || join(here, "jwk
 // stable machine id (see docs/electron.md); hostname is a stand-in here.
 const fingerprint = createHash("sha256").update("com.example.app\0" + hostname()).digest("hex");
 
-export async function openLicense({ statePath = join(homedir(), ".example-app", "license.json"), serverURL } = {}) {
-  const client = await new LicenseClient({ jwks, statePath, serverURL, fingerprint, deviceId: "dev-" + fingerprint.slice(0, 16), appVersion: "1.0.0" }).open();
+// now is the clock (a function returning ms); tests pass a fixed one.
+export async function openLicense({ statePath = join(homedir(), ".example-app", "license.json"), serverURL, now } = {}) {
+  const client = await new LicenseClient({ jwks, statePath, serverURL, fingerprint, deviceId: "dev-" + fingerprint.slice(0, 16), appVersion: "1.0.0", now }).open();
   return client;
 }
 

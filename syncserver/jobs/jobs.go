@@ -1,7 +1,8 @@
 // Package jobs runs the server's scheduled work with robfig/cron: expiring
 // subscriptions past their grace, marking silent devices inactive (and
-// freeing their seats where the plan says so), pruning the validation log
-// and old heartbeats. With several replicas on one PostgreSQL database,
+// freeing their seats where the plan says so), pruning the validation log,
+// old heartbeats and ended web admin sessions. Each job is one call into
+// syncserver.Service (Work): the jobs hold no store. With several replicas on one PostgreSQL database,
 // each run first takes the job's advisory lock, so one replica runs it at a
 // time and the others count a "skipped" run.
 //
@@ -20,12 +21,23 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 )
 
+// Work is what the jobs do, each in one call: syncserver.Service, whose
+// clock, rules and store they use.
+type Work interface {
+	TryJobLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
+	ExpireSubscriptions(ctx context.Context) (int, error)
+	IdleDevices(ctx context.Context, silence time.Duration) (inactive, freed int, err error)
+	PruneLogs(ctx context.Context, retention time.Duration) (validations, heartbeats int, err error)
+	PruneSessions(ctx context.Context) (int, error)
+}
+
+var _ Work = (*syncserver.Service)(nil)
+
 // Config sets the jobs' schedules and thresholds; zero values take the
 // defaults.
 type Config struct {
-	Store syncserver.Store
-	Log   *slog.Logger
-	Now   func() time.Time
+	Work Work
+	Log  *slog.Logger
 	// DeviceSilence marks a device inactive after this long without a
 	// sync or validation (default 30 days).
 	DeviceSilence time.Duration
@@ -34,21 +46,13 @@ type Config struct {
 	Retention time.Duration
 	// Observe is told of every run: result is ok, error or skipped.
 	Observe func(job, result string, d time.Duration)
-	// Sessions, when set, has its ended web admin sessions pruned every
-	// quarter hour (syncserver.Service, which knows the timeouts).
-	Sessions SessionPruner
-}
-
-// SessionPruner deletes ended web admin sessions.
-type SessionPruner interface {
-	PruneSessions(ctx context.Context) (int, error)
 }
 
 // Job is one scheduled task.
 type Job struct {
 	Name string
 	Spec string // cron schedule
-	Run  func(ctx context.Context, now time.Time) (string, error)
+	Run  func(ctx context.Context) (string, error)
 }
 
 // Scheduler runs the jobs.
@@ -63,9 +67,6 @@ func New(cfg Config) *Scheduler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.DeviceSilence <= 0 {
 		cfg.DeviceSilence = 30 * 24 * time.Hour
 	}
@@ -75,31 +76,25 @@ func New(cfg Config) *Scheduler {
 	if cfg.Observe == nil {
 		cfg.Observe = func(string, string, time.Duration) {}
 	}
-	st := cfg.Store
+	w := cfg.Work
 	s := &Scheduler{cfg: cfg, cron: cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))}
 	s.jobs = []Job{
-		{"expire-subscriptions", "*/5 * * * *", func(ctx context.Context, now time.Time) (string, error) {
-			n, err := st.ExpireSubscriptions(ctx, now)
+		{"expire-subscriptions", "*/5 * * * *", func(ctx context.Context) (string, error) {
+			n, err := w.ExpireSubscriptions(ctx)
 			return fmt.Sprintf("%d subscriptions expired", n), err
 		}},
-		{"idle-devices", "17 * * * *", func(ctx context.Context, now time.Time) (string, error) {
-			inactive, freed, err := st.MarkInactiveDevices(ctx, now.Add(-cfg.DeviceSilence), now)
+		{"idle-devices", "17 * * * *", func(ctx context.Context) (string, error) {
+			inactive, freed, err := w.IdleDevices(ctx, cfg.DeviceSilence)
 			return fmt.Sprintf("%d devices inactive, %d seats freed", inactive, freed), err
 		}},
-		{"prune-logs", "43 3 * * *", func(ctx context.Context, now time.Time) (string, error) {
-			v, err := st.PruneValidations(ctx, now.Add(-cfg.Retention))
-			if err != nil {
-				return "", err
-			}
-			h, err := st.PruneHeartbeats(ctx, now.Add(-cfg.Retention))
+		{"prune-logs", "43 3 * * *", func(ctx context.Context) (string, error) {
+			v, h, err := w.PruneLogs(ctx, cfg.Retention)
 			return fmt.Sprintf("%d validations and %d heartbeats pruned", v, h), err
 		}},
-	}
-	if cfg.Sessions != nil {
-		s.jobs = append(s.jobs, Job{"prune-sessions", "*/15 * * * *", func(ctx context.Context, now time.Time) (string, error) {
-			n, err := cfg.Sessions.PruneSessions(ctx)
+		{"prune-sessions", "*/15 * * * *", func(ctx context.Context) (string, error) {
+			n, err := w.PruneSessions(ctx)
 			return fmt.Sprintf("%d ended sessions pruned", n), err
-		}})
+		}},
 	}
 	for _, j := range s.jobs {
 		j := j
@@ -137,7 +132,7 @@ func (s *Scheduler) run(ctx context.Context, j Job) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	unlock, ok, err := s.cfg.Store.TryJobLock(ctx, j.Name)
+	unlock, ok, err := s.cfg.Work.TryJobLock(ctx, j.Name)
 	if err != nil {
 		s.cfg.Log.Error("job lock failed", "job", j.Name, "err", err)
 		s.cfg.Observe(j.Name, "error", time.Since(start))
@@ -149,7 +144,7 @@ func (s *Scheduler) run(ctx context.Context, j Job) (string, error) {
 		return "skipped", nil
 	}
 	defer unlock()
-	summary, err := j.Run(ctx, s.cfg.Now().UTC())
+	summary, err := j.Run(ctx)
 	d := time.Since(start)
 	if err != nil {
 		s.cfg.Log.Error("job failed", "job", j.Name, "duration", d, "err", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowlytix/licensing/internal/testenv"
+	"github.com/flowlytix/licensing/internal/testkeys"
 	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/jobs"
@@ -57,12 +58,14 @@ func TestJobsRunAndReport(t *testing.T) {
 			require.NoError(t, st.CreateSubscription(ctx, sub))
 
 			var r runs
-			s := jobs.New(jobs.Config{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Observe: r.observe})
+			svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t)})
+			require.NoError(t, err)
+			s := jobs.New(jobs.Config{Work: svc, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Observe: r.observe})
 			names := []string{}
 			for _, j := range s.Jobs() {
 				names = append(names, j.Name)
 			}
-			assert.ElementsMatch(t, []string{"expire-subscriptions", "idle-devices", "prune-logs"}, names)
+			assert.ElementsMatch(t, []string{"expire-subscriptions", "idle-devices", "prune-logs", "prune-sessions"}, names)
 			summary, err := s.RunNow(ctx, "expire-subscriptions")
 			require.NoError(t, err)
 			assert.Equal(t, "1 subscriptions expired", summary)
@@ -82,7 +85,10 @@ func TestJobsRunAndReport(t *testing.T) {
 			require.NoError(t, err)
 			_, err = s.RunNow(ctx, "idle-devices")
 			require.NoError(t, err)
-			assert.Equal(t, []string{"expire-subscriptions:ok", "prune-logs:skipped", "prune-logs:ok", "idle-devices:ok"}, r.got)
+			summary, err = s.RunNow(ctx, "prune-sessions")
+			require.NoError(t, err)
+			assert.Equal(t, "0 ended sessions pruned", summary)
+			assert.Equal(t, []string{"expire-subscriptions:ok", "prune-logs:skipped", "prune-logs:ok", "idle-devices:ok", "prune-sessions:ok"}, r.got)
 			_, err = s.RunNow(ctx, "nope")
 			assert.Error(t, err)
 		})
