@@ -95,21 +95,38 @@ func env(name, def string) string {
 	return def
 }
 
-func envBool(name string, def bool) bool {
-	switch env(name, "") {
-	case "1", "true", "yes", "on":
-		return true
-	case "0", "false", "no", "off":
-		return false
-	}
-	return def
+// envName is the environment variable of a flag: LICENSED_ and the flag's
+// name in upper case, dashes as underscores.
+func envName(flagName string) string {
+	return "LICENSED_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func envDuration(name string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(env(name, "")); err == nil {
-		return d
-	}
-	return def
+// flagsFromEnv sets every flag not given on the command line from its
+// environment variable. A value the flag refuses stops licensed with the
+// variable's name: falling back to the default would run the server with
+// settings nobody chose.
+func flagsFromEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		v, ok := os.LookupEnv(envName(f.Name))
+		if err != nil || given[f.Name] || !ok || v == "" {
+			return
+		}
+		if b, isBool := f.Value.(interface{ IsBoolFlag() bool }); isBool && b.IsBoolFlag() {
+			switch strings.ToLower(v) {
+			case "yes", "on":
+				v = "true"
+			case "no", "off":
+				v = "false"
+			}
+		}
+		if serr := fs.Set(f.Name, v); serr != nil {
+			err = usageError{fmt.Errorf("%s=%q is not a valid value for --%s: %v", envName(f.Name), v, f.Name, serr)}
+		}
+	})
+	return err
 }
 
 func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -129,7 +146,7 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *name == "" {
 		return usageError{errors.New("--name is required")}
 	}
-	st, err := storeopen.Open(ctx, *dsn)
+	st, err := storeopen.Open(ctx, *dsn, nil)
 	if err != nil {
 		return err
 	}
@@ -184,7 +201,7 @@ func adminCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return fmt.Errorf("read the password: %w", err)
 	}
-	st, err := storeopen.Open(ctx, *dsn)
+	st, err := storeopen.Open(ctx, *dsn, nil)
 	if err != nil {
 		return err
 	}

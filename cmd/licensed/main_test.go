@@ -75,6 +75,33 @@ func TestServeReadsTheEnvironment(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:1", cfg.Addr, "a flag beats the environment")
 }
 
+func TestABadEnvironmentValueStopsLicensed(t *testing.T) {
+	for name, value := range map[string]string{
+		"LICENSED_SESSION_IDLE_TIMEOUT": "30 minutes",
+		"LICENSED_ACTIVATE_PER_IP":      "thirty",
+		"LICENSED_TRUST_PROXY":          "maybe",
+		"LICENSED_RETENTION":            "90d",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, value)
+			_, err := parseServe(nil, io.Discard)
+			require.Error(t, err, "%s=%q must not fall back to the default", name, value)
+			assert.Contains(t, err.Error(), name, "the message names the variable")
+		})
+	}
+	t.Setenv("LICENSED_TRUST_PROXY", "yes")
+	t.Setenv("LICENSED_ACTIVATE_PER_IP", "7")
+	t.Setenv("LICENSED_SESSION_IDLE_TIMEOUT", "45m")
+	cfg, err := parseServe(nil, io.Discard)
+	require.NoError(t, err)
+	assert.True(t, cfg.TrustProxy)
+	assert.Equal(t, 7, cfg.ActivatePerIP)
+	assert.Equal(t, 45*time.Minute, cfg.SessionIdle)
+	cfg, err = parseServe([]string{"--session-idle-timeout", "5m"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 5*time.Minute, cfg.SessionIdle, "a flag beats the environment")
+}
+
 func TestProcsAddsOneForSQLitesBlockingFsync(t *testing.T) {
 	for _, tc := range []struct {
 		store, env    string

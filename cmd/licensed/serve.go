@@ -12,8 +12,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 
 	"time"
@@ -44,52 +42,55 @@ type config struct {
 	DeviceSilence time.Duration
 	Retention     time.Duration
 	Shutdown      time.Duration
-	Limits        [4]int // activate per IP, per key; validate per IP, per token; a minute
-	DebugAddr     string
+	// Rate limits, a minute each; -1: none.
+	ActivatePerIP    int
+	ActivatePerKey   int
+	ValidatePerIP    int
+	ValidatePerToken int
+	DebugAddr        string
 }
 
 func parseServe(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.Addr, "addr", env("LICENSED_ADDR", "127.0.0.1:8080"), "listen address (LICENSED_ADDR)")
-	fs.StringVar(&c.DB, "db", env("LICENSED_DB", storeopen.DefaultDSN), "database: a file path, sqlite:PATH or postgres://... (LICENSED_DB)")
-	fs.StringVar(&c.Keys, "keys", env("LICENSED_KEYS", "./data/keys"), "signing key directory; a key is made when it is empty (LICENSED_KEYS)")
-	fs.BoolVar(&c.Demo, "demo", envBool("LICENSED_DEMO", false), "fill an empty database with demo data (LICENSED_DEMO)")
-	fs.StringVar(&c.LogFormat, "log-format", env("LICENSED_LOG_FORMAT", "text"), "text or json (LICENSED_LOG_FORMAT)")
-	fs.StringVar(&c.LogLevel, "log-level", env("LICENSED_LOG_LEVEL", "info"), "debug, info, warn or error (LICENSED_LOG_LEVEL)")
-	fs.StringVar(&c.LogRequests, "log-requests", env("LICENSED_LOG_REQUESTS", "all"), "all, or errors: only requests answered 4xx or 5xx (LICENSED_LOG_REQUESTS)")
-	fs.BoolVar(&c.TrustProxy, "trust-proxy", envBool("LICENSED_TRUST_PROXY", false), "take client addresses from X-Forwarded-For (LICENSED_TRUST_PROXY)")
-	fs.BoolVar(&c.PlainHTTP, "allow-plain-http", envBool("LICENSED_ALLOW_PLAIN_HTTP", false), "let the web admin sign in over plain HTTP on an address other than loopback, where the session cookie is not Secure; never on a network you do not trust (LICENSED_ALLOW_PLAIN_HTTP)")
-	fs.DurationVar(&c.SessionIdle, "session-idle-timeout", envDuration("LICENSED_SESSION_IDLE_TIMEOUT", syncserver.DefaultSessionIdleTimeout), "end a web admin session after this long without a request (LICENSED_SESSION_IDLE_TIMEOUT)")
-	fs.DurationVar(&c.SessionMax, "session-lifetime", envDuration("LICENSED_SESSION_LIFETIME", syncserver.DefaultSessionLifetime), "end a web admin session this long after sign-in, whatever its activity (LICENSED_SESSION_LIFETIME)")
-	fs.BoolVar(&c.Jobs, "jobs", envBool("LICENSED_JOBS", true), "run the scheduled jobs (LICENSED_JOBS)")
-	fs.DurationVar(&c.DeviceSilence, "device-silence", envDuration("LICENSED_DEVICE_SILENCE", 30*24*time.Hour), "mark a device inactive after this long without contact (LICENSED_DEVICE_SILENCE)")
-	fs.DurationVar(&c.Retention, "retention", envDuration("LICENSED_RETENTION", 90*24*time.Hour), "keep validation logs and heartbeats this long (LICENSED_RETENTION)")
-	fs.DurationVar(&c.Shutdown, "shutdown-timeout", envDuration("LICENSED_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight requests may finish on shutdown (LICENSED_SHUTDOWN_TIMEOUT)")
-	fs.StringVar(&c.DebugAddr, "debug-addr", env("LICENSED_DEBUG_ADDR", ""), "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060; keep it private (LICENSED_DEBUG_ADDR)")
-	for i, l := range []struct {
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (LICENSED_ADDR)")
+	fs.StringVar(&c.DB, "db", storeopen.DefaultDSN, "database: a file path, sqlite:PATH or postgres://... (LICENSED_DB)")
+	fs.StringVar(&c.Keys, "keys", "./data/keys", "signing key directory; a key is made when it is empty (LICENSED_KEYS)")
+	fs.BoolVar(&c.Demo, "demo", false, "fill an empty database with demo data (LICENSED_DEMO)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json (LICENSED_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error (LICENSED_LOG_LEVEL)")
+	fs.StringVar(&c.LogRequests, "log-requests", "all", "all, or errors: only requests answered 4xx or 5xx (LICENSED_LOG_REQUESTS)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (LICENSED_TRUST_PROXY)")
+	fs.BoolVar(&c.PlainHTTP, "allow-plain-http", false, "let the web admin sign in over plain HTTP on an address other than loopback, where the session cookie is not Secure; never on a network you do not trust (LICENSED_ALLOW_PLAIN_HTTP)")
+	fs.DurationVar(&c.SessionIdle, "session-idle-timeout", syncserver.DefaultSessionIdleTimeout, "end a web admin session after this long without a request (LICENSED_SESSION_IDLE_TIMEOUT)")
+	fs.DurationVar(&c.SessionMax, "session-lifetime", syncserver.DefaultSessionLifetime, "end a web admin session this long after sign-in, whatever its activity (LICENSED_SESSION_LIFETIME)")
+	fs.BoolVar(&c.Jobs, "jobs", true, "run the scheduled jobs (LICENSED_JOBS)")
+	fs.DurationVar(&c.DeviceSilence, "device-silence", 30*24*time.Hour, "mark a device inactive after this long without contact (LICENSED_DEVICE_SILENCE)")
+	fs.DurationVar(&c.Retention, "retention", 90*24*time.Hour, "keep validation logs and heartbeats this long (LICENSED_RETENTION)")
+	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on shutdown (LICENSED_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060; keep it private (LICENSED_DEBUG_ADDR)")
+	for _, l := range []struct {
+		dst  *int
 		name string
 		def  int
 		what string
 	}{
-		{"activate-per-ip", 30, "activations a minute from one client address"},
-		{"activate-per-key", 10, "activations a minute of one license key"},
-		{"validate-per-ip", 600, "validations a minute from one client address"},
-		{"validate-per-token", 60, "validations a minute of one token"},
+		{&c.ActivatePerIP, "activate-per-ip", 30, "activations a minute from one client address"},
+		{&c.ActivatePerKey, "activate-per-key", 10, "activations a minute of one license key"},
+		{&c.ValidatePerIP, "validate-per-ip", 600, "validations a minute from one client address"},
+		{&c.ValidatePerToken, "validate-per-token", 60, "validations a minute of one token"},
 	} {
-		envName := "LICENSED_" + strings.ToUpper(strings.ReplaceAll(l.name, "-", "_"))
-		def := l.def
-		if n, err := strconv.Atoi(env(envName, "")); err == nil {
-			def = n
-		}
-		fs.IntVar(&c.Limits[i], l.name, def, l.what+"; -1: no limit ("+envName+")")
+		fs.IntVar(l.dst, l.name, l.def, l.what+"; -1: no limit ("+envName(l.name)+")")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
 		}
 		return c, usageError{err}
+	}
+	if err := flagsFromEnv(fs); err != nil {
+		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
@@ -129,7 +130,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if created != nil {
 		log.Info("made a new signing key: back up the key directory", "dir", c.Keys, "kid", created.ID)
 	}
-	st, err := storeopen.Open(ctx, c.DB)
+	st, err := storeopen.Open(ctx, c.DB, log)
 	if err != nil {
 		return err
 	}
@@ -158,7 +159,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	limit := func(n int) httpapi.Limit { return httpapi.Limit{Burst: n, Every: time.Minute} }
 	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, QuietOK: c.LogRequests == "errors",
-		Limits:       httpapi.Limits{ActivatePerIP: limit(c.Limits[0]), ActivatePerKey: limit(c.Limits[1]), ValidatePerIP: limit(c.Limits[2]), ValidatePerKey: limit(c.Limits[3])},
+		Limits:       httpapi.Limits{ActivatePerIP: limit(c.ActivatePerIP), ActivatePerKey: limit(c.ActivatePerKey), ValidatePerIP: limit(c.ValidatePerIP), ValidatePerKey: limit(c.ValidatePerToken)},
 		SessionActor: web.SessionActor, Mount: web.Mount})
 	if err != nil {
 		return err

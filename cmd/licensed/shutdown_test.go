@@ -99,7 +99,7 @@ func TestShutdownLosesNothingAcknowledged(t *testing.T) {
 	}
 	require.Positive(t, acked.Load(), "some syncs were answered before the shutdown")
 
-	st, err := storeopen.Open(context.Background(), db)
+	st, err := storeopen.Open(context.Background(), db, nil)
 	require.NoError(t, err)
 	defer st.Close()
 	o, err := st.Overview(context.Background(), time.Now(), 2)

@@ -73,7 +73,7 @@ type gen struct {
 }
 
 func run(ctx context.Context, c config) error {
-	s, err := storeopen.Open(ctx, c.dsn)
+	s, err := storeopen.Open(ctx, c.dsn, nil)
 	if err != nil {
 		return err
 	}

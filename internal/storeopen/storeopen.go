@@ -6,6 +6,7 @@ package storeopen
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 
@@ -20,15 +21,16 @@ const DefaultDSN = "./data/licensing.db"
 // Open opens the store dsn names and applies its migrations. A SQLite DSN
 // may end in ?synchronous=NORMAL to trade durability across a power loss
 // (not across a crash of the process) for fewer fsyncs.
-func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+// log receives the store's background warnings (nil: slog.Default()).
+func Open(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.Store, error) {
 	switch {
 	case dsn == "":
-		return sqlite.Open(ctx, DefaultDSN, sqlite.Options{})
+		return sqlite.Open(ctx, DefaultDSN, sqlite.Options{Log: log})
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return postgres.Open(ctx, dsn, postgres.Options{})
 	}
 	path := strings.TrimPrefix(dsn, "sqlite:")
-	var opts sqlite.Options
+	opts := sqlite.Options{Log: log}
 	if p, query, ok := strings.Cut(path, "?"); ok {
 		q, err := url.ParseQuery(query)
 		if err != nil {

@@ -41,6 +41,7 @@ const secondPassWait = time.Second
 
 type checkpointer struct {
 	path      string
+	log       *slog.Logger
 	db        *sql.DB
 	writer    *sql.DB
 	stop      chan struct{}
@@ -49,7 +50,7 @@ type checkpointer struct {
 	closeErr  error
 }
 
-func startCheckpointer(path, synchronous string, writer *sql.DB) (*checkpointer, error) {
+func startCheckpointer(path, synchronous string, writer *sql.DB, log *slog.Logger) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", dsn(path, url.Values{"_pragma": {"synchronous(" + synchronous + ")"}}))
 	if err != nil {
 		return nil, err
@@ -57,7 +58,7 @@ func startCheckpointer(path, synchronous string, writer *sql.DB) (*checkpointer,
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
-	c := &checkpointer{path: path, db: db, writer: writer, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &checkpointer{path: path, log: log, db: db, writer: writer, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c, nil
 }
@@ -85,7 +86,7 @@ func (c *checkpointer) loop() {
 			suppressed++
 			continue
 		}
-		slog.Warn("sqlite checkpoint failed; the writer's own checkpoint bounds the WAL meanwhile",
+		c.log.Warn("sqlite checkpoint failed; the writer's own checkpoint bounds the WAL meanwhile",
 			"db", c.path, "err", err, "failures_not_logged", suppressed)
 		lastLogged, suppressed = time.Now(), 0
 	}

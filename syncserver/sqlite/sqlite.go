@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,6 +35,9 @@ type Options struct {
 	Synchronous string
 	// Readers is the size of the read pool (default: 2 per CPU, at least 4).
 	Readers int
+	// Log receives the background checkpointer's warnings (default
+	// slog.Default()).
+	Log *slog.Logger
 }
 
 // Dialect is SQLite's: times as Unix milliseconds.
@@ -181,7 +185,10 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 	}
 	r.SetMaxOpenConns(opts.Readers)
 	r.SetMaxIdleConns(opts.Readers)
-	cp, err := startCheckpointer(path, opts.Synchronous, w)
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	cp, err := startCheckpointer(path, opts.Synchronous, w, opts.Log)
 	if err != nil {
 		w.Close()
 		r.Close()
