@@ -5,7 +5,7 @@ BIN         := bin
 DATA        ?= ./data
 ADDR        ?= 127.0.0.1:8080
 
-.PHONY: run build test test-js test-short bench lint fuzz vectors clean
+.PHONY: run build test test-js test-short screenshots bench lint fuzz vectors clean
 
 ## run: build and start licensed with SQLite under ./data, a fresh key and demo data
 run: build
@@ -33,6 +33,10 @@ test-js:
 ## test-short: the quick tests only
 test-short:
 	$(GO) test -short -count=1 ./...
+
+## screenshots: rewrite docs/admin-overview.png from the web admin with demo data (needs Chromium)
+screenshots:
+	LICENSING_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestOverviewScreenshot$$' ./admin/
 
 ## bench: the benchmarks (issue and verify beside raw RSA, and more)
 bench:

@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flowlytix/licensing/syncserver"
+	"github.com/flowlytix/licensing/syncserver/httpapi"
 )
 
 //go:embed templates/*.html
@@ -285,24 +286,8 @@ func (a *Admin) requireSession(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the client's address: the connection's peer, or with
-// TrustProxy the address the proxy in front appended last to
-// X-Forwarded-For, when it is an IP address.
-func (a *Admin) clientIP(r *http.Request) string {
-	if a.trust {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			parts := strings.Split(xff[len(xff)-1], ",")
-			if ip := net.ParseIP(strings.TrimSpace(parts[len(parts)-1])); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the client's address, as the API sees it.
+func (a *Admin) clientIP(r *http.Request) string { return httpapi.ClientIP(r, a.trust) }
 
 func (a *Admin) loginPage(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := a.sessionUser(r); ok {

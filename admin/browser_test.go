@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"strconv"
 	"testing"
 	"time"
 
@@ -183,19 +184,39 @@ func TestTheAdminInABrowser(t *testing.T) {
 	assert.Equal(t, syncserver.SubscriptionActive, sub.Status, "the cross-site post changed nothing")
 }
 
-// TestOverviewScreenshot signs in to a server with demo data and writes the
-// overview to docs/admin-overview.png, which the README shows.
+// TestOverviewScreenshot signs in to a server with demo data and checks that
+// the overview shows the service's figures and draws every chart. Under
+// LICENSING_SCREENSHOTS=1 (make screenshots) it writes the page to
+// docs/admin-overview.png, which the README shows; make test leaves the
+// tracked file alone.
 func TestOverviewScreenshot(t *testing.T) {
 	ctx, _ := chrome(t)
 	s := newSite(t)
 	_, err := demo.Fill(context.Background(), s.svc, s.st)
 	require.NoError(t, err)
+	o, err := s.svc.Overview(context.Background(), 30)
+	require.NoError(t, err)
 	var png []byte
+	var figures []string
+	var points []int
 	require.NoError(t, chromedp.Run(ctx, signIn(s), chromedp.Navigate(s.url+"/admin/"),
-		chromedp.WaitVisible(`#chart-usage`), chromedp.Sleep(800*time.Millisecond),
+		chromedp.WaitVisible(`#chart-usage`),
+		chromedp.Poll(`typeof Chart !== "undefined" && ["chart-activations","chart-validations","chart-devices","chart-usage"].every(id => Chart.getChart(id))`, nil),
+		chromedp.Evaluate(`[...document.querySelectorAll(".figures span")].map(e => e.textContent.trim())`, &figures),
+		chromedp.Evaluate(`["chart-activations","chart-validations","chart-devices","chart-usage"].map(id => Chart.getChart(id).data.datasets.reduce((n, d) => n + d.data.filter(v => v > 0).length, 0))`, &points),
+		chromedp.Sleep(800*time.Millisecond), // the charts' animation
 		chromedp.FullScreenshot(&png, 100)))
+	require.Len(t, figures, 5)
+	assert.Equal(t, strconv.FormatInt(o.ActiveSubscriptions, 10), figures[0], "active subscriptions")
+	assert.Equal(t, strconv.FormatInt(o.ActiveDevices, 10), figures[1], "active devices")
+	assert.Greater(t, o.ActiveSubscriptions, int64(0), "the demo data has subscriptions")
+	for i, n := range points {
+		assert.Greater(t, n, 0, "chart %d draws the demo data's days", i)
+	}
 	require.Greater(t, len(png), 10_000, "a real picture")
-	require.NoError(t, os.WriteFile("../docs/admin-overview.png", png, 0o644))
+	if os.Getenv("LICENSING_SCREENSHOTS") == "1" {
+		require.NoError(t, os.WriteFile("../docs/admin-overview.png", png, 0o644))
+	}
 }
 
 // TestAFeatureNamedProtoStaysAName loads the overview with usage of a

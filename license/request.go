@@ -43,8 +43,12 @@ type Request struct {
 
 // FingerprintHash is how a raw device fingerprint appears in files and
 // requests: the lowercase hex SHA-256 of its UTF-8 bytes.
-func FingerprintHash(fingerprint string) string {
-	sum := sha256.Sum256([]byte(fingerprint))
+func FingerprintHash(fingerprint string) string { return SHA256Hex(fingerprint) }
+
+// SHA256Hex is the lowercase hex SHA-256 of s's bytes: how fingerprints,
+// and on the server license keys, session ids and API tokens, are kept.
+func SHA256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 

@@ -237,9 +237,7 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 // checkTerms validates terms as the issuer would sign them, so a stored
 // subscription can always be signed.
 func (s *Service) checkTerms(sub *Subscription) error {
-	in := issuer.Input{SubscriptionID: sub.ID, CustomerID: sub.CustomerID, TenantID: sub.TenantID, Tier: sub.Tier,
-		Features: sub.Features, MaxDevices: sub.MaxDevices, StartsAt: sub.StartsAt, ExpiresAt: sub.ExpiresAt,
-		GracePeriodDays: sub.GracePeriodDays, CheckInDays: sub.CheckInDays, MaxOfflineDays: sub.MaxOfflineDays}
+	in := issuerInput(sub, "", "")
 	if in.CustomerID == "" {
 		return Errorf(KindInvalid, CodeInvalidRequest, "customer_id is required")
 	}

@@ -3,7 +3,6 @@ package syncserver
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -151,12 +150,7 @@ func (s *Service) Now() time.Time { return s.now().UTC() }
 // sign issues a file for sub, bound to a device when deviceID is set, and
 // returns it with the record to store.
 func (s *Service) sign(ctx context.Context, sub *Subscription, deviceID, fingerprintSHA256 string) (*issuer.License, *LicenseFileRecord, error) {
-	lic, err := s.signing.Load().issuer.Issue(ctx, issuer.Input{
-		SubscriptionID: sub.ID, CustomerID: sub.CustomerID, TenantID: sub.TenantID, Tier: sub.Tier,
-		Features: sub.Features, MaxDevices: sub.MaxDevices, StartsAt: sub.StartsAt, ExpiresAt: sub.ExpiresAt,
-		GracePeriodDays: sub.GracePeriodDays, CheckInDays: sub.CheckInDays, MaxOfflineDays: sub.MaxOfflineDays,
-		DeviceID: deviceID, DeviceFingerprintSHA256: fingerprintSHA256,
-	})
+	lic, err := s.signing.Load().issuer.Issue(ctx, issuerInput(sub, deviceID, fingerprintSHA256))
 	if err != nil {
 		var ve *issuer.ValidationError
 		if errors.As(err, &ve) {
@@ -170,6 +164,17 @@ func (s *Service) sign(ctx context.Context, sub *Subscription, deviceID, fingerp
 		IssuedAt: lic.Claims.IssuedAt, ExpiresAt: lic.Claims.Expiry, Token: lic.Token,
 	}
 	return lic, rec, nil
+}
+
+// issuerInput is what the issuer signs for sub: its terms, bound to a
+// device when deviceID is set.
+func issuerInput(sub *Subscription, deviceID, fingerprintSHA256 string) issuer.Input {
+	return issuer.Input{
+		SubscriptionID: sub.ID, CustomerID: sub.CustomerID, TenantID: sub.TenantID, Tier: sub.Tier,
+		Features: sub.Features, MaxDevices: sub.MaxDevices, StartsAt: sub.StartsAt, ExpiresAt: sub.ExpiresAt,
+		GracePeriodDays: sub.GracePeriodDays, CheckInDays: sub.CheckInDays, MaxOfflineDays: sub.MaxOfflineDays,
+		DeviceID: deviceID, DeviceFingerprintSHA256: fingerprintSHA256,
+	}
 }
 
 // AppStatus is what the app is told of its subscription: active, grace,
@@ -266,7 +271,9 @@ func (s *Service) CachedTokens() int { return s.tokens.Len() }
 
 // hashSecret is how API tokens and session ids are stored: hex SHA-256.
 // They are 256-bit random values, so a fast hash is enough.
-func hashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
+func hashSecret(secret string) string { return license.SHA256Hex(secret) }
+
+// LicenseKeyHash is how a license key is indexed: its SHA-256, so that a
+// lookup is one index probe and the key itself is then compared in
+// constant time.
+func LicenseKeyHash(key string) string { return license.SHA256Hex(key) }

@@ -1,6 +1,6 @@
-// Command licensed is the Flowlytix Licensing server: the sync API that apps
-// call, the admin API, scheduled jobs and (later) the web admin. Run
-// licensed help.
+// Command licensed is the Flowlytix Licensing server: the app API, the
+// admin API, the web admin and the scheduled jobs, over SQLite or
+// PostgreSQL. Run licensed help.
 package main
 
 import (

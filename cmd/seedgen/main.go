@@ -170,7 +170,7 @@ func (g *gen) subscriptionsAndDevices(ctx context.Context) error {
 		starts := g.past(365)
 		expires := starts.Add(365 * 24 * time.Hour)
 		status := statuses[g.rnd.IntN(len(statuses))]
-		return []any{id, customerIDs[i%len(customerIDs)], planIDs[t], "", key, sqlstore.LicenseKeyHash(key), tiers[t],
+		return []any{id, customerIDs[i%len(customerIDs)], planIDs[t], "", key, syncserver.LicenseKeyHash(key), tiers[t],
 			`["export","sync"]`, perSub[i] + 2, perSub[i], status, g.t(starts), g.t(expires), g.t(expires.Add(14 * 24 * time.Hour)),
 			14, 7, 30, 0, int64(1900 * (t + 1) * (t + 1)), 1, g.t(starts), g.t(starts)}
 	})

@@ -35,8 +35,9 @@ func ActorFrom(ctx context.Context) syncserver.Actor {
 	return a
 }
 
-// WithActor marks a request as made by an admin; the web admin's session
-// check uses it.
+// WithActor marks a request as made by an admin, named for the audit log:
+// the admin API's bearer-token check and, through Config.SessionActor, a
+// web admin session set it; ActorFrom reads it back.
 func WithActor(ctx context.Context, a syncserver.Actor) context.Context {
 	return context.WithValue(ctx, keyActor, a)
 }
@@ -143,15 +144,19 @@ func (a *API) observe(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the address rate limits key on: the connection's peer, or,
-// behind a proxy the operator trusts, the last address it appended to
-// X-Forwarded-For.
-func (a *API) clientIP(r *http.Request) string {
-	if a.trustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			if ip := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(ip) != nil {
-				return ip
+// clientIP is the address rate limits, logs and the audit key on.
+func (a *API) clientIP(r *http.Request) string { return ClientIP(r, a.trustProxy) }
+
+// ClientIP is a request's client address: the connection's peer, or, with
+// trustProxy (a proxy in front that the operator trusts), the address that
+// proxy appended last to X-Forwarded-For, when it is an IP address. The
+// web admin uses it too, so that both key throttles on the same address.
+func ClientIP(r *http.Request, trustProxy bool) string {
+	if trustProxy {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			if ip := net.ParseIP(strings.TrimSpace(parts[len(parts)-1])); ip != nil {
+				return ip.String()
 			}
 		}
 	}

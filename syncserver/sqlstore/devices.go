@@ -398,7 +398,7 @@ func (s *Store) ActivationState(ctx context.Context, key, deviceID string) (*syn
 		LEFT JOIN devices d ON d.subscription_id = s.id AND d.device_id = $2
 		LEFT JOIN license_files lf ON lf.jti = (SELECT f.jti FROM license_files f
 			WHERE f.subscription_id = s.id AND f.device_row_id = d.id ORDER BY f.issued_at DESC, f.revision DESC LIMIT 1)
-		WHERE s.license_key_hash = $1`, LicenseKeyHash(key), deviceID).Scan(dest...)
+		WHERE s.license_key_hash = $1`, syncserver.LicenseKeyHash(key), deviceID).Scan(dest...)
 	if err == sql.ErrNoRows || err == nil && subtle.ConstantTimeCompare([]byte(sub.LicenseKey), []byte(key)) != 1 {
 		return nil, nil, nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeLicenseNotFound, "no subscription has this license key")
 	}

@@ -2,10 +2,8 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
@@ -19,14 +17,6 @@ func scanSubscription(row scanner, x *syncserver.Subscription) error {
 	return row.Scan(&x.ID, &x.CustomerID, &x.PlanID, &x.TenantID, &x.LicenseKey, &x.Tier, listScan{&x.Features},
 		&x.MaxDevices, &x.ActiveDevices, &x.Status, tm(&x.StartsAt), tm(&x.ExpiresAt), &x.GracePeriodDays,
 		&x.CheckInDays, &x.MaxOfflineDays, &x.FreeSeatsAfterDays, &x.Revision, tm(&x.CreatedAt), tm(&x.UpdatedAt))
-}
-
-// LicenseKeyHash is how a license key is indexed: its SHA-256, so that a
-// lookup is one index probe and the key itself is then compared in
-// constant time.
-func LicenseKeyHash(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
 }
 
 func nullString(s string) any {
@@ -72,7 +62,7 @@ func (s *Store) CreateSubscription(ctx context.Context, x *syncserver.Subscripti
 			max_devices, active_devices, status, starts_at, expires_at, hard_expires_at, grace_period_days, check_in_days, max_offline_days,
 			free_seats_after_days, monthly_price_cents, revision, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
-			x.ID, x.CustomerID, nullString(x.PlanID), x.TenantID, x.LicenseKey, LicenseKeyHash(x.LicenseKey), x.Tier, encodeList(x.Features),
+			x.ID, x.CustomerID, nullString(x.PlanID), x.TenantID, x.LicenseKey, syncserver.LicenseKeyHash(x.LicenseKey), x.Tier, encodeList(x.Features),
 			x.MaxDevices, x.Status, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()), x.GracePeriodDays, x.CheckInDays,
 			x.MaxOfflineDays, x.FreeSeatsAfterDays, monthly, x.Revision, tx.t(x.CreatedAt), tx.t(x.UpdatedAt))
 		if tx.d.IsUniqueViolation(err) {
@@ -99,7 +89,7 @@ func (s *Store) GetSubscription(ctx context.Context, id string) (*syncserver.Sub
 // the hash index, then a constant-time comparison of the keys themselves.
 func (s *Store) GetSubscriptionByLicenseKey(ctx context.Context, key string) (*syncserver.Subscription, error) {
 	var x syncserver.Subscription
-	err := scanSubscription(s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM subscriptions s WHERE s.license_key_hash = $1`, LicenseKeyHash(key)), &x)
+	err := scanSubscription(s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM subscriptions s WHERE s.license_key_hash = $1`, syncserver.LicenseKeyHash(key)), &x)
 	if err == sql.ErrNoRows || err == nil && subtle.ConstantTimeCompare([]byte(x.LicenseKey), []byte(key)) != 1 {
 		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeLicenseNotFound, "no subscription has this license key")
 	}
@@ -191,7 +181,7 @@ func (s *Store) ListSubscriptions(ctx context.Context, f syncserver.Subscription
 	}
 	if f.Query != "" {
 		from = "subscriptions s JOIN customers c ON c.id = s.customer_id"
-		w.add("(s.license_key_hash = $# OR s.id = $# OR c.search LIKE $# ESCAPE '\\')", LicenseKeyHash(f.Query), f.Query, likePattern(f.Query))
+		w.add("(s.license_key_hash = $# OR s.id = $# OR c.search LIKE $# ESCAPE '\\')", syncserver.LicenseKeyHash(f.Query), f.Query, likePattern(f.Query))
 	}
 	order := "s.created_at DESC, s.id"
 	if !f.ExpiringBefore.IsZero() {
