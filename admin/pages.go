@@ -382,7 +382,7 @@ func (a *Admin) subscription(w http.ResponseWriter, r *http.Request) {
 	}
 	a.render(w, r, "subscription", page{Title: "Subscription", Nav: "subscriptions", Data: map[string]any{
 		"Sub": sub, "Customer": cust, "Devices": devices, "Files": files, "Audit": audit,
-		"AppStatus": syncserver.AppStatus(sub, a.svc.Now()), "Features": strings.Join(sub.Features, ", "),
+		"AppStatus": syncserver.AppStatusOf(sub, a.svc.Now()), "Features": strings.Join(sub.Features, ", "),
 		"RenewTo": sub.ExpiresAt.AddDate(1, 0, 0).Format("2006-01-02")}})
 }
 

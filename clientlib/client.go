@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -263,20 +262,13 @@ func (c *Client) ActivationRequest(licenseKey string) ([]byte, error) {
 }
 
 // RevocationListType is the typ of the server's signed revocation list.
-const RevocationListType = "flowlytix-revocations+jwt"
+const RevocationListType = license.RevocationListType
 
 // ImportRevocations applies a signed revocation list carried in by hand
 // (GET /api/v1/licensing/revocations with Accept: application/jose).
 func (c *Client) ImportRevocations(ctx context.Context, jws []byte) (int, error) {
-	payload, err := license.VerifyJSON(string(jws), c.keys, RevocationListType)
+	list, err := license.ParseRevocationList(string(jws), c.keys)
 	if err != nil {
-		return 0, fmt.Errorf("import revocations: %w", err)
-	}
-	var list struct {
-		Revocations []Revocation `json:"revocations"`
-		Cursor      int64        `json:"revocation_cursor"`
-	}
-	if err := json.Unmarshal(payload, &list); err != nil {
 		return 0, fmt.Errorf("import revocations: %w", err)
 	}
 	return len(list.Revocations), c.applyRevocations(ctx, list.Revocations, list.Cursor)

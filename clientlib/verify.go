@@ -36,22 +36,14 @@ const ClockTolerance = 5 * time.Minute
 
 // Revocation states, as the server's revocation list carries them.
 const (
-	StateRevoked   = "revoked"
-	StateSuspended = "suspended"
-	StateBlocked   = "blocked"
-	StateActive    = "active"
+	StateRevoked   = license.StateRevoked
+	StateSuspended = license.StateSuspended
+	StateBlocked   = license.StateBlocked
+	StateActive    = license.StateActive
 )
 
-// Revocation is one entry of the revocation list. An entry without a device
-// id is about the whole subscription; one with a device id about that device
-// alone. The entry with the highest Seq is the current state.
-type Revocation struct {
-	Seq            int64     `json:"seq"`
-	SubscriptionID string    `json:"subscription_id"`
-	DeviceID       string    `json:"device_id,omitempty"`
-	State          string    `json:"state"`
-	At             time.Time `json:"at"`
-}
+// Revocation is one entry of the revocation list (license.Revocation).
+type Revocation = license.Revocation
 
 // State is what the app remembers between checks (the cache). Zero values
 // mean "nothing recorded yet".

@@ -421,7 +421,7 @@ func (s *Service) latestUnbound(ctx context.Context, id string) (*Subscription, 
 	}
 	now := s.Now()
 	if !usable(sub, now) {
-		return nil, nil, now, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s; it gets no license file", AppStatus(sub, now))
+		return nil, nil, now, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s; it gets no license file", AppStatusOf(sub, now))
 	}
 	f, err := s.store.LatestLicenseFile(ctx, sub.ID, "")
 	if errors.Is(err, ErrNotFound) {
@@ -446,7 +446,7 @@ func (s *Service) OfflineActivate(ctx context.Context, actor Actor, requestFile 
 	}
 	now := s.Now()
 	if !usable(sub, now) {
-		return nil, nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s", AppStatus(sub, now))
+		return nil, nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s", AppStatusOf(sub, now))
 	}
 	lic, rec, err := s.sign(ctx, sub, req.DeviceID, req.DeviceFingerprintSHA256)
 	if err != nil {

@@ -88,7 +88,7 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 	}
 	now := s.Now()
 	if !usable(sub, now) {
-		return nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s", AppStatus(sub, now))
+		return nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s", AppStatusOf(sub, now))
 	}
 	fp := license.FingerprintHash(in.DeviceFingerprint)
 	act := Activation{SubscriptionID: sub.ID, DeviceID: in.DeviceID, FingerprintSHA256: fp,
@@ -199,14 +199,14 @@ func (s *Service) validate(ctx context.Context, token, deviceID string, now time
 	if d := sub.ExpiresAt.Sub(now); d > 0 {
 		out.DaysRemaining = int(d / license.Day)
 	}
-	switch AppStatus(sub, now) {
-	case "suspended", "revoked":
+	switch AppStatusOf(sub, now) {
+	case AppSuspended, AppRevoked:
 		out.Reason = ReasonSubscriptionInactive
 		return out, sub, nil, nil
-	case "expired":
+	case AppExpired:
 		out.Reason = ReasonSubscriptionExpired
 		return out, sub, nil, nil
-	case "grace":
+	case AppGrace:
 		out.InGrace = true
 	}
 	if claims.DeviceBound() && claims.DeviceID != deviceID {
@@ -248,7 +248,7 @@ type SyncInput struct {
 
 // SyncOutput is the server's answer.
 type SyncOutput struct {
-	Status      string
+	Status      AppStatus
 	ServerTime  time.Time
 	LicenseFile []byte // nil unless the device needs a newer file
 	Revocations []Revocation
@@ -368,12 +368,12 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		return nil, err
 	}
 	now := s.Now()
-	out := &SyncOutput{Status: AppStatus(sub, now), ServerTime: now}
+	out := &SyncOutput{Status: AppStatusOf(sub, now), ServerTime: now}
 	if dev.Status == DeviceDeactivated {
 		return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device was deactivated; activate it again")
 	}
 	if dev.Status == DeviceBlocked {
-		out.Status = "revoked" // the revocation list says "blocked" for this device
+		out.Status = AppRevoked // the revocation list says "blocked" for this device
 	}
 	// Everything that can fail comes before the write: once the app's
 	// events are stored, the sync must say so, or the app would send them
@@ -384,7 +384,7 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		return nil, err
 	}
 	var rec *LicenseFileRecord
-	if (out.Status == "active" || out.Status == "grace") && dev.HoldsSeat() {
+	if out.Status.Usable() && dev.HoldsSeat() {
 		if out.LicenseFile, rec, err = s.fileFor(ctx, sub, dev, latest, claims, now); err != nil {
 			return nil, err
 		}
@@ -473,9 +473,6 @@ func (s *Service) Revocations(ctx context.Context, since int64) ([]Revocation, i
 	return s.store.RevocationsSince(ctx, since, 10000)
 }
 
-// RevocationListType is the typ of a signed revocation list.
-const RevocationListType = "flowlytix-revocations+jwt"
-
 // SignedRevocations returns the revocation list after a cursor as a JWS
 // signed with the license key, for carrying to air-gapped machines. Entries
 // never change once written, so a document is signed once per list and key
@@ -499,8 +496,11 @@ func (s *Service) SignedRevocations(ctx context.Context, since int64) (string, e
 	if doc, ok := s.revocationDocs.get(key); ok {
 		return doc, nil
 	}
-	doc, err := license.SignJSON(k.Signer(), k.ID, RevocationListType, map[string]any{
-		"iss": license.Issuer, "iat": s.Now().Unix(), "revocations": revs, "revocation_cursor": cursor,
+	if revs == nil {
+		revs = []Revocation{}
+	}
+	doc, err := license.SignJSON(k.Signer(), k.ID, license.RevocationListType, license.RevocationList{
+		Issuer: license.Issuer, IssuedAt: s.Now().Unix(), Revocations: revs, Cursor: cursor,
 	})
 	if err != nil {
 		return "", err

@@ -3,6 +3,8 @@ package syncserver
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/flowlytix/licensing/license"
 )
 
 // Subscription statuses.
@@ -38,12 +40,12 @@ const (
 // DeviceStatuses lists the device statuses.
 var DeviceStatuses = []string{DeviceActive, DeviceInactive, DeviceDeactivated, DeviceBlocked}
 
-// Revocation list states (the contract's).
+// Revocation list states (the contract's, defined in license).
 const (
-	StateRevoked   = "revoked"
-	StateSuspended = "suspended"
-	StateBlocked   = "blocked"
-	StateActive    = "active" // reinstated
+	StateRevoked   = license.StateRevoked
+	StateSuspended = license.StateSuspended
+	StateBlocked   = license.StateBlocked
+	StateActive    = license.StateActive
 )
 
 // Customer owns subscriptions.
@@ -139,14 +141,8 @@ type LicenseFileRecord struct {
 	Token          string    `json:"-"`
 }
 
-// Revocation is one entry of the revocation log.
-type Revocation struct {
-	Seq            int64     `json:"seq"`
-	SubscriptionID string    `json:"subscription_id"`
-	DeviceID       string    `json:"device_id,omitempty"` // the app's device id
-	State          string    `json:"state"`
-	At             time.Time `json:"at"`
-}
+// Revocation is one entry of the revocation log, as the clients read it.
+type Revocation = license.Revocation
 
 // Heartbeat says a device was running at a time.
 type Heartbeat struct {

@@ -177,31 +177,45 @@ func issuerInput(sub *Subscription, deviceID, fingerprintSHA256 string) issuer.I
 	}
 }
 
-// AppStatus is what the app is told of its subscription: active, grace,
-// expired, suspended or revoked.
-func AppStatus(sub *Subscription, now time.Time) string {
+// AppStatus is what the app is told of its subscription in a sync's
+// status (the contract's values).
+type AppStatus string
+
+// The app statuses.
+const (
+	AppActive    AppStatus = "active"
+	AppGrace     AppStatus = "grace"
+	AppExpired   AppStatus = "expired"
+	AppSuspended AppStatus = "suspended"
+	AppRevoked   AppStatus = "revoked"
+)
+
+// Usable reports whether a subscription with this status may get seats and
+// new files.
+func (a AppStatus) Usable() bool { return a == AppActive || a == AppGrace }
+
+// AppStatusOf is what the app is told of sub at now: its stored status,
+// and, for an active one, whether its expiry and grace have passed.
+func AppStatusOf(sub *Subscription, now time.Time) AppStatus {
 	switch sub.Status {
 	case SubscriptionSuspended:
-		return "suspended"
+		return AppSuspended
 	case SubscriptionRevoked, SubscriptionCancelled:
-		return "revoked"
+		return AppRevoked
 	case SubscriptionExpired:
-		return "expired"
+		return AppExpired
 	}
 	switch {
 	case !now.Before(sub.HardExpiresAt()):
-		return "expired"
+		return AppExpired
 	case now.After(sub.ExpiresAt):
-		return "grace"
+		return AppGrace
 	}
-	return "active"
+	return AppActive
 }
 
 // usable reports whether the subscription may get seats and new files.
-func usable(sub *Subscription, now time.Time) bool {
-	st := AppStatus(sub, now)
-	return st == "active" || st == "grace"
-}
+func usable(sub *Subscription, now time.Time) bool { return AppStatusOf(sub, now).Usable() }
 
 // verifiedToken is what the cache remembers of a token.
 type verifiedToken struct {

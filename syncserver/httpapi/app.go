@@ -190,7 +190,7 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	resp := syncResponse{Status: out.Status, ServerTime: out.ServerTime, Revocations: out.Revocations,
+	resp := syncResponse{Status: string(out.Status), ServerTime: out.ServerTime, Revocations: out.Revocations,
 		RevocationCursor: out.Cursor, Accepted: out.Accepted, Duplicates: out.Duplicates}
 	if resp.Revocations == nil {
 		resp.Revocations = []syncserver.Revocation{}

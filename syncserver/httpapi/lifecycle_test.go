@@ -216,7 +216,7 @@ func TestAirGappedActivationThroughTheAPI(t *testing.T) {
 		resp, err := httpDo(rq)
 		require.NoError(t, err)
 		assert.Equal(t, "application/jose", resp.header.Get("Content-Type"))
-		payload, err := license.VerifyJSON(string(resp.body), s.svc.Keys(), syncserver.RevocationListType)
+		payload, err := license.VerifyJSON(string(resp.body), s.svc.Keys(), license.RevocationListType)
 		require.NoError(t, err)
 		assert.Contains(t, string(payload), `"state":"suspended"`)
 	})
