@@ -12,11 +12,11 @@ import (
 
 // The signed-in admin's own account: password and sessions.
 
-func (a *Admin) passwordPage(w http.ResponseWriter, r *http.Request) {
+func (a *Console) passwordPage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "password", page{Title: "Change password", Nav: "account"})
 }
 
-func (a *Admin) changePassword(w http.ResponseWriter, r *http.Request) {
+func (a *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 	again := func(status int, msg string) {
 		w.WriteHeader(status)
 		a.render(w, r, "password", page{Title: "Change password", Nav: "account", Error: msg})
@@ -52,7 +52,7 @@ type sessionRow struct {
 	Current bool
 }
 
-func (a *Admin) sessions(w http.ResponseWriter, r *http.Request) {
+func (a *Console) sessions(w http.ResponseWriter, r *http.Request) {
 	list, err := a.svc.Sessions(r.Context(), userFrom(r.Context()))
 	if err != nil {
 		a.internal(w, r, err)
@@ -67,7 +67,7 @@ func (a *Admin) sessions(w http.ResponseWriter, r *http.Request) {
 		"List": rows, "Idle": humanDuration(a.svc.SessionIdleTimeout()), "Lifetime": humanDuration(a.svc.SessionLifetime())}})
 }
 
-func (a *Admin) endSession(w http.ResponseWriter, r *http.Request) {
+func (a *Console) endSession(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	if err := a.svc.EndSession(r.Context(), userFrom(r.Context()), id); err != nil {
 		a.failed(w, r, err)
@@ -81,7 +81,7 @@ func (a *Admin) endSession(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/sessions", "session-ended")
 }
 
-func (a *Admin) endAllSessions(w http.ResponseWriter, r *http.Request) {
+func (a *Console) endAllSessions(w http.ResponseWriter, r *http.Request) {
 	if _, err := a.svc.SignOutEverywhere(r.Context(), userFrom(r.Context())); err != nil {
 		a.internal(w, r, err)
 		return

@@ -40,8 +40,8 @@ type Config struct {
 	Now            func() time.Time
 }
 
-// Admin is the web admin: pages under /admin.
-type Admin struct {
+// Console is the web admin: pages under /admin.
+type Console struct {
 	svc   *syncserver.Service
 	log   *slog.Logger
 	trust bool
@@ -52,14 +52,14 @@ type Admin struct {
 }
 
 // New parses the templates and returns the web admin.
-func New(cfg Config) (*Admin, error) {
+func New(cfg Config) (*Console, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Admin{svc: cfg.Service, log: cfg.Log, trust: cfg.TrustProxy, plain: cfg.AllowPlainHTTP, now: cfg.Now,
+	a := &Console{svc: cfg.Service, log: cfg.Log, trust: cfg.TrustProxy, plain: cfg.AllowPlainHTTP, now: cfg.Now,
 		pages: map[string]*template.Template{}, csrf: http.NewCrossOriginProtection()}
 	a.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Forbidden: a cross-site request was refused.", http.StatusForbidden)
@@ -104,7 +104,7 @@ var funcs = template.FuncMap{
 }
 
 // Mount adds the web admin's routes to r, under /admin.
-func (a *Admin) Mount(r chi.Router) {
+func (a *Console) Mount(r chi.Router) {
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(a.headers, a.csrf.Handler)
 		r.Handle("/static/*", http.StripPrefix("/admin", http.FileServer(filesOnly{http.FS(staticFS)})))
@@ -150,7 +150,7 @@ func (a *Admin) Mount(r chi.Router) {
 
 // headers sets the security headers of every admin page: a CSP with no
 // inline script, no plugins, no base override, no framing.
-func (a *Admin) headers(next http.Handler) http.Handler {
+func (a *Console) headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -207,7 +207,7 @@ func actor(r *http.Request) syncserver.Actor {
 
 // overTLS reports whether the browser reached us over TLS, directly or
 // through a proxy we trust to say so.
-func (a *Admin) overTLS(r *http.Request) bool {
+func (a *Console) overTLS(r *http.Request) bool {
 	return r.TLS != nil || a.trust && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
@@ -227,27 +227,27 @@ func loopback(r *http.Request) bool {
 // behind a TLS proxy too, whether or not the proxy is trusted: the browser
 // is on HTTPS there, and a proxy that forgot to say so must not turn the
 // cookie plain.
-func (a *Admin) secureCookie(r *http.Request) bool {
+func (a *Console) secureCookie(r *http.Request) bool {
 	return !a.plain || a.overTLS(r) || loopback(r)
 }
 
 // cookieName is "__Host-" prefixed wherever the cookie is Secure, which
 // the prefix requires.
-func (a *Admin) cookieName(r *http.Request) string {
+func (a *Console) cookieName(r *http.Request) string {
 	if a.secureCookie(r) {
 		return "__Host-flowlytix_session"
 	}
 	return "flowlytix_session"
 }
 
-func (a *Admin) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
+func (a *Console) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: a.cookieName(r), Value: value, Path: "/", HttpOnly: true, Secure: a.secureCookie(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: maxAge})
 }
 
 // SessionActor authenticates a request by its session cookie; the admin API
 // accepts it as well as bearer tokens.
-func (a *Admin) SessionActor(r *http.Request) (syncserver.Actor, bool) {
+func (a *Console) SessionActor(r *http.Request) (syncserver.Actor, bool) {
 	u, _, ok := a.sessionUser(r)
 	if !ok {
 		return "", false
@@ -255,7 +255,7 @@ func (a *Admin) SessionActor(r *http.Request) (syncserver.Actor, bool) {
 	return syncserver.Actor("admin:" + u.Email), true
 }
 
-func (a *Admin) sessionUser(r *http.Request) (*syncserver.AdminUser, *syncserver.AdminSession, bool) {
+func (a *Console) sessionUser(r *http.Request) (*syncserver.AdminUser, *syncserver.AdminSession, bool) {
 	c, err := r.Cookie(a.cookieName(r))
 	if err != nil {
 		return nil, nil, false
@@ -270,7 +270,7 @@ func (a *Admin) sessionUser(r *http.Request) (*syncserver.AdminUser, *syncserver
 	return u, sess, true
 }
 
-func (a *Admin) requireSession(next http.Handler) http.Handler {
+func (a *Console) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, sess, ok := a.sessionUser(r)
 		if !ok {
@@ -287,9 +287,9 @@ func (a *Admin) requireSession(next http.Handler) http.Handler {
 }
 
 // clientIP is the client's address, as the API sees it.
-func (a *Admin) clientIP(r *http.Request) string { return httpapi.ClientIP(r, a.trust) }
+func (a *Console) clientIP(r *http.Request) string { return httpapi.ClientIP(r, a.trust) }
 
-func (a *Admin) loginPage(w http.ResponseWriter, r *http.Request) {
+func (a *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := a.sessionUser(r); ok {
 		http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 		return
@@ -305,7 +305,7 @@ func safeNext(next string) string {
 	return "/admin/"
 }
 
-func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
+func (a *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	next := safeNext(r.PostFormValue("next"))
@@ -373,7 +373,7 @@ func humanDuration(d time.Duration) string {
 	return d.String()
 }
 
-func (a *Admin) logout(w http.ResponseWriter, r *http.Request) {
+func (a *Console) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(a.cookieName(r)); err == nil {
 		if err := a.svc.SignOut(r.Context(), userFrom(r.Context()), c.Value); err != nil {
 			a.internal(w, r, err)

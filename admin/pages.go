@@ -28,7 +28,7 @@ type page struct {
 	Query url.Values
 }
 
-func (a *Admin) render(w http.ResponseWriter, r *http.Request, name string, p page) {
+func (a *Console) render(w http.ResponseWriter, r *http.Request, name string, p page) {
 	t, ok := a.pages[name]
 	if !ok {
 		a.internal(w, r, errors.New("no template "+name))
@@ -49,13 +49,13 @@ func (a *Admin) render(w http.ResponseWriter, r *http.Request, name string, p pa
 	buf.WriteTo(w)
 }
 
-func (a *Admin) internal(w http.ResponseWriter, r *http.Request, err error) {
+func (a *Console) internal(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.ErrorContext(r.Context(), "admin page failed", "path", r.URL.Path, "err", err)
 	http.Error(w, "Something went wrong; it has been logged.", http.StatusInternalServerError)
 }
 
 // fail shows a domain error on the page it came from, or an error page.
-func (a *Admin) failed(w http.ResponseWriter, r *http.Request, err error) {
+func (a *Console) failed(w http.ResponseWriter, r *http.Request, err error) {
 	var de *syncserver.Error
 	if !errors.As(err, &de) || de.Kind == syncserver.KindInternal {
 		a.internal(w, r, err)
@@ -129,7 +129,7 @@ func newPager(r *http.Request, p syncserver.Page, total int) pager {
 	return pg
 }
 
-func (a *Admin) overview(w http.ResponseWriter, r *http.Request) {
+func (a *Console) overview(w http.ResponseWriter, r *http.Request) {
 	o, err := a.svc.Overview(r.Context(), 30)
 	if err != nil {
 		a.internal(w, r, err)
@@ -139,7 +139,7 @@ func (a *Admin) overview(w http.ResponseWriter, r *http.Request) {
 }
 
 // overviewJSON feeds the charts (no inline script: the CSP forbids it).
-func (a *Admin) overviewJSON(w http.ResponseWriter, r *http.Request) {
+func (a *Console) overviewJSON(w http.ResponseWriter, r *http.Request) {
 	o, err := a.svc.Overview(r.Context(), 30)
 	if err != nil {
 		a.internal(w, r, err)
@@ -151,7 +151,7 @@ func (a *Admin) overviewJSON(w http.ResponseWriter, r *http.Request) {
 
 func str(s string) *string { return &s }
 
-func (a *Admin) customers(w http.ResponseWriter, r *http.Request) {
+func (a *Console) customers(w http.ResponseWriter, r *http.Request) {
 	p := pageOf(r)
 	list, total, err := a.svc.ListCustomers(r.Context(), syncserver.CustomerFilter{Query: r.URL.Query().Get("q"), Page: p})
 	if err != nil {
@@ -161,7 +161,7 @@ func (a *Admin) customers(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "customers", page{Title: "Customers", Nav: "customers", Data: map[string]any{"List": list, "Pager": newPager(r, p, total)}})
 }
 
-func (a *Admin) createCustomer(w http.ResponseWriter, r *http.Request) {
+func (a *Console) createCustomer(w http.ResponseWriter, r *http.Request) {
 	c, err := a.svc.CreateCustomer(r.Context(), actor(r), syncserver.CustomerInput{Email: str(r.PostFormValue("email")),
 		CompanyName: str(r.PostFormValue("company_name")), FirstName: str(r.PostFormValue("first_name")), LastName: str(r.PostFormValue("last_name"))})
 	if err != nil {
@@ -187,11 +187,11 @@ func errText(err error) string {
 	return "Something went wrong."
 }
 
-func (a *Admin) customer(w http.ResponseWriter, r *http.Request) {
+func (a *Console) customer(w http.ResponseWriter, r *http.Request) {
 	a.customerPage(w, r, chi.URLParam(r, "id"), nil)
 }
 
-func (a *Admin) customerPage(w http.ResponseWriter, r *http.Request, id string, extra map[string]any) {
+func (a *Console) customerPage(w http.ResponseWriter, r *http.Request, id string, extra map[string]any) {
 	c, err := a.svc.GetCustomer(r.Context(), id)
 	if err != nil {
 		a.failed(w, r, err)
@@ -215,7 +215,7 @@ func (a *Admin) customerPage(w http.ResponseWriter, r *http.Request, id string, 
 	a.render(w, r, "customer", page{Title: c.Email, Nav: "customers", Data: data})
 }
 
-func (a *Admin) updateCustomer(w http.ResponseWriter, r *http.Request) {
+func (a *Console) updateCustomer(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	_, err := a.svc.UpdateCustomer(r.Context(), actor(r), id, syncserver.CustomerInput{Email: str(r.PostFormValue("email")),
 		CompanyName: str(r.PostFormValue("company_name")), FirstName: str(r.PostFormValue("first_name")), LastName: str(r.PostFormValue("last_name"))})
@@ -226,7 +226,7 @@ func (a *Admin) updateCustomer(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/customers/"+id, "customer-saved")
 }
 
-func (a *Admin) subscriptions(w http.ResponseWriter, r *http.Request) {
+func (a *Console) subscriptions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p := pageOf(r)
 	f := syncserver.SubscriptionFilter{Status: q.Get("status"), Tier: q.Get("tier"), Query: q.Get("q"), Page: p}
@@ -244,7 +244,7 @@ func (a *Admin) subscriptions(w http.ResponseWriter, r *http.Request) {
 // searchSubscriptions takes the search form by POST, so that a license key
 // typed into it never lands in a URL (browser history, proxy logs): a key
 // opens its subscription, other text goes on to the GET list.
-func (a *Admin) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
+func (a *Console) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
 	q := strings.TrimSpace(r.PostFormValue("q"))
 	if key, err := license.ParseLicenseKey(q); err == nil {
 		sub, err := a.svc.SubscriptionByLicenseKey(r.Context(), key)
@@ -310,7 +310,7 @@ func features(v string) []string {
 	return out
 }
 
-func (a *Admin) createSubscription(w http.ResponseWriter, r *http.Request) {
+func (a *Console) createSubscription(w http.ResponseWriter, r *http.Request) {
 	customerID := r.PostFormValue("customer_id")
 	in := syncserver.SubscriptionInput{CustomerID: customerID, PlanID: r.PostFormValue("plan_id"), Tier: r.PostFormValue("tier")}
 	var err error
@@ -356,7 +356,7 @@ func (a *Admin) createSubscription(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/subscriptions/"+sub.ID, "subscription-created")
 }
 
-func (a *Admin) subscription(w http.ResponseWriter, r *http.Request) {
+func (a *Console) subscription(w http.ResponseWriter, r *http.Request) {
 	sub, err := a.svc.GetSubscription(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		a.failed(w, r, err)
@@ -386,7 +386,7 @@ func (a *Admin) subscription(w http.ResponseWriter, r *http.Request) {
 		"RenewTo": sub.ExpiresAt.AddDate(1, 0, 0).Format("2006-01-02")}})
 }
 
-func (a *Admin) renew(w http.ResponseWriter, r *http.Request) {
+func (a *Console) renew(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	t, err := formDate(r.PostFormValue("expires_at"))
 	if err == nil {
@@ -399,7 +399,7 @@ func (a *Admin) renew(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/subscriptions/"+id, "renewed")
 }
 
-func (a *Admin) changeTerms(w http.ResponseWriter, r *http.Request) {
+func (a *Console) changeTerms(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	in := syncserver.TermsInput{Features: features(r.PostFormValue("features"))}
 	seats, err := formInt(r, "max_devices")
@@ -415,7 +415,7 @@ func (a *Admin) changeTerms(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/subscriptions/"+id, "terms-saved")
 }
 
-func (a *Admin) statusChange(w http.ResponseWriter, r *http.Request) {
+func (a *Console) statusChange(w http.ResponseWriter, r *http.Request) {
 	id, change := chi.URLParam(r, "id"), chi.URLParam(r, "change")
 	if change == "revoke" && r.PostFormValue("confirm") != "REVOKE" {
 		a.failed(w, r, syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "type REVOKE to confirm: a revocation cannot be undone"))
@@ -428,7 +428,7 @@ func (a *Admin) statusChange(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/subscriptions/"+id, change)
 }
 
-func (a *Admin) licenseFile(w http.ResponseWriter, r *http.Request) {
+func (a *Console) licenseFile(w http.ResponseWriter, r *http.Request) {
 	file, err := a.svc.UnboundLicenseFile(r.Context(), actor(r), chi.URLParam(r, "id"))
 	if err != nil {
 		a.failed(w, r, err)
@@ -439,7 +439,7 @@ func (a *Admin) licenseFile(w http.ResponseWriter, r *http.Request) {
 	w.Write(file)
 }
 
-func (a *Admin) devices(w http.ResponseWriter, r *http.Request) {
+func (a *Console) devices(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p := pageOf(r)
 	list, total, err := a.svc.ListDevices(r.Context(), syncserver.DeviceFilter{Status: q.Get("status"), Query: q.Get("q"), Page: p})
@@ -450,7 +450,7 @@ func (a *Admin) devices(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "devices", page{Title: "Devices", Nav: "devices", Data: map[string]any{"List": list, "Pager": newPager(r, p, total)}})
 }
 
-func (a *Admin) deviceAction(w http.ResponseWriter, r *http.Request) {
+func (a *Console) deviceAction(w http.ResponseWriter, r *http.Request) {
 	id, action := chi.URLParam(r, "id"), chi.URLParam(r, "action")
 	var d *syncserver.Device
 	var err error
@@ -466,11 +466,11 @@ func (a *Admin) deviceAction(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/subscriptions/"+d.SubscriptionID, "device-"+map[string]string{"block": "blocked", "deactivate": "deactivated"}[action])
 }
 
-func (a *Admin) offlinePage(w http.ResponseWriter, r *http.Request) {
+func (a *Console) offlinePage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "offline", page{Title: "Air-gapped activation", Nav: "offline"})
 }
 
-func (a *Admin) offlineActivate(w http.ResponseWriter, r *http.Request) {
+func (a *Console) offlineActivate(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	var req []byte
 	if err := r.ParseMultipartForm(1 << 20); err == nil {
@@ -502,7 +502,7 @@ func sanitizeFilename(s string) string {
 	}, s)
 }
 
-func (a *Admin) revocationList(w http.ResponseWriter, r *http.Request) {
+func (a *Console) revocationList(w http.ResponseWriter, r *http.Request) {
 	jws, err := a.svc.SignedRevocations(r.Context(), 0)
 	if err != nil {
 		a.failed(w, r, err)
@@ -513,7 +513,7 @@ func (a *Admin) revocationList(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, jws)
 }
 
-func (a *Admin) audit(w http.ResponseWriter, r *http.Request) {
+func (a *Console) audit(w http.ResponseWriter, r *http.Request) {
 	p := pageOf(r)
 	list, total, err := a.svc.ListAudit(r.Context(), syncserver.AuditFilter{TargetType: r.URL.Query().Get("type"), Page: p})
 	if err != nil {
@@ -523,7 +523,7 @@ func (a *Admin) audit(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "audit", page{Title: "Audit log", Nav: "audit", Data: map[string]any{"List": list, "Pager": newPager(r, p, total)}})
 }
 
-func (a *Admin) tokens(w http.ResponseWriter, r *http.Request) {
+func (a *Console) tokens(w http.ResponseWriter, r *http.Request) {
 	list, err := a.svc.ListAPITokens(r.Context())
 	if err != nil {
 		a.internal(w, r, err)
@@ -532,7 +532,7 @@ func (a *Admin) tokens(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "tokens", page{Title: "API tokens", Nav: "tokens", Data: map[string]any{"List": list}})
 }
 
-func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) {
+func (a *Console) createToken(w http.ResponseWriter, r *http.Request) {
 	secret, t, err := a.svc.CreateAPIToken(r.Context(), actor(r), r.PostFormValue("name"))
 	if err != nil {
 		a.failed(w, r, err)
@@ -549,7 +549,7 @@ func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) {
 		Data: map[string]any{"List": list, "Secret": secret}})
 }
 
-func (a *Admin) revokeToken(w http.ResponseWriter, r *http.Request) {
+func (a *Console) revokeToken(w http.ResponseWriter, r *http.Request) {
 	if err := a.svc.RevokeAPIToken(r.Context(), actor(r), chi.URLParam(r, "id")); err != nil {
 		a.failed(w, r, err)
 		return
@@ -557,7 +557,7 @@ func (a *Admin) revokeToken(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/tokens", "token-revoked")
 }
 
-func (a *Admin) keys(w http.ResponseWriter, r *http.Request) {
+func (a *Console) keys(w http.ResponseWriter, r *http.Request) {
 	active, _ := a.svc.Keys().Active() // nil for a verify-only set: no row is marked active
 	var rows []map[string]any
 	for _, k := range a.svc.Keys().Keys() {
@@ -566,7 +566,7 @@ func (a *Admin) keys(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": rows, "CanRotate": a.svc.CanRotateKeys()}})
 }
 
-func (a *Admin) rotateKey(w http.ResponseWriter, r *http.Request) {
+func (a *Console) rotateKey(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("confirm") != "ROTATE" {
 		a.failed(w, r, syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "type ROTATE to confirm"))
 		return

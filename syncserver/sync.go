@@ -1,0 +1,219 @@
+package syncserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/flowlytix/licensing/license"
+)
+
+// MaxUsagePerSync is the contract's bound on usage events in one sync.
+const MaxUsagePerSync = 1000
+
+// MaxHeartbeatsPerSync bounds heartbeats in one sync.
+const MaxHeartbeatsPerSync = 1000
+
+// SyncInput is what an app sends when it reconnects.
+type SyncInput struct {
+	Token      string
+	DeviceID   string
+	Cursor     int64
+	Heartbeats []Heartbeat
+	Usage      []UsageEvent
+}
+
+// SyncOutput is the server's answer.
+type SyncOutput struct {
+	Status      AppStatus
+	ServerTime  time.Time
+	LicenseFile []byte // nil unless the device needs a newer file
+	Revocations []Revocation
+	Cursor      int64
+	Accepted    int
+	Duplicates  int
+}
+
+// Bounds on one usage event, so that no single event can overflow a daily
+// rollup (whose sums are 64-bit) or poison a chart.
+const (
+	MaxUsageCount    = 1_000_000_000
+	MaxUsageDuration = 1_000_000_000 // seconds, about 31 years
+)
+
+// sane bounds client-supplied times: not before 2000, not more than a day
+// ahead of the server (a client clock a little fast is fine; the far future
+// would sit in the rollups for ever).
+func sane(t, now time.Time) bool {
+	return t.Year() >= 2000 && t.Before(now.Add(24*time.Hour))
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Sync stores what an offline app queued (heartbeats and usage, exactly
+// once by event id, in one transaction), and answers with the
+// subscription's status, its revocations after the app's cursor, and a new
+// license file only when the device needs one: the terms changed, or its
+// file is older than check_in_days. A sync that needs no new file does no
+// RSA work at all: its token was verified once and is remembered.
+func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
+	if err := in.validate(s.Now()); err != nil {
+		return nil, err
+	}
+	claims, err := s.verifyToken(in.Token)
+	if err != nil {
+		return nil, Errorf(KindUnauthorized, CodeTokenInvalid, "the token is not a valid license file")
+	}
+	if claims.DeviceBound() && claims.DeviceID != in.DeviceID {
+		return nil, Errorf(KindForbidden, CodeDeviceMismatch, "the token belongs to another device")
+	}
+	sub, dev, latest, err := s.store.SyncState(ctx, claims.SubscriptionID, in.DeviceID)
+	if err != nil {
+		switch {
+		case errors.Is(err, &Error{Kind: KindNotFound, Code: CodeSubscriptionNotFound}):
+			return nil, Errorf(KindNotFound, CodeSubscriptionNotFound, "the token's subscription does not exist")
+		case errors.Is(err, ErrNotFound):
+			return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device is not activated; activate it again")
+		}
+		return nil, err
+	}
+	now := s.Now()
+	out := &SyncOutput{Status: AppStatusOf(sub, now), ServerTime: now}
+	if dev.Status == DeviceDeactivated {
+		return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device was deactivated; activate it again")
+	}
+	if dev.Status == DeviceBlocked {
+		out.Status = AppRevoked // the revocation list says "blocked" for this device
+	}
+	// Everything that can fail comes before the write: once the app's
+	// events are stored, the sync must say so, or the app would send them
+	// again and count on the server's deduplication for a failure that
+	// was ours. A new file is recorded in the same transaction as the
+	// events.
+	if out.Revocations, out.Cursor, err = s.store.RevocationsFor(ctx, sub.ID, in.Cursor); err != nil {
+		return nil, err
+	}
+	var rec *LicenseFileRecord
+	if out.Status.Usable() && dev.HoldsSeat() {
+		if out.LicenseFile, rec, err = s.fileFor(ctx, sub, dev, latest, claims, now); err != nil {
+			return nil, err
+		}
+	}
+	if dev.Status != DeviceBlocked {
+		res, err := s.store.RecordSync(ctx, SyncBatch{DeviceRowID: dev.ID, SubscriptionID: sub.ID, At: now,
+			AppVersion: latestAppVersion(in.Heartbeats), Heartbeats: in.Heartbeats, Usage: in.Usage, File: rec})
+		if err != nil {
+			return nil, err
+		}
+		out.Accepted, out.Duplicates = res.Accepted, res.Duplicates
+		s.Events.Add(int64(res.Accepted))
+	}
+	s.Syncs.Add(1)
+	return out, nil
+}
+
+// fileFor returns a newer license file for the device, or nil when the one
+// it holds is current. A file it signs now comes with its record, for the
+// caller to store with the sync.
+func (s *Service) fileFor(ctx context.Context, sub *Subscription, dev *Device, latest *LicenseFileRecord, held *license.Claims, now time.Time) ([]byte, *LicenseFileRecord, error) {
+	if latest != nil && s.current(sub, latest, now) {
+		// iat has whole seconds: a file signed in the same second as the
+		// one the device holds, but another, is the newer one (the newest
+		// recorded file is the server's current word).
+		if latest.JTI == held.ID || latest.IssuedAt.Before(held.IssuedAt) {
+			return nil, nil, nil // the device holds the newest file
+		}
+		// Newer, signed already (SyncState leaves its token out).
+		f, err := s.store.LatestLicenseFile(ctx, sub.ID, dev.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		return license.Armor(f.Token), nil, nil
+	}
+	lic, rec, err := s.sign(ctx, sub, dev.DeviceID, dev.FingerprintSHA256)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec.DeviceRowID = dev.ID
+	return lic.File, rec, nil
+}
+
+func latestAppVersion(hbs []Heartbeat) string {
+	var v string
+	var at time.Time
+	for _, h := range hbs {
+		if h.AppVersion != "" && !h.At.Before(at) {
+			v, at = h.AppVersion, h.At
+		}
+	}
+	return v
+}
+
+func (in *SyncInput) validate(now time.Time) error {
+	if err := checkField("token", in.Token, true, license.MaxFileSize); err != nil {
+		return err
+	}
+	if err := checkField("device_id", in.DeviceID, true, 200); err != nil {
+		return err
+	}
+	if in.Cursor < 0 {
+		return invalidf("revocation_cursor must not be negative")
+	}
+	if len(in.Usage) > MaxUsagePerSync {
+		return invalidf("%d usage events is more than %d in one sync; send them in batches", len(in.Usage), MaxUsagePerSync)
+	}
+	if len(in.Heartbeats) > MaxHeartbeatsPerSync {
+		return invalidf("%d heartbeats is more than %d in one sync", len(in.Heartbeats), MaxHeartbeatsPerSync)
+	}
+	for i, h := range in.Heartbeats {
+		if h.At.IsZero() || !sane(h.At, now) {
+			return invalidf("heartbeats[%d].at must be a plausible time", i)
+		}
+		if err := checkField("heartbeats.app_version", h.AppVersion, false, 100); err != nil {
+			return err
+		}
+	}
+	for i, e := range in.Usage {
+		if !isUUID(e.EventID) {
+			return invalidf("usage[%d].event_id must be a UUID", i)
+		}
+		if !license.ValidFeatureName(e.Feature) {
+			return invalidf("usage[%d].feature %q is not a feature name: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit), as in the subscription's features", i, cut(e.Feature, 64))
+		}
+		switch {
+		case e.At.IsZero():
+			return invalidf("usage[%d].at is required", i)
+		case !sane(e.At, now):
+			return invalidf("usage[%d].at %s is not a plausible time", i, e.At.Format(time.RFC3339))
+		case e.Count < 0 || e.Count > MaxUsageCount:
+			return invalidf("usage[%d].count must be from 0 to %d", i, MaxUsageCount)
+		case e.DurationSeconds < 0 || e.DurationSeconds > MaxUsageDuration || e.DurationSeconds != e.DurationSeconds:
+			return invalidf("usage[%d].duration_seconds must be from 0 to %d", i, MaxUsageDuration)
+		case len(e.Metadata) > 4096:
+			return invalidf("usage[%d].metadata is larger than 4096 bytes", i)
+		case !utf8.Valid(e.Metadata) || bytes.Contains(e.Metadata, []byte(`\u0000`)):
+			return invalidf("usage[%d].metadata must be valid UTF-8 without NUL characters", i)
+		}
+	}
+	return nil
+}
