@@ -1,23 +1,18 @@
 package admin
 
 import (
-	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flowlytix/licensing/syncserver"
-	"github.com/flowlytix/licensing/syncserver/httpapi"
 )
 
 //go:embed templates/*.html
@@ -179,207 +174,4 @@ func (f filesOnly) Open(name string) (http.File, error) {
 		return nil, fs.ErrNotExist
 	}
 	return file, nil
-}
-
-type ctxKey int
-
-const (
-	keyUser ctxKey = iota
-	keySession
-)
-
-func sessionFrom(ctx context.Context) *syncserver.AdminSession {
-	s, _ := ctx.Value(keySession).(*syncserver.AdminSession)
-	return s
-}
-
-func userFrom(ctx context.Context) *syncserver.AdminUser {
-	u, _ := ctx.Value(keyUser).(*syncserver.AdminUser)
-	return u
-}
-
-func actor(r *http.Request) syncserver.Actor {
-	if u := userFrom(r.Context()); u != nil {
-		return syncserver.Actor("admin:" + u.Email)
-	}
-	return "admin:unknown"
-}
-
-// overTLS reports whether the browser reached us over TLS, directly or
-// through a proxy we trust to say so.
-func (a *Console) overTLS(r *http.Request) bool {
-	return r.TLS != nil || a.trust && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
-
-// loopback reports whether the request came to a loopback host, where
-// browsers treat plain HTTP as secure and keep Secure cookies.
-func loopback(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.Host)
-	if err != nil {
-		host = r.Host
-	}
-	ip := net.ParseIP(host)
-	return host == "localhost" || ip != nil && ip.IsLoopback()
-}
-
-// secureCookie is false only where plain HTTP off loopback was allowed on
-// purpose (--allow-plain-http). Everywhere else the cookie is Secure,
-// behind a TLS proxy too, whether or not the proxy is trusted: the browser
-// is on HTTPS there, and a proxy that forgot to say so must not turn the
-// cookie plain.
-func (a *Console) secureCookie(r *http.Request) bool {
-	return !a.plain || a.overTLS(r) || loopback(r)
-}
-
-// cookieName is "__Host-" prefixed wherever the cookie is Secure, which
-// the prefix requires.
-func (a *Console) cookieName(r *http.Request) string {
-	if a.secureCookie(r) {
-		return "__Host-flowlytix_session"
-	}
-	return "flowlytix_session"
-}
-
-func (a *Console) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: a.cookieName(r), Value: value, Path: "/", HttpOnly: true, Secure: a.secureCookie(r),
-		SameSite: http.SameSiteLaxMode, MaxAge: maxAge})
-}
-
-// SessionActor authenticates a request by its session cookie; the admin API
-// accepts it as well as bearer tokens.
-func (a *Console) SessionActor(r *http.Request) (syncserver.Actor, bool) {
-	u, _, ok := a.sessionUser(r)
-	if !ok {
-		return "", false
-	}
-	return syncserver.Actor("admin:" + u.Email), true
-}
-
-func (a *Console) sessionUser(r *http.Request) (*syncserver.AdminUser, *syncserver.AdminSession, bool) {
-	c, err := r.Cookie(a.cookieName(r))
-	if err != nil {
-		return nil, nil, false
-	}
-	u, sess, err := a.svc.Session(r.Context(), c.Value)
-	if err != nil {
-		if !errors.Is(err, &syncserver.Error{Kind: syncserver.KindUnauthorized}) {
-			a.log.ErrorContext(r.Context(), "session check failed", "err", err)
-		}
-		return nil, nil, false
-	}
-	return u, sess, true
-}
-
-func (a *Console) requireSession(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, sess, ok := a.sessionUser(r)
-		if !ok {
-			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/admin/login?next="+template.URLQueryEscaper(r.URL.RequestURI()), http.StatusSeeOther)
-				return
-			}
-			http.Error(w, "Unauthorized: sign in again.", http.StatusUnauthorized)
-			return
-		}
-		ctx := context.WithValue(r.Context(), keyUser, u)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, keySession, sess)))
-	})
-}
-
-// clientIP is the client's address, as the API sees it.
-func (a *Console) clientIP(r *http.Request) string { return httpapi.ClientIP(r, a.trust) }
-
-func (a *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := a.sessionUser(r); ok {
-		http.Redirect(w, r, "/admin/", http.StatusSeeOther)
-		return
-	}
-	a.render(w, r, "login", page{Title: "Sign in", Data: map[string]string{"Next": safeNext(r.URL.Query().Get("next"))}})
-}
-
-// safeNext keeps a redirect target inside the admin.
-func safeNext(next string) string {
-	if strings.HasPrefix(next, "/admin/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, `\`) {
-		return next
-	}
-	return "/admin/"
-}
-
-func (a *Console) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	email := strings.TrimSpace(r.PostFormValue("email"))
-	next := safeNext(r.PostFormValue("next"))
-	again := func(msg string, status int) {
-		w.WriteHeader(status)
-		shown := email
-		if len(shown) > syncserver.MaxEmailBytes {
-			shown = ""
-		}
-		a.render(w, r, "login", page{Title: "Sign in", Error: msg, Data: map[string]string{"Next": next, "Email": shown}})
-	}
-	in := syncserver.SignInInput{Email: email, Password: r.PostFormValue("password"), Address: a.clientIP(r), UserAgent: r.UserAgent()}
-	if c, err := r.Cookie(a.cookieName(r)); err == nil {
-		in.Presented = c.Value
-	}
-	done, err := a.svc.SignIn(r.Context(), in)
-	if err != nil {
-		var de *syncserver.Error
-		switch {
-		case r.Context().Err() != nil:
-			return // the browser went away
-		case !errors.As(err, &de) || de.Kind == syncserver.KindInternal || de.Kind == syncserver.KindUnavailable:
-			a.internal(w, r, err)
-		case de.Kind == syncserver.KindRateLimited:
-			w.Header().Set("Retry-After", strconv.Itoa(int(de.RetryAfter.Seconds())))
-			again(sentence(de.Message), http.StatusTooManyRequests)
-		case de.Kind == syncserver.KindUnauthorized:
-			again("Wrong email or password. Check both and try again.", http.StatusUnauthorized)
-		default:
-			again(sentence(de.Message), http.StatusBadRequest)
-		}
-		return
-	}
-	a.setCookie(w, r, done.Secret, int(a.svc.SessionLifetime().Seconds()))
-	a.log.Info("admin signed in", "user", done.User.Email, "address", in.Address)
-	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-// sentence makes a domain message a sentence for a page.
-func sentence(msg string) string {
-	if msg == "" {
-		return msg
-	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
-}
-
-// humanDuration words a timeout for a page: "30 minutes", "12 hours".
-func humanDuration(d time.Duration) string {
-	unit := func(n int, word string) string {
-		if n == 1 {
-			return "1 " + word
-		}
-		return strconv.Itoa(n) + " " + word + "s"
-	}
-	switch {
-	case d >= time.Hour && d%time.Hour == 0:
-		return unit(int(d/time.Hour), "hour")
-	case d >= time.Minute && d%time.Minute == 0:
-		return unit(int(d/time.Minute), "minute")
-	}
-	return d.String()
-}
-
-func (a *Console) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(a.cookieName(r)); err == nil {
-		if err := a.svc.SignOut(r.Context(), userFrom(r.Context()), c.Value); err != nil {
-			a.internal(w, r, err)
-			return
-		}
-	}
-	a.setCookie(w, r, "", -1)
-	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 }
