@@ -1,0 +1,42 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+const licenseFileCols = "jti, subscription_id, device_row_id, revision, issued_at, expires_at, token"
+
+func scanLicenseFile(row scanner, f *syncserver.LicenseFileRecord) error {
+	return row.Scan(&f.JTI, &f.SubscriptionID, &f.DeviceRowID, &f.Revision, tm(&f.IssuedAt), tm(&f.ExpiresAt), &f.Token)
+}
+
+// RecordLicenseFile stores an issued file.
+func (s *Store) RecordLicenseFile(ctx context.Context, f *syncserver.LicenseFileRecord) error {
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO license_files (`+licenseFileCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		f.JTI, f.SubscriptionID, f.DeviceRowID, f.Revision, s.t(f.IssuedAt), s.t(f.ExpiresAt), f.Token)
+	return s.dbErr("record license file", err)
+}
+
+// LatestLicenseFile finds the newest file of a device (or of no device).
+func (s *Store) LatestLicenseFile(ctx context.Context, subscriptionID, deviceRowID string) (*syncserver.LicenseFileRecord, error) {
+	var f syncserver.LicenseFileRecord
+	err := scanLicenseFile(s.reader().QueryRowContext(ctx, `SELECT `+licenseFileCols+` FROM license_files
+		WHERE subscription_id = $1 AND device_row_id = $2 ORDER BY issued_at DESC, revision DESC LIMIT 1`, subscriptionID, deviceRowID), &f)
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "no license file issued yet")
+	}
+	if err != nil {
+		return nil, s.dbErr("latest license file", err)
+	}
+	return &f, nil
+}
+
+// ListLicenseFiles lists a subscription's issued files, newest first.
+func (s *Store) ListLicenseFiles(ctx context.Context, subscriptionID string, p syncserver.Page) ([]syncserver.LicenseFileRecord, int, error) {
+	w := where{}
+	w.add("subscription_id = $#", subscriptionID)
+	return page(ctx, s, "list license files", licenseFileCols, "license_files", w, "issued_at DESC, jti", p, scanLicenseFile)
+}

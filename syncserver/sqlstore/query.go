@@ -1,0 +1,120 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// where builds a WHERE clause with numbered parameters; "$#" in a condition
+// becomes the next number.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	for _, a := range args {
+		w.args = append(w.args, a)
+		cond = strings.Replace(cond, "$#", "$"+strconv.Itoa(len(w.args)), 1)
+	}
+	w.conds = append(w.conds, cond)
+}
+
+// next adds an argument outside the conditions (LIMIT, OFFSET) and returns
+// its placeholder.
+func (w *where) next(arg any) string {
+	w.args = append(w.args, arg)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+func (s *Store) count(ctx context.Context, from string, w where) (int, error) {
+	var n int
+	err := s.reader().QueryRowContext(ctx, "SELECT count(*) FROM "+from+w.sql(), w.args...).Scan(&n)
+	return n, s.dbErr("count "+from, err)
+}
+
+func mustAffect(res sql.Result, what, id string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "%s %s not found", what, id)
+	}
+	return nil
+}
+
+func encodeList(l []string) string {
+	if l == nil {
+		l = []string{}
+	}
+	b, _ := json.Marshal(l)
+	return string(b)
+}
+
+// listScan reads a JSON list column.
+type listScan struct{ dst *[]string }
+
+func (l listScan) Scan(src any) error {
+	var raw []byte
+	switch v := src.(type) {
+	case string:
+		raw = []byte(v)
+	case []byte:
+		raw = v
+	case nil:
+		*l.dst = []string{}
+		return nil
+	}
+	out := []string{}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return err
+	}
+	*l.dst = out
+	return nil
+}
+
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *Store, op, query string, args []any, scan func(scanner, *T) error) ([]T, error) {
+	rows, err := s.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.dbErr(op, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, s.dbErr(op, err)
+		}
+		out = append(out, v)
+	}
+	return out, s.dbErr(op, rows.Err())
+}
+
+// page counts the rows of from that w selects and returns one page of
+// them in order.
+func page[T any](ctx context.Context, s *Store, op, cols, from string, w where, order string, p syncserver.Page, scan func(scanner, *T) error) ([]T, int, error) {
+	total, err := s.count(ctx, from, w)
+	if err != nil {
+		return nil, 0, err
+	}
+	p = p.Normalize()
+	q := "SELECT " + cols + " FROM " + from + w.sql() + " ORDER BY " + order + " LIMIT " + w.next(p.PageSize) + " OFFSET " + w.next(p.Offset())
+	out, err := queryAll(ctx, s, op, q, w.args, scan)
+	return out, total, err
+}
