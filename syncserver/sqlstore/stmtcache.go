@@ -18,6 +18,11 @@ type stmtCache struct {
 	mu     sync.Mutex
 	m      map[*sql.DB]map[string]*sql.Stmt
 	closed bool
+	// preparing counts the background prepares, which close waits for: a
+	// prepare still running when the pools close could open a connection,
+	// and SQLite would create its -wal and -shm files again after the
+	// store had closed.
+	preparing sync.WaitGroup
 }
 
 // get returns the prepared statement for query, or nil the first time: it
@@ -48,7 +53,9 @@ func (c *stmtCache) get(db *sql.DB, query string) *sql.Stmt {
 		return nil
 	}
 	byText[query] = nil
+	c.preparing.Add(1)
 	go func() {
+		defer c.preparing.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		st, err := db.PrepareContext(ctx, query)
@@ -79,6 +86,7 @@ func (c *stmtCache) close() {
 	m := c.m
 	c.m, c.closed = nil, true
 	c.mu.Unlock()
+	c.preparing.Wait() // each closes its own statement, seeing c.m nil
 	for _, byText := range m {
 		for _, st := range byText {
 			if st != nil { // nil: still being prepared
