@@ -336,3 +336,6 @@ func (s *Service) SessionLifetime() time.Duration { return s.sessionLifetime }
 func (s *Service) SubscriptionByLicenseKey(ctx context.Context, key string) (*Subscription, error) {
 	return s.store.GetSubscriptionByLicenseKey(ctx, key)
 }
+
+// CountAdminUsers is how many admins can sign in to the web admin.
+func (s *Service) CountAdminUsers(ctx context.Context) (int, error) { return s.store.CountAdminUsers(ctx) }

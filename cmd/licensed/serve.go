@@ -24,6 +24,7 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/httpapi"
 	"github.com/flowlytix/licensing/syncserver/jobs"
+	"github.com/flowlytix/licensing/syncserver/sqlstore"
 )
 
 type config struct {
@@ -123,73 +124,18 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ks, created, err := keys.LoadOrGenerate(c.Keys, keys.DefaultBits)
-	if err != nil {
-		return err
-	}
-	if created != nil {
-		log.Info("made a new signing key: back up the key directory", "dir", c.Keys, "kid", created.ID)
-	}
-	st, err := storeopen.Open(ctx, c.DB, log)
+	svc, st, err := openService(ctx, c, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	setProcs.Do(func() {
-		runtime.GOMAXPROCS(procs(storeopen.Kind(c.DB), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()))
-	})
-	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
-		RotateKey: func(ctx context.Context) (*keys.Set, string, func() error, error) {
-			ks, k, undo, err := keys.RotateDir(c.Keys, keys.DefaultBits)
-			if err != nil {
-				return nil, "", nil, err
-			}
-			log.Info("rotated the signing key", "kid", k.ID, "keys", ks.Len())
-			return ks, k.ID, undo, nil
-		}})
+	api, err := newHandler(c, svc, log)
 	if err != nil {
 		return err
 	}
-	if c.PlainHTTP {
-		log.Warn("--allow-plain-http: the web admin's session cookie is not Secure on plain HTTP off loopback; anyone on the network path can take a session. Serve it over HTTPS instead (docs/operations.md)")
-	}
-	web, err := admin.New(admin.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, AllowPlainHTTP: c.PlainHTTP})
+	first, err := firstRun(ctx, c, svc, st, log)
 	if err != nil {
 		return err
-	}
-	limit := func(n int) httpapi.Limit { return httpapi.Limit{Burst: n, Every: time.Minute} }
-	api, err := httpapi.New(httpapi.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, QuietOK: c.LogRequests == "errors",
-		Limits:       httpapi.Limits{ActivatePerIP: limit(c.ActivatePerIP), ActivatePerKey: limit(c.ActivatePerKey), ValidatePerIP: limit(c.ValidatePerIP), ValidatePerKey: limit(c.ValidatePerToken)},
-		SessionActor: web.SessionActor, Mount: web.Mount})
-	if err != nil {
-		return err
-	}
-	var demoToken, demoPassword string
-	if c.Demo {
-		filled, err := demo.Fill(ctx, svc, st)
-		if err != nil {
-			return fmt.Errorf("demo data: %w", err)
-		}
-		if filled {
-			log.Info("filled the empty database with demo data")
-			if demoToken, _, err = svc.CreateAPIToken(ctx, "demo", "demo"); err != nil {
-				return err
-			}
-		}
-	}
-	admins, err := st.CountAdminUsers(ctx)
-	if err != nil {
-		return err
-	}
-	if admins == 0 && c.Demo {
-		// The first admin of a demo: its password is printed once, below.
-		if demoPassword, err = password.New(); err != nil {
-			return err
-		}
-		if _, err := svc.CreateAdminUser(ctx, "demo", demoAdmin, demoPassword); err != nil {
-			return err
-		}
-		admins = 1
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -209,35 +155,139 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		sched = jobs.New(jobs.Config{Work: svc, Log: log, DeviceSilence: c.DeviceSilence, Retention: c.Retention, Observe: api.JobObserver()})
 		sched.Start()
 	}
-	base := "http://" + ln.Addr().String()
-	log.Info("licensed listening", "addr", ln.Addr().String(), "db", storeopen.Kind(c.DB), "kid", mustActive(ks), "gomaxprocs", runtime.GOMAXPROCS(0))
+	log.Info("licensed listening", "addr", ln.Addr().String(), "db", storeopen.Kind(c.DB), "kid", mustActive(svc.Keys()), "gomaxprocs", runtime.GOMAXPROCS(0))
+	welcome(stdout, "http://"+ln.Addr().String(), first)
+	if c.DebugAddr != "" {
+		defer startDebug(c.DebugAddr, log)()
+	}
+	return serveUntilDone(ctx, srv, ln, sched, c.Shutdown, log)
+}
+
+// openService loads (or makes) the signing keys, opens the store and
+// returns the service over them; the caller closes the store.
+func openService(ctx context.Context, c config, log *slog.Logger) (*syncserver.Service, *sqlstore.Store, error) {
+	ks, created, err := keys.LoadOrGenerate(c.Keys, keys.DefaultBits)
+	if err != nil {
+		return nil, nil, err
+	}
+	if created != nil {
+		log.Info("made a new signing key: back up the key directory", "dir", c.Keys, "kid", created.ID)
+	}
+	st, err := storeopen.Open(ctx, c.DB, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	setProcs.Do(func() {
+		runtime.GOMAXPROCS(procs(storeopen.Kind(c.DB), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()))
+	})
+	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
+		RotateKey: func(ctx context.Context) (*keys.Set, string, func() error, error) {
+			ks, k, undo, err := keys.RotateDir(c.Keys, keys.DefaultBits)
+			if err != nil {
+				return nil, "", nil, err
+			}
+			log.Info("rotated the signing key", "kid", k.ID, "keys", ks.Len())
+			return ks, k.ID, undo, nil
+		}})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return svc, st, nil
+}
+
+// newHandler is the API with the web admin mounted under /admin.
+func newHandler(c config, svc *syncserver.Service, log *slog.Logger) (*httpapi.API, error) {
+	if c.PlainHTTP {
+		log.Warn("--allow-plain-http: the web admin's session cookie is not Secure on plain HTTP off loopback; anyone on the network path can take a session. Serve it over HTTPS instead (docs/operations.md)")
+	}
+	web, err := admin.New(admin.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, AllowPlainHTTP: c.PlainHTTP})
+	if err != nil {
+		return nil, err
+	}
+	limit := func(n int) httpapi.Limit { return httpapi.Limit{Burst: n, Every: time.Minute} }
+	return httpapi.New(httpapi.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, QuietOK: c.LogRequests == "errors",
+		Limits: httpapi.Limits{ActivatePerIP: limit(c.ActivatePerIP), ActivatePerKey: limit(c.ActivatePerKey),
+			ValidatePerIP: limit(c.ValidatePerIP), ValidatePerKey: limit(c.ValidatePerToken)},
+		SessionActor: web.SessionActor, Mount: web.Mount})
+}
+
+// started is what the first lines on stdout tell the user.
+type started struct {
+	admins       int
+	demoToken    string // an admin API token made for the demo, shown once
+	demoPassword string // the demo admin's password, shown once
+}
+
+// firstRun fills an empty database with demo data under --demo, with an
+// API token and a first admin whose secrets are shown once.
+func firstRun(ctx context.Context, c config, svc *syncserver.Service, st *sqlstore.Store, log *slog.Logger) (started, error) {
+	var s started
+	if c.Demo {
+		filled, err := demo.Fill(ctx, svc, st)
+		if err != nil {
+			return s, fmt.Errorf("demo data: %w", err)
+		}
+		if filled {
+			log.Info("filled the empty database with demo data")
+			if s.demoToken, _, err = svc.CreateAPIToken(ctx, "demo", "demo"); err != nil {
+				return s, err
+			}
+		}
+	}
+	var err error
+	if s.admins, err = svc.CountAdminUsers(ctx); err != nil {
+		return s, err
+	}
+	if s.admins == 0 && c.Demo {
+		if s.demoPassword, err = password.New(); err != nil {
+			return s, err
+		}
+		if _, err := svc.CreateAdminUser(ctx, "demo", demoAdmin, s.demoPassword); err != nil {
+			return s, err
+		}
+		s.admins = 1
+	}
+	return s, nil
+}
+
+// welcome prints where licensed listens and how to sign in.
+func welcome(stdout io.Writer, base string, s started) {
 	fmt.Fprintf(stdout, "licensed is listening on %s\n", base)
 	fmt.Fprintf(stdout, "  app API:     %s/api/v1/licensing/...\n  public keys: %s/.well-known/jwks.json\n  metrics:     %s/metrics\n", base, base, base)
 	fmt.Fprintf(stdout, "  web admin:   %s/admin/\n", base)
 	switch {
-	case demoPassword != "":
-		fmt.Fprintf(stdout, "  sign in as %s with password %s (shown once; change it under your name)\n", demoAdmin, demoPassword)
-	case admins == 0:
+	case s.demoPassword != "":
+		fmt.Fprintf(stdout, "  sign in as %s with password %s (shown once; change it under your name)\n", demoAdmin, s.demoPassword)
+	case s.admins == 0:
 		fmt.Fprintf(stdout, "  no admin yet: licensed admin create --email you@example.com (with the same --db or LICENSED_DB)\n")
 	default:
 		fmt.Fprintf(stdout, "  sign in with your admin account (a new one: licensed admin create --email ...)\n")
 	}
-	if demoToken != "" {
-		fmt.Fprintf(stdout, "  admin API token (shown once): %s\n  try: curl -H 'Authorization: Bearer %s' %s/api/v1/analytics/overview\n", demoToken, demoToken, base)
+	if s.demoToken != "" {
+		fmt.Fprintf(stdout, "  admin API token (shown once): %s\n  try: curl -H 'Authorization: Bearer %s' %s/api/v1/analytics/overview\n", s.demoToken, s.demoToken, base)
 	} else {
 		fmt.Fprintf(stdout, "  admin API: make a token with: licensed token create --name NAME (with the same --db or LICENSED_DB)\n")
 	}
-	if c.DebugAddr != "" {
-		dbg := http.NewServeMux()
-		dbg.HandleFunc("/debug/pprof/", pprof.Index)
-		dbg.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		dbg.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		dbg.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		dsrv := &http.Server{Addr: c.DebugAddr, Handler: dbg, ReadHeaderTimeout: 5 * time.Second}
-		go dsrv.ListenAndServe()
-		defer dsrv.Close()
-		log.Info("pprof listening", "addr", c.DebugAddr)
-	}
+}
+
+// startDebug serves Go's pprof profiles on addr and returns the function
+// that stops it.
+func startDebug(addr string, log *slog.Logger) func() {
+	dbg := http.NewServeMux()
+	dbg.HandleFunc("/debug/pprof/", pprof.Index)
+	dbg.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	dbg.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	dbg.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	dsrv := &http.Server{Addr: addr, Handler: dbg, ReadHeaderTimeout: 5 * time.Second}
+	go dsrv.ListenAndServe()
+	log.Info("pprof listening", "addr", addr)
+	return func() { dsrv.Close() }
+}
+
+// serveUntilDone serves until ctx ends, then lets in-flight requests and jobs finish
+// within timeout.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sched *jobs.Scheduler, timeout time.Duration, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -245,10 +295,10 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", c.Shutdown)
-	sctx, cancel := context.WithTimeout(context.Background(), c.Shutdown)
+	log.Info("shutting down: finishing in-flight requests", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	err := srv.Shutdown(sctx)
 	if sched != nil {
 		sched.Stop(sctx)
 	}

@@ -116,88 +116,92 @@ func (s *Store) activate(ctx context.Context, a syncserver.Activation) (*syncser
 // subscription's status is checked inside the guarded updates, and re-read
 // only to explain a refusal.
 func (s *Store) activateIn(ctx context.Context, a syncserver.Activation, r *rollup) (*syncserver.Device, bool, error) {
-	var dev *syncserver.Device
-	var created bool
-	err := func(tx *Store) error {
-		existing, err := tx.GetDeviceByDeviceID(ctx, a.SubscriptionID, a.DeviceID)
-		switch {
-		case errors.Is(err, syncserver.ErrNotFound):
-			existing = nil
-		case err != nil:
-			return err
+	existing, err := s.GetDeviceByDeviceID(ctx, a.SubscriptionID, a.DeviceID)
+	switch {
+	case errors.Is(err, syncserver.ErrNotFound):
+		existing = nil
+	case err != nil:
+		return nil, false, err
+	}
+	if existing != nil {
+		if existing.Status == syncserver.DeviceBlocked {
+			return nil, false, syncserver.Errorf(syncserver.KindForbidden, syncserver.CodeDeviceBlocked, "device %s is blocked", a.DeviceID)
 		}
-		if existing != nil {
-			if existing.Status == syncserver.DeviceBlocked {
-				return syncserver.Errorf(syncserver.KindForbidden, syncserver.CodeDeviceBlocked, "device %s is blocked", a.DeviceID)
-			}
-			if existing.HoldsSeat() {
-				if existing.FingerprintSHA256 != a.FingerprintSHA256 {
-					return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeFingerprintMismatch, "device %s is active with another fingerprint", a.DeviceID)
-				}
-				// Same device again: refresh it, no new seat, unless a
-				// deactivation, a block or a status change got in first.
-				res, err := tx.writer().ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6
-					WHERE id = $1 AND status IN ('active', 'inactive') AND fingerprint_sha256 = $7
-					AND (SELECT status FROM subscriptions WHERE id = $8) = 'active'`,
-					existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At), a.FingerprintSHA256, a.SubscriptionID)
-				if err != nil {
-					return tx.dbErr("refresh device", err)
-				}
-				if n, _ := res.RowsAffected(); n != 1 {
-					if err := tx.subscriptionRefusal(ctx, a.SubscriptionID); err != nil {
-						return err
-					}
-					return errRaced
-				}
-				d := *existing
-				d.Status, d.Platform, d.AppVersion, d.Hostname, d.LastSeenAt = syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, a.At.Truncate(time.Millisecond)
-				dev = &d
-				return tx.recordActivationFile(ctx, a, dev)
-			}
+		if existing.HoldsSeat() {
+			dev, err := s.refreshDevice(ctx, a, existing)
+			return dev, false, err
 		}
-		if err := tx.takeSeat(ctx, a.SubscriptionID); err != nil {
-			return err
-		}
-		d := syncserver.Device{SubscriptionID: a.SubscriptionID, DeviceID: a.DeviceID, FingerprintSHA256: a.FingerprintSHA256,
-			Platform: a.Platform, AppVersion: a.AppVersion, Hostname: a.Hostname, Status: syncserver.DeviceActive,
-			ActivatedAt: a.At.Truncate(time.Millisecond), LastSeenAt: a.At.Truncate(time.Millisecond)}
-		if existing != nil { // deactivated before: it comes back, perhaps on a new machine
-			var res sql.Result
-			res, err = tx.writer().ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
-				activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL WHERE id = $1 AND status = 'deactivated'`,
-				existing.ID, syncserver.DeviceActive, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, tx.t(a.At), syncserver.Day(a.At))
-			if err != nil {
-				return tx.dbErr("reactivate device", err)
-			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				return errRaced // another activation or a block got in first; the seat rolls back
-			}
-			d.ID = existing.ID
-		} else {
-			d.ID = newID()
-			_, err = tx.writer().ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $10)`,
-				d.ID, a.SubscriptionID, a.DeviceID, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, syncserver.DeviceActive, tx.t(a.At), syncserver.Day(a.At))
-			if tx.d.IsUniqueViolation(err) {
-				return errRaced
-			}
-			if err != nil {
-				return tx.dbErr("insert device", err)
-			}
-		}
-		dev = &d
-		if err := tx.recordActivationFile(ctx, a, dev); err != nil {
-			return err
-		}
-		created = true
-		day := syncserver.Day(a.At)
-		r.stats[[2]string{day, "activations"}]++
-		r.stats[[2]string{day, "devices_seen"}]++
-		return nil
-	}(s)
+	}
+	if err := s.takeSeat(ctx, a.SubscriptionID); err != nil {
+		return nil, false, err
+	}
+	dev, err := s.seatDevice(ctx, a, existing)
 	if err != nil {
 		return nil, false, err
 	}
-	return dev, created, nil
+	if err := s.recordActivationFile(ctx, a, dev); err != nil {
+		return nil, false, err
+	}
+	day := syncserver.Day(a.At)
+	r.stats[[2]string{day, "activations"}]++
+	r.stats[[2]string{day, "devices_seen"}]++
+	return dev, true, nil
+}
+
+// refreshDevice activates a device that holds a seat again: it is
+// refreshed and takes no new seat, unless a deactivation, a block or a
+// status change got in first.
+func (s *Store) refreshDevice(ctx context.Context, a syncserver.Activation, existing *syncserver.Device) (*syncserver.Device, error) {
+	if existing.FingerprintSHA256 != a.FingerprintSHA256 {
+		return nil, syncserver.Errorf(syncserver.KindConflict, syncserver.CodeFingerprintMismatch, "device %s is active with another fingerprint", a.DeviceID)
+	}
+	res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6
+		WHERE id = $1 AND status IN ('active', 'inactive') AND fingerprint_sha256 = $7
+		AND (SELECT status FROM subscriptions WHERE id = $8) = 'active'`,
+		existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, s.t(a.At), a.FingerprintSHA256, a.SubscriptionID)
+	if err != nil {
+		return nil, s.dbErr("refresh device", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		if err := s.subscriptionRefusal(ctx, a.SubscriptionID); err != nil {
+			return nil, err
+		}
+		return nil, errRaced
+	}
+	d := *existing
+	d.Status, d.Platform, d.AppVersion, d.Hostname, d.LastSeenAt = syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, a.At.Truncate(time.Millisecond)
+	return &d, s.recordActivationFile(ctx, a, &d)
+}
+
+// seatDevice writes the device that just took a seat: a new row, or a
+// deactivated device coming back, perhaps on a new machine.
+func (s *Store) seatDevice(ctx context.Context, a syncserver.Activation, existing *syncserver.Device) (*syncserver.Device, error) {
+	d := syncserver.Device{SubscriptionID: a.SubscriptionID, DeviceID: a.DeviceID, FingerprintSHA256: a.FingerprintSHA256,
+		Platform: a.Platform, AppVersion: a.AppVersion, Hostname: a.Hostname, Status: syncserver.DeviceActive,
+		ActivatedAt: a.At.Truncate(time.Millisecond), LastSeenAt: a.At.Truncate(time.Millisecond)}
+	if existing != nil {
+		res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
+			activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL WHERE id = $1 AND status = 'deactivated'`,
+			existing.ID, syncserver.DeviceActive, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, s.t(a.At), syncserver.Day(a.At))
+		if err != nil {
+			return nil, s.dbErr("reactivate device", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil, errRaced // another activation or a block got in first; the seat rolls back
+		}
+		d.ID = existing.ID
+		return &d, nil
+	}
+	d.ID = newID()
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $10)`,
+		d.ID, a.SubscriptionID, a.DeviceID, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, syncserver.DeviceActive, s.t(a.At), syncserver.Day(a.At))
+	if s.d.IsUniqueViolation(err) {
+		return nil, errRaced
+	}
+	if err != nil {
+		return nil, s.dbErr("insert device", err)
+	}
+	return &d, nil
 }
 
 func (s *Store) recordActivationFile(ctx context.Context, a syncserver.Activation, dev *syncserver.Device) error {
