@@ -176,6 +176,8 @@ func (c *Client) Sync(ctx context.Context) (SyncReport, error) {
 	}
 }
 
+// syncBatch sends one batch of the queue and applies the answer; more
+// says that a full batch of usage went, so more may wait.
 func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err error) {
 	c.mu.Lock()
 	tok, cursor := c.tok, c.cursor
@@ -183,69 +185,16 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 	if tok == nil {
 		return false, ErrNoLicense
 	}
-	sub := tok.Claims.SubscriptionID
-	// Rows recorded under another subscription (the machine was activated
-	// with another key since) are not this license's to report.
-	if err := c.reject(ctx, "subscription_id NOT IN ('', ?)", []any{sub}, "recorded under another subscription"); err != nil {
+	if err := c.setAsideUnsendable(ctx, tok.Claims.SubscriptionID); err != nil {
 		return false, fmt.Errorf("sync: %w", err)
 	}
-	// The server refuses times before 2000 or more than a day ahead of its
-	// clock (a dead battery, a clock set far ahead): set those rows aside
-	// one by one, so that they do not take a batch down with them.
-	if err := c.reject(ctx, "at < ? OR at > ?", []any{time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), c.cfg.Now().Add(23 * time.Hour).UnixMilli()},
-		"recorded with the clock far off"); err != nil {
-		return false, fmt.Errorf("sync: %w", err)
-	}
-	rows, err := c.db.QueryContext(ctx, `SELECT id, kind, event_id, feature, count, duration, at, app_version FROM queue
-		WHERE id IN (SELECT id FROM queue WHERE kind = 'usage' ORDER BY id LIMIT ?)
-		   OR id IN (SELECT id FROM queue WHERE kind = 'heartbeat' ORDER BY id LIMIT 1000)
-		ORDER BY id`, c.cfg.BatchSize)
+	batch, err := c.nextBatch(ctx)
 	if err != nil {
 		return false, fmt.Errorf("sync: read queue: %w", err)
 	}
-	var batch []queued
-	for rows.Next() {
-		var q queued
-		if err := rows.Scan(&q.id, &q.kind, &q.eventID, &q.feat, &q.count, &q.duration, &q.at, &q.appVersion); err != nil {
-			rows.Close()
-			return false, fmt.Errorf("sync: read queue: %w", err)
-		}
-		batch = append(batch, q)
-	}
-	rows.Close()
-	type hb struct {
-		At         time.Time `json:"at"`
-		AppVersion string    `json:"app_version"`
-	}
-	type ev struct {
-		EventID         string    `json:"event_id"`
-		Feature         string    `json:"feature"`
-		Count           int64     `json:"count"`
-		DurationSeconds float64   `json:"duration_seconds,omitempty"`
-		At              time.Time `json:"at"`
-	}
-	hbs, usage := []hb{}, []ev{}
-	ids := make([]string, 0, len(batch))
-	for _, q := range batch {
-		at := time.UnixMilli(q.at).UTC()
-		if q.kind == "usage" {
-			usage = append(usage, ev{q.eventID, q.feat, q.count, q.duration, at})
-		} else {
-			hbs = append(hbs, hb{at, q.appVersion})
-		}
-		ids = append(ids, strconv.FormatInt(q.id, 10))
-	}
-	var out struct {
-		Status      string       `json:"status"`
-		ServerTime  time.Time    `json:"server_time"`
-		LicenseFile string       `json:"license_file"`
-		Revocations []Revocation `json:"revocations"`
-		Cursor      int64        `json:"revocation_cursor"`
-		Accepted    int          `json:"accepted"`
-		Duplicates  int          `json:"duplicates"`
-	}
-	err = c.post(ctx, "/api/v1/licensing/sync", true, map[string]any{"token": tok.Compact, "device_id": c.cfg.DeviceID,
-		"revocation_cursor": cursor, "heartbeats": hbs, "usage": usage}, &out)
+	req, ids := newSyncRequest(tok.Compact, c.cfg.DeviceID, cursor, batch)
+	var out syncResponse
+	err = c.post(ctx, "/api/v1/licensing/sync", true, req, &out)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Code == "invalid_request" && len(ids) > 0 {
 		// The server refuses something in this batch (a clock far off when
@@ -258,8 +207,8 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 	if err != nil {
 		return false, fmt.Errorf("sync: %w", err)
 	}
-	if out.Accepted+out.Duplicates != len(usage) {
-		return false, fmt.Errorf("sync: the server acknowledged %d of %d events; keeping them queued", out.Accepted+out.Duplicates, len(usage))
+	if out.Accepted+out.Duplicates != len(req.Usage) {
+		return false, fmt.Errorf("sync: the server acknowledged %d of %d events; keeping them queued", out.Accepted+out.Duplicates, len(req.Usage))
 	}
 	var newTok *license.Token
 	if out.LicenseFile != "" {
@@ -276,13 +225,99 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 		return false, fmt.Errorf("sync: %w", err)
 	}
 	rep.Status = out.Status
-	rep.Sent += len(usage)
+	rep.Sent += len(req.Usage)
 	rep.Accepted += out.Accepted
 	rep.Duplicates += out.Duplicates
-	rep.Heartbeats += len(hbs)
+	rep.Heartbeats += len(req.Heartbeats)
 	rep.Revocations += len(out.Revocations)
 	rep.NewLicense = rep.NewLicense || newTok != nil
-	return len(usage) == c.cfg.BatchSize, nil
+	return len(req.Usage) == c.cfg.BatchSize, nil
+}
+
+// setAsideUnsendable moves out of the queue the rows the server would
+// refuse whatever happens, each with its reason, so that they never take a
+// batch down with them: rows recorded under another subscription (the
+// machine was activated with another key since) are not this license's to
+// report, and the server refuses times before 2000 or more than a day
+// ahead of its clock (a dead battery, a clock set far ahead).
+func (c *Client) setAsideUnsendable(ctx context.Context, subscriptionID string) error {
+	if err := c.reject(ctx, "subscription_id NOT IN ('', ?)", []any{subscriptionID}, "recorded under another subscription"); err != nil {
+		return err
+	}
+	return c.reject(ctx, "at < ? OR at > ?", []any{time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), c.cfg.Now().Add(23 * time.Hour).UnixMilli()},
+		"recorded with the clock far off")
+}
+
+// nextBatch reads the oldest queued rows: up to BatchSize usage events and
+// up to 1,000 heartbeats, in the order they were recorded.
+func (c *Client) nextBatch(ctx context.Context) ([]queued, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, kind, event_id, feature, count, duration, at, app_version FROM queue
+		WHERE id IN (SELECT id FROM queue WHERE kind = 'usage' ORDER BY id LIMIT ?)
+		   OR id IN (SELECT id FROM queue WHERE kind = 'heartbeat' ORDER BY id LIMIT 1000)
+		ORDER BY id`, c.cfg.BatchSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var batch []queued
+	for rows.Next() {
+		var q queued
+		if err := rows.Scan(&q.id, &q.kind, &q.eventID, &q.feat, &q.count, &q.duration, &q.at, &q.appVersion); err != nil {
+			return nil, err
+		}
+		batch = append(batch, q)
+	}
+	return batch, rows.Err()
+}
+
+// syncRequest is the body of POST /api/v1/licensing/sync.
+type syncRequest struct {
+	Token      string          `json:"token"`
+	DeviceID   string          `json:"device_id"`
+	Cursor     int64           `json:"revocation_cursor"`
+	Heartbeats []syncHeartbeat `json:"heartbeats"`
+	Usage      []syncEvent     `json:"usage"`
+}
+
+type syncHeartbeat struct {
+	At         time.Time `json:"at"`
+	AppVersion string    `json:"app_version"`
+}
+
+type syncEvent struct {
+	EventID         string    `json:"event_id"`
+	Feature         string    `json:"feature"`
+	Count           int64     `json:"count"`
+	DurationSeconds float64   `json:"duration_seconds,omitempty"`
+	At              time.Time `json:"at"`
+}
+
+// syncResponse is the server's answer to a sync.
+type syncResponse struct {
+	Status      string       `json:"status"`
+	ServerTime  time.Time    `json:"server_time"`
+	LicenseFile string       `json:"license_file"`
+	Revocations []Revocation `json:"revocations"`
+	Cursor      int64        `json:"revocation_cursor"`
+	Accepted    int          `json:"accepted"`
+	Duplicates  int          `json:"duplicates"`
+}
+
+// newSyncRequest makes the request that sends batch, and the queue ids it
+// carries, to remove once the server has acknowledged them.
+func newSyncRequest(token, deviceID string, cursor int64, batch []queued) (syncRequest, []string) {
+	req := syncRequest{Token: token, DeviceID: deviceID, Cursor: cursor, Heartbeats: []syncHeartbeat{}, Usage: []syncEvent{}}
+	ids := make([]string, 0, len(batch))
+	for _, q := range batch {
+		at := time.UnixMilli(q.at).UTC()
+		if q.kind == "usage" {
+			req.Usage = append(req.Usage, syncEvent{q.eventID, q.feat, q.count, q.duration, at})
+		} else {
+			req.Heartbeats = append(req.Heartbeats, syncHeartbeat{at, q.appVersion})
+		}
+		ids = append(ids, strconv.FormatInt(q.id, 10))
+	}
+	return req, ids
 }
 
 // acknowledge removes what the server stored, records the sync and the
