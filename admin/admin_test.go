@@ -4,16 +4,16 @@ import (
 	"context"
 	"crypto/rsa"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flowlytix/licensing/internal/testenv"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,7 +23,6 @@ import (
 	"github.com/flowlytix/licensing/keys"
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/httpapi"
-	"github.com/flowlytix/licensing/syncserver/sqlite"
 )
 
 const email, password = "admin@example.com", "correct horse battery"
@@ -57,12 +56,10 @@ func newSite(t testing.TB) *site { return newSiteWith(t, nil) }
 
 func newSiteWith(t testing.TB, configure func(*admin.Config)) *site {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"), sqlite.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	st := testenv.SQLite(t)
 	clk := &clock{t: time.Now()}
 	keyDir := t.TempDir()
-	_, err = keys.WritePrivateKey(keyDir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
+	_, err := keys.WritePrivateKey(keyDir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
 	require.NoError(t, err)
 	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t), Now: clk.Now,
 		RotateKey: func(context.Context) (*keys.Set, string, func() error, error) {
@@ -73,7 +70,7 @@ func newSiteWith(t testing.TB, configure func(*admin.Config)) *site {
 			return ks, k.ID, undo, nil
 		}})
 	require.NoError(t, err)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testenv.QuietLog()
 	cfg := admin.Config{Service: svc, Log: log}
 	if configure != nil {
 		configure(&cfg)

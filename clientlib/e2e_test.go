@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowlytix/licensing/internal/testenv"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,7 +21,6 @@ import (
 	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/httpapi"
-	"github.com/flowlytix/licensing/syncserver/sqlite"
 )
 
 // licensed is a real server (service, HTTP API, SQLite store) on a real
@@ -36,9 +37,7 @@ type licensed struct {
 
 func startLicensed(t testing.TB) *licensed {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "server.db"), sqlite.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	st := testenv.SQLite(t)
 	l := &licensed{t: t}
 	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t),
 		Now: func() time.Time { return time.Now().Add(time.Duration(l.offset.Load())) }})

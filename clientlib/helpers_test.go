@@ -2,14 +2,15 @@ package clientlib_test
 
 import (
 	"database/sql"
-	"io"
 	"log/slog"
 	"testing"
+
+	"github.com/flowlytix/licensing/internal/testenv"
 
 	"github.com/stretchr/testify/require"
 )
 
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLog() *slog.Logger { return testenv.QuietLog() }
 
 func rawDB(t *testing.T, path string) *sql.DB {
 	t.Helper()

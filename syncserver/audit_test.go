@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowlytix/licensing/internal/testenv"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,7 +21,6 @@ import (
 	"github.com/flowlytix/licensing/keys"
 	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
-	"github.com/flowlytix/licensing/syncserver/sqlite"
 )
 
 // auditFails is a store whose audit writes fail on demand, inside and
@@ -62,11 +63,9 @@ const adminPassword = "correct horse battery staple"
 
 func newWorld(t *testing.T) *world {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"), sqlite.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	st := testenv.SQLite(t)
 	w := &world{st: st, fail: &atomic.Bool{}, keyDir: t.TempDir()}
-	_, err = keys.WritePrivateKey(w.keyDir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
+	_, err := keys.WritePrivateKey(w.keyDir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
 	require.NoError(t, err)
 	ks, err := keys.LoadDir(w.keyDir)
 	require.NoError(t, err)

@@ -338,4 +338,6 @@ func (s *Service) SubscriptionByLicenseKey(ctx context.Context, key string) (*Su
 }
 
 // CountAdminUsers is how many admins can sign in to the web admin.
-func (s *Service) CountAdminUsers(ctx context.Context) (int, error) { return s.store.CountAdminUsers(ctx) }
+func (s *Service) CountAdminUsers(ctx context.Context) (int, error) {
+	return s.store.CountAdminUsers(ctx)
+}

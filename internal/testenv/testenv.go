@@ -9,12 +9,18 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/flowlytix/licensing/syncserver/postgres"
+	"github.com/flowlytix/licensing/syncserver/sqlite"
+	"github.com/flowlytix/licensing/syncserver/sqlstore"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
@@ -99,3 +105,37 @@ func Chromium(tb testing.TB) string {
 	Missing(tb, "Chromium", "apt-get install -y chromium, or set LICENSING_TEST_CHROMIUM")
 	return ""
 }
+
+// SQLite opens a fresh SQLite store in a temporary directory, closed when
+// the test ends.
+func SQLite(tb testing.TB) *sqlstore.Store {
+	tb.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "licensing.db"), sqlite.Options{Log: QuietLog()})
+	if err != nil {
+		tb.Fatalf("open sqlite: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Postgres opens a fresh store on a schema of its own (PostgresDSN),
+// closed when the test ends; without PostgreSQL it skips, or fails in
+// strict mode.
+func Postgres(tb testing.TB) *sqlstore.Store {
+	tb.Helper()
+	s, err := postgres.Open(context.Background(), PostgresDSN(tb), postgres.Options{MaxConns: 20})
+	if err != nil {
+		tb.Fatalf("open postgres: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Stores names the two engines' openers, for tests that run on each.
+var Stores = []struct {
+	Name string
+	Open func(testing.TB) *sqlstore.Store
+}{{"sqlite", SQLite}, {"postgres", Postgres}}
+
+// QuietLog is a logger that writes nothing.
+func QuietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,8 +1,9 @@
 package httpapi_test
 
 import (
-	"io"
 	"log/slog"
+
+	"github.com/flowlytix/licensing/internal/testenv"
 )
 
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discardLogger() *slog.Logger { return testenv.QuietLog() }

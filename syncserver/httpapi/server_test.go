@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,8 +16,6 @@ import (
 	"github.com/flowlytix/licensing/internal/testkeys"
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/httpapi"
-	"github.com/flowlytix/licensing/syncserver/postgres"
-	"github.com/flowlytix/licensing/syncserver/sqlite"
 )
 
 // server is a real licensed API on a real listener over a real store.
@@ -37,18 +34,8 @@ type backend struct {
 }
 
 var backends = []backend{
-	{"sqlite", func(t *testing.T) syncserver.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "l.db"), sqlite.Options{})
-		require.NoError(t, err)
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-	{"postgres", func(t *testing.T) syncserver.Store {
-		s, err := postgres.Open(context.Background(), testenv.PostgresDSN(t), postgres.Options{MaxConns: 20})
-		require.NoError(t, err)
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
+	{"sqlite", func(t *testing.T) syncserver.Store { return testenv.SQLite(t) }},
+	{"postgres", func(t *testing.T) syncserver.Store { return testenv.Postgres(t) }},
 }
 
 // eachBackend runs fn against a fresh server on every store.

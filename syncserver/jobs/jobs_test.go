@@ -2,9 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,8 +14,6 @@ import (
 	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/jobs"
-	"github.com/flowlytix/licensing/syncserver/postgres"
-	"github.com/flowlytix/licensing/syncserver/sqlite"
 )
 
 type runs struct {
@@ -34,22 +29,9 @@ func (r *runs) observe(job, result string, _ time.Duration) {
 
 func TestJobsRunAndReport(t *testing.T) {
 	ctx := context.Background()
-	for name, open := range map[string]func(t *testing.T) syncserver.Store{
-		"sqlite": func(t *testing.T) syncserver.Store {
-			s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "j.db"), sqlite.Options{})
-			require.NoError(t, err)
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-		"postgres": func(t *testing.T) syncserver.Store {
-			s, err := postgres.Open(ctx, testenv.PostgresDSN(t), postgres.Options{})
-			require.NoError(t, err)
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-	} {
-		t.Run(name, func(t *testing.T) {
-			st := open(t)
+	for _, engine := range testenv.Stores {
+		t.Run(engine.Name, func(t *testing.T) {
+			st := engine.Open(t)
 			c := &syncserver.Customer{Email: "j@example.com", CreatedAt: time.Now()}
 			require.NoError(t, st.CreateCustomer(ctx, c))
 			key, _ := license.NewLicenseKey()
@@ -60,7 +42,7 @@ func TestJobsRunAndReport(t *testing.T) {
 			var r runs
 			svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t)})
 			require.NoError(t, err)
-			s := jobs.New(jobs.Config{Work: svc, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Observe: r.observe})
+			s := jobs.New(jobs.Config{Work: svc, Log: testenv.QuietLog(), Observe: r.observe})
 			names := []string{}
 			for _, j := range s.Jobs() {
 				names = append(names, j.Name)

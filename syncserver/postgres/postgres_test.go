@@ -17,13 +17,7 @@ import (
 	"github.com/flowlytix/licensing/syncserver/sqlstore/storetest"
 )
 
-func open(t testing.TB) syncserver.Store {
-	t.Helper()
-	s, err := postgres.Open(context.Background(), testenv.PostgresDSN(t), postgres.Options{MaxConns: 10})
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func open(t testing.TB) syncserver.Store { return testenv.Postgres(t) }
 
 func TestStoreContract(t *testing.T) { storetest.Run(t, open) }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowlytix/licensing/internal/testenv"
+
 	"github.com/google/uuid"
 
 	"github.com/stretchr/testify/assert"
@@ -23,13 +25,7 @@ import (
 	"github.com/flowlytix/licensing/syncserver/sqlstore/storetest"
 )
 
-func open(t testing.TB) syncserver.Store {
-	t.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "licensing.db"), sqlite.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func open(t testing.TB) syncserver.Store { return testenv.SQLite(t) }
 
 func TestStoreContract(t *testing.T) { storetest.Run(t, open) }
 
