@@ -324,11 +324,9 @@ var setProcs sync.Once
 // and its fsync at every commit is a blocking system call made from Go
 // code: the Go scheduler leaves that goroutine's P idle until its monitor
 // thread notices, which under steady load is often after the fsync has
-// ended. Meanwhile a core sat idle (1.3–2.2 % of the machine as iowait,
-// measured with 2 cores). With one P more the other goroutines keep both
-// cores busy: iowait 0.3 %, syncs 2,470/s -> 2,880/s and activations 79 %
-// -> 81 % of the raw signing rate (three alternating runs each). PostgreSQL
-// talks over sockets, which never hold a P while waiting.
+// ended, and meanwhile a core sits idle. With one P more the other
+// goroutines keep every core busy (docs/benchmarks.md has the figures).
+// PostgreSQL talks over sockets, which never hold a P while waiting.
 func procs(store, env string, n, cpus int) int {
 	if store != "sqlite" || env != "" || n != cpus {
 		return n

@@ -27,10 +27,9 @@ const rawWindow = 500 * time.Millisecond
 // is left to choose.
 const roundTarget = time.Second
 
-// activation measures the activation phase. This machine's speed drifts
-// with its host's load: the raw signing rate measured here moved between
-// 380/s and 700/s within twenty seconds, holding each level for a second or
-// more. So the activations run in short rounds, each between two short
+// activation measures the activation phase. A cloud machine's speed drifts
+// with its host's load, holding each level for a second or more
+// (docs/benchmarks.md). So the activations run in short rounds, each between two short
 // raw windows, and the ratio sets the activations against raw windows
 // spread over the same stretch of time; each round is also compared with
 // the windows on either side of it.

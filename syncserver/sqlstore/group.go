@@ -21,12 +21,9 @@ const maxGroup = 64
 // holds them all: a caller activating devices one after another never
 // waits, and a few at a time commit together as soon as the last is
 // signed. A sync arriving ends the wait too: syncs are what latency goals
-// are set for.
-//
-// Measured on 2 cores against the flat 5 ms wait this replaced: with 16
-// concurrent callers, groups twice as large, write(2) calls per activation
-// 10.2 -> 8.2 and 2 % less server CPU per activation; with 4 concurrent
-// callers, 343 -> 427 activations a second.
+// are set for. 12 ms is a few signatures' time: long enough for the
+// activations in flight to arrive, short enough that nobody notices
+// (docs/benchmarks.md has the figures against the flat wait it replaced).
 const activationLinger = 12 * time.Millisecond
 
 // group is the group committer: writes that would each be a transaction of

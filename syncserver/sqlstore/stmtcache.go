@@ -12,8 +12,8 @@ import (
 const maxCached = 256
 
 // stmtCache keeps prepared statements by their text. modernc.org/sqlite
-// parses and plans a statement on every call otherwise, which was 4% of an
-// activation's CPU.
+// parses and plans a statement on every call otherwise, a measurable share
+// of an activation's CPU (docs/benchmarks.md).
 type stmtCache struct {
 	mu     sync.Mutex
 	m      map[*sql.DB]map[string]*sql.Stmt
