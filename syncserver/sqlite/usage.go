@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/sqlstore"
@@ -54,22 +53,8 @@ func insertUsage(ctx context.Context, q sqlstore.Querier, c sqlstore.UsageChunk)
 	if err != nil {
 		return 0, err
 	}
-	defer rows.Close()
-	got := 0
-	for rows.Next() {
-		var feature string
-		var count, atMillis int64
-		var duration float64
-		if err := rows.Scan(&feature, &count, &duration, &atMillis); err != nil {
-			return 0, err
-		}
-		c.Stored(syncserver.Day(time.UnixMilli(atMillis)), feature, count, duration)
-		got++
-	}
-	if err := rows.Close(); err != nil {
-		return 0, err
-	}
-	if err := rows.Err(); err != nil {
+	got, err := c.AddStored(rows)
+	if err != nil {
 		return 0, err
 	}
 	if got != n {

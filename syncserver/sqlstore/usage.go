@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +92,13 @@ func insertUsageReturning(ctx context.Context, q Querier, c UsageChunk) (int, er
 	if err != nil {
 		return 0, err
 	}
+	return c.AddStored(rows)
+}
+
+// AddStored passes rows of (feature, count, duration_seconds, at), as an
+// insert returns them or a read-back finds them, to c.Stored, closes them
+// and counts them.
+func (c UsageChunk) AddStored(rows *sql.Rows) (int, error) {
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
