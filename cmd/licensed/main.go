@@ -101,6 +101,23 @@ func envName(flagName string) string {
 	return "LICENSED_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// wantOf says in words what a flag takes.
+func wantOf(f *flag.Flag) string {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return "what --help says"
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "a duration such as 45m, 12h or 720h (hours are the largest unit)"
+	case int:
+		return "a whole number"
+	case bool:
+		return "true or false (yes/no, on/off, 1/0)"
+	}
+	return "what --help says"
+}
+
 // flagsFromEnv sets every flag not given on the command line from its
 // environment variable. A value the flag refuses stops licensed with the
 // variable's name: falling back to the default would run the server with
@@ -123,7 +140,7 @@ func flagsFromEnv(fs *flag.FlagSet) error {
 			}
 		}
 		if serr := fs.Set(f.Name, v); serr != nil {
-			err = usageError{fmt.Errorf("%s=%q is not a valid value for --%s: %v", envName(f.Name), v, f.Name, serr)}
+			err = usageError{fmt.Errorf("%s=%q is not a valid value for --%s: want %s", envName(f.Name), v, f.Name, wantOf(f))}
 		}
 	})
 	return err
