@@ -4,7 +4,8 @@
 // publishing the public half as a JWKS.
 //
 // A Set holds one active signer and any number of verify-only keys, so keys
-// rotate without breaking files already issued. Signing goes through
+// rotate without breaking files already issued; RotateDir makes a new
+// signer in a key directory and can take it back. Signing goes through
 // crypto.Signer, so a KMS or HSM can stand in for a key on disk.
 //
 // keys imports only the standard library and go-jose. It never logs.

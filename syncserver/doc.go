@@ -6,7 +6,8 @@
 // layer maps to statuses. Service is the only door: adapters never hold the
 // store.
 //
-// It may import keys, license, issuer and internal/password. It must not import its adapters
-// (syncserver/sqlite, syncserver/postgres, syncserver/httpapi), admin,
+// It may import keys, license, issuer, internal/password and
+// internal/loadhint. It must not import its adapters (syncserver/sqlite,
+// syncserver/postgres, syncserver/httpapi, syncserver/jobs), admin,
 // clientlib, or any driver or router: those depend on it, not the reverse.
 package syncserver
