@@ -56,15 +56,25 @@ func chrome(t *testing.T) (context.Context, string) {
 	return ctx, downloads
 }
 
-func signIn(s *site) chromedp.Tasks {
-	return chromedp.Tasks{
-		chromedp.Navigate(s.url + "/admin/customers"),
+// signIn signs in through the form and waits for the customers page.
+func signIn(t *testing.T, ctx context.Context, s *site) {
+	t.Helper()
+	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.url+"/admin/customers"),
 		chromedp.WaitVisible(`input[name=email]`),
 		chromedp.SendKeys(`input[name=email]`, email),
-		chromedp.SendKeys(`input[name=password]`, password),
-		chromedp.Submit(`input[name=password]`),
-		chromedp.WaitVisible(`#new-customer`),
-	}
+		chromedp.SendKeys(`input[name=password]`, password)))
+	navigate(t, ctx, chromedp.Submit(`input[name=password]`))
+	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`#new-customer`)))
+}
+
+// navigate runs an action that loads a new page (a form's submit button)
+// and waits until that page has loaded: a query racing the navigation can
+// find a node of the old document and fail with "Could not find node with
+// given id".
+func navigate(t *testing.T, ctx context.Context, a chromedp.Action) {
+	t.Helper()
+	_, err := chromedp.RunResponse(ctx, a)
+	require.NoError(t, err)
 }
 
 // waitFile waits for a download to appear in dir.
@@ -94,16 +104,16 @@ func TestTheAdminInABrowser(t *testing.T) {
 	assert.Contains(t, loc, "/admin/login?next=")
 
 	// Sign in; create a customer and a subscription through the forms.
-	require.NoError(t, chromedp.Run(ctx, signIn(s),
+	signIn(t, ctx, s)
+	require.NoError(t, chromedp.Run(ctx,
 		chromedp.SendKeys(`#new-customer input[name=email]`, "buyer@acme.example"),
-		chromedp.SendKeys(`#new-customer input[name=company_name]`, "Acme"),
-		chromedp.Submit(`#new-customer input[name=email]`),
-		chromedp.WaitVisible(`#new-subscription`),
+		chromedp.SendKeys(`#new-customer input[name=company_name]`, "Acme")))
+	navigate(t, ctx, chromedp.Submit(`#new-customer input[name=email]`))
+	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`#new-subscription`),
 		chromedp.SetValue(`#new-subscription input[name=features]`, "export, sync"),
-		chromedp.SetValue(`#new-subscription input[name=max_devices]`, "2"),
-		chromedp.Submit(`#new-subscription input[name=features]`),
-		chromedp.WaitVisible(`#license-key`),
-		chromedp.Location(&loc)))
+		chromedp.SetValue(`#new-subscription input[name=max_devices]`, "2")))
+	navigate(t, ctx, chromedp.Submit(`#new-subscription input[name=features]`))
+	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`#license-key`), chromedp.Location(&loc)))
 	var key string
 	require.NoError(t, chromedp.Run(ctx, chromedp.Text(`#license-key`, &key)))
 	_, err := license.ParseLicenseKey(key)
@@ -119,22 +129,22 @@ func TestTheAdminInABrowser(t *testing.T) {
 
 	// Renew.
 	var expires string
-	require.NoError(t, chromedp.Run(ctx,
-		chromedp.SetValue(`#renew input[name=expires_at]`, "2031-06-30"),
-		chromedp.Submit(`#renew input[name=expires_at]`),
-		chromedp.WaitVisible(`p.flash`),
-		chromedp.Text(`#expires`, &expires)))
+	require.NoError(t, chromedp.Run(ctx, chromedp.SetValue(`#renew input[name=expires_at]`, "2031-06-30")))
+	navigate(t, ctx, chromedp.Submit(`#renew input[name=expires_at]`))
+	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`p.flash`), chromedp.Text(`#expires`, &expires)))
 	assert.Equal(t, "2031-06-30", expires)
 
 	// Suspend: the device's next validate fails.
 	var status string
-	require.NoError(t, chromedp.Run(ctx, chromedp.Click(`#suspend`), chromedp.WaitVisible(`#reinstate`), chromedp.Text(`#status`, &status)))
+	navigate(t, ctx, chromedp.Click(`#suspend`))
+	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`#reinstate`), chromedp.Text(`#status`, &status)))
 	assert.Equal(t, "suspended", status)
 	v, err := s.svc.Validate(context.Background(), act.Token, "laptop")
 	require.NoError(t, err)
 	assert.False(t, v.Valid)
 	assert.Equal(t, syncserver.ReasonSubscriptionInactive, v.Reason)
-	require.NoError(t, chromedp.Run(ctx, chromedp.Click(`#reinstate`), chromedp.WaitVisible(`#suspend`)))
+	navigate(t, ctx, chromedp.Click(`#reinstate`))
+	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`#suspend`)))
 
 	// Air-gapped: paste a request, download the device-bound file, and
 	// licensectl verify accepts it.
@@ -161,7 +171,9 @@ func TestTheAdminInABrowser(t *testing.T) {
 	old, err := s.svc.Keys().Active()
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.url+"/admin/keys"), chromedp.WaitVisible(`#rotate`),
-		chromedp.SendKeys(`#rotate input[name=confirm]`, "ROTATE"), chromedp.Submit(`#rotate input[name=confirm]`), chromedp.WaitVisible(`p.flash`)))
+		chromedp.SendKeys(`#rotate input[name=confirm]`, "ROTATE")))
+	navigate(t, ctx, chromedp.Submit(`#rotate input[name=confirm]`))
+	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`p.flash`)))
 	now, err := s.svc.Keys().Active()
 	require.NoError(t, err)
 	assert.NotEqual(t, old.ID, now.ID, "a new key signs")
@@ -199,7 +211,8 @@ func TestOverviewScreenshot(t *testing.T) {
 	var png []byte
 	var figures []string
 	var points []int
-	require.NoError(t, chromedp.Run(ctx, signIn(s), chromedp.Navigate(s.url+"/admin/"),
+	signIn(t, ctx, s)
+	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.url+"/admin/"),
 		chromedp.WaitVisible(`#chart-usage`),
 		chromedp.Poll(`typeof Chart !== "undefined" && ["chart-activations","chart-validations","chart-devices","chart-usage"].every(id => Chart.getChart(id))`, nil),
 		chromedp.Evaluate(`[...document.querySelectorAll(".figures span")].map(e => e.textContent.trim())`, &figures),
@@ -236,7 +249,8 @@ func TestAFeatureNamedProtoStaysAName(t *testing.T) {
 	require.NoError(t, err)
 	var polluted []string
 	var labels []string
-	require.NoError(t, chromedp.Run(ctx, signIn(s), chromedp.Navigate(s.url+"/admin/"),
+	signIn(t, ctx, s)
+	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.url+"/admin/"),
 		chromedp.WaitVisible(`#chart-usage`),
 		chromedp.Poll(`typeof Chart !== "undefined" && Chart.getChart("chart-usage") !== undefined`, nil),
 		chromedp.Evaluate(`Object.getOwnPropertyNames(Object.prototype).filter(n => /^\d{4}-\d{2}-\d{2}/.test(n))`, &polluted),
