@@ -67,6 +67,13 @@ type Client struct {
 var (
 	ErrNoLicense = errors.New("no license: activate with a license key or import a license file")
 	ErrOffline   = errors.New("no server configured")
+	// ErrUpdateRequired says the server sent a license file this app cannot
+	// verify: it is signed by a key the app's embedded key set does not
+	// hold, so the app must be updated to take it. A sync that says so has
+	// done everything else (queue sent, revocations applied, server time
+	// recorded) and the app keeps its current file; an activation that says
+	// so has given its seat back.
+	ErrUpdateRequired = errors.New("the license server signs with a key this version of the app does not know: update the app")
 )
 
 // Open opens the client and its cache. A damaged cache is ErrCacheCorrupt.

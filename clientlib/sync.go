@@ -89,6 +89,7 @@ func (c *Client) post(ctx context.Context, path string, replayable bool, in, out
 func (c *Client) Activate(ctx context.Context, licenseKey string) (Result, error) {
 	var out struct {
 		LicenseFile string `json:"license_file"`
+		SignedToken string `json:"signed_token"`
 	}
 	err := c.post(ctx, "/api/v1/licensing/activate", true, map[string]any{
 		"license_key": licenseKey, "device_fingerprint": c.cfg.Fingerprint,
@@ -96,6 +97,14 @@ func (c *Client) Activate(ctx context.Context, licenseKey string) (Result, error
 	}, &out)
 	if err != nil {
 		return Result{}, fmt.Errorf("activate: %w", err)
+	}
+	if _, verr := license.Verify([]byte(out.LicenseFile), c.keys); verr != nil {
+		// The seat was taken for a file this app cannot use: give it back.
+		derr := c.post(ctx, "/api/v1/licensing/deactivate", false, map[string]any{"token": out.SignedToken, "device_id": c.cfg.DeviceID}, nil)
+		if derr != nil {
+			return Result{}, fmt.Errorf("activate: %w; giving the seat back failed too (%v): deactivate this device in the web admin", refusedFile(verr), derr)
+		}
+		return Result{}, fmt.Errorf("activate: %w; the seat was given back", refusedFile(verr))
 	}
 	return c.Import(ctx, []byte(out.LicenseFile))
 }
@@ -148,6 +157,10 @@ type SyncReport struct {
 	Heartbeats  int
 	Revocations int  // new revocation entries
 	NewLicense  bool // a newer license file was installed
+	// RefusedFile, when set, is why a newer license file the server sent
+	// was not installed; the current file stays. It wraps
+	// ErrUpdateRequired when the file's key is unknown to this app.
+	RefusedFile error
 }
 
 type queued struct {
@@ -170,8 +183,14 @@ func (c *Client) Sync(ctx context.Context) (SyncReport, error) {
 	var rep SyncReport
 	for {
 		more, err := c.syncBatch(ctx, &rep)
-		if err != nil || !more {
+		if err != nil {
 			return rep, err
+		}
+		if !more {
+			if rep.RefusedFile != nil {
+				return rep, fmt.Errorf("sync: everything was sent and acknowledged, but the newer license file was not installed: %w", rep.RefusedFile)
+			}
+			return rep, nil
 		}
 	}
 }
@@ -212,11 +231,14 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 	}
 	var newTok *license.Token
 	if out.LicenseFile != "" {
-		t, err := license.Verify([]byte(out.LicenseFile), c.keys)
-		if err != nil {
-			return false, fmt.Errorf("sync: the server sent a license file that does not verify: %w", err)
+		// A file this app cannot verify (a key it does not embed yet) must
+		// never jam it: everything else of the answer still applies, the
+		// current file stays, and the report says to update the app.
+		if t, err := license.Verify([]byte(out.LicenseFile), c.keys); err == nil {
+			newTok = t
+		} else {
+			rep.RefusedFile = refusedFile(err)
 		}
-		newTok = t
 	}
 	if err := c.applyRevocations(ctx, out.Revocations, out.Cursor); err != nil {
 		return false, fmt.Errorf("sync: store revocations: %w", err)
@@ -232,6 +254,16 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 	rep.Revocations += len(out.Revocations)
 	rep.NewLicense = rep.NewLicense || newTok != nil
 	return len(req.Usage) == c.cfg.BatchSize, nil
+}
+
+// refusedFile says why a license file from the server cannot be installed:
+// ErrUpdateRequired when its key is unknown to this app, else the
+// verifier's reason.
+func refusedFile(err error) error {
+	if errors.Is(err, license.ErrUnknownKey) {
+		return fmt.Errorf("%w (%v)", ErrUpdateRequired, err)
+	}
+	return fmt.Errorf("the server's license file does not verify: %w", err)
 }
 
 // setAsideUnsendable moves out of the queue the rows the server would

@@ -18,6 +18,10 @@ import (
 // forged, signed by an unknown key, or carrying values the format forbids.
 var ErrInvalid = errors.New("invalid license file")
 
+// ErrUnknownKey is ErrInvalid for a file signed by a key the verifier's key
+// set does not hold: after a rotation, an app built before it.
+var ErrUnknownKey = fmt.Errorf("%w: signed by unknown key", ErrInvalid)
+
 // MaxFileSize is the largest license file a reader accepts. Real files are a
 // few kilobytes; anything larger is refused before it is decoded, so a huge
 // input costs neither time nor memory.
@@ -230,7 +234,7 @@ func decodeHeader(data []byte) (Header, error) {
 func (t *Token) Verify(ks KeySource) error {
 	pub, ok := ks.Lookup(t.Header.Kid)
 	if !ok {
-		return invalid("signed by unknown key %q", t.Header.Kid)
+		return fmt.Errorf("%w (kid %q)", ErrUnknownKey, t.Header.Kid)
 	}
 	h := sha256.New()
 	io.WriteString(h, t.signingInput) // no copy of the input

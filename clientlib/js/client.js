@@ -21,6 +21,21 @@ export class APIError extends Error {
 
 const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], queue: [] });
 
+/**
+ * refusedFile is the error for a license file from the server that this app
+ * cannot install. Its code is "update_required" when the file is signed by a
+ * key the app's embedded JWKS does not hold (the vendor rotated keys: a newer
+ * build of the app knows the new key), else "license_file_invalid".
+ */
+function refusedFile(reason, context) {
+  const unknownKey = /unknown key/.test(reason);
+  const e = new Error(unknownKey
+    ? `${context}: the license server signs with a key this version of the app does not know: update the app (${reason})`
+    : `${context}: the server's license file does not verify (${reason})`);
+  e.code = unknownKey ? "update_required" : "license_file_invalid";
+  return e;
+}
+
 export class LicenseClient {
   /**
    * @param {object} o jwks, statePath, serverURL (optional), deviceId,
@@ -145,6 +160,17 @@ export class LicenseClient {
   async activate(licenseKey) {
     const out = await this.post("/api/v1/licensing/activate", { license_key: licenseKey, device_fingerprint: this.o.fingerprint,
       device_info: { device_id: this.o.deviceId, platform: this.o.platform, app_version: this.o.appVersion } }, { replayable: true });
+    const v = await verifyLicense(out.license_file, { jwks: this.o.jwks, now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+    if (v.status === Status.INVALID) {
+      // The seat was taken for a file this app cannot use: give it back.
+      let given = "the seat was given back";
+      try {
+        await this.post("/api/v1/licensing/deactivate", { token: out.signed_token, device_id: this.o.deviceId });
+      } catch (e) {
+        given = `giving the seat back failed too (${e.message}): deactivate this device in the web admin`;
+      }
+      throw refusedFile(v.reason, `activate: ${given}`);
+    }
     return this.importLicense(out.license_file);
   }
 
@@ -170,7 +196,7 @@ export class LicenseClient {
    * of the same events is counted by the server as duplicates.
    */
   async sync() {
-    const report = { accepted: 0, duplicates: 0, status: "", newLicense: false };
+    const report = { accepted: 0, duplicates: 0, status: "", newLicense: false, refusedFile: null };
     for (;;) {
       const parsed = this.state.license_file ? parse(this.state.license_file) : null;
       if (!parsed) throw new Error("no license: activate or import one");
@@ -193,8 +219,12 @@ export class LicenseClient {
       if (out.accepted + out.duplicates !== usage) throw new Error(`sync: the server acknowledged ${out.accepted + out.duplicates} of ${usage} events; keeping them queued`);
       let newFile = null;
       if (out.license_file) {
+        // A file this app cannot verify (a key it does not embed yet) never
+        // jams it: the rest of the answer applies, the current file stays,
+        // and the report says why (updateRequired: update the app).
         const v = await verifyLicense(out.license_file, { jwks: this.o.jwks, now: Date.parse(out.server_time), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
-        if (v.status !== Status.INVALID && v.claims.sub === parsed.claims.sub && v.claims.jti !== parsed.claims.jti) newFile = out.license_file;
+        if (v.status === Status.INVALID) report.refusedFile = refusedFile(v.reason, "sync: everything was sent and acknowledged, but the newer license file was not installed");
+        else if (v.claims.sub === parsed.claims.sub && v.claims.jti !== parsed.claims.jti) newFile = out.license_file;
       }
       const sent = new Set(batch);
       const serverMs = Date.parse(out.server_time);
@@ -210,6 +240,7 @@ export class LicenseClient {
       report.duplicates += out.duplicates;
       report.status = out.status;
       report.newLicense ||= !!newFile;
+      report.updateRequired = report.refusedFile?.code === "update_required";
       if (usage < MAX_BATCH) return report;
     }
   }

@@ -66,7 +66,16 @@ export interface ClientOptions {
   now?: () => number;
 }
 
-export interface SyncReport { accepted: number; duplicates: number; status: string; newLicense: boolean; }
+export interface SyncReport {
+  accepted: number;
+  duplicates: number;
+  status: string;
+  newLicense: boolean;
+  /** Why a newer license file the server sent was not installed (the current file stays); null when none was refused. */
+  refusedFile: (Error & { code: "update_required" | "license_file_invalid" }) | null;
+  /** The server signs with a key this build does not embed: ship the app with the new JWKS. */
+  updateRequired: boolean;
+}
 
 export class APIError extends Error { status: number; code: string; }
 

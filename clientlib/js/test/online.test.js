@@ -162,3 +162,49 @@ test("an activation request the vendor turns into this device's file", async () 
   assert.equal(res.status, Status.VALID);
   assert.equal(res.claims.device_id, "plant");
 });
+
+// Last: it rotates the server's signing key. An app that embeds only the old
+// key set keeps syncing: its queue drains, a revocation issued after the
+// rotation reaches it, it stays valid on its old file, and the report says
+// to update; a new activation it cannot verify gives its seat back.
+test("an app with the old keys syncs through a rotation", async () => {
+  const sub = await subscription();
+  const c = await client("old-build").open();
+  await c.activate(sub.license_key);
+  await c.sync();
+
+  // Rotate: licensectl adds a key and makes it the signer; the server
+  // restarts with it, and a renewal makes it send every device a new file.
+  await stop(server);
+  server = null;
+  execFileSync("go", ["run", "./cmd/licensectl", "keys", "generate", "--out", join(dir, "keys"), "--bits", "2048"], { cwd: root });
+  server = await start();
+  const rotated = await (await fetch(base() + "/.well-known/jwks.json")).json();
+  assert.equal(rotated.keys.length, jwks.keys.length + 1, "the old key still verifies on the server");
+  await admin(`/api/v1/subscriptions/${sub.id}/renew`, { expires_at: new Date(Date.now() + 2 * 365 * 86400e3).toISOString().replace(/\.\d+Z$/, "Z") });
+
+  // A revocation after the rotation: another device of the subscription is
+  // blocked.
+  const other = client("other-device");
+  const otherBuild = new LicenseClient({ ...other.o, jwks: rotated });
+  await (await otherBuild.open()).activate(sub.license_key);
+  const devices = await (await fetch(`${base()}/api/v1/subscriptions/${sub.id}/devices`, { headers: { authorization: `Bearer ${token}` } })).json();
+  const row = devices.items.find((d) => d.device_id === "other-device");
+  await admin(`/api/v1/devices/${row.id}/block`);
+
+  for (let i = 0; i < 3; i++) await c.recordUsage("export");
+  const rep = await c.sync();
+  assert.equal(rep.accepted, 3, "the queue was sent");
+  assert.equal(c.pending(), 0, "and drained");
+  assert.equal(rep.updateRequired, true, "the app is told to update");
+  assert.equal(rep.refusedFile.code, "update_required");
+  assert.equal(rep.newLicense, false);
+  assert.ok(c.state.revocations.some((r) => r.device_id === "other-device" && r.state === "blocked"), "the revocation after the rotation arrived");
+  assert.equal((await c.check()).status, Status.VALID, "the app keeps working on its old file");
+
+  // A new device with the old build: the seat it took is given back.
+  const b = await client("old-build-b").open();
+  await assert.rejects(b.activate(sub.license_key), (e) => e.code === "update_required" && /seat was given back/.test(e.message));
+  const s = await (await fetch(`${base()}/api/v1/subscriptions/${sub.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
+  assert.equal(s.active_devices, 1, "old-build only: other-device is blocked and old-build-b gave its seat back");
+});
