@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 )
 
 // A key directory holds one PEM file per key, named <kid>.pem: PKCS#8
@@ -75,12 +76,48 @@ func ParsePublicKey(data []byte) (*Key, error) {
 }
 
 // WritePrivateKey stores priv in dir as <kid>.pem with mode 0600 and makes it
-// the active signer. The directory is created (0700) when missing. Keys
-// already in dir stay, now verify-only: this is how a key is rotated.
+// the active signer at once. The directory is created (0700) when missing.
+// The key that signed before retires: it still verifies. (A staged
+// rotation adds the key as next instead: Dir.Add, then Dir.SetState.)
 func WritePrivateKey(dir string, priv *rsa.PrivateKey) (*Key, error) {
 	k, err := NewSigningKey(priv)
 	if err != nil {
 		return nil, err
+	}
+	if k, err = writeKeyFile(dir, k); err != nil {
+		return nil, err
+	}
+	doc, err := readStates(dir)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	if prev, err := os.ReadFile(filepath.Join(dir, ActiveFile)); err == nil {
+		if id := strings.TrimSpace(string(prev)); id != k.ID {
+			info, ok := doc.Keys[id]
+			if !ok {
+				info = Info{Created: now}
+			}
+			info.State, info.Retired = StateRetired, &now
+			doc.Keys[id] = info
+		}
+	}
+	doc.Keys[k.ID] = Info{State: StateActive, Created: now, Promoted: &now}
+	if err := writeStates(dir, doc); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, ActiveFile), []byte(k.ID+"\n")); err != nil {
+		return nil, fmt.Errorf("mark active key: %w", err)
+	}
+	return k, nil
+}
+
+// writeKeyFile stores k's private half in dir as <kid>.pem, mode 0600,
+// changing no state.
+func writeKeyFile(dir string, k *Key) (*Key, error) {
+	priv, ok := k.Signer().(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("write private key: %T cannot be stored in a key directory", k.Signer())
 	}
 	data, err := EncodePrivateKey(priv)
 	if err != nil {
@@ -91,9 +128,6 @@ func WritePrivateKey(dir string, priv *rsa.PrivateKey) (*Key, error) {
 	}
 	if err := writeFileAtomic(filepath.Join(dir, k.ID+".pem"), data); err != nil {
 		return nil, fmt.Errorf("write private key: %w", err)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, ActiveFile), []byte(k.ID+"\n")); err != nil {
-		return nil, fmt.Errorf("mark active key: %w", err)
 	}
 	return k, nil
 }
@@ -113,25 +147,15 @@ func GenerateInto(dir string, bits int) (*Key, error) {
 // again and the new key's file goes), for a caller that could not record
 // the rotation: a key nobody knows was made must not stay in use.
 func RotateDir(dir string, bits int) (set *Set, k *Key, undo func() error, err error) {
-	activePath := filepath.Join(dir, ActiveFile)
-	prev, err := os.ReadFile(activePath)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	restore, err := (&Dir{Path: dir}).snapshot()
+	if err != nil {
 		return nil, nil, nil, fmt.Errorf("rotate keys: %w", err)
 	}
 	if k, err = GenerateInto(dir, bits); err != nil {
 		return nil, nil, nil, fmt.Errorf("rotate keys: %w", err)
 	}
 	undo = func() error {
-		var err error
-		if prev != nil {
-			err = writeFileAtomic(activePath, prev)
-		} else {
-			err = os.Remove(activePath)
-		}
-		if err != nil {
-			return fmt.Errorf("undo key rotation: %w", err)
-		}
-		if err := os.Remove(filepath.Join(dir, k.ID+".pem")); err != nil {
+		if err := errors.Join(restore(), os.Remove(filepath.Join(dir, k.ID+".pem"))); err != nil {
 			return fmt.Errorf("undo key rotation: %w", err)
 		}
 		return nil
@@ -199,6 +223,10 @@ func LoadDir(dir string) (*Set, error) {
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 
+	doc, err := readStates(dir)
+	if err != nil {
+		return nil, err
+	}
 	var active *Key
 	activeID, err := os.ReadFile(filepath.Join(dir, ActiveFile))
 	switch {
@@ -223,7 +251,35 @@ func LoadDir(dir string) (*Set, error) {
 	default:
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
-	return NewSet(active, all...)
+	// States: the state file's, where it names the key; else the active
+	// file's key active and every other key retired (a directory made
+	// before key states).
+	info := make(map[string]Info, len(all))
+	for _, k := range all {
+		i, ok := doc.Keys[k.ID]
+		switch {
+		case ok:
+		case active != nil && k.ID == active.ID:
+			i = Info{State: StateActive}
+		default:
+			i = Info{State: StateRetired}
+		}
+		if i.State == StateActive && (active == nil || k.ID != active.ID) {
+			return nil, fmt.Errorf("load keys: %s says key %s is active, but %s names %s; fix one of them", filepath.Join(dir, StateFile), k.ID, filepath.Join(dir, ActiveFile), activeName(active))
+		}
+		if active != nil && k.ID == active.ID && i.State != StateActive {
+			return nil, fmt.Errorf("load keys: %s names key %s, whose state in %s is %s", filepath.Join(dir, ActiveFile), k.ID, filepath.Join(dir, StateFile), i.State)
+		}
+		info[k.ID] = i
+	}
+	return newStatedSet(active, all, info)
+}
+
+func activeName(k *Key) string {
+	if k == nil {
+		return "none"
+	}
+	return k.ID
 }
 
 func loadFile(path string) (k *Key, isPrivate bool, err error) {

@@ -16,13 +16,32 @@ type Set struct {
 	byID   map[string]*Key
 	order  []*Key // active signer first, then the rest in the order given
 	active *Key
+	info   map[string]Info
 }
 
 // NewSet builds a set. active may be nil for a verify-only set; otherwise it
 // must be able to sign. Duplicate keys are merged, preferring the one with a
-// signer.
+// signer. The others are retired: they verify and never sign.
 func NewSet(active *Key, others ...*Key) (*Set, error) {
-	s := &Set{byID: make(map[string]*Key)}
+	return newStatedSet(active, others, nil)
+}
+
+// newStatedSet is NewSet with each key's Info (missing: active for the
+// active key, retired for the others).
+func newStatedSet(active *Key, others []*Key, info map[string]Info) (*Set, error) {
+	s := &Set{byID: make(map[string]*Key), info: make(map[string]Info)}
+	defer func() {
+		for _, k := range s.order {
+			i, ok := info[k.ID]
+			if !ok {
+				i = Info{State: StateRetired}
+				if s.active != nil && k.ID == s.active.ID {
+					i.State = StateActive
+				}
+			}
+			s.info[k.ID] = i
+		}
+	}()
 	if active != nil {
 		if !active.CanSign() {
 			return nil, fmt.Errorf("key set: active key %s has no private key", active.ID)
@@ -58,16 +77,40 @@ func (s *Set) Active() (*Key, error) {
 	return s.active, nil
 }
 
-// Lookup returns the public key with the given kid.
+// Lookup returns the public key with the given kid, if it may verify: a
+// revoked key is left out.
 func (s *Set) Lookup(kid string) (*rsa.PublicKey, bool) {
 	if s == nil {
 		return nil, false
 	}
 	k, ok := s.byID[kid]
-	if !ok {
+	if !ok || s.info[kid].State == StateRevoked {
 		return nil, false
 	}
 	return k.Public, true
+}
+
+// Info returns a key's state and dates (the zero Info for a key not in the
+// set).
+func (s *Set) Info(kid string) Info {
+	if s == nil {
+		return Info{}
+	}
+	return s.info[kid]
+}
+
+// Equal reports whether two sets hold the same keys in the same states.
+func (s *Set) Equal(o *Set) bool {
+	if s.Len() != o.Len() || (s.active == nil) != (o.active == nil) || (s.active != nil && s.active.ID != o.active.ID) {
+		return false
+	}
+	for id, k := range s.byID {
+		ok, found := o.byID[id]
+		if !found || ok.CanSign() != k.CanSign() || s.info[id].State != o.info[id].State {
+			return false
+		}
+	}
+	return true
 }
 
 // Keys returns every key in the set, the active signer first.
@@ -92,6 +135,9 @@ func (s *Set) Len() int {
 func (s *Set) JWKS() ([]byte, error) {
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, s.Len())}
 	for _, k := range s.Keys() {
+		if s.info[k.ID].State == StateRevoked {
+			continue // compromised: no app may learn to trust it
+		}
 		set.Keys = append(set.Keys, jose.JSONWebKey{
 			Key:       k.Public,
 			KeyID:     k.ID,
