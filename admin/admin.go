@@ -77,7 +77,16 @@ func New(cfg Config) (*Console, error) {
 }
 
 var funcs = template.FuncMap{
-	"date": func(t time.Time) string {
+	"date": func(v any) string {
+		var t time.Time
+		switch x := v.(type) {
+		case time.Time:
+			t = x
+		case *time.Time:
+			if x != nil {
+				t = *x
+			}
+		}
 		if t.IsZero() {
 			return "—"
 		}
@@ -138,7 +147,8 @@ func (a *Console) Mount(r chi.Router) {
 			r.Post("/tokens", a.createToken)
 			r.Post("/tokens/{id}/revoke", a.revokeToken)
 			r.Get("/keys", a.keys)
-			r.Post("/keys/rotate", a.rotateKey)
+			r.Post("/keys", a.addKey)
+			r.Post("/keys/{kid}/{change}", a.keyChange)
 		})
 	})
 }

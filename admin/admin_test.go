@@ -62,13 +62,7 @@ func newSiteWith(t testing.TB, configure func(*admin.Config)) *site {
 	_, err := keys.WritePrivateKey(keyDir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
 	require.NoError(t, err)
 	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t), Now: clk.Now,
-		RotateKey: func(context.Context) (*keys.Set, string, func() error, error) {
-			ks, k, undo, err := keys.RotateDir(keyDir, keys.MinBits)
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return ks, k.ID, undo, nil
-		}})
+		KeyStore: &keys.Dir{Path: keyDir, Bits: keys.MinBits}})
 	require.NoError(t, err)
 	log := testenv.QuietLog()
 	cfg := admin.Config{Service: svc, Log: log}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/flowlytix/licensing/internal/demo"
 	"github.com/flowlytix/licensing/internal/testenv"
+	"github.com/flowlytix/licensing/keys"
 	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 )
@@ -167,17 +168,34 @@ func TestTheAdminInABrowser(t *testing.T) {
 	require.NoError(t, err, "licensectl verify: %s", out)
 	assert.True(t, strings.HasPrefix(string(out), "valid\n"), "%s", out)
 
-	// Rotate the signing key: the old key keeps verifying the device's file.
+	// A staged rotation by keyboard: add a next key (it signs nothing),
+	// then promote it (it signs; the old key retires and keeps verifying
+	// the device's file).
 	old, err := s.svc.Keys().Active()
 	require.NoError(t, err)
-	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.url+"/admin/keys"), chromedp.WaitVisible(`#rotate`),
-		chromedp.SendKeys(`#rotate input[name=confirm]`, "ROTATE")))
-	navigate(t, ctx, chromedp.Submit(`#rotate input[name=confirm]`))
+	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.url+"/admin/keys"), chromedp.WaitVisible(`#add-key`)))
+	navigate(t, ctx, chromedp.Submit(`#add-key button`))
+	var states []string
+	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`p.flash`),
+		chromedp.Evaluate(`[...document.querySelectorAll("#keys td:nth-child(2) strong")].map(e => e.textContent)`, &states)))
+	assert.ElementsMatch(t, []string{"active", "next"}, states)
+	still, err := s.svc.Keys().Active()
+	require.NoError(t, err)
+	assert.Equal(t, old.ID, still.ID, "a next key signs nothing")
+	var next string
+	for _, k := range s.svc.Keys().Keys() {
+		if k.ID != old.ID {
+			next = k.ID
+		}
+	}
+	sel := `#promote-` + next[:8]
+	require.NoError(t, chromedp.Run(ctx, chromedp.SendKeys(sel+` input[name=confirm]`, "PROMOTE")))
+	navigate(t, ctx, chromedp.Submit(sel+` input[name=confirm]`))
 	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`p.flash`)))
 	now, err := s.svc.Keys().Active()
 	require.NoError(t, err)
-	assert.NotEqual(t, old.ID, now.ID, "a new key signs")
-	assert.Equal(t, 2, s.svc.Keys().Len())
+	assert.Equal(t, next, now.ID, "the promoted key signs")
+	assert.Equal(t, keys.StateRetired, s.svc.Keys().Info(old.ID).State)
 	v, err = s.svc.Validate(context.Background(), act.Token, "laptop")
 	require.NoError(t, err)
 	assert.True(t, v.Valid, "a file signed by the old key still verifies: %s", v.Reason)

@@ -3,28 +3,42 @@ package admin
 import (
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/flowlytix/licensing/syncserver"
 )
 
 func (a *Console) keys(w http.ResponseWriter, r *http.Request) {
-	active, _ := a.svc.Keys().Active() // nil for a verify-only set: no row is marked active
-	var rows []map[string]any
-	for _, k := range a.svc.Keys().Keys() {
-		rows = append(rows, map[string]any{"ID": k.ID, "Bits": k.Public.N.BitLen(), "Active": active != nil && k.ID == active.ID, "CanSign": k.CanSign()})
-	}
-	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": rows, "CanRotate": a.svc.CanRotateKeys()}})
-}
-
-func (a *Console) rotateKey(w http.ResponseWriter, r *http.Request) {
-	if r.PostFormValue("confirm") != "ROTATE" {
-		a.failed(w, r, syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "type ROTATE to confirm"))
-		return
-	}
-	kid, err := a.svc.RotateKey(r.Context(), actor(r))
+	list, err := a.svc.ListKeys(r.Context())
 	if err != nil {
 		a.failed(w, r, err)
 		return
 	}
-	a.log.Info("signing key rotated from the web admin", "kid", kid, "by", actor(r))
-	back(w, r, "/admin/keys", "key-rotated")
+	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": list, "CanManage": a.svc.CanManageKeys()}})
+}
+
+func (a *Console) addKey(w http.ResponseWriter, r *http.Request) {
+	k, err := a.svc.AddKey(r.Context(), actor(r))
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	a.log.Info("signing key added as next from the web admin", "kid", k.Kid, "by", actor(r))
+	back(w, r, "/admin/keys", "key-added")
+}
+
+// keyChange promotes, retires or revokes a key once the admin has typed the
+// change's name: each one changes what apps in the field accept.
+func (a *Console) keyChange(w http.ResponseWriter, r *http.Request) {
+	kid, change := chi.URLParam(r, "kid"), chi.URLParam(r, "change")
+	if want := map[string]string{"promote": "PROMOTE", "retire": "RETIRE", "revoke": "REVOKE"}[change]; want == "" || r.PostFormValue("confirm") != want {
+		a.failed(w, r, syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "type %s to confirm", want))
+		return
+	}
+	if _, err := a.svc.ChangeKey(r.Context(), actor(r), kid, change); err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	a.log.Info("signing key changed from the web admin", "kid", kid, "change", change, "by", actor(r))
+	back(w, r, "/admin/keys", "key-"+change+"d")
 }

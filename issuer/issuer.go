@@ -152,6 +152,7 @@ func New(ks *keys.Set, now func() time.Time) (*Issuer, error) {
 
 // License is a signed license file.
 type License struct {
+	Kid    string // the key that signed it
 	Claims *license.Claims
 	Token  string // the bare JWS compact serialization (the API's signed_token)
 	File   []byte // the armored file
@@ -229,7 +230,7 @@ func (i *Issuer) Sign(ctx context.Context, c *license.Claims) (*License, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &License{Claims: c, Token: tok, File: license.Armor(tok)}, nil
+	return &License{Kid: k.ID, Claims: c, Token: tok, File: license.Armor(tok)}, nil
 }
 
 // IssueForRequest issues a file bound to the device that made an activation

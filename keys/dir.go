@@ -142,30 +142,6 @@ func GenerateInto(dir string, bits int) (*Key, error) {
 	return WritePrivateKey(dir, k.Signer().(*rsa.PrivateKey))
 }
 
-// RotateDir makes a new key in dir, the active signer, and returns the set
-// now in dir. undo takes the rotation back (the previous active key signs
-// again and the new key's file goes), for a caller that could not record
-// the rotation: a key nobody knows was made must not stay in use.
-func RotateDir(dir string, bits int) (set *Set, k *Key, undo func() error, err error) {
-	restore, err := (&Dir{Path: dir}).snapshot()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("rotate keys: %w", err)
-	}
-	if k, err = GenerateInto(dir, bits); err != nil {
-		return nil, nil, nil, fmt.Errorf("rotate keys: %w", err)
-	}
-	undo = func() error {
-		if err := errors.Join(restore(), os.Remove(filepath.Join(dir, k.ID+".pem"))); err != nil {
-			return fmt.Errorf("undo key rotation: %w", err)
-		}
-		return nil
-	}
-	if set, err = LoadDir(dir); err != nil {
-		return nil, nil, nil, errors.Join(err, undo())
-	}
-	return set, k, undo, nil
-}
-
 // writeFileAtomic writes through a temporary file (created 0600) and a
 // rename, so that a crash never leaves a half-written key behind.
 func writeFileAtomic(path string, data []byte) error {

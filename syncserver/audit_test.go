@@ -46,17 +46,18 @@ func (f auditFails) AppendAudit(ctx context.Context, e *syncserver.AuditEntry) e
 // world is a service over a real SQLite store with one of everything an
 // admin action can change.
 type world struct {
-	svc    *syncserver.Service
-	st     syncserver.Store
-	fail   *atomic.Bool
-	keyDir string
-	cust   *syncserver.Customer
-	sub    *syncserver.Subscription
-	dev    *syncserver.Device
-	token  *syncserver.APIToken
-	user   *syncserver.AdminUser
-	signed *syncserver.SignedIn
-	req    []byte // an air-gapped machine's activation request
+	svc     *syncserver.Service
+	st      syncserver.Store
+	fail    *atomic.Bool
+	keyDir  string
+	cust    *syncserver.Customer
+	sub     *syncserver.Subscription
+	dev     *syncserver.Device
+	token   *syncserver.APIToken
+	user    *syncserver.AdminUser
+	signed  *syncserver.SignedIn
+	req     []byte // an air-gapped machine's activation request
+	nextKid string // a key in state next
 }
 
 const adminPassword = "correct horse battery staple"
@@ -70,13 +71,7 @@ func newWorld(t *testing.T) *world {
 	ks, err := keys.LoadDir(w.keyDir)
 	require.NoError(t, err)
 	w.svc, err = syncserver.New(syncserver.Config{Store: auditFails{st, w.fail}, Keys: ks,
-		RotateKey: func(context.Context) (*keys.Set, string, func() error, error) {
-			ks, k, undo, err := keys.RotateDir(w.keyDir, keys.MinBits)
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return ks, k.ID, undo, nil
-		}})
+		KeyStore: &keys.Dir{Path: w.keyDir, Bits: keys.MinBits}})
 	require.NoError(t, err)
 	email := "owner@example.com"
 	w.cust, err = w.svc.CreateCustomer(ctx, "test", syncserver.CustomerInput{Email: &email})
@@ -97,6 +92,11 @@ func newWorld(t *testing.T) *world {
 	req, err := license.NewRequest(w.sub.LicenseKey, "22222222-2222-4222-8222-222222222222", "fp-2", "windows", "1.0.0", time.Now())
 	require.NoError(t, err)
 	w.req, err = req.Encode()
+	require.NoError(t, err)
+	next, _, err := (&keys.Dir{Path: w.keyDir, Bits: keys.MinBits}).Add()
+	require.NoError(t, err)
+	w.nextKid = next.ID
+	_, err = w.svc.ReloadKeys(ctx)
 	require.NoError(t, err)
 	return w
 }
@@ -131,6 +131,8 @@ func (w *world) snapshot(t *testing.T) string {
 	}
 	sort.Strings(names)
 	active, _ := os.ReadFile(filepath.Join(w.keyDir, keys.ActiveFile))
+	states, _ := os.ReadFile(filepath.Join(w.keyDir, keys.StateFile))
+	active = append(active, states...)
 	for i := range sessions {
 		sessions[i].LastSeenAt = time.Time{} // reading a session touches it
 	}
@@ -202,8 +204,20 @@ func TestEveryAdminActionAuditsInItsTransaction(t *testing.T) {
 		{"api_token.revoke", func(ctx context.Context, w *world) error {
 			return w.svc.RevokeAPIToken(ctx, "test", w.token.ID)
 		}},
-		{"key.rotate", func(ctx context.Context, w *world) error {
-			_, err := w.svc.RotateKey(ctx, "test")
+		{"key.add", func(ctx context.Context, w *world) error {
+			_, err := w.svc.AddKey(ctx, "test")
+			return err
+		}},
+		{"key.promote", func(ctx context.Context, w *world) error {
+			_, err := w.svc.ChangeKey(ctx, "test", w.nextKid, "promote")
+			return err
+		}},
+		{"key.retire", func(ctx context.Context, w *world) error {
+			_, err := w.svc.ChangeKey(ctx, "test", w.nextKid, "retire")
+			return err
+		}},
+		{"key.revoke", func(ctx context.Context, w *world) error {
+			_, err := w.svc.ChangeKey(ctx, "test", w.nextKid, "revoke")
 			return err
 		}},
 		{"admin.create", func(ctx context.Context, w *world) error {

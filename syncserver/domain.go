@@ -138,6 +138,7 @@ type LicenseFileRecord struct {
 	Revision       int64     `json:"revision"`
 	IssuedAt       time.Time `json:"issued_at"`
 	ExpiresAt      time.Time `json:"expires_at"`
+	Kid            string    `json:"kid,omitempty"` // the key that signed it; empty for files from before keys were recorded
 	Token          string    `json:"-"`
 }
 

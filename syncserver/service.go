@@ -27,14 +27,10 @@ type Config struct {
 	// (defaults DefaultSessionLifetime and DefaultSessionIdleTimeout).
 	SessionLifetime    time.Duration
 	SessionIdleTimeout time.Duration
-	// RotateKey, when set, lets admins rotate the signing key
-	// (Service.RotateKey); cmd wires it to the key directory.
-	RotateKey KeyRotator
+	// KeyStore, when set, lets admins add keys and move them through their
+	// states (syncserver/keys.go); cmd wires it to the key directory.
+	KeyStore KeyStore
 }
-
-// KeyRotator makes a new signing key where the keys are kept and returns
-// the key set with it active, and an undo that takes the rotation back.
-type KeyRotator func(ctx context.Context) (set *keys.Set, kid string, undo func() error, err error)
 
 // Service is the server's domain logic: what the app API and the admin API
 // do, over a Store. It holds no request state; replicas share nothing but
@@ -49,7 +45,7 @@ type Service struct {
 	sessionLifetime time.Duration
 	sessionIdle     time.Duration
 	revocationDocs  revocationDocCache
-	rotate          KeyRotator
+	keyStore        KeyStore
 
 	// Counters for metrics.
 	Signatures  atomic.Int64
@@ -83,7 +79,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.SessionIdleTimeout = DefaultSessionIdleTimeout
 	}
 	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
-		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, rotate: cfg.RotateKey}
+		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore}
 	svc.signing.Store(&signing{keys: cfg.Keys, issuer: iss})
 	return svc, nil
 }
@@ -103,42 +99,9 @@ func (s *Service) SetKeys(ks *keys.Set) error {
 		return fmt.Errorf("set keys: %w", err)
 	}
 	s.signing.Store(&signing{keys: ks, issuer: iss})
+	// A token verified under the old set may name a key revoked since.
+	s.tokens.clear()
 	return nil
-}
-
-// CanRotateKeys reports whether RotateKey can work here.
-func (s *Service) CanRotateKeys() bool { return s.rotate != nil }
-
-// RotateKey makes a new signing key, active at once, and audits it. When
-// the audit cannot be written the rotation is taken back: no key signs
-// that the audit log does not name.
-func (s *Service) RotateKey(ctx context.Context, actor Actor) (string, error) {
-	if s.rotate == nil {
-		return "", Errorf(KindConflict, CodeConflict, "this server cannot rotate keys itself; use licensectl keys generate and restart")
-	}
-	var set *keys.Set
-	var kid string
-	var undo func() error // the rotation not yet known to be recorded
-	err := s.store.InTx(ctx, func(tx Store) error {
-		if undo != nil { // a retried transaction: its first try's key goes
-			if err := undo(); err != nil {
-				return err
-			}
-			undo = nil
-		}
-		var err error
-		if set, kid, undo, err = s.rotate(ctx); err != nil {
-			return &Error{Kind: KindInternal, Code: CodeInternal, Message: "rotate the signing key", Err: err}
-		}
-		return s.audit(ctx, tx, actor, "key.rotate", "key", kid, nil, map[string]any{"kid": kid})
-	})
-	if err != nil {
-		if undo != nil {
-			err = errors.Join(err, undo())
-		}
-		return "", err
-	}
-	return kid, s.SetKeys(set)
 }
 
 // Keys returns the key set the service signs and verifies with.
@@ -161,7 +124,7 @@ func (s *Service) sign(ctx context.Context, sub *Subscription, deviceID, fingerp
 	s.Signatures.Add(1)
 	rec := &LicenseFileRecord{
 		JTI: lic.Claims.ID, SubscriptionID: sub.ID, Revision: sub.Revision,
-		IssuedAt: lic.Claims.IssuedAt, ExpiresAt: lic.Claims.Expiry, Token: lic.Token,
+		IssuedAt: lic.Claims.IssuedAt, ExpiresAt: lic.Claims.Expiry, Kid: lic.Kid, Token: lic.Token,
 	}
 	return lic, rec, nil
 }
@@ -252,6 +215,13 @@ func (c *tokenCache) put(k [32]byte, v verifiedToken) {
 		}
 	}
 	c.items[k] = v
+	c.mu.Unlock()
+}
+
+// clear forgets every token.
+func (c *tokenCache) clear() {
+	c.mu.Lock()
+	c.items = make(map[[32]byte]verifiedToken)
 	c.mu.Unlock()
 }
 

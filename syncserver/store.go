@@ -77,6 +77,9 @@ type Store interface {
 	// or, with an empty deviceRowID, to no device.
 	LatestLicenseFile(ctx context.Context, subscriptionID, deviceRowID string) (*LicenseFileRecord, error)
 	ListLicenseFiles(ctx context.Context, subscriptionID string, p Page) ([]LicenseFileRecord, int, error)
+	// LiveLicenseFilesByKey counts, per signing key's kid, the files that
+	// have not expired at now ("" for files from before kids were kept).
+	LiveLicenseFilesByKey(ctx context.Context, now time.Time) (map[string]int, error)
 
 	// RevocationsSince returns entries with seq > cursor in seq order, at
 	// most limit, and the cursor to ask from next.

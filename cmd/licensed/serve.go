@@ -49,6 +49,7 @@ type config struct {
 	ValidatePerIP    int
 	ValidatePerToken int
 	DebugAddr        string
+	KeyReload        time.Duration
 }
 
 func parseServe(args []string, stderr io.Writer) (config, error) {
@@ -70,6 +71,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.DeviceSilence, "device-silence", 30*24*time.Hour, "mark a device inactive after this long without contact (LICENSED_DEVICE_SILENCE)")
 	fs.DurationVar(&c.Retention, "retention", 90*24*time.Hour, "keep validation logs and heartbeats this long (LICENSED_RETENTION)")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on shutdown (LICENSED_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.KeyReload, "key-reload-interval", 15*time.Second, "how often to read the key directory again, so that a key added, promoted, retired or revoked through another replica is in force here too (LICENSED_KEY_RELOAD_INTERVAL)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060; keep it private (LICENSED_DEBUG_ADDR)")
 	for _, l := range []struct {
 		dst  *int
@@ -160,6 +162,11 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if c.DebugAddr != "" {
 		defer startDebug(c.DebugAddr, log)()
 	}
+	// Replicas share the key directory: a key change made through one is
+	// in force on the others at their next reload.
+	if c.KeyReload > 0 {
+		go svc.WatchKeys(ctx, c.KeyReload, log)
+	}
 	return serveUntilDone(ctx, srv, ln, sched, c.Shutdown, log)
 }
 
@@ -181,14 +188,7 @@ func openService(ctx context.Context, c config, log *slog.Logger) (*syncserver.S
 		runtime.GOMAXPROCS(procs(storeopen.Kind(c.DB), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	})
 	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
-		RotateKey: func(ctx context.Context) (*keys.Set, string, func() error, error) {
-			ks, k, undo, err := keys.RotateDir(c.Keys, keys.DefaultBits)
-			if err != nil {
-				return nil, "", nil, err
-			}
-			log.Info("rotated the signing key", "kid", k.ID, "keys", ks.Len())
-			return ks, k.ID, undo, nil
-		}})
+		KeyStore: &keys.Dir{Path: c.Keys}})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

@@ -3,20 +3,21 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/flowlytix/licensing/syncserver"
 )
 
-const licenseFileCols = "jti, subscription_id, device_row_id, revision, issued_at, expires_at, token"
+const licenseFileCols = "jti, subscription_id, device_row_id, revision, issued_at, expires_at, token, kid"
 
 func scanLicenseFile(row scanner, f *syncserver.LicenseFileRecord) error {
-	return row.Scan(&f.JTI, &f.SubscriptionID, &f.DeviceRowID, &f.Revision, tm(&f.IssuedAt), tm(&f.ExpiresAt), &f.Token)
+	return row.Scan(&f.JTI, &f.SubscriptionID, &f.DeviceRowID, &f.Revision, tm(&f.IssuedAt), tm(&f.ExpiresAt), &f.Token, &f.Kid)
 }
 
 // RecordLicenseFile stores an issued file.
 func (s *Store) RecordLicenseFile(ctx context.Context, f *syncserver.LicenseFileRecord) error {
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO license_files (`+licenseFileCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		f.JTI, f.SubscriptionID, f.DeviceRowID, f.Revision, s.t(f.IssuedAt), s.t(f.ExpiresAt), f.Token)
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO license_files (`+licenseFileCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		f.JTI, f.SubscriptionID, f.DeviceRowID, f.Revision, s.t(f.IssuedAt), s.t(f.ExpiresAt), f.Token, f.Kid)
 	return s.dbErr("record license file", err)
 }
 
@@ -39,4 +40,24 @@ func (s *Store) ListLicenseFiles(ctx context.Context, subscriptionID string, p s
 	w := where{}
 	w.add("subscription_id = $#", subscriptionID)
 	return page(ctx, s, "list license files", licenseFileCols, "license_files", w, "issued_at DESC, jti", p, scanLicenseFile)
+}
+
+// LiveLicenseFilesByKey counts, per signing key, the files that have not
+// expired at now.
+func (s *Store) LiveLicenseFilesByKey(ctx context.Context, now time.Time) (map[string]int, error) {
+	rows, err := s.reader().QueryContext(ctx, `SELECT kid, count(*) FROM license_files WHERE expires_at > $1 GROUP BY kid`, s.t(now))
+	if err != nil {
+		return nil, s.dbErr("count license files by key", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var kid string
+		var n int
+		if err := rows.Scan(&kid, &n); err != nil {
+			return nil, s.dbErr("count license files by key", err)
+		}
+		out[kid] = n
+	}
+	return out, s.dbErr("count license files by key", rows.Err())
 }

@@ -1,0 +1,226 @@
+package syncserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/flowlytix/licensing/keys"
+)
+
+// KeyStore keeps the signing keys and their states where every replica
+// reads them: keys.Dir, a key directory on a volume the replicas share. A
+// private key never goes into the database.
+type KeyStore interface {
+	// Load reads the keys and their states.
+	Load() (*keys.Set, error)
+	// Add makes a new key in state next; undo removes it.
+	Add() (k *keys.Key, undo func() error, err error)
+	// SetState moves a key to active (promote), retired or revoked; undo
+	// restores the states as they were.
+	SetState(kid string, state keys.State) (undo func() error, err error)
+}
+
+// KeyInfo is a signing key as the admin sees it.
+type KeyInfo struct {
+	Kid       string          `json:"kid"`
+	State     keys.State      `json:"state"`
+	Bits      int             `json:"bits"`
+	CanSign   bool            `json:"can_sign"` // this server holds its private key
+	Created   *time.Time      `json:"created_at,omitempty"`
+	Promoted  *time.Time      `json:"promoted_at,omitempty"`
+	Retired   *time.Time      `json:"retired_at,omitempty"`
+	Revoked   *time.Time      `json:"revoked_at,omitempty"`
+	LiveFiles int             `json:"live_files"` // files it signed that have not expired
+	PublicJWK json.RawMessage `json:"public_jwk"`
+}
+
+// CanManageKeys reports whether keys can be added and moved here.
+func (s *Service) CanManageKeys() bool { return s.keyStore != nil }
+
+// ListKeys lists the signing keys, the active one first, with how many
+// live files each signed.
+func (s *Service) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	counts, err := s.store.LiveLicenseFilesByKey(ctx, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	ks := s.Keys()
+	out := make([]KeyInfo, 0, ks.Len())
+	for _, k := range ks.Keys() {
+		info, err := keyInfo(ks, k, counts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// GetKey describes one signing key.
+func (s *Service) GetKey(ctx context.Context, kid string) (*KeyInfo, error) {
+	ks := s.Keys()
+	for _, k := range ks.Keys() {
+		if k.ID != kid {
+			continue
+		}
+		counts, err := s.store.LiveLicenseFilesByKey(ctx, s.Now())
+		if err != nil {
+			return nil, err
+		}
+		info, err := keyInfo(ks, k, counts)
+		return &info, err
+	}
+	return nil, Errorf(KindNotFound, CodeNotFound, "no signing key %q", kid)
+}
+
+func keyInfo(ks *keys.Set, k *keys.Key, counts map[string]int) (KeyInfo, error) {
+	i := ks.Info(k.ID)
+	jwk, err := json.Marshal(jose.JSONWebKey{Key: k.Public, KeyID: k.ID, Algorithm: "RS256", Use: "sig"})
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	info := KeyInfo{Kid: k.ID, State: i.State, Bits: k.Public.N.BitLen(), CanSign: k.CanSign(),
+		Promoted: i.Promoted, Retired: i.Retired, Revoked: i.Revoked, LiveFiles: counts[k.ID], PublicJWK: jwk}
+	if !i.Created.IsZero() {
+		c := i.Created
+		info.Created = &c
+	}
+	return info, nil
+}
+
+// AddKey makes a new key in state next: published in the JWKS so that app
+// builds can embed it, trusted to verify, signing nothing until promoted.
+func (s *Service) AddKey(ctx context.Context, actor Actor) (*KeyInfo, error) {
+	var kid string
+	err := s.changeKeys(ctx, func(tx Store) (func() error, error) {
+		k, undo, err := s.keyStore.Add()
+		if err != nil {
+			return nil, err
+		}
+		kid = k.ID
+		return undo, s.audit(ctx, tx, actor, "key.add", "key", k.ID, nil, map[string]any{"state": keys.StateNext})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetKey(ctx, kid)
+}
+
+// Key changes an admin can make.
+var keyChanges = map[string]keys.State{"promote": keys.StateActive, "retire": keys.StateRetired, "revoke": keys.StateRevoked}
+
+// ChangeKey promotes (the key signs from now on; the signer before it
+// retires), retires (it never signs again, and still verifies) or revokes
+// (compromised: nothing it signed is accepted any more) a key.
+func (s *Service) ChangeKey(ctx context.Context, actor Actor, kid, change string) (*KeyInfo, error) {
+	state, ok := keyChanges[change]
+	if !ok {
+		return nil, Errorf(KindInvalid, CodeInvalidRequest, "unknown key change %q: want promote, retire or revoke", change)
+	}
+	before := s.Keys().Info(kid)
+	err := s.changeKeys(ctx, func(tx Store) (func() error, error) {
+		undo, err := s.keyStore.SetState(kid, state)
+		if err != nil {
+			return nil, err
+		}
+		return undo, s.audit(ctx, tx, actor, "key."+change, "key", kid, map[string]any{"state": before.State}, map[string]any{"state": state})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetKey(ctx, kid)
+}
+
+// changeKeys runs a change of the key store with its audit entry in one
+// transaction; when the audit cannot be written (or the transaction
+// fails) the change is undone, so that no key changes state unaudited.
+// The new key set is in force here at once, and on the other replicas at
+// their next ReloadKeys.
+func (s *Service) changeKeys(ctx context.Context, change func(tx Store) (undo func() error, err error)) error {
+	if s.keyStore == nil {
+		return Errorf(KindConflict, CodeConflict, "this server cannot change its keys: it was started without a key directory it may write")
+	}
+	var undo func() error // the change not yet known to be recorded
+	err := s.store.InTx(ctx, func(tx Store) error {
+		if undo != nil { // a retried transaction: the first try's change goes
+			if err := undo(); err != nil {
+				return err
+			}
+			undo = nil
+		}
+		var err error
+		undo, err = change(tx)
+		return err
+	})
+	if err != nil {
+		if undo != nil {
+			err = errors.Join(err, undo())
+		}
+		return keyStoreError(err)
+	}
+	_, err = s.ReloadKeys(ctx)
+	return err
+}
+
+// keyStoreError gives a key store's refusal its kind.
+func keyStoreError(err error) error {
+	switch {
+	case errors.Is(err, keys.ErrKeyState):
+		return &Error{Kind: KindConflict, Code: CodeConflict, Message: err.Error(), Err: err}
+	case errors.Is(err, fs.ErrNotExist):
+		return &Error{Kind: KindNotFound, Code: CodeNotFound, Message: err.Error(), Err: err}
+	}
+	var de *Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return &Error{Kind: KindInternal, Code: CodeInternal, Message: "change the signing keys", Err: err}
+}
+
+// ReloadKeys reads the key store again and puts its set in force when it
+// changed (another replica added, promoted, retired or revoked a key).
+func (s *Service) ReloadKeys(ctx context.Context) (changed bool, err error) {
+	if s.keyStore == nil {
+		return false, nil
+	}
+	ks, err := s.keyStore.Load()
+	if err != nil {
+		return false, &Error{Kind: KindInternal, Code: CodeInternal, Message: "reload the signing keys", Err: err}
+	}
+	if ks.Equal(s.Keys()) {
+		return false, nil
+	}
+	return true, s.SetKeys(ks)
+}
+
+// WatchKeys reloads the key store every interval until ctx ends, so that
+// a key change made on one replica is in force on every replica within
+// that interval. A failed reload is logged and keeps the keys in force.
+func (s *Service) WatchKeys(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := s.ReloadKeys(ctx)
+		switch {
+		case err != nil:
+			log.Error("reload signing keys", "err", err)
+		case changed:
+			kid := ""
+			if k, err := s.Keys().Active(); err == nil {
+				kid = k.ID
+			}
+			log.Info("signing keys changed on disk; in force now", "active_kid", kid, "keys", s.Keys().Len())
+		}
+	}
+}
