@@ -153,6 +153,12 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 			r.Post("/devices/{id}/block", a.blockDevice)
 			r.Post("/offline/activate", a.offlineActivate)
 			r.Get("/analytics/overview", a.overview)
+			r.Get("/keys", a.listKeys)
+			r.Post("/keys", a.addKey)
+			r.Get("/keys/{kid}", a.getKey)
+			r.Post("/keys/{kid}/promote", a.changeKey("promote"))
+			r.Post("/keys/{kid}/retire", a.changeKey("retire"))
+			r.Post("/keys/{kid}/revoke", a.changeKey("revoke"))
 		})
 	})
 	if mount != nil {

@@ -51,6 +51,12 @@ func newServer(t *testing.T, st syncserver.Store, limits httpapi.Limits) *server
 	t.Helper()
 	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t)})
 	require.NoError(t, err)
+	return serve(t, svc, st, limits)
+}
+
+// serve puts svc behind a real listener.
+func serve(t *testing.T, svc *syncserver.Service, st syncserver.Store, limits httpapi.Limits) *server {
+	t.Helper()
 	api, err := httpapi.New(httpapi.Config{Service: svc, Log: discardLogger(), Limits: limits})
 	require.NoError(t, err)
 	ts := httptest.NewServer(api)

@@ -1,0 +1,133 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/internal/testenv"
+	"github.com/flowlytix/licensing/internal/testkeys"
+	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/license"
+	"github.com/flowlytix/licensing/syncserver"
+	"github.com/flowlytix/licensing/syncserver/httpapi"
+	"github.com/flowlytix/licensing/syncserver/postgres"
+)
+
+// replica is one licensed over a shared database and key directory.
+func replica(t *testing.T, st syncserver.Store, keyDir string) *server {
+	t.Helper()
+	d := &keys.Dir{Path: keyDir, Bits: keys.MinBits}
+	ks, err := d.Load()
+	require.NoError(t, err)
+	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks, KeyStore: d})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go svc.WatchKeys(ctx, 50*time.Millisecond, testenv.QuietLog())
+	return serve(t, svc, st, httpapi.Limits{})
+}
+
+func jwksKids(t *testing.T, s *server) []string {
+	t.Helper()
+	r := s.do("GET", "/.well-known/jwks.json", nil, false)
+	require.Equal(t, 200, r.status)
+	set, err := keys.ParseJWKS(r.body)
+	require.NoError(t, err)
+	var kids []string
+	for _, k := range set.Keys() {
+		kids = append(kids, k.ID)
+	}
+	return kids
+}
+
+func keyState(t *testing.T, s *server, kid string) string {
+	t.Helper()
+	r := s.do("GET", "/api/v1/keys/"+kid, nil, true)
+	require.Equal(t, 200, r.status, "%s", r.body)
+	return r.json(t)["state"].(string)
+}
+
+// TestAStagedRotationAcrossTwoReplicas drives a rotation through the admin
+// API of one replica (two licensed over one PostgreSQL database and one key
+// directory) and checks that the other has it in force without a restart:
+// the next key published, then signing once promoted, then gone from the
+// JWKS once revoked.
+func TestAStagedRotationAcrossTwoReplicas(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	open := func() syncserver.Store {
+		st, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 10})
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	keyDir := t.TempDir()
+	first, err := keys.WritePrivateKey(keyDir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
+	require.NoError(t, err)
+	a, b := replica(t, open(), keyDir), replica(t, open(), keyDir)
+
+	_, key := a.subscription(100)
+	require.Equal(t, 200, a.do("POST", "/api/v1/licensing/activate", activateBody(key, "before"), false).status)
+
+	r := a.do("POST", "/api/v1/keys", nil, true)
+	require.Equal(t, 201, r.status, "%s", r.body)
+	next := r.json(t)["kid"].(string)
+	assert.Equal(t, "next", r.json(t)["state"])
+	assert.Eventually(t, func() bool { return len(jwksKids(t, b)) == 2 }, 5*time.Second, 20*time.Millisecond, "the other replica publishes the next key")
+
+	r = b.do("POST", "/api/v1/licensing/activate", activateBody(key, "still-old"), false)
+	require.Equal(t, 200, r.status, "%s", r.body)
+	assert.Equal(t, first.ID, kidOf(t, r), "a next key signs nothing")
+
+	r = a.do("POST", "/api/v1/keys/"+next+"/promote", nil, true)
+	require.Equal(t, 200, r.status, "%s", r.body)
+	attempt := 0
+	assert.Eventually(t, func() bool {
+		attempt++ // a new device each time: a device activated again gets its current file back
+		r := b.do("POST", "/api/v1/licensing/activate", activateBody(key, fmt.Sprintf("after-%d", attempt)), false)
+		return r.status == 200 && kidOf(t, r) == next
+	}, 5*time.Second, 20*time.Millisecond, "the other replica signs with the promoted key")
+	assert.Equal(t, "retired", keyState(t, b, first.ID))
+
+	// The counts per key, and the refusals that keep a rotation safe.
+	r = a.do("GET", "/api/v1/keys", nil, true)
+	require.Equal(t, 200, r.status)
+	var list struct {
+		Items []struct {
+			Kid       string `json:"kid"`
+			State     string `json:"state"`
+			LiveFiles int    `json:"live_files"`
+		} `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &list))
+	live := map[string]int{}
+	for _, k := range list.Items {
+		live[k.Kid] = k.LiveFiles
+	}
+	assert.Equal(t, 1+attempt, live[first.ID], "before, still-old, and the attempts before the reload")
+	assert.Equal(t, 1, live[next], "the first activation after the reload")
+	expectError(t, a.do("POST", "/api/v1/keys/"+next+"/revoke", nil, true), 409, "conflict")
+	expectError(t, a.do("POST", "/api/v1/keys/"+next+"/retire", nil, true), 409, "conflict")
+	expectError(t, a.do("POST", "/api/v1/keys/nope/promote", nil, true), 404, "not_found")
+	expectError(t, a.do("POST", "/api/v1/keys", nil, false), 401, "unauthorized")
+
+	// Revoke the old key: it leaves every replica's JWKS, and a token it
+	// signed is refused.
+	r = a.do("POST", "/api/v1/keys/"+first.ID+"/revoke", nil, true)
+	require.Equal(t, 200, r.status, "%s", r.body)
+	assert.Eventually(t, func() bool { return len(jwksKids(t, b)) == 1 }, 5*time.Second, 20*time.Millisecond)
+	assert.Equal(t, []string{next}, jwksKids(t, b))
+}
+
+func kidOf(t *testing.T, r response) string {
+	t.Helper()
+	tok, err := license.Parse([]byte(r.json(t)["license_file"].(string)))
+	require.NoError(t, err)
+	return tok.Header.Kid
+}
