@@ -18,14 +18,15 @@ import (
 
 func (e *env) keys(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("want a subcommand: keys generate or keys jwks")
+		return usagef("want a subcommand: keys generate, jwks, promote, retire or revoke")
 	}
 	switch args[0] {
 	case "generate":
-		fs := e.newFlags("keys generate", "keys generate --out DIR [--bits 3072]")
+		fs := e.newFlags("keys generate", "keys generate --out DIR [--bits 3072] [--next]")
 		out := fs.String("out", "", "key directory; created 0700 when missing (required)")
 		bits := fs.Int("bits", keys.DefaultBits, fmt.Sprintf("RSA key size, %d to %d", keys.MinBits, keys.MaxBits))
 		ifEmpty := fs.Bool("if-empty", false, "do nothing when DIR holds a key already (for start-up scripts); without it a new key is added and becomes the signer")
+		next := fs.Bool("next", false, "add the key in state next: published in the JWKS, signing nothing until keys promote; the safe way to rotate")
 		if _, err := parse(fs, args[1:]); err != nil {
 			return err
 		}
@@ -47,6 +48,18 @@ func (e *env) keys(ctx context.Context, args []string) error {
 			return usagef("--bits %d is out of range: want %d to %d (default %d)", *bits, keys.MinBits, keys.MaxBits, keys.DefaultBits)
 		}
 		before, _ := keys.LoadDir(*out)
+		if *next {
+			if _, err := before.Active(); err != nil {
+				return usagef("%s has no active key to sign while the next one waits: generate the first key without --next", *out)
+			}
+			k, _, err := (&keys.Dir{Path: *out, Bits: *bits}).Add()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "generated a %d-bit RSA key in %s\nkid: %s (state next: published, signs nothing yet)\n", *bits, *out, k.ID)
+			fmt.Fprintf(e.stdout, "next: ship app builds that embed the new JWKS (licensectl keys jwks --keys %s), then: licensectl keys promote --keys %s %s\n", *out, *out, k.ID)
+			return nil
+		}
 		k, err := keys.GenerateInto(*out, *bits)
 		if err != nil {
 			return err
@@ -75,11 +88,39 @@ func (e *env) keys(ctx context.Context, args []string) error {
 		}
 		_, err = e.stdout.Write(js)
 		return err
+	case "promote", "retire", "revoke":
+		change := args[0]
+		fs := e.newFlags("keys "+change, "keys "+change+" --keys DIR KID")
+		dir := fs.String("keys", "", "key directory (required)")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if err := required(fs, "keys"); err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usagef("keys %s: want exactly one KID (licensectl keys jwks --keys %s lists them)", change, *dir)
+		}
+		state := map[string]keys.State{"promote": keys.StateActive, "retire": keys.StateRetired, "revoke": keys.StateRevoked}[change]
+		if _, err := (&keys.Dir{Path: *dir}).SetState(pos[0], state); err != nil {
+			return err
+		}
+		ks, err := keys.LoadDir(*dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "key %s is %s\n", pos[0], ks.Info(pos[0]).State)
+		if change == "promote" {
+			fmt.Fprintf(e.stdout, "it signs every new file; the key before it retired and keeps verifying\n")
+		}
+		fmt.Fprintf(e.stdout, "licensed replicas reading %s have it in force at their next key reload (--key-reload-interval, 15 s by default)\n", *dir)
+		return nil
 	case "-h", "--help", "help":
-		fmt.Fprint(e.stderr, "Usage:\n  licensectl keys generate --out DIR [--bits 3072]\n  licensectl keys jwks --keys DIR\n")
+		fmt.Fprint(e.stderr, "Usage:\n  licensectl keys generate --out DIR [--bits 3072] [--next]\n  licensectl keys jwks --keys DIR\n  licensectl keys promote|retire|revoke --keys DIR KID\n")
 		return nil
 	default:
-		return usagef("unknown subcommand %q: want generate or jwks", args[0])
+		return usagef("unknown subcommand %q: want generate, jwks, promote, retire or revoke", args[0])
 	}
 }
 

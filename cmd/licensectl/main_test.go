@@ -206,3 +206,49 @@ func TestHelpIsThere(t *testing.T) {
 	assert.Equal(t, 0, r.code)
 	assert.Contains(t, r.stderr, "--max-offline-days")
 }
+
+// TestAStagedRotationFromTheCommandLine: generate --next publishes a key
+// that signs nothing; promote makes it sign; files signed before still
+// verify; revoke refuses the signer and takes a retired key out of the
+// JWKS.
+func TestAStagedRotationFromTheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	r := licensectl(t, dir, "keys", "generate", "--out", "k", "--bits", "2048")
+	require.Equal(t, 0, r.code, r.stderr)
+	first := strings.Fields(strings.SplitN(r.stdout, "kid: ", 2)[1])[0]
+	r = licensectl(t, dir, "keys", "generate", "--out", "k", "--bits", "2048", "--next")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "state next")
+	next := strings.Fields(strings.SplitN(r.stdout, "kid: ", 2)[1])[0]
+
+	jwks := licensectl(t, dir, "keys", "jwks", "--keys", "k")
+	require.Equal(t, 0, jwks.code, jwks.stderr)
+	assert.Contains(t, jwks.stdout, next, "a next key is published")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "jwks.json"), []byte(jwks.stdout), 0o600))
+
+	issue := func(out string) result {
+		return licensectl(t, dir, "issue", "--keys", "k", "--customer-id", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "--tier", "basic", "--features", "export",
+			"--max-devices", "1", "--expires", "2030-01-01", "--out", out)
+	}
+	require.Equal(t, 0, issue("before.lic").code)
+	inspect := licensectl(t, dir, "inspect", "before.lic")
+	assert.Contains(t, inspect.stdout, first, "the next key signs nothing yet")
+
+	r = licensectl(t, dir, "keys", "promote", "--keys", "k", next)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "is active")
+	require.Equal(t, 0, issue("after.lic").code)
+	assert.Contains(t, licensectl(t, dir, "inspect", "after.lic").stdout, next, "the promoted key signs")
+	for _, f := range []string{"before.lic", "after.lic"} {
+		v := licensectl(t, dir, "verify", "--jwks", "jwks.json", f)
+		assert.Equal(t, 0, v.code, "%s: %s %s", f, v.stdout, v.stderr)
+	}
+
+	r = licensectl(t, dir, "keys", "revoke", "--keys", "k", next)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "promote another key first")
+	r = licensectl(t, dir, "keys", "revoke", "--keys", "k", first)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, licensectl(t, dir, "keys", "jwks", "--keys", "k").stdout, first, "a revoked key leaves the JWKS")
+	assert.Equal(t, 2, licensectl(t, dir, "keys", "promote", "--keys", "k").code, "a usage error without a KID")
+}
