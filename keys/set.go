@@ -90,6 +90,20 @@ func (s *Set) Lookup(kid string) (*rsa.PublicKey, bool) {
 	return k.Public, true
 }
 
+// Revoked returns the public key with the given kid if it is in the set and
+// revoked: for a server that replaces what such a key signed, never to
+// trust it.
+func (s *Set) Revoked(kid string) (*rsa.PublicKey, bool) {
+	if s == nil {
+		return nil, false
+	}
+	k, ok := s.byID[kid]
+	if !ok || s.info[kid].State != StateRevoked {
+		return nil, false
+	}
+	return k.Public, true
+}
+
 // Info returns a key's state and dates (the zero Info for a key not in the
 // set).
 func (s *Set) Info(kid string) Info {

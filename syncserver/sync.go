@@ -81,6 +81,12 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		return nil, err
 	}
 	claims, err := s.verifyToken(in.Token)
+	replace := false // the token's key was revoked: the device gets a new file
+	if errors.Is(err, license.ErrUnknownKey) {
+		if claims, err = s.verifyRevokedToken(in.Token); err == nil {
+			replace = true
+		}
+	}
 	if err != nil {
 		return nil, Errorf(KindUnauthorized, CodeTokenInvalid, "the token is not a valid license file")
 	}
@@ -96,6 +102,9 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 			return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device is not activated; activate it again")
 		}
 		return nil, err
+	}
+	if replace {
+		latest = nil // whatever the device holds, a revoked key signed it
 	}
 	now := s.Now()
 	out := &SyncOutput{Status: AppStatusOf(sub, now), ServerTime: now}

@@ -73,9 +73,11 @@ func TestAStagedRotationAcrossTwoReplicas(t *testing.T) {
 	a, b := replica(t, open(), keyDir), replica(t, open(), keyDir)
 
 	_, key := a.subscription(100)
-	require.Equal(t, 200, a.do("POST", "/api/v1/licensing/activate", activateBody(key, "before"), false).status)
+	r := a.do("POST", "/api/v1/licensing/activate", activateBody(key, "before"), false)
+	require.Equal(t, 200, r.status)
+	beforeToken := r.json(t)["signed_token"].(string)
 
-	r := a.do("POST", "/api/v1/keys", nil, true)
+	r = a.do("POST", "/api/v1/keys", nil, true)
 	require.Equal(t, 201, r.status, "%s", r.body)
 	next := r.json(t)["kid"].(string)
 	assert.Equal(t, "next", r.json(t)["state"])
@@ -123,6 +125,13 @@ func TestAStagedRotationAcrossTwoReplicas(t *testing.T) {
 	require.Equal(t, 200, r.status, "%s", r.body)
 	assert.Eventually(t, func() bool { return len(jwksKids(t, b)) == 1 }, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, []string{next}, jwksKids(t, b))
+	r = b.do("POST", "/api/v1/licensing/validate", map[string]any{"token": beforeToken, "device_id": "before"}, false)
+	require.Equal(t, 200, r.status, "%s", r.body)
+	assert.Equal(t, false, r.json(t)["valid"], "a file of a revoked key is not a license any more")
+	// Its device may still sync once, to be given a file of the active key.
+	r = b.do("POST", "/api/v1/licensing/sync", map[string]any{"token": beforeToken, "device_id": "before"}, false)
+	require.Equal(t, 200, r.status, "%s", r.body)
+	assert.Equal(t, next, kidOf(t, r), "the device's file is re-signed by the active key")
 }
 
 func kidOf(t *testing.T, r response) string {
