@@ -1,6 +1,7 @@
 package license
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -57,6 +58,11 @@ type Claims struct {
 	// Present only in a device-bound file.
 	DeviceID                string
 	DeviceFingerprintSHA256 string
+
+	// KeyEndorsement, when present, is the root's endorsement of the key
+	// that signed the file (see Roots): what lets an app that pins only the
+	// root verify it. Verifiers that embed the signing key ignore it.
+	KeyEndorsement string
 }
 
 // DeviceBound reports whether the file is bound to one device.
@@ -94,6 +100,7 @@ type wireClaims struct {
 	MaxOfflineDays          int      `json:"max_offline_days"`
 	DeviceID                string   `json:"device_id,omitempty"`
 	DeviceFingerprintSHA256 string   `json:"device_fingerprint_sha256,omitempty"`
+	KeyEndorsement          string   `json:"key_endorsement,omitempty"`
 }
 
 // claimKinds gives the JSON type of every claim the format defines. All are
@@ -108,10 +115,11 @@ var claimKinds = map[string]jsonKind{
 	"starts_at": kindString, "expires_at": kindString,
 	"grace_period_days": kindNumber, "check_in_days": kindNumber, "max_offline_days": kindNumber,
 	"device_id": kindString, "device_fingerprint_sha256": kindString,
+	"key_endorsement": kindString,
 }
 
 func optionalClaim(name string) bool {
-	return name == "device_id" || name == "device_fingerprint_sha256"
+	return name == "device_id" || name == "device_fingerprint_sha256" || name == "key_endorsement"
 }
 
 // FormatTime renders a time the way the format writes it: RFC 3339, UTC,
@@ -133,6 +141,7 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 		StartsAt: FormatTime(c.StartsAt), ExpiresAt: FormatTime(c.ExpiresAt),
 		GracePeriodDays: c.GracePeriodDays, CheckInDays: c.CheckInDays, MaxOfflineDays: c.MaxOfflineDays,
 		DeviceID: c.DeviceID, DeviceFingerprintSHA256: c.DeviceFingerprintSHA256,
+		KeyEndorsement: c.KeyEndorsement,
 	})
 }
 
@@ -142,9 +151,19 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 // expires_at plus the grace period), so that this verifier and any standard
 // JWT verifier can never read the same file two ways.
 func decodeClaims(data []byte) (*Claims, error) {
-	members, err := checkObject(data)
+	members, start, end, err := checkClaimsObject(data, "key_endorsement")
 	if err != nil {
 		return nil, fmt.Errorf("claims: %w", err)
+	}
+	// key_endorsement is a JWS of a kilobyte or more, in base64url and dots
+	// only: it is taken as it stands, and encoding/json decodes the rest
+	// without it (it would scan it twice over, most of a parse's time).
+	var endorsement string
+	if start >= 0 && !bytes.ContainsRune(data[start+1:end-1], '\\') {
+		endorsement = string(data[start+1 : end-1])
+		trimmed := make([]byte, 0, len(data)-(end-start)+2)
+		trimmed = append(append(append(trimmed, data[:start]...), '"', '"'), data[end:]...)
+		data = trimmed
 	}
 	// encoding/json matches member names case-insensitively, so "EXP"
 	// would fill exp here while a verifier in another language ignores it:
@@ -177,6 +196,10 @@ func decodeClaims(data []byte) (*Claims, error) {
 		MaxDevices: w.MaxDevices, GracePeriodDays: w.GracePeriodDays,
 		CheckInDays: w.CheckInDays, MaxOfflineDays: w.MaxOfflineDays,
 		DeviceID: w.DeviceID, DeviceFingerprintSHA256: w.DeviceFingerprintSHA256,
+		KeyEndorsement: w.KeyEndorsement,
+	}
+	if endorsement != "" {
+		c.KeyEndorsement = endorsement
 	}
 	if c.StartsAt, err = parseUTC("starts_at", w.StartsAt); err != nil {
 		return nil, err

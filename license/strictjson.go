@@ -80,7 +80,19 @@ func checkSnakeObject(data []byte) (map[string]jsonKind, error) {
 	return scanObject(scanner{data: data, snake: true})
 }
 
-func scanObject(s scanner) (map[string]jsonKind, error) {
+// checkClaimsObject is checkObject that also says where the top-level
+// member lift's value lies (start, end: the quoted string, or -1 when the
+// member is absent or not a string), so that a caller may take a large
+// string's bytes as they are instead of decoding them twice.
+func checkClaimsObject(data []byte, lift string) (map[string]jsonKind, int, int, error) {
+	s := scanner{data: data, lift: lift, liftStart: -1, liftEnd: -1}
+	members, err := scanObjectAt(&s)
+	return members, s.liftStart, s.liftEnd, err
+}
+
+func scanObject(s scanner) (map[string]jsonKind, error) { return scanObjectAt(&s) }
+
+func scanObjectAt(s *scanner) (map[string]jsonKind, error) {
 	s.space()
 	if s.peek() != '{' {
 		return nil, errors.New("not a JSON object")
@@ -100,6 +112,10 @@ type scanner struct {
 	data  []byte
 	i     int
 	snake bool // member names must be snake_case
+	// lift names a top-level member whose string value's span is recorded
+	// in liftStart and liftEnd.
+	lift               string
+	liftStart, liftEnd int
 }
 
 func isSnake(s string) bool {
@@ -180,12 +196,16 @@ func (s *scanner) object(depth int, top map[string]jsonKind) error {
 		}
 		s.i++
 		s.space()
+		start := s.i
 		kind, err := s.value(depth + 1)
 		if err != nil {
 			return err
 		}
 		if top != nil {
 			top[name] = kind
+			if kind == kindString && s.lift != "" && name == s.lift {
+				s.liftStart, s.liftEnd = start, s.i
+			}
 		}
 		s.space()
 		switch s.peek() {
@@ -293,4 +313,23 @@ func (s *scanner) str() (string, error) {
 		}
 	}
 	return "", errSyntax
+}
+
+// requireMembers checks that a JSON object has each named member with its
+// kind; others are allowed (and ignored by the caller).
+func requireMembers(data []byte, want map[string]jsonKind) error {
+	members, err := checkObject(data)
+	if err != nil {
+		return err
+	}
+	for name, kind := range want {
+		got, ok := members[name]
+		switch {
+		case !ok:
+			return fmt.Errorf("missing %q", name)
+		case got != kind:
+			return fmt.Errorf("%q is a %s, want a %s", name, got, kind)
+		}
+	}
+	return nil
 }

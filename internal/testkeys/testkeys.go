@@ -53,3 +53,34 @@ func Set(tb testing.TB) *keys.Set {
 	}
 	return s
 }
+
+var (
+	rootOnce sync.Once
+	root     *keys.Key
+	rootErr  error
+)
+
+// Root returns a root key that endorses signing keys, 3072 bits like a
+// real root, so that benchmarks through it measure what apps will see.
+func Root(tb testing.TB) *keys.Key {
+	tb.Helper()
+	rootOnce.Do(func() { root, rootErr = keys.Generate(keys.DefaultBits) })
+	if rootErr != nil {
+		tb.Fatalf("generate root key: %v", rootErr)
+	}
+	return root
+}
+
+// RootSet returns a verify-only key set of Root: what an app pins.
+func RootSet(tb testing.TB) *keys.Set {
+	tb.Helper()
+	pub, err := keys.NewPublicKey(Root(tb).Public)
+	if err != nil {
+		tb.Fatalf("root key set: %v", err)
+	}
+	s, err := keys.NewSet(nil, pub)
+	if err != nil {
+		tb.Fatalf("root key set: %v", err)
+	}
+	return s
+}
