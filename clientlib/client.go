@@ -20,6 +20,10 @@ import (
 type Config struct {
 	// JWKS is the public key set the app embeds (licensectl keys jwks).
 	JWKS []byte
+	// RootJWKS, instead of or beside JWKS, is the vendor's root key set
+	// (licensectl root jwks): the app then accepts every file whose signing
+	// key the root endorsed, through key rotations, without an update.
+	RootJWKS []byte
 	// AppID names the app; it salts the device fingerprint so that two apps
 	// on one machine see different fingerprints.
 	AppID string
@@ -48,9 +52,10 @@ type Config struct {
 // queue of what it will tell the server when it can. Safe for concurrent
 // use; open one per app and close it on exit.
 type Client struct {
-	cfg  Config
-	keys *keys.Set
-	db   *sql.DB
+	cfg   Config
+	keys  license.KeySource // the embedded signing keys; nil with roots alone
+	roots *license.Roots    // the pinned root, if any
+	db    *sql.DB
 	http *http.Client
 
 	mu        sync.Mutex
@@ -78,13 +83,26 @@ var (
 
 // Open opens the client and its cache. A damaged cache is ErrCacheCorrupt.
 func Open(ctx context.Context, cfg Config) (*Client, error) {
-	if cfg.AppID == "" || cfg.CachePath == "" || len(cfg.JWKS) == 0 {
-		return nil, errors.New("open license client: AppID, CachePath and JWKS are required")
+	if cfg.AppID == "" || cfg.CachePath == "" || (len(cfg.JWKS) == 0 && len(cfg.RootJWKS) == 0) {
+		return nil, errors.New("open license client: AppID, CachePath and JWKS (or RootJWKS) are required")
 	}
-	ks, err := keys.ParseJWKS(cfg.JWKS)
-	if err != nil {
-		return nil, fmt.Errorf("open license client: %w", err)
+	var ks license.KeySource
+	if len(cfg.JWKS) > 0 {
+		set, err := keys.ParseJWKS(cfg.JWKS)
+		if err != nil {
+			return nil, fmt.Errorf("open license client: %w", err)
+		}
+		ks = set
 	}
+	var roots *license.Roots
+	if len(cfg.RootJWKS) > 0 {
+		set, err := keys.ParseJWKS(cfg.RootJWKS)
+		if err != nil {
+			return nil, fmt.Errorf("open license client: root key set: %w", err)
+		}
+		roots = license.NewRoots(set)
+	}
+	var err error
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -106,7 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		cfg.BatchSize = 1000
 	}
 	cfg.ServerURL = strings.TrimRight(cfg.ServerURL, "/")
-	c := &Client{cfg: cfg, keys: ks, http: cfg.HTTPClient, trigger: make(chan struct{}, 1)}
+	c := &Client{cfg: cfg, keys: ks, roots: roots, http: cfg.HTTPClient, trigger: make(chan struct{}, 1)}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -131,7 +149,7 @@ func (c *Client) load(ctx context.Context) error {
 		return corrupt(err)
 	}
 	if file != "" {
-		if tok, err := license.Verify([]byte(file), c.keys); err == nil {
+		if tok, err := c.verify([]byte(file)); err == nil {
 			c.tok = tok
 		}
 		// An invalid cached file is left for Check to report as invalid.
@@ -206,7 +224,7 @@ func (c *Client) Check() Result {
 }
 
 func (c *Client) opts(now time.Time) VerifyOptions {
-	return VerifyOptions{Keys: c.keys, Now: now, DeviceID: c.cfg.DeviceID, Fingerprint: c.cfg.Fingerprint,
+	return VerifyOptions{Keys: c.keys, Roots: c.roots, Now: now, DeviceID: c.cfg.DeviceID, Fingerprint: c.cfg.Fingerprint,
 		State: State{LatestTrustedTime: c.state.LatestTrustedTime, LastSync: c.state.LastSync, Revocations: c.state.Revocations}}
 }
 
@@ -214,7 +232,7 @@ func (c *Client) opts(now time.Time) VerifyOptions {
 // must verify against the app's keys and, when it is device-bound, belong to
 // this device.
 func (c *Client) Import(ctx context.Context, file []byte) (Result, error) {
-	tok, err := license.Verify(file, c.keys)
+	tok, err := c.verify(file)
 	if err != nil {
 		return Result{Status: StatusInvalid, Reason: err.Error()}, err
 	}
@@ -392,4 +410,10 @@ func newUUID() string {
 		j += 2
 	}
 	return string(out)
+}
+
+// verify checks a file's signature with the app's keys: the embedded
+// signing keys, or through the pinned root.
+func (c *Client) verify(file []byte) (*license.Token, error) {
+	return verifyFile(file, VerifyOptions{Keys: c.keys, Roots: c.roots})
 }

@@ -98,7 +98,7 @@ func (c *Client) Activate(ctx context.Context, licenseKey string) (Result, error
 	if err != nil {
 		return Result{}, fmt.Errorf("activate: %w", err)
 	}
-	if _, verr := license.Verify([]byte(out.LicenseFile), c.keys); verr != nil {
+	if _, verr := c.verify([]byte(out.LicenseFile)); verr != nil {
 		// The seat was taken for a file this app cannot use: give it back.
 		derr := c.post(ctx, "/api/v1/licensing/deactivate", false, map[string]any{"token": out.SignedToken, "device_id": c.cfg.DeviceID}, nil)
 		if derr != nil {
@@ -234,7 +234,7 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 		// A file this app cannot verify (a key it does not embed yet) must
 		// never jam it: everything else of the answer still applies, the
 		// current file stays, and the report says to update the app.
-		if t, err := license.Verify([]byte(out.LicenseFile), c.keys); err == nil {
+		if t, err := c.verify([]byte(out.LicenseFile)); err == nil {
 			newTok = t
 		} else {
 			rep.RefusedFile = refusedFile(err)

@@ -2,6 +2,8 @@ package clientlib
 
 import (
 	"crypto/subtle"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -60,10 +62,14 @@ type State struct {
 
 // VerifyOptions are the inputs of an offline check, all plain values.
 type VerifyOptions struct {
-	Keys        license.KeySource // the app's embedded key set
-	Now         time.Time         // the clock; zero means time.Now()
-	DeviceID    string            // this device's id
-	Fingerprint string            // this device's raw fingerprint; hashed here
+	Keys license.KeySource // the app's embedded key set
+	// Roots, when set, also accepts a file whose signer a pinned root
+	// endorsed (license.Roots): an app that pins the root survives key
+	// rotations without an update.
+	Roots       *license.Roots
+	Now         time.Time // the clock; zero means time.Now()
+	DeviceID    string    // this device's id
+	Fingerprint string    // this device's raw fingerprint; hashed here
 	State       State
 }
 
@@ -90,7 +96,7 @@ type Result struct {
 // signature against opts.Keys, then the device, the cached state and the
 // clock. It always returns exactly one status.
 func Verify(file []byte, opts VerifyOptions) Result {
-	tok, err := license.Verify(file, opts.Keys)
+	tok, err := verifyFile(file, opts)
 	if err != nil {
 		return Result{Status: StatusInvalid, Reason: err.Error()}
 	}
@@ -204,4 +210,20 @@ func checkInDue(c *license.Claims, lastSync, now time.Time) bool {
 		last = lastSync
 	}
 	return now.After(last.Add(time.Duration(c.MaxOfflineDays) * license.Day))
+}
+
+// verifyFile checks a file's signature with the embedded keys and, for a
+// signer they do not hold, through the pinned roots.
+func verifyFile(file []byte, opts VerifyOptions) (*license.Token, error) {
+	if opts.Keys == nil && opts.Roots == nil {
+		return nil, fmt.Errorf("%w: no keys to verify with", license.ErrInvalid)
+	}
+	var err error
+	if opts.Keys != nil {
+		var tok *license.Token
+		if tok, err = license.Verify(file, opts.Keys); err == nil || opts.Roots == nil || !errors.Is(err, license.ErrUnknownKey) {
+			return tok, err
+		}
+	}
+	return opts.Roots.Verify(file)
 }

@@ -226,6 +226,9 @@ func (i *Issuer) Sign(ctx context.Context, c *license.Claims) (*License, error) 
 	if err != nil {
 		return nil, err
 	}
+	if k.Endorsement != "" {
+		c.KeyEndorsement = k.Endorsement // what lets an app that pins the root verify the file
+	}
 	tok, err := license.Sign(k.Signer(), k.ID, c)
 	if err != nil {
 		return nil, err

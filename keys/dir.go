@@ -21,6 +21,15 @@ import (
 // ActiveFile holds the kid of the signer.
 const ActiveFile = "active"
 
+// EndorsementSuffix names a key's endorsement file: <kid>.endorsement.
+const EndorsementSuffix = ".endorsement"
+
+// WriteEndorsement stores a key's endorsement beside it. The caller has
+// checked that it endorses that key.
+func WriteEndorsement(dir, kid, endorsement string) error {
+	return writeFileAtomic(filepath.Join(dir, kid+EndorsementSuffix), []byte(strings.TrimSpace(endorsement)+"\n"))
+}
+
 // maxKeyFileSize bounds what is read from a key file.
 const maxKeyFileSize = 64 << 10
 
@@ -188,6 +197,11 @@ func LoadDir(dir string) (*Set, error) {
 		k, isPrivate, err := loadFile(path)
 		if err != nil {
 			return nil, err
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, k.ID+EndorsementSuffix)); err == nil {
+			k.Endorsement = strings.TrimSpace(string(b))
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("load keys: %w", err)
 		}
 		all = append(all, k)
 		if isPrivate {

@@ -33,6 +33,11 @@ type Key struct {
 	ID     string
 	Public *rsa.PublicKey
 	signer crypto.Signer
+	// Endorsement is a root's endorsement of this key (a JWS), from the
+	// file <kid>.endorsement beside it; empty when the key has none. The
+	// issuer puts it in every file the key signs. It is checked where it
+	// is taken in (licensed, licensectl), not here.
+	Endorsement string
 }
 
 // Signer returns the key's signer, or nil when the key is verify-only.

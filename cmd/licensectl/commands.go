@@ -88,6 +88,8 @@ func (e *env) keys(ctx context.Context, args []string) error {
 		}
 		_, err = e.stdout.Write(js)
 		return err
+	case "endorse":
+		return e.endorse(args[1:])
 	case "promote", "retire", "revoke":
 		change := args[0]
 		fs := e.newFlags("keys "+change, "keys "+change+" --keys DIR KID")
@@ -234,8 +236,9 @@ func (e *env) issue(ctx context.Context, args []string) error {
 }
 
 func (e *env) verify(ctx context.Context, args []string) error {
-	fs := e.newFlags("verify", "verify --jwks FILE [--device-id ID] [--fingerprint FP] LICENSE")
-	jwksPath := fs.String("jwks", "", "the public key set (JWKS) the app embeds (required)")
+	fs := e.newFlags("verify", "verify (--jwks FILE | --root ROOT_JWKS) [--device-id ID] [--fingerprint FP] LICENSE")
+	jwksPath := fs.String("jwks", "", "the public key set (JWKS) the app embeds")
+	rootPath := fs.String("root", "", "the root key set the app pins (licensectl root jwks): accepts files whose signer the root endorsed")
 	deviceID := fs.String("device-id", "", "this device's id, for a device-bound file")
 	fingerprint := fs.String("fingerprint", "", "this device's raw fingerprint, for a device-bound file")
 	now := fs.String("now", "", "check as of this RFC 3339 time instead of the clock")
@@ -244,8 +247,8 @@ func (e *env) verify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := required(fs, "jwks"); err != nil {
-		return err
+	if *jwksPath == "" && *rootPath == "" {
+		return usagef("want --jwks FILE, --root ROOT_JWKS, or both")
 	}
 	if len(pos) != 1 {
 		return usagef("want exactly one LICENSE file, got %d arguments", len(pos))
@@ -257,15 +260,28 @@ func (e *env) verify(ctx context.Context, args []string) error {
 	if opts.State.LastSync, err = parseTime("last-sync", *lastSync); err != nil {
 		return err
 	}
-	jwks, err := readInput(*jwksPath, 1<<20)
-	if err != nil {
-		return err
+	if *jwksPath != "" {
+		jwks, err := readInput(*jwksPath, 1<<20)
+		if err != nil {
+			return err
+		}
+		ks, err := keys.ParseJWKS(jwks)
+		if err != nil {
+			return usagef("%s: %v", *jwksPath, err)
+		}
+		opts.Keys = ks
 	}
-	ks, err := keys.ParseJWKS(jwks)
-	if err != nil {
-		return usagef("%s: %v", *jwksPath, err)
+	if *rootPath != "" {
+		jwks, err := readInput(*rootPath, 1<<20)
+		if err != nil {
+			return err
+		}
+		rs, err := keys.ParseJWKS(jwks)
+		if err != nil {
+			return usagef("%s: %v", *rootPath, err)
+		}
+		opts.Roots = license.NewRoots(rs)
 	}
-	opts.Keys = ks
 	file, err := readLicense(pos[0])
 	if err != nil {
 		return err

@@ -23,13 +23,18 @@ const (
 const usage = `licensectl: keys, license files and air-gapped activation, offline.
 
 Usage:
-  licensectl keys generate --out DIR [--bits 3072]
+  licensectl keys generate --out DIR [--bits 3072] [--next]
   licensectl keys jwks --keys DIR
+  licensectl keys promote|retire|revoke --keys DIR KID
+  licensectl keys endorse --root ROOTDIR --key FILE [--not-after RFC3339] --out FILE
+  licensectl root generate --out ROOTDIR [--bits 3072]
+  licensectl root jwks --root ROOTDIR
+  licensectl root revoke-key --root ROOTDIR --kid KID --out FILE
   licensectl issue --keys DIR --customer-id UUID --tier TIER --max-devices N --expires RFC3339
                    [--features a,b] [--starts RFC3339] [--grace-days N] [--check-in-days N]
                    [--max-offline-days N] [--subscription-id UUID] [--tenant-id ID]
                    [--device-id ID --fingerprint FP | --request FILE] --out FILE
-  licensectl verify --jwks FILE [--device-id ID] [--fingerprint FP] LICENSE
+  licensectl verify (--jwks FILE | --root ROOT_JWKS) [--device-id ID] [--fingerprint FP] LICENSE
   licensectl inspect LICENSE
   licensectl request --license-key KEY --device-id ID --fingerprint FP --out FILE
 
@@ -73,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "keys":
 		err = e.keys(ctx, args[1:])
+	case "root":
+		err = e.root(ctx, args[1:])
 	case "issue":
 		err = e.issue(ctx, args[1:])
 	case "verify":

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -145,7 +146,7 @@ func TestUsageErrorsExitTwoAndSayWhatToDo(t *testing.T) {
 	}{
 		{"no command", nil, "Usage"},
 		{"an unknown command", []string{"frobnicate"}, "unknown command"},
-		{"verify without --jwks", []string{"verify", "x.lic"}, "missing --jwks"},
+		{"verify without --jwks", []string{"verify", "x.lic"}, "want --jwks FILE, --root ROOT_JWKS"},
 		{"verify without a file", []string{"verify", "--jwks", "j.json"}, "exactly one LICENSE"},
 		{"verify a missing file", []string{"verify", "--jwks", "missing.json", "x.lic"}, "no such file"},
 		{"issue without terms", []string{"issue", "--keys", "k", "--out", "x.lic"}, "missing --customer-id, --tier, --expires"},
@@ -251,4 +252,64 @@ func TestAStagedRotationFromTheCommandLine(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.NotContains(t, licensectl(t, dir, "keys", "jwks", "--keys", "k").stdout, first, "a revoked key leaves the JWKS")
 	assert.Equal(t, 2, licensectl(t, dir, "keys", "promote", "--keys", "k").code, "a usage error without a KID")
+}
+
+// TestAnAppThatPinsTheRootSurvivesRotationsAndARevocation: files of two
+// successive signing keys, each endorsed by the root, verify with the
+// root's key set alone; an unendorsed signer does not; a key the root
+// revokes... is refused by apps that learn the statement (tested in the
+// license package), and here its endorsement stops being issued.
+func TestAnAppThatPinsTheRootSurvivesRotations(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) result {
+		t.Helper()
+		r := licensectl(t, dir, args...)
+		require.Equal(t, 0, r.code, "%v: %s%s", args, r.stdout, r.stderr)
+		return r
+	}
+	run("root", "generate", "--out", "root")
+	rootJWKS := run("root", "jwks", "--root", "root")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "root.jwks"), []byte(rootJWKS.stdout), 0o600))
+	kidOf := func(r result) string { return strings.Fields(strings.SplitN(r.stdout, "kid: ", 2)[1])[0] }
+	issue := func(out string) {
+		run("issue", "--keys", "k", "--customer-id", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "--tier", "basic",
+			"--features", "export", "--max-devices", "1", "--expires", "2030-01-01", "--out", out)
+	}
+	verifyRoot := func(file string) result {
+		return licensectl(t, dir, "verify", "--root", "root.jwks", file)
+	}
+
+	// No endorsement yet: an app that pins only the root refuses the file.
+	first := kidOf(run("keys", "generate", "--out", "k", "--bits", "2048"))
+	issue("unendorsed.lic")
+	r := verifyRoot("unendorsed.lic")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "invalid\n", r.stdout)
+
+	// Endorse the signer from its public JWK (the private half stays put).
+	jwks := run("keys", "jwks", "--keys", "k")
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(jwks.stdout), &set))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "first.jwk"), set.Keys[0], 0o600))
+	run("keys", "endorse", "--root", "root", "--key", "first.jwk", "--out", filepath.Join("k", first+".endorsement"))
+	issue("first.lic")
+	assert.Equal(t, "valid\n", verifyRoot("first.lic").stdout)
+
+	// Two rotations, each key endorsed from its PEM: every file verifies
+	// with the root alone.
+	for i, name := range []string{"second", "third"} {
+		next := kidOf(run("keys", "generate", "--out", "k", "--bits", "2048", "--next"))
+		run("keys", "endorse", "--root", "root", "--key", filepath.Join("k", next+".pem"), "--out", filepath.Join("k", next+".endorsement"))
+		run("keys", "promote", "--keys", "k", next)
+		issue(name + ".lic")
+		assert.Equal(t, "valid\n", verifyRoot(name+".lic").stdout, "rotation %d", i+1)
+	}
+	assert.Equal(t, "valid\n", verifyRoot("first.lic").stdout, "old files keep verifying")
+
+	// A statement revoking a key is made by the root only.
+	r = run("root", "revoke-key", "--root", "root", "--kid", first, "--out", "revoke.jws")
+	assert.Contains(t, r.stdout, first)
+	assert.Equal(t, 2, licensectl(t, dir, "root", "generate", "--out", "root").code, "one root per directory")
 }
