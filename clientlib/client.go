@@ -56,7 +56,7 @@ type Client struct {
 	keys  license.KeySource // the embedded signing keys; nil with roots alone
 	roots *license.Roots    // the pinned root, if any
 	db    *sql.DB
-	http *http.Client
+	http  *http.Client
 
 	mu        sync.Mutex
 	tok       *license.Token // the current file, verified; nil if none
