@@ -148,6 +148,7 @@ func (a *Console) Mount(r chi.Router) {
 			r.Post("/tokens/{id}/revoke", a.revokeToken)
 			r.Get("/keys", a.keys)
 			r.Post("/keys", a.addKey)
+			r.Post("/keys/endorsement", a.endorseKey)
 			r.Post("/keys/{kid}/{change}", a.keyChange)
 		})
 	})

@@ -27,6 +27,18 @@ func (a *Console) addKey(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/keys", "key-added")
 }
 
+// endorseKey takes a root's endorsement pasted into the keys page; it names
+// its key.
+func (a *Console) endorseKey(w http.ResponseWriter, r *http.Request) {
+	k, err := a.svc.EndorseKey(r.Context(), actor(r), "", r.PostFormValue("endorsement"))
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	a.log.Info("signing key endorsement taken from the web admin", "kid", k.Kid, "by", actor(r))
+	back(w, r, "/admin/keys", "key-endorsed")
+}
+
 // keyChange promotes, retires or revokes a key once the admin has typed the
 // change's name: each one changes what apps in the field accept.
 func (a *Console) keyChange(w http.ResponseWriter, r *http.Request) {

@@ -80,6 +80,7 @@ var flashes = map[string]string{
 	"key-added":             "A next key was added: it is in the JWKS and verifies, and signs nothing yet. Ship app builds that embed the new JWKS, then promote it.",
 	"key-promoted":          "The key signs every new file from now on; the one before it retired and keeps verifying what it signed.",
 	"key-retired":           "The key retired: it verifies the files it signed and never signs again.",
+	"key-endorsed":          "The root's endorsement was taken: every file the key signs carries it, and apps that pin the root accept them.",
 	"key-revoked":           "The key is revoked: it left the JWKS and nothing it signed is accepted any more.",
 	"password-changed":      "Password changed. Every session has ended: sign in with the new password.",
 	"session-ended":         "That session has ended.",

@@ -178,6 +178,28 @@ func (d *Dir) SetState(kid string, state State) (undo func() error, err error) {
 	return restore, nil
 }
 
+// SetEndorsement stores a key's endorsement beside it (the caller has
+// checked it); undo puts back what was there.
+func (d *Dir) SetEndorsement(kid, endorsement string) (undo func() error, err error) {
+	if _, err := os.Stat(filepath.Join(d.Path, kid+".pem")); err != nil {
+		return nil, fmt.Errorf("%w: no key %q in %s", fs.ErrNotExist, kid, d.Path)
+	}
+	p := filepath.Join(d.Path, kid+EndorsementSuffix)
+	prev, err := os.ReadFile(p)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := WriteEndorsement(d.Path, kid, endorsement); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if prev == nil {
+			return os.Remove(p)
+		}
+		return writeFileAtomic(p, prev)
+	}, nil
+}
+
 // snapshot keeps the state and active files as they are now and returns
 // the function that puts them back.
 func (d *Dir) snapshot() (func() error, error) {

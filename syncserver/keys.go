@@ -6,11 +6,13 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/license"
 )
 
 // KeyStore keeps the signing keys and their states where every replica
@@ -24,6 +26,8 @@ type KeyStore interface {
 	// SetState moves a key to active (promote), retired or revoked; undo
 	// restores the states as they were.
 	SetState(kid string, state keys.State) (undo func() error, err error)
+	// SetEndorsement keeps a root's endorsement of a key beside it.
+	SetEndorsement(kid, endorsement string) (undo func() error, err error)
 }
 
 // KeyInfo is a signing key as the admin sees it.
@@ -38,6 +42,9 @@ type KeyInfo struct {
 	Revoked   *time.Time      `json:"revoked_at,omitempty"`
 	LiveFiles int             `json:"live_files"` // files it signed that have not expired
 	PublicJWK json.RawMessage `json:"public_jwk"`
+	// Endorsement is the root's endorsement of the key, which every file
+	// it signs carries; empty when it has none.
+	Endorsement string `json:"endorsement,omitempty"`
 }
 
 // CanManageKeys reports whether keys can be added and moved here.
@@ -86,7 +93,8 @@ func keyInfo(ks *keys.Set, k *keys.Key, counts map[string]int) (KeyInfo, error) 
 		return KeyInfo{}, err
 	}
 	info := KeyInfo{Kid: k.ID, State: i.State, Bits: k.Public.N.BitLen(), CanSign: k.CanSign(),
-		Promoted: i.Promoted, Retired: i.Retired, Revoked: i.Revoked, LiveFiles: counts[k.ID], PublicJWK: jwk}
+		Promoted: i.Promoted, Retired: i.Retired, Revoked: i.Revoked, LiveFiles: counts[k.ID], PublicJWK: jwk,
+		Endorsement: k.Endorsement}
 	if !i.Created.IsZero() {
 		c := i.Created
 		info.Created = &c
@@ -130,6 +138,52 @@ func (s *Service) ChangeKey(ctx context.Context, actor Actor, kid, change string
 			return nil, err
 		}
 		return undo, s.audit(ctx, tx, actor, "key."+change, "key", kid, map[string]any{"state": before.State}, map[string]any{"state": state})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetKey(ctx, kid)
+}
+
+// EndorseKey takes a root's endorsement of a signing key (licensectl keys
+// endorse): from then on every file the key signs carries it, and apps
+// that pin the root accept them. kid may be empty: the endorsement names
+// its key. It is refused unless a root this server trusts (licensed
+// --root-jwks) signed it, for use license-signing, of exactly that key.
+func (s *Service) EndorseKey(ctx context.Context, actor Actor, kid, endorsement string) (*KeyInfo, error) {
+	if s.roots == nil {
+		return nil, Errorf(KindConflict, CodeConflict, "this server trusts no root key: start licensed with --root-jwks FILE (licensectl root jwks) to take endorsements")
+	}
+	endorsement = strings.TrimSpace(endorsement)
+	e, pub, err := license.ParseEndorsement(endorsement, s.roots)
+	if err != nil {
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Message: err.Error(), Err: err}
+	}
+	if kid == "" {
+		kid = e.Kid
+	}
+	var key *keys.Key
+	for _, k := range s.Keys().Keys() {
+		if k.ID == kid {
+			key = k
+		}
+	}
+	switch {
+	case key == nil:
+		return nil, Errorf(KindNotFound, CodeNotFound, "no signing key %q", kid)
+	case e.Kid != kid || !key.Public.Equal(pub):
+		return nil, Errorf(KindInvalid, CodeInvalidRequest, "the endorsement is for key %s, not %s", e.Kid, kid)
+	}
+	err = s.changeKeys(ctx, func(tx Store) (func() error, error) {
+		undo, err := s.keyStore.SetEndorsement(kid, endorsement)
+		if err != nil {
+			return nil, err
+		}
+		after := map[string]any{"not_before": e.NotBefore}
+		if e.NotAfter != 0 {
+			after["not_after"] = e.NotAfter
+		}
+		return undo, s.audit(ctx, tx, actor, "key.endorse", "key", kid, nil, after)
 	})
 	if err != nil {
 		return nil, err

@@ -31,6 +31,9 @@ type Config struct {
 	// KeyStore, when set, lets admins add keys and move them through their
 	// states (syncserver/keys.go); cmd wires it to the key directory.
 	KeyStore KeyStore
+	// Roots, when set, is the vendor's root key set: endorsements of the
+	// signing keys are taken only when one of them signed them.
+	Roots license.KeySource
 }
 
 // Service is the server's domain logic: what the app API and the admin API
@@ -47,6 +50,7 @@ type Service struct {
 	sessionIdle     time.Duration
 	revocationDocs  revocationDocCache
 	keyStore        KeyStore
+	roots           license.KeySource
 
 	// Counters for metrics.
 	Signatures  atomic.Int64
@@ -80,7 +84,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.SessionIdleTimeout = DefaultSessionIdleTimeout
 	}
 	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
-		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore}
+		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore, roots: cfg.Roots}
 	svc.signing.Store(&signing{keys: cfg.Keys, issuer: iss})
 	return svc, nil
 }

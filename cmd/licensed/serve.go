@@ -50,6 +50,7 @@ type config struct {
 	ValidatePerToken int
 	DebugAddr        string
 	KeyReload        time.Duration
+	RootJWKS         string
 }
 
 func parseServe(args []string, stderr io.Writer) (config, error) {
@@ -71,6 +72,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.DeviceSilence, "device-silence", 30*24*time.Hour, "mark a device inactive after this long without contact (LICENSED_DEVICE_SILENCE)")
 	fs.DurationVar(&c.Retention, "retention", 90*24*time.Hour, "keep validation logs and heartbeats this long (LICENSED_RETENTION)")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on shutdown (LICENSED_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.RootJWKS, "root-jwks", "", "the vendor's root key set (licensectl root jwks): endorsements of the signing keys are taken only when it signed them (LICENSED_ROOT_JWKS)")
 	fs.DurationVar(&c.KeyReload, "key-reload-interval", 15*time.Second, "how often to read the key directory again, so that a key added, promoted, retired or revoked through another replica is in force here too (LICENSED_KEY_RELOAD_INTERVAL)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060; keep it private (LICENSED_DEBUG_ADDR)")
 	for _, l := range []struct {
@@ -187,8 +189,22 @@ func openService(ctx context.Context, c config, log *slog.Logger) (*syncserver.S
 	setProcs.Do(func() {
 		runtime.GOMAXPROCS(procs(storeopen.Kind(c.DB), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	})
-	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
-		KeyStore: &keys.Dir{Path: c.Keys}})
+	cfg := syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
+		KeyStore: &keys.Dir{Path: c.Keys}}
+	if c.RootJWKS != "" {
+		b, err := os.ReadFile(c.RootJWKS)
+		if err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("--root-jwks: %w", err)
+		}
+		roots, err := keys.ParseJWKS(b)
+		if err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("--root-jwks %s: %w", c.RootJWKS, err)
+		}
+		cfg.Roots = roots
+	}
+	svc, err := syncserver.New(cfg)
 	if err != nil {
 		st.Close()
 		return nil, nil, err

@@ -159,6 +159,7 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 			r.Post("/keys/{kid}/promote", a.changeKey("promote"))
 			r.Post("/keys/{kid}/retire", a.changeKey("retire"))
 			r.Post("/keys/{kid}/revoke", a.changeKey("revoke"))
+			r.Put("/keys/{kid}/endorsement", a.putEndorsement)
 		})
 	})
 	if mount != nil {

@@ -24,6 +24,18 @@ func (a *API) addKey(w http.ResponseWriter, r *http.Request) {
 	respond(a, w, r, http.StatusCreated, k, err)
 }
 
+// putEndorsement takes a root's endorsement of a key, the JWS as the body
+// (what licensectl keys endorse writes).
+func (a *API) putEndorsement(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	k, err := a.svc.EndorseKey(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "kid"), string(body))
+	respond(a, w, r, http.StatusOK, k, err)
+}
+
 func (a *API) changeKey(change string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		k, err := a.svc.ChangeKey(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "kid"), change)

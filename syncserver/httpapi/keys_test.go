@@ -140,3 +140,54 @@ func kidOf(t *testing.T, r response) string {
 	require.NoError(t, err)
 	return tok.Header.Kid
 }
+
+// TestEndorsementsAreTakenOnlyFromTheRoot: PUT .../endorsement takes the
+// root's endorsement of that key and no other, and from then on every file
+// the key signs verifies with the root alone.
+func TestEndorsementsAreTakenOnlyFromTheRoot(t *testing.T) {
+	keyDir := t.TempDir()
+	signer, err := keys.WritePrivateKey(keyDir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
+	require.NoError(t, err)
+	d := &keys.Dir{Path: keyDir, Bits: keys.MinBits}
+	ks, err := d.Load()
+	require.NoError(t, err)
+	st := testenv.SQLite(t)
+	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: ks, KeyStore: d, Roots: testkeys.RootSet(t)})
+	require.NoError(t, err)
+	s := serve(t, svc, st, httpapi.Limits{})
+	root, attacker := testkeys.Root(t), testkeys.Attacker(t)
+	now := time.Now()
+	endorse := func(by *keys.Key, pub *rsa.PublicKey) string {
+		e, err := license.SignEndorsement(by.Signer(), by.ID, pub, now.Add(-time.Minute), time.Time{})
+		require.NoError(t, err)
+		return e
+	}
+
+	expectError(t, s.do("PUT", "/api/v1/keys/"+signer.ID+"/endorsement", endorse(attacker, signer.Public), true), 400, "invalid_request")
+	expectError(t, s.do("PUT", "/api/v1/keys/"+signer.ID+"/endorsement", endorse(root, attacker.Public), true), 400, "invalid_request")
+	expectError(t, s.do("PUT", "/api/v1/keys/"+signer.ID+"/endorsement", "not an endorsement", true), 400, "invalid_request")
+
+	_, key := s.subscription(3)
+	r := s.do("POST", "/api/v1/licensing/activate", activateBody(key, "unendorsed"), false)
+	require.Equal(t, 200, r.status)
+	_, err = license.NewRoots(testkeys.RootSet(t)).Verify([]byte(r.json(t)["license_file"].(string)))
+	require.ErrorIs(t, err, license.ErrNotEndorsed)
+
+	good := endorse(root, signer.Public)
+	r = s.do("PUT", "/api/v1/keys/"+signer.ID+"/endorsement", good, true)
+	require.Equal(t, 200, r.status, "%s", r.body)
+	assert.Equal(t, good, r.json(t)["endorsement"])
+	r = s.do("POST", "/api/v1/licensing/activate", activateBody(key, "endorsed"), false)
+	require.Equal(t, 200, r.status)
+	tok, err := license.NewRoots(testkeys.RootSet(t)).Verify([]byte(r.json(t)["license_file"].(string)))
+	require.NoError(t, err, "a file of the endorsed key verifies with the root alone")
+	assert.Equal(t, signer.ID, tok.Header.Kid)
+	entries, _, err := svc.ListAudit(context.Background(), syncserver.AuditFilter{TargetType: "key"})
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	assert.Equal(t, "key.endorse", entries[0].Action)
+
+	// A server that trusts no root takes no endorsement.
+	plain := newServer(t, testenv.SQLite(t), httpapi.Limits{})
+	expectError(t, plain.do("PUT", "/api/v1/keys/"+signer.ID+"/endorsement", good, true), 409, "conflict")
+}
