@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowlytix/licensing/clientlib"
 	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/license"
 )
 
 // vectorsDir holds the vectors the JavaScript package runs too.
@@ -20,6 +21,7 @@ const vectorsDir = "../testdata/vectors"
 type manifest struct {
 	FormatVersion int    `json:"format_version"`
 	JWKS          string `json:"jwks"`
+	RootJWKS      string `json:"root_jwks"`
 	Vectors       []struct {
 		Name        string `json:"name"`
 		Description string `json:"description"`
@@ -27,10 +29,12 @@ type manifest struct {
 		Now         time.Time
 		DeviceID    string `json:"device_id"`
 		Fingerprint string `json:"fingerprint"`
+		Trust       string `json:"trust"`
 		State       struct {
 			LatestTrustedTime *time.Time             `json:"latest_trusted_time"`
 			LastSync          *time.Time             `json:"last_sync"`
 			Revocations       []clientlib.Revocation `json:"revocations"`
+			KeyRevocations    []string               `json:"key_revocations"`
 		} `json:"state"`
 		Expect struct {
 			Status             string          `json:"status"`
@@ -64,6 +68,16 @@ func TestEveryVectorGetsItsExpectedOutcome(t *testing.T) {
 			file, err := os.ReadFile(filepath.Join(vectorsDir, v.File))
 			require.NoError(t, err)
 			opts := clientlib.VerifyOptions{Keys: ks, Now: v.Now, DeviceID: v.DeviceID, Fingerprint: v.Fingerprint}
+			if v.Trust == "root" {
+				js, err := os.ReadFile(filepath.Join(vectorsDir, m.RootJWKS))
+				require.NoError(t, err)
+				rs, err := keys.ParseJWKS(js)
+				require.NoError(t, err)
+				opts.Keys, opts.Roots = nil, license.NewRoots(rs)
+				for _, stmt := range v.State.KeyRevocations {
+					opts.Roots.Revoke(stmt) // one a root did not sign revokes nothing
+				}
+			}
 			if v.State.LatestTrustedTime != nil {
 				opts.State.LatestTrustedTime = *v.State.LatestTrustedTime
 			}

@@ -167,8 +167,9 @@ const CLAIM_KINDS = {
   starts_at: "string", expires_at: "string",
   grace_period_days: "number", check_in_days: "number", max_offline_days: "number",
   device_id: "string", device_fingerprint_sha256: "string",
+  key_endorsement: "string",
 };
-const OPTIONAL = new Set(["device_id", "device_fingerprint_sha256"]);
+const OPTIONAL = new Set(["device_id", "device_fingerprint_sha256", "key_endorsement"]);
 const INTEGER = /^-?(0|[1-9]\d*)$/;
 const UTC_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.0+)?Z$/;
 
@@ -337,10 +338,11 @@ export async function verifyLicense(text, opts) {
   let parsed;
   try {
     parsed = parse(text);
-    const keys = await parseJWKS(opts.jwks);
+    const keys = opts.jwks ? await parseJWKS(opts.jwks) : new Map();
     const key = keys.get(parsed.header.kid);
-    if (!key) throw invalid(`signed by unknown key "${parsed.header.kid}"`);
-    await compactVerify(parsed.compact, key, { algorithms: ["RS256"] });
+    if (key) await compactVerify(parsed.compact, key, { algorithms: ["RS256"] });
+    else if (opts.rootJwks) await verifyThroughRoot(parsed, opts.rootJwks, opts.keyRevocations || []);
+    else throw invalid(`signed by unknown key "${parsed.header.kid}"`);
   } catch (e) {
     return { status: Status.INVALID, reason: e instanceof InvalidLicenseError ? e.message : "invalid license file: " + (e.code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" ? "bad signature" : e.message),
       claims: null, daysRemaining: 0, inGrace: false, graceDaysRemaining: 0 };
@@ -348,4 +350,109 @@ export async function verifyLicense(text, opts) {
   const res = evaluate(parsed.claims, opts);
   res.token = parsed.compact;
   return res;
+}
+
+// ---- a pinned root (docs/license-format.md, section 4.1) ------------------
+
+export const ENDORSEMENT_TYPE = "flowlytix-key-endorsement+jwt";
+export const KEY_REVOCATION_TYPE = "flowlytix-key-revocation+jwt";
+const endorsements = new Map(); // compact endorsement -> { e, key }, checked
+
+// rootDocument verifies a JWS signed by a root key: a header of exactly
+// alg, kid and typ (strings), the given typ, and a payload whose member
+// names are snake_case; it resolves to the payload and its members.
+async function rootDocument(compact, roots, typ, what) {
+  const parts = String(compact).split(".");
+  if (parts.length !== 3) throw invalid(`${what}: not a JWS compact serialization`);
+  let header;
+  try {
+    const headerText = segment(`${what} header`, parts[0]).toString("utf8");
+    for (const [name, m] of checkObject(headerText)) {
+      if (!["alg", "kid", "typ"].includes(name) || m.kind !== "string") throw invalid(`${what}: header carries "${name}"`);
+    }
+    header = JSON.parse(headerText);
+  } catch (e) {
+    throw e instanceof InvalidLicenseError ? e : invalid(`${what}: ${e.message}`);
+  }
+  if (header.alg !== "RS256" || header.typ !== typ) throw invalid(`${what}: not a ${typ}`);
+  const key = roots.get(header.kid);
+  if (!key) throw invalid(`${what}: not signed by a trusted root`);
+  let payload;
+  try {
+    ({ payload } = await compactVerify(String(compact), key, { algorithms: ["RS256"] }));
+  } catch {
+    throw invalid(`${what}: bad signature`);
+  }
+  const text = new TextDecoder().decode(payload);
+  let members;
+  try {
+    members = checkObject(text, { snake: true });
+  } catch (e) {
+    throw invalid(`${what}: ${e.message}`);
+  }
+  return { doc: JSON.parse(text), members };
+}
+
+function requireMembers(members, want, what) {
+  for (const [name, kind] of Object.entries(want)) {
+    const m = members.get(name);
+    if (!m) throw invalid(`${what}: missing "${name}"`);
+    if (m.kind !== kind) throw invalid(`${what}: "${name}" is a ${m.kind}, want a ${kind}`);
+    if (kind === "number" && !INTEGER.test(m.raw)) throw invalid(`${what}: "${name}" is not an integer`);
+  }
+}
+
+// verifyThroughRoot accepts a file whose signer a root endorsed, in the
+// order of docs/license-format.md, section 4.1.
+async function verifyThroughRoot(parsed, rootJwks, keyRevocations) {
+  const notEndorsed = (why) => invalid(`its signing key is not endorsed by a trusted root: ${why}`);
+  const compact = parsed.claims.key_endorsement;
+  if (!compact) throw notEndorsed("the file carries no endorsement");
+  const roots = await parseJWKS(rootJwks);
+  let got = endorsements.get(compact);
+  if (!got) {
+    const { doc: e, members } = await rootDocument(compact, roots, ENDORSEMENT_TYPE, "endorsement");
+    requireMembers(members, { iss: "string", use: "string", kid: "string", jwk: "object", iat: "number", nbf: "number" }, "endorsement");
+    if (members.has("exp")) requireMembers(members, { exp: "number" }, "endorsement");
+    if (e.iss !== "flowlytix-licensing") throw notEndorsed(`iss "${e.iss}"`);
+    if (e.use !== "license-signing") throw notEndorsed(`an endorsement for use "${e.use}"`);
+    try {
+      checkJWK({ kty: e.jwk.kty, n: e.jwk.n, e: e.jwk.e });
+    } catch (err) {
+      throw notEndorsed(`the endorsed jwk: ${err.message}`);
+    }
+    const thumb = await calculateJwkThumbprint({ kty: "RSA", n: e.jwk.n, e: e.jwk.e }, "sha256");
+    if (thumb !== e.kid) throw notEndorsed("the endorsement's kid is not its key's thumbprint");
+    got = { e, key: await importJWK({ kty: "RSA", n: e.jwk.n, e: e.jwk.e }, "RS256") };
+    if (endorsements.size >= 64) endorsements.clear();
+    endorsements.set(compact, got);
+  }
+  if (got.e.kid !== parsed.header.kid) throw notEndorsed(`the endorsement is for key "${got.e.kid}", the file is signed by "${parsed.header.kid}"`);
+  const iat = parsed.claims.iat;
+  if (iat < got.e.nbf || (got.e.exp !== undefined && iat > got.e.exp)) throw notEndorsed("the file was signed outside its key's endorsement window");
+  for (const stmt of keyRevocations) {
+    let kr;
+    try {
+      kr = await parseKeyRevocation(stmt, rootJwks);
+    } catch {
+      continue; // not a root's statement: it revokes nothing
+    }
+    if (kr.kid === parsed.header.kid) throw invalid(`its signing key "${parsed.header.kid}" was revoked by the root`);
+  }
+  try {
+    await compactVerify(parsed.compact, got.key, { algorithms: ["RS256"] });
+  } catch {
+    throw invalid("bad signature");
+  }
+}
+
+/**
+ * parseKeyRevocation verifies a root's statement that a signing key is
+ * revoked (licensectl root revoke-key) and resolves to { iss, kid, iat }.
+ */
+export async function parseKeyRevocation(statement, rootJwks) {
+  const { doc, members } = await rootDocument(String(statement).trim(), await parseJWKS(rootJwks), KEY_REVOCATION_TYPE, "key revocation");
+  requireMembers(members, { iss: "string", kid: "string", iat: "number" }, "key revocation");
+  if (doc.iss !== "flowlytix-licensing" || doc.kid === "") throw invalid("key revocation: not a statement of this format");
+  return doc;
 }

@@ -33,10 +33,12 @@ import (
 // Manifest is the file format of manifest.json; docs/license-format.md
 // describes it for other implementations.
 type Manifest struct {
-	FormatVersion int      `json:"format_version"`
-	GeneratedBy   string   `json:"generated_by"`
-	JWKS          string   `json:"jwks"`
-	Vectors       []Vector `json:"vectors"`
+	FormatVersion int    `json:"format_version"`
+	GeneratedBy   string `json:"generated_by"`
+	JWKS          string `json:"jwks"`
+	// RootJWKS is the root key set of the vectors whose trust is "root".
+	RootJWKS string   `json:"root_jwks"`
+	Vectors  []Vector `json:"vectors"`
 	// KeySets are JWKS documents each verifier must accept or refuse.
 	KeySets []KeySetVector `json:"key_sets"`
 }
@@ -57,8 +59,11 @@ type Vector struct {
 	Now         string `json:"now"`
 	DeviceID    string `json:"device_id"`
 	Fingerprint string `json:"fingerprint"`
-	State       State  `json:"state"`
-	Expect      Expect `json:"expect"`
+	// Trust is what the verifier is given: "" the jwks (the signing
+	// keys), "root" the root_jwks alone (section 4.1 of the format).
+	Trust  string `json:"trust,omitempty"`
+	State  State  `json:"state"`
+	Expect Expect `json:"expect"`
 }
 
 // State is the cached state of a vector.
@@ -66,6 +71,9 @@ type State struct {
 	LatestTrustedTime string       `json:"latest_trusted_time,omitempty"`
 	LastSync          string       `json:"last_sync,omitempty"`
 	Revocations       []Revocation `json:"revocations"`
+	// KeyRevocations are root statements the app has taken; one that a
+	// root did not sign is ignored.
+	KeyRevocations []string `json:"key_revocations,omitempty"`
 }
 
 // Revocation is one revocation list entry.
@@ -258,6 +266,12 @@ func run(out, fuzzDir string) error {
 	if m.KeySets, err = writeKeySets(out, real); err != nil {
 		return err
 	}
+	rootVectors, err := writeRootVectors(ctx, out, real, attacker, standardIn)
+	if err != nil {
+		return err
+	}
+	m.RootJWKS = "root_jwks.json"
+	m.Vectors = append(m.Vectors, rootVectors...)
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -376,6 +390,124 @@ func writeKeySets(out string, real *keys.Key) ([]KeySetVector, error) {
 			return nil, err
 		}
 		vs = append(vs, KeySetVector{Name: "jwks_" + c.name, Description: c.why, File: path, Accept: c.accept})
+	}
+	return vs, nil
+}
+
+// writeRootVectors writes the files and vectors of verification through a
+// pinned root: a second signing key, endorsed by the root in every way the
+// format accepts or refuses.
+func writeRootVectors(ctx context.Context, out string, real, attacker *keys.Key, in issuer.Input) ([]Vector, error) {
+	root, err := keys.Generate(keys.DefaultBits)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := keys.Generate(keys.MinBits) // a key apps never embed: only the root vouches for it
+	if err != nil {
+		return nil, err
+	}
+	rootPub, err := keys.NewPublicKey(root.Public)
+	if err != nil {
+		return nil, err
+	}
+	rootSet, err := keys.NewSet(nil, rootPub)
+	if err != nil {
+		return nil, err
+	}
+	rootJWKS, err := rootSet.JWKS()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(out, "root_jwks.json"), rootJWKS, 0o644); err != nil {
+		return nil, err
+	}
+	endorse := func(by *keys.Key, pub *keys.Key, nbf, exp time.Time) string {
+		e, err := license.SignEndorsement(by.Signer(), by.ID, pub.Public, nbf, exp)
+		if err != nil {
+			panic(err)
+		}
+		return e
+	}
+	custom := func(members map[string]any) string {
+		e, err := license.SignJSON(root.Signer(), root.ID, license.EndorsementType, members)
+		if err != nil {
+			panic(err)
+		}
+		return e
+	}
+	jwk, _ := license.JWKOf(signer.Public)
+	before := t0.Add(-time.Hour)
+	good := endorse(root, signer, before, time.Time{})
+	issue := func(k *keys.Key, endorsement string) (*issuer.License, error) {
+		signing := *k
+		signing.Endorsement = endorsement
+		ks, err := keys.NewSet(&signing)
+		if err != nil {
+			return nil, err
+		}
+		iss, err := issuer.New(ks, func() time.Time { return t0 })
+		if err != nil {
+			return nil, err
+		}
+		return iss.Issue(ctx, in)
+	}
+	revoke := func(by *keys.Key, kid string) string {
+		s, err := license.SignKeyRevocation(by.Signer(), by.ID, kid, t0)
+		if err != nil {
+			panic(err)
+		}
+		return s
+	}
+	type rv struct {
+		name, desc, trust string
+		key               *keys.Key
+		endorsement       string
+		keyRevocations    []string
+		status            string
+	}
+	cases := []rv{
+		{"root_endorsed", "a key the root endorsed signed it: valid with the root alone", "root", signer, good, nil, "valid"},
+		{"root_endorsement_with_end", "an endorsement with an end after the file's iat", "root", signer, endorse(root, signer, before, t0.Add(time.Hour)), nil, "valid"},
+		{"root_embedded_key_ignores_endorsement", "an app that embeds the signing key ignores the claim", "", real, endorse(root, real, before, time.Time{}), nil, "valid"},
+		{"root_unendorsed", "no key_endorsement claim", "root", signer, "", nil, "invalid"},
+		{"root_endorsed_by_non_root", "the endorsement is signed by a key the app does not pin", "root", signer, endorse(attacker, signer, before, time.Time{}), nil, "invalid"},
+		{"root_endorsement_starts_after_iat", "the file was signed before its endorsement's window", "root", signer, endorse(root, signer, t0.Add(time.Hour), time.Time{}), nil, "invalid"},
+		{"root_endorsement_ended_before_iat", "the file was signed after its endorsement's window", "root", signer, endorse(root, signer, t0.Add(-2*time.Hour), t0.Add(-time.Hour)), nil, "invalid"},
+		{"root_endorsement_other_use", "an endorsement for another use", "root", signer, custom(map[string]any{"iss": license.Issuer, "use": "code-signing", "kid": signer.ID, "jwk": jwk, "iat": before.Unix(), "nbf": before.Unix()}), nil, "invalid"},
+		{"root_endorsement_kid_not_thumbprint", "the endorsement's kid is not its key's thumbprint", "root", signer, custom(map[string]any{"iss": license.Issuer, "use": license.UseLicenseSigning, "kid": real.ID, "jwk": jwk, "iat": before.Unix(), "nbf": before.Unix()}), nil, "invalid"},
+		{"root_endorsement_wrong_typ", "a root-signed document of another typ", "root", signer, func() string {
+			e, err := license.SignJSON(root.Signer(), root.ID, license.Type, map[string]any{"iss": license.Issuer, "use": license.UseLicenseSigning, "kid": signer.ID, "jwk": jwk, "iat": before.Unix(), "nbf": before.Unix()})
+			if err != nil {
+				panic(err)
+			}
+			return e
+		}(), nil, "invalid"},
+		{"root_endorsement_of_another_key", "the endorsement names another key than the file's signer", "root", signer, endorse(root, attacker, before, time.Time{}), nil, "invalid"},
+		{"root_signed_by_another_key", "a file signed by another key than the one endorsed", "root", attacker, good, nil, "invalid"},
+		{"root_key_revoked", "the root revoked the signing key", "root", signer, good, []string{revoke(root, signer.ID)}, "invalid"},
+		{"root_key_revocation_forged", "a revocation statement not signed by the root is ignored", "root", signer, good, []string{revoke(attacker, signer.ID)}, "valid"},
+		{"root_other_key_revoked", "the root revoked another key", "root", signer, good, []string{revoke(root, attacker.ID)}, "valid"},
+	}
+	var vs []Vector
+	for _, c := range cases {
+		lic, err := issue(c.key, c.endorsement)
+		if err != nil {
+			return nil, fmt.Errorf("root vector %s: %w", c.name, err)
+		}
+		path := "files/" + c.name + ".lic"
+		if err := os.WriteFile(filepath.Join(out, path), lic.File, 0o644); err != nil {
+			return nil, err
+		}
+		v := Vector{Name: c.name, Description: c.desc, File: path, Now: license.FormatTime(day(10)), Trust: c.trust,
+			State: State{Revocations: []Revocation{}, KeyRevocations: c.keyRevocations}, Expect: Expect{Status: c.status}}
+		if c.status != "invalid" {
+			claims, err := json.Marshal(lic.Claims)
+			if err != nil {
+				return nil, err
+			}
+			v.Expect.DaysRemaining, v.Expect.Claims = 355, claims
+		}
+		vs = append(vs, v)
 	}
 	return vs, nil
 }

@@ -10,6 +10,7 @@ import { verifyLicense, parseJWKS, Status } from "../index.js";
 const dir = join(dirname(fileURLToPath(import.meta.url)), "../../../testdata/vectors");
 const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
 const jwks = JSON.parse(readFileSync(join(dir, manifest.jwks), "utf8"));
+const rootJwks = JSON.parse(readFileSync(join(dir, manifest.root_jwks), "utf8"));
 
 test("the manifest covers every outcome", () => {
   const seen = new Set(manifest.vectors.map((v) => v.expect.status));
@@ -20,8 +21,9 @@ test("the manifest covers every outcome", () => {
 for (const v of manifest.vectors) {
   test(v.name + ": " + v.description, async () => {
     const file = readFileSync(join(dir, v.file), "utf8");
+    const trust = v.trust === "root" ? { rootJwks, keyRevocations: v.state.key_revocations || [] } : { jwks };
     const res = await verifyLicense(file, {
-      jwks, now: v.now, deviceId: v.device_id, fingerprint: v.fingerprint,
+      ...trust, now: v.now, deviceId: v.device_id, fingerprint: v.fingerprint,
       state: { latestTrustedTime: v.state.latest_trusted_time, lastSync: v.state.last_sync, revocations: v.state.revocations },
     });
     assert.equal(res.status, v.expect.status, res.reason);
