@@ -149,6 +149,7 @@ func (a *Console) Mount(r chi.Router) {
 			r.Get("/keys", a.keys)
 			r.Post("/keys", a.addKey)
 			r.Post("/keys/endorsement", a.endorseKey)
+			r.Post("/keys/root-revocation", a.rootRevocation)
 			r.Post("/keys/{kid}/{change}", a.keyChange)
 		})
 	})

@@ -39,6 +39,18 @@ func (a *Console) endorseKey(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/keys", "key-endorsed")
 }
 
+// rootRevocation takes a root's statement that a key is revoked, pasted
+// into the keys page; it names its key.
+func (a *Console) rootRevocation(w http.ResponseWriter, r *http.Request) {
+	k, err := a.svc.RevokeKeyByRoot(r.Context(), actor(r), "", r.PostFormValue("statement"))
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	a.log.Info("root's key revocation taken from the web admin", "kid", k.Kid, "by", actor(r))
+	back(w, r, "/admin/keys", "key-revoked")
+}
+
 // keyChange promotes, retires or revokes a key once the admin has typed the
 // change's name: each one changes what apps in the field accept.
 func (a *Console) keyChange(w http.ResponseWriter, r *http.Request) {

@@ -71,6 +71,9 @@ const (
 	metaFile    = "license_file"
 	metaTrusted = "latest_trusted_ms"
 	metaSync    = "last_sync_ms"
+	// metaKeyRevocations holds the root's statements revoking signing
+	// keys (a JSON list), for an app that pins the root.
+	metaKeyRevocations = "key_revocations"
 )
 
 // openCache opens (creating) the cache: WAL, synchronous=FULL so that a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -143,6 +144,21 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 func (c *Client) load(ctx context.Context) error {
 	corrupt := func(err error) error {
 		return fmt.Errorf("%w: %s: %v; delete it and import the license file or activate again", ErrCacheCorrupt, c.cfg.CachePath, err)
+	}
+	if c.roots != nil {
+		stmts, err := getMeta(ctx, c.db, metaKeyRevocations)
+		if err != nil {
+			return corrupt(err)
+		}
+		var list []string
+		if stmts != "" {
+			if err := json.Unmarshal([]byte(stmts), &list); err != nil {
+				return corrupt(err)
+			}
+		}
+		for _, stmt := range list {
+			c.roots.Revoke(stmt)
+		}
 	}
 	file, err := getMeta(ctx, c.db, metaFile)
 	if err != nil {
@@ -292,11 +308,73 @@ const RevocationListType = license.RevocationListType
 // ImportRevocations applies a signed revocation list carried in by hand
 // (GET /api/v1/licensing/revocations with Accept: application/jose).
 func (c *Client) ImportRevocations(ctx context.Context, jws []byte) (int, error) {
-	list, err := license.ParseRevocationList(string(jws), c.keys)
+	var list *license.RevocationList
+	err := fmt.Errorf("%w: no key to verify it with", license.ErrInvalid)
+	if c.keys != nil {
+		list, err = license.ParseRevocationList(string(jws), c.keys)
+	}
+	if c.roots != nil && (c.keys == nil || errors.Is(err, license.ErrUnknownKey)) {
+		list, err = c.roots.ParseRevocationList(string(jws))
+	}
 	if err != nil {
 		return 0, fmt.Errorf("import revocations: %w", err)
 	}
-	return len(list.Revocations), c.applyRevocations(ctx, list.Revocations, list.Cursor)
+	if err := c.applyRevocations(ctx, list.Revocations, list.Cursor); err != nil {
+		return 0, err
+	}
+	return len(list.Revocations), c.takeKeyRevocations(ctx, list.KeyRevocations)
+}
+
+// takeKeyRevocations applies the root's statements revoking signing keys
+// (an app that pins the root refuses every file of those keys from then
+// on) and keeps them in the cache. A statement the root did not sign is
+// ignored. When the current file's key is revoked, Check says so.
+func (c *Client) takeKeyRevocations(ctx context.Context, stmts []string) error {
+	if c.roots == nil || len(stmts) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept, err := getMeta(ctx, c.db, metaKeyRevocations)
+	if err != nil {
+		return err
+	}
+	var list []string
+	if kept != "" {
+		if err := json.Unmarshal([]byte(kept), &list); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrCacheCorrupt, c.cfg.CachePath, err)
+		}
+	}
+	known := map[string]bool{}
+	for _, s := range list {
+		known[s] = true
+	}
+	added := false
+	for _, s := range stmts {
+		if known[s] {
+			continue
+		}
+		if _, err := c.roots.Revoke(s); err != nil {
+			continue // not the root's: it revokes nothing
+		}
+		list, known[s], added = append(list, s), true, true
+	}
+	if !added {
+		return nil
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	if err := setMeta(ctx, c.db, metaKeyRevocations, string(b)); err != nil {
+		return err
+	}
+	if c.tok != nil {
+		if _, err := c.verify([]byte(c.tok.Compact)); err != nil {
+			c.tok = nil // Check reports why
+		}
+	}
+	return nil
 }
 
 func (c *Client) applyRevocations(ctx context.Context, revs []Revocation, cursor int64) error {

@@ -246,6 +246,11 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 	if err := c.acknowledge(ctx, ids, out.ServerTime, tok, newTok); err != nil {
 		return false, fmt.Errorf("sync: %w", err)
 	}
+	// After the acknowledgement: a replacement file the answer brought is
+	// installed before the statements may invalidate the one it replaces.
+	if err := c.takeKeyRevocations(ctx, out.KeyRevocations); err != nil {
+		return false, fmt.Errorf("sync: store key revocations: %w", err)
+	}
 	rep.Status = out.Status
 	rep.Sent += len(req.Usage)
 	rep.Accepted += out.Accepted
@@ -333,6 +338,8 @@ type syncResponse struct {
 	Cursor      int64        `json:"revocation_cursor"`
 	Accepted    int          `json:"accepted"`
 	Duplicates  int          `json:"duplicates"`
+	// KeyRevocations are the root's statements revoking signing keys.
+	KeyRevocations []string `json:"key_revocations"`
 }
 
 // newSyncRequest makes the request that sends batch, and the queue ids it

@@ -24,6 +24,10 @@ const ActiveFile = "active"
 // EndorsementSuffix names a key's endorsement file: <kid>.endorsement.
 const EndorsementSuffix = ".endorsement"
 
+// RevocationSuffix names a root's revocation statement of a key:
+// <kid>.revocation.
+const RevocationSuffix = ".revocation"
+
 // WriteEndorsement stores a key's endorsement beside it. The caller has
 // checked that it endorses that key.
 func WriteEndorsement(dir, kid, endorsement string) error {
@@ -200,6 +204,11 @@ func LoadDir(dir string) (*Set, error) {
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, k.ID+EndorsementSuffix)); err == nil {
 			k.Endorsement = strings.TrimSpace(string(b))
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("load keys: %w", err)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, k.ID+RevocationSuffix)); err == nil {
+			k.RootRevocation = strings.TrimSpace(string(b))
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("load keys: %w", err)
 		}

@@ -38,6 +38,9 @@ type Key struct {
 	// issuer puts it in every file the key signs. It is checked where it
 	// is taken in (licensed, licensectl), not here.
 	Endorsement string
+	// RootRevocation is a root's statement that this key is revoked, from
+	// <kid>.revocation beside it; the server hands it to every app.
+	RootRevocation string
 }
 
 // Signer returns the key's signer, or nil when the key is verify-only.

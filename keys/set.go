@@ -120,7 +120,7 @@ func (s *Set) Equal(o *Set) bool {
 	}
 	for id, k := range s.byID {
 		ok, found := o.byID[id]
-		if !found || ok.CanSign() != k.CanSign() || s.info[id].State != o.info[id].State || ok.Endorsement != k.Endorsement {
+		if !found || ok.CanSign() != k.CanSign() || s.info[id].State != o.info[id].State || ok.Endorsement != k.Endorsement || ok.RootRevocation != k.RootRevocation {
 			return false
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -181,15 +182,25 @@ func (d *Dir) SetState(kid string, state State) (undo func() error, err error) {
 // SetEndorsement stores a key's endorsement beside it (the caller has
 // checked it); undo puts back what was there.
 func (d *Dir) SetEndorsement(kid, endorsement string) (undo func() error, err error) {
+	return d.setBeside(kid, EndorsementSuffix, endorsement)
+}
+
+// SetRootRevocation stores a root's revocation statement of a key beside
+// it (the caller has checked it); undo puts back what was there.
+func (d *Dir) SetRootRevocation(kid, statement string) (undo func() error, err error) {
+	return d.setBeside(kid, RevocationSuffix, statement)
+}
+
+func (d *Dir) setBeside(kid, suffix, text string) (undo func() error, err error) {
 	if _, err := os.Stat(filepath.Join(d.Path, kid+".pem")); err != nil {
 		return nil, fmt.Errorf("%w: no key %q in %s", fs.ErrNotExist, kid, d.Path)
 	}
-	p := filepath.Join(d.Path, kid+EndorsementSuffix)
+	p := filepath.Join(d.Path, kid+suffix)
 	prev, err := os.ReadFile(p)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if err := WriteEndorsement(d.Path, kid, endorsement); err != nil {
+	if err := writeFileAtomic(p, []byte(strings.TrimSpace(text)+"\n")); err != nil {
 		return nil, err
 	}
 	return func() error {

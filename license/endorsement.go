@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"time"
 )
@@ -280,4 +281,60 @@ func (s single) Lookup(kid string) (*rsa.PublicKey, bool) {
 		return nil, false
 	}
 	return s.pub, true
+}
+
+// ParseRevocationList verifies a signed revocation list through the roots:
+// its key_endorsement must be a root's endorsement of the key that signed
+// it, and the root must not have revoked that key. The root's own
+// statements the list carries are applied (Revoke) before it is checked.
+func (r *Roots) ParseRevocationList(compact string) (*RevocationList, error) {
+	parts := strings.Split(strings.TrimSpace(compact), ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("%w: revocation list: not a JWS compact serialization", ErrInvalid)
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("%w: revocation list: %v", ErrInvalid, err)
+	}
+	var unverified struct {
+		KeyEndorsement string   `json:"key_endorsement"`
+		KeyRevocations []string `json:"key_revocations"`
+	}
+	if err := json.Unmarshal(raw, &unverified); err != nil {
+		return nil, fmt.Errorf("%w: revocation list: %v", ErrInvalid, err)
+	}
+	// Statements are checked one by one against the roots: what an
+	// attacker adds to an unverified payload revokes nothing.
+	for _, stmt := range unverified.KeyRevocations {
+		r.Revoke(stmt)
+	}
+	e, pub, err := ParseEndorsement(unverified.KeyEndorsement, r.keys)
+	if err != nil {
+		return nil, fmt.Errorf("revocation list: %w", err)
+	}
+	r.mu.RLock()
+	revoked := r.revoked[e.Kid]
+	r.mu.RUnlock()
+	if revoked {
+		return nil, fmt.Errorf("%w: revocation list: its signing key %q was revoked by the root", ErrInvalid, e.Kid)
+	}
+	list, err := ParseRevocationList(compact, single{e.Kid, pub})
+	if err != nil {
+		return nil, err
+	}
+	if !e.covers(time.Unix(list.IssuedAt, 0)) {
+		return nil, fmt.Errorf("%w: revocation list: signed outside its key's endorsement window", ErrNotEndorsed)
+	}
+	return list, nil
+}
+
+// Revoked lists the kids the roots revoked.
+func (r *Roots) Revoked() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.revoked))
+	for kid := range r.revoked {
+		out = append(out, kid)
+	}
+	return out
 }

@@ -38,6 +38,11 @@ type RevocationList struct {
 	IssuedAt    int64        `json:"iat"`
 	Revocations []Revocation `json:"revocations"`
 	Cursor      int64        `json:"revocation_cursor"`
+	// KeyEndorsement is the signing key's endorsement by the root, so that
+	// an app that pins only the root can verify the list.
+	KeyEndorsement string `json:"key_endorsement,omitempty"`
+	// KeyRevocations are the root's statements revoking signing keys.
+	KeyRevocations []string `json:"key_revocations,omitempty"`
 }
 
 // ParseRevocationList verifies a signed revocation list against ks, with the

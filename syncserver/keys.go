@@ -28,6 +28,8 @@ type KeyStore interface {
 	SetState(kid string, state keys.State) (undo func() error, err error)
 	// SetEndorsement keeps a root's endorsement of a key beside it.
 	SetEndorsement(kid, endorsement string) (undo func() error, err error)
+	// SetRootRevocation keeps a root's revocation statement of a key.
+	SetRootRevocation(kid, statement string) (undo func() error, err error)
 }
 
 // KeyInfo is a signing key as the admin sees it.
@@ -45,6 +47,9 @@ type KeyInfo struct {
 	// Endorsement is the root's endorsement of the key, which every file
 	// it signs carries; empty when it has none.
 	Endorsement string `json:"endorsement,omitempty"`
+	// RootRevocation is the root's statement that the key is revoked,
+	// which every app learns on its next sync.
+	RootRevocation string `json:"root_revocation,omitempty"`
 }
 
 // CanManageKeys reports whether keys can be added and moved here.
@@ -94,7 +99,7 @@ func keyInfo(ks *keys.Set, k *keys.Key, counts map[string]int) (KeyInfo, error) 
 	}
 	info := KeyInfo{Kid: k.ID, State: i.State, Bits: k.Public.N.BitLen(), CanSign: k.CanSign(),
 		Promoted: i.Promoted, Retired: i.Retired, Revoked: i.Revoked, LiveFiles: counts[k.ID], PublicJWK: jwk,
-		Endorsement: k.Endorsement}
+		Endorsement: k.Endorsement, RootRevocation: k.RootRevocation}
 	if !i.Created.IsZero() {
 		c := i.Created
 		info.Created = &c
@@ -189,6 +194,68 @@ func (s *Service) EndorseKey(ctx context.Context, actor Actor, kid, endorsement 
 		return nil, err
 	}
 	return s.GetKey(ctx, kid)
+}
+
+// RevokeKeyByRoot takes a root's statement that a signing key is revoked
+// (licensectl root revoke-key): the key is revoked here (as ChangeKey's
+// revoke), and every app learns the statement on its next sync and from
+// the signed revocation list, so that apps that pin the root refuse every
+// file of that key. kid may be empty: the statement names its key.
+func (s *Service) RevokeKeyByRoot(ctx context.Context, actor Actor, kid, statement string) (*KeyInfo, error) {
+	if s.roots == nil {
+		return nil, Errorf(KindConflict, CodeConflict, "this server trusts no root key: start licensed with --root-jwks FILE (licensectl root jwks) to take a root's statements")
+	}
+	statement = strings.TrimSpace(statement)
+	kr, err := license.ParseKeyRevocation(statement, s.roots)
+	if err != nil {
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Message: err.Error(), Err: err}
+	}
+	if kid == "" {
+		kid = kr.Kid
+	}
+	if kr.Kid != kid {
+		return nil, Errorf(KindInvalid, CodeInvalidRequest, "the statement revokes key %s, not %s", kr.Kid, kid)
+	}
+	before := s.Keys().Info(kid)
+	err = s.changeKeys(ctx, func(tx Store) (func() error, error) {
+		var undos []func() error
+		undo := func() error {
+			var errs []error
+			for i := len(undos) - 1; i >= 0; i-- {
+				errs = append(errs, undos[i]())
+			}
+			return errors.Join(errs...)
+		}
+		if before.State != keys.StateRevoked {
+			u, err := s.keyStore.SetState(kid, keys.StateRevoked)
+			if err != nil {
+				return nil, err
+			}
+			undos = append(undos, u)
+		}
+		u, err := s.keyStore.SetRootRevocation(kid, statement)
+		if err != nil {
+			return undo, err
+		}
+		undos = append(undos, u)
+		return undo, s.audit(ctx, tx, actor, "key.revoke", "key", kid, map[string]any{"state": before.State}, map[string]any{"state": keys.StateRevoked, "by": "root"})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetKey(ctx, kid)
+}
+
+// RootKeyRevocations are the root's revocation statements of the server's
+// keys: every sync answer carries them.
+func (s *Service) RootKeyRevocations() []string {
+	var out []string
+	for _, k := range s.Keys().Keys() {
+		if k.RootRevocation != "" {
+			out = append(out, k.RootRevocation)
+		}
+	}
+	return out
 }
 
 // changeKeys runs a change of the key store with its audit entry in one

@@ -43,6 +43,7 @@ func (s *Service) SignedRevocations(ctx context.Context, since int64) (string, e
 	}
 	doc, err := license.SignJSON(k.Signer(), k.ID, license.RevocationListType, license.RevocationList{
 		Issuer: license.Issuer, IssuedAt: s.Now().Unix(), Revocations: revs, Cursor: cursor,
+		KeyEndorsement: k.Endorsement, KeyRevocations: s.RootKeyRevocations(),
 	})
 	if err != nil {
 		return "", err
@@ -80,4 +81,12 @@ func (c *revocationDocCache) put(k revocationDocKey, doc string) {
 		c.docs = make(map[revocationDocKey]string)
 	}
 	c.docs[k] = doc
+}
+
+// clear forgets every document: the key set changed (an endorsement or a
+// root's statement came in), and the documents carry them.
+func (c *revocationDocCache) clear() {
+	c.mu.Lock()
+	c.docs = nil
+	c.mu.Unlock()
 }

@@ -104,8 +104,11 @@ func (s *Service) SetKeys(ks *keys.Set) error {
 		return fmt.Errorf("set keys: %w", err)
 	}
 	s.signing.Store(&signing{keys: ks, issuer: iss})
-	// A token verified under the old set may name a key revoked since.
+	// A token verified under the old set may name a key revoked since, and
+	// a signed revocation list carries the keys' endorsements and the
+	// root's statements.
 	s.tokens.clear()
+	s.revocationDocs.clear()
 	return nil
 }
 

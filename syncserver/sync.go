@@ -34,6 +34,9 @@ type SyncOutput struct {
 	Cursor      int64
 	Accepted    int
 	Duplicates  int
+	// KeyRevocations are the root's statements revoking signing keys:
+	// apps that pin the root refuse every file of those keys.
+	KeyRevocations []string
 }
 
 // Bounds on one usage event, so that no single event can overflow a daily
@@ -107,7 +110,7 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		latest = nil // whatever the device holds, a revoked key signed it
 	}
 	now := s.Now()
-	out := &SyncOutput{Status: AppStatusOf(sub, now), ServerTime: now}
+	out := &SyncOutput{Status: AppStatusOf(sub, now), ServerTime: now, KeyRevocations: s.RootKeyRevocations()}
 	if dev.Status == DeviceDeactivated {
 		return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device was deactivated; activate it again")
 	}

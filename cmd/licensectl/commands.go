@@ -94,8 +94,28 @@ func (e *env) keys(ctx context.Context, args []string) error {
 		change := args[0]
 		fs := e.newFlags("keys "+change, "keys "+change+" --keys DIR KID")
 		dir := fs.String("keys", "", "key directory (required)")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
+		// A kid is base64url and may start with "-": every argument that
+		// is not --keys or its value is taken as the KID, never as a flag.
+		var flags, pos []string
+		rest := args[1:]
+		for i := 0; i < len(rest); i++ {
+			switch a := rest[i]; {
+			case a == "--keys" || a == "-keys":
+				flags = append(flags, a)
+				if i+1 < len(rest) {
+					flags = append(flags, rest[i+1])
+					i++
+				}
+			case strings.HasPrefix(a, "--keys=") || strings.HasPrefix(a, "-keys=") || a == "-h" || a == "--help" || a == "-help":
+				flags = append(flags, a)
+			case a == "--":
+				pos = append(pos, rest[i+1:]...)
+				i = len(rest)
+			default:
+				pos = append(pos, a)
+			}
+		}
+		if _, err := parse(fs, flags); err != nil {
 			return err
 		}
 		if err := required(fs, "keys"); err != nil {

@@ -252,6 +252,10 @@ func TestAStagedRotationFromTheCommandLine(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.NotContains(t, licensectl(t, dir, "keys", "jwks", "--keys", "k").stdout, first, "a revoked key leaves the JWKS")
 	assert.Equal(t, 2, licensectl(t, dir, "keys", "promote", "--keys", "k").code, "a usage error without a KID")
+	// A kid may start with "-": it is still the KID, not a flag.
+	r = licensectl(t, dir, "keys", "retire", "--keys", "k", "-no-such-kid")
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, `no key "-no-such-kid"`)
 }
 
 // TestAnAppThatPinsTheRootSurvivesRotationsAndARevocation: files of two

@@ -160,6 +160,7 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 			r.Post("/keys/{kid}/retire", a.changeKey("retire"))
 			r.Post("/keys/{kid}/revoke", a.changeKey("revoke"))
 			r.Put("/keys/{kid}/endorsement", a.putEndorsement)
+			r.Put("/keys/{kid}/revocation", a.putRootRevocation)
 		})
 	})
 	if mount != nil {

@@ -169,6 +169,7 @@ type syncResponse struct {
 	RevocationCursor int64                   `json:"revocation_cursor"`
 	Accepted         int                     `json:"accepted"`
 	Duplicates       int                     `json:"duplicates"`
+	KeyRevocations   []string                `json:"key_revocations,omitempty"`
 }
 
 func (a *API) sync(w http.ResponseWriter, r *http.Request) {
@@ -191,7 +192,7 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := syncResponse{Status: string(out.Status), ServerTime: out.ServerTime, Revocations: out.Revocations,
-		RevocationCursor: out.Cursor, Accepted: out.Accepted, Duplicates: out.Duplicates}
+		RevocationCursor: out.Cursor, Accepted: out.Accepted, Duplicates: out.Duplicates, KeyRevocations: out.KeyRevocations}
 	if resp.Revocations == nil {
 		resp.Revocations = []syncserver.Revocation{}
 	}

@@ -36,6 +36,18 @@ func (a *API) putEndorsement(w http.ResponseWriter, r *http.Request) {
 	respond(a, w, r, http.StatusOK, k, err)
 }
 
+// putRootRevocation takes a root's statement that a key is revoked, the
+// JWS as the body (what licensectl root revoke-key writes).
+func (a *API) putRootRevocation(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	k, err := a.svc.RevokeKeyByRoot(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "kid"), string(body))
+	respond(a, w, r, http.StatusOK, k, err)
+}
+
 func (a *API) changeKey(change string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		k, err := a.svc.ChangeKey(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "kid"), change)
