@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { open, readFile, rename, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { verifyLicense, parse, parseJWKS, evaluate, fingerprintHash, Status } from "./verify.js";
+import { verifyLicense, parse, parseJWKS, evaluate, fingerprintHash, Status, parseKeyRevocation, endorsedKey, revokedByRoot } from "./verify.js";
 import { compactVerify } from "jose";
 import { checkObject } from "./strictjson.js";
 
@@ -19,7 +19,7 @@ export class APIError extends Error {
   }
 }
 
-const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], queue: [] });
+const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [] });
 
 /**
  * refusedFile is the error for a license file from the server that this app
@@ -38,11 +38,15 @@ function refusedFile(reason, context) {
 
 export class LicenseClient {
   /**
-   * @param {object} o jwks, statePath, serverURL (optional), deviceId,
-   *   fingerprint, appVersion, platform, now (a function returning ms)
+   * @param {object} o jwks and/or rootJwks (the vendor's root key set: the
+   *   app then accepts every file whose key the root endorsed, through key
+   *   rotations, with no update), statePath, serverURL (optional),
+   *   deviceId, fingerprint, appVersion, platform, now (a function
+   *   returning ms)
    */
   constructor(o) {
-    for (const k of ["jwks", "statePath", "deviceId", "fingerprint"]) if (!o[k]) throw new Error(`LicenseClient: ${k} is required`);
+    for (const k of ["statePath", "deviceId", "fingerprint"]) if (!o[k]) throw new Error(`LicenseClient: ${k} is required`);
+    if (!o.jwks && !o.rootJwks) throw new Error("LicenseClient: jwks or rootJwks is required");
     this.o = { ...o };
     this.o.appVersion ||= "unknown";
     this.o.platform ||= `${process.platform}/${process.arch}`;
@@ -93,8 +97,13 @@ export class LicenseClient {
 
   opts(now) {
     const s = this.state;
-    return { jwks: this.o.jwks, now, deviceId: this.o.deviceId, fingerprint: this.o.fingerprint,
+    return { ...this.trust(), now, deviceId: this.o.deviceId, fingerprint: this.o.fingerprint,
       state: { latestTrustedTime: s.latest_trusted_ms, lastSync: s.last_sync_ms, revocations: s.revocations } };
+  }
+
+  /** trust is what files are verified with: the embedded keys, the root. */
+  trust() {
+    return { jwks: this.o.jwks, rootJwks: this.o.rootJwks, keyRevocations: this.state.key_revocations };
   }
 
   /**
@@ -121,7 +130,7 @@ export class LicenseClient {
 
   /** importLicense installs a license file (air-gapped customers). */
   async importLicense(text) {
-    const res = await verifyLicense(text, { jwks: this.o.jwks, now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+    const res = await verifyLicense(text, { ...this.trust(), now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
     if (res.status === Status.INVALID) throw new Error(res.reason);
     if (res.status === Status.DEVICE_MISMATCH) throw new Error(`import license: the file is bound to device ${res.claims.device_id}`);
     await this.update((s) => {
@@ -160,7 +169,7 @@ export class LicenseClient {
   async activate(licenseKey) {
     const out = await this.post("/api/v1/licensing/activate", { license_key: licenseKey, device_fingerprint: this.o.fingerprint,
       device_info: { device_id: this.o.deviceId, platform: this.o.platform, app_version: this.o.appVersion } }, { replayable: true });
-    const v = await verifyLicense(out.license_file, { jwks: this.o.jwks, now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+    const v = await verifyLicense(out.license_file, { ...this.trust(), now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
     if (v.status === Status.INVALID) {
       // The seat was taken for a file this app cannot use: give it back.
       let given = "the seat was given back";
@@ -222,7 +231,7 @@ export class LicenseClient {
         // A file this app cannot verify (a key it does not embed yet) never
         // jams it: the rest of the answer applies, the current file stays,
         // and the report says why (updateRequired: update the app).
-        const v = await verifyLicense(out.license_file, { jwks: this.o.jwks, now: Date.parse(out.server_time), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+        const v = await verifyLicense(out.license_file, { ...this.trust(), now: Date.parse(out.server_time), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
         if (v.status === Status.INVALID) report.refusedFile = refusedFile(v.reason, "sync: everything was sent and acknowledged, but the newer license file was not installed");
         else if (v.claims.sub === parsed.claims.sub && v.claims.jti !== parsed.claims.jti) newFile = out.license_file;
       }
@@ -236,6 +245,7 @@ export class LicenseClient {
         s.last_sync_ms = Math.min(serverMs, this.o.now());
         if (newFile) s.license_file = newFile;
       });
+      await this.takeKeyRevocations(out.key_revocations);
       report.accepted += out.accepted;
       report.duplicates += out.duplicates;
       report.status = out.status;
@@ -276,7 +286,7 @@ export class LicenseClient {
 
   /** importRevocations applies a signed revocation list carried in by hand. */
   async importRevocations(jws) {
-    const keys = await parseJWKS(this.o.jwks);
+    const keys = this.o.jwks ? await parseJWKS(this.o.jwks) : new Map();
     const compact = String(jws).replace(/\s+/g, "");
     const parts = compact.split(".");
     if (parts.length !== 3) throw new Error("import revocations: not a JWS compact serialization");
@@ -295,7 +305,25 @@ export class LicenseClient {
       throw new Error("import revocations: " + e.message);
     }
     if (header.alg !== "RS256" || header.typ !== "flowlytix-revocations+jwt") throw new Error("import revocations: not a revocation list");
-    const key = keys.get(header.kid);
+    let key = keys.get(header.kid);
+    if (!key && this.o.rootJwks) {
+      // An app that pins the root: the list carries its key's endorsement.
+      let unverified;
+      try {
+        unverified = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
+      } catch {
+        throw new Error("import revocations: not a revocation list");
+      }
+      await this.takeKeyRevocations(unverified.key_revocations);
+      try {
+        const got = await endorsedKey(unverified.key_endorsement, this.o.rootJwks);
+        if (got.e.kid !== header.kid) throw new Error("the endorsement is for another key");
+        if (await revokedByRoot(header.kid, this.state.key_revocations, this.o.rootJwks)) throw new Error("its signing key was revoked by the root");
+        key = got.key;
+      } catch (e) {
+        throw new Error("import revocations: " + e.message);
+      }
+    }
     if (!key) throw new Error("import revocations: signed by an unknown key");
     const { payload } = await compactVerify(compact, key, { algorithms: ["RS256"] });
     const text = new TextDecoder().decode(payload);
@@ -310,7 +338,29 @@ export class LicenseClient {
       const known = new Set(s.revocations.map((r) => r.seq));
       for (const r of list.revocations) if (!known.has(r.seq)) s.revocations.push(r);
     });
+    await this.takeKeyRevocations(list.key_revocations);
     return list.revocations.length;
+  }
+
+  /**
+   * takeKeyRevocations keeps the root's statements revoking signing keys
+   * (only those a pinned root signed): files of those keys are refused
+   * from then on.
+   */
+  async takeKeyRevocations(statements) {
+    if (!this.o.rootJwks || !Array.isArray(statements)) return;
+    const fresh = [];
+    for (const stmt of statements) {
+      if (typeof stmt !== "string" || this.state.key_revocations.includes(stmt)) continue;
+      try {
+        await parseKeyRevocation(stmt, this.o.rootJwks);
+        fresh.push(stmt);
+      } catch { /* not the root's: it revokes nothing */ }
+    }
+    if (fresh.length) {
+      await this.update((s) => { s.key_revocations.push(...fresh); });
+      this.parsed = null; // the next check verifies the file again
+    }
   }
 
   /** pending counts queued usage events. */

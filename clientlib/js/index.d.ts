@@ -24,7 +24,11 @@ export type Time = Date | number | string;
 
 export interface VerifyOptions {
   /** The app's public key set (the JWKS object or its JSON text). */
-  jwks: object | string;
+  jwks?: object | string;
+  /** The vendor's root key set: files whose signing key the root endorsed are accepted (docs/license-format.md 4.1). */
+  rootJwks?: object | string;
+  /** The root's statements revoking signing keys; one the root did not sign revokes nothing. */
+  keyRevocations?: string[];
   now?: Time;
   deviceId?: string;
   /** The raw device fingerprint; only its SHA-256 is compared. */
@@ -51,11 +55,17 @@ export function unarmor(text: string | Uint8Array): string;
 export function parse(text: string | Uint8Array): { header: { alg: "RS256"; kid: string; typ: string }; claims: Claims; compact: string };
 export function parseJWKS(jwks: object | string): Promise<Map<string, unknown>>;
 export class InvalidLicenseError extends Error {}
+export function parseKeyRevocation(statement: string, rootJwks: object | string): Promise<{ iss: string; kid: string; iat: number }>;
+export const ENDORSEMENT_TYPE: "flowlytix-key-endorsement+jwt";
+export const KEY_REVOCATION_TYPE: "flowlytix-key-revocation+jwt";
 export const MAX_FILE_SIZE: number;
 export const CLOCK_TOLERANCE_MS: number;
 
 export interface ClientOptions {
-  jwks: object | string;
+  /** The signing keys the app embeds; give jwks, rootJwks or both. */
+  jwks?: object | string;
+  /** The vendor's root key set: the app then survives key rotations with no update. */
+  rootJwks?: object | string;
   /** Where the state (license, trusted time, revocations, queue) is kept, e.g. in app.getPath("userData"). */
   statePath: string;
   serverURL?: string;

@@ -405,8 +405,39 @@ function requireMembers(members, want, what) {
 // verifyThroughRoot accepts a file whose signer a root endorsed, in the
 // order of docs/license-format.md, section 4.1.
 async function verifyThroughRoot(parsed, rootJwks, keyRevocations) {
+  const got = await endorsedKey(parsed.claims.key_endorsement, rootJwks);
   const notEndorsed = (why) => invalid(`its signing key is not endorsed by a trusted root: ${why}`);
-  const compact = parsed.claims.key_endorsement;
+  if (got.e.kid !== parsed.header.kid) throw notEndorsed(`the endorsement is for key "${got.e.kid}", the file is signed by "${parsed.header.kid}"`);
+  const iat = parsed.claims.iat;
+  if (iat < got.e.nbf || (got.e.exp !== undefined && iat > got.e.exp)) throw notEndorsed("the file was signed outside its key's endorsement window");
+  if (await revokedByRoot(parsed.header.kid, keyRevocations, rootJwks)) throw invalid(`its signing key "${parsed.header.kid}" was revoked by the root`);
+  try {
+    await compactVerify(parsed.compact, got.key, { algorithms: ["RS256"] });
+  } catch {
+    throw invalid("bad signature");
+  }
+}
+
+// revokedByRoot reports whether one of the statements is a root's
+// revocation of kid; a statement the root did not sign revokes nothing.
+export async function revokedByRoot(kid, keyRevocations, rootJwks) {
+  for (const stmt of keyRevocations || []) {
+    try {
+      if ((await parseKeyRevocation(stmt, rootJwks)).kid === kid) return true;
+    } catch {
+      // not the root's
+    }
+  }
+  return false;
+}
+
+/**
+ * endorsedKey checks an endorsement against the pinned roots and resolves
+ * to { e: the endorsement's payload, key: the endorsed public key },
+ * remembering each one checked.
+ */
+export async function endorsedKey(compact, rootJwks) {
+  const notEndorsed = (why) => invalid(`its signing key is not endorsed by a trusted root: ${why}`);
   if (!compact) throw notEndorsed("the file carries no endorsement");
   const roots = await parseJWKS(rootJwks);
   let got = endorsements.get(compact);
@@ -427,23 +458,7 @@ async function verifyThroughRoot(parsed, rootJwks, keyRevocations) {
     if (endorsements.size >= 64) endorsements.clear();
     endorsements.set(compact, got);
   }
-  if (got.e.kid !== parsed.header.kid) throw notEndorsed(`the endorsement is for key "${got.e.kid}", the file is signed by "${parsed.header.kid}"`);
-  const iat = parsed.claims.iat;
-  if (iat < got.e.nbf || (got.e.exp !== undefined && iat > got.e.exp)) throw notEndorsed("the file was signed outside its key's endorsement window");
-  for (const stmt of keyRevocations) {
-    let kr;
-    try {
-      kr = await parseKeyRevocation(stmt, rootJwks);
-    } catch {
-      continue; // not a root's statement: it revokes nothing
-    }
-    if (kr.kid === parsed.header.kid) throw invalid(`its signing key "${parsed.header.kid}" was revoked by the root`);
-  }
-  try {
-    await compactVerify(parsed.compact, got.key, { algorithms: ["RS256"] });
-  } catch {
-    throw invalid("bad signature");
-  }
+  return got;
 }
 
 /**

@@ -3,12 +3,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, copyFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LicenseClient, Status } from "../index.js";
+import { LicenseClient, Status, parse } from "../index.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const dir = mkdtempSync(join(tmpdir(), "flowlytix-js-"));
@@ -26,9 +26,9 @@ function freePort() {
   });
 }
 
-function start() {
+function start(extra = []) {
   return new Promise((resolve, reject) => {
-    const p = spawn(bin, ["serve", "--addr", `127.0.0.1:${port}`, "--db", db, "--keys", join(dir, "keys"), "--jobs=false", "--log-level", "error"]);
+    const p = spawn(bin, ["serve", "--addr", `127.0.0.1:${port}`, "--db", db, "--keys", join(dir, "keys"), "--jobs=false", "--log-level", "error", ...extra]);
     let out = "";
     p.stdout.on("data", (d) => {
       out += d;
@@ -207,4 +207,63 @@ test("an app with the old keys syncs through a rotation", async () => {
   await assert.rejects(b.activate(sub.license_key), (e) => e.code === "update_required" && /seat was given back/.test(e.message));
   const s = await (await fetch(`${base()}/api/v1/subscriptions/${sub.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
   assert.equal(s.active_devices, 1, "old-build only: other-device is blocked and old-build-b gave its seat back");
+});
+
+// After the rotation test: an app that embeds nothing but the vendor's root
+// key set goes through a staged rotation and the root's revocation of the
+// key it holds a file of, and stays valid, with no update.
+test("an app that pins only the root survives a rotation and a key revocation", async () => {
+  const ctl = join(dir, "licensectl");
+  execFileSync("go", ["build", "-o", ctl, "./cmd/licensectl"], { cwd: root, stdio: "inherit" });
+  const run = (...args) => execFileSync(ctl, args, { cwd: dir }).toString();
+  await stop(server);
+  server = null;
+  run("root", "generate", "--out", "root");
+  const rootJwksPath = join(dir, "root.jwks");
+  writeFileSync(rootJwksPath, run("root", "jwks", "--root", "root"));
+  server = await start(["--root-jwks", rootJwksPath]);
+  const rootJwks = JSON.parse(readFileSync(rootJwksPath, "utf8"));
+  const authed = { authorization: `Bearer ${token}` };
+  const key = async (kid) => (await fetch(`${base()}/api/v1/keys/${kid}`, { headers: authed })).json();
+  const endorse = async (kid) => {
+    writeFileSync(join(dir, `${kid}.jwk`), JSON.stringify((await key(kid)).public_jwk));
+    run("keys", "endorse", "--root", "root", "--key", `${kid}.jwk`, "--out", `${kid}.endorsement`);
+    const r = await fetch(`${base()}/api/v1/keys/${kid}/endorsement`, { method: "PUT", headers: authed, body: readFileSync(join(dir, `${kid}.endorsement`)) });
+    assert.equal(r.status, 200, await r.text());
+  };
+  const rotate = async () => {
+    const r = await fetch(`${base()}/api/v1/keys`, { method: "POST", headers: authed });
+    assert.equal(r.status, 201);
+    const { kid } = await r.json();
+    await endorse(kid);
+    await admin(`/api/v1/keys/${kid}/promote`);
+    return kid;
+  };
+  const list = await (await fetch(`${base()}/api/v1/keys`, { headers: authed })).json();
+  await endorse(list.items.find((k) => k.state === "active").kid);
+
+  const sub = await subscription();
+  const c = await new LicenseClient({ rootJwks, serverURL: base(), statePath: join(dir, "pinned.json"), deviceId: "pinned", fingerprint: "fp-pinned", appVersion: "1.0.0" }).open();
+  assert.equal((await c.activate(sub.license_key)).status, Status.VALID);
+  const renew = (months) => admin(`/api/v1/subscriptions/${sub.id}/renew`, { expires_at: new Date(Date.now() + months * 30 * 86400e3).toISOString().replace(/\.\d+Z$/, "Z") });
+
+  const second = await rotate();
+  await renew(14);
+  let rep = await c.sync();
+  assert.equal(rep.newLicense, true, "the new key's file is installed");
+  assert.equal(rep.updateRequired, false);
+  assert.equal((await c.check()).status, Status.VALID);
+  assert.equal(parse(c.state.license_file).header.kid, second);
+
+  // The second key leaks: a third is promoted, and the root revokes the
+  // second. The next sync brings a replacement and the statement.
+  const third = await rotate();
+  run("root", "revoke-key", "--root", "root", "--kid", second, "--out", "revoke.jws");
+  const r = await fetch(`${base()}/api/v1/keys/${second}/revocation`, { method: "PUT", headers: authed, body: readFileSync(join(dir, "revoke.jws")) });
+  assert.equal(r.status, 200, await r.text());
+  rep = await c.sync();
+  assert.equal(rep.newLicense, true, "the revoked key's file is replaced");
+  assert.equal(parse(c.state.license_file).header.kid, third);
+  assert.equal(c.state.key_revocations.length, 1, "the statement is kept");
+  assert.equal((await c.check()).status, Status.VALID);
 });
