@@ -21,6 +21,7 @@ import (
 	"github.com/flowlytix/licensing/admin"
 	"github.com/flowlytix/licensing/internal/testkeys"
 	"github.com/flowlytix/licensing/keys"
+	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/httpapi"
 )
@@ -270,4 +271,50 @@ func TestPagesShowOnlyTheirOwnMessagesAndSurviveAbsurdPages(t *testing.T) {
 	assert.Contains(t, body, "Customer created.")
 	code, _ = get("/admin/subscriptions?page=368934881474191034")
 	assert.Equal(t, http.StatusOK, code)
+}
+
+// TestTheKeysPageListsAirGappedDevicesARevokedKeyStrands: an air-gapped
+// device never syncs, so after its file's key is revoked the keys page
+// names it, for a new file by hand.
+func TestTheKeysPageListsAirGappedDevicesARevokedKeyStrands(t *testing.T) {
+	ctx := context.Background()
+	s := newSite(t)
+	email := "plant@example.com"
+	cust, err := s.svc.CreateCustomer(ctx, "test", syncserver.CustomerInput{Email: &email})
+	require.NoError(t, err)
+	sub, err := s.svc.CreateSubscription(ctx, "test", syncserver.SubscriptionInput{CustomerID: cust.ID, Tier: "basic", Features: []string{},
+		MaxDevices: 2, ExpiresAt: time.Now().AddDate(1, 0, 0)})
+	require.NoError(t, err)
+	req, err := license.NewRequest(sub.LicenseKey, "plant-7", "fp-plant-7", "windows/amd64", "5.1", time.Now())
+	require.NoError(t, err)
+	reqFile, err := req.Encode()
+	require.NoError(t, err)
+	_, _, err = s.svc.OfflineActivate(ctx, "test", reqFile)
+	require.NoError(t, err)
+	old, err := s.svc.Keys().Active()
+	require.NoError(t, err)
+	next, err := s.svc.AddKey(ctx, "test")
+	require.NoError(t, err)
+	_, err = s.svc.ChangeKey(ctx, "test", next.Kid, "promote")
+	require.NoError(t, err)
+
+	c := httpBrowser(t)
+	ck := s.login(t, c, password).Cookies()[0]
+	get := func() string {
+		req, _ := http.NewRequest("GET", s.url+"/admin/keys", nil)
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	assert.NotContains(t, get(), "plant-7", "a retired key strands nobody")
+	_, err = s.svc.ChangeKey(ctx, "test", old.ID, "revoke")
+	require.NoError(t, err)
+	page := get()
+	assert.Contains(t, page, `id="stranded-`+old.ID[:8])
+	assert.Contains(t, page, "plant-7")
+	assert.Contains(t, page, "/admin/subscriptions/"+sub.ID)
 }

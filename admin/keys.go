@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/flowlytix/licensing/keys"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -14,7 +15,23 @@ func (a *Console) keys(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": list, "CanManage": a.svc.CanManageKeys()}})
+	// Air-gapped devices holding a file of a revoked key get no
+	// replacement by sync: list them, for a new file by hand.
+	stranded := map[string][]syncserver.Device{}
+	for _, k := range list {
+		if k.State != keys.StateRevoked {
+			continue
+		}
+		devs, err := a.svc.AirGappedDevicesOfKey(r.Context(), k.Kid)
+		if err != nil {
+			a.failed(w, r, err)
+			return
+		}
+		if len(devs) > 0 {
+			stranded[k.Kid] = devs
+		}
+	}
+	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": list, "CanManage": a.svc.CanManageKeys(), "Stranded": stranded}})
 }
 
 func (a *Console) addKey(w http.ResponseWriter, r *http.Request) {

@@ -246,6 +246,13 @@ func (s *Service) RevokeKeyByRoot(ctx context.Context, actor Actor, kid, stateme
 	return s.GetKey(ctx, kid)
 }
 
+// AirGappedDevicesOfKey lists the air-gapped devices whose newest file
+// the key signed: after the key is revoked, each needs a new file by hand
+// (Air-gapped), since no sync will bring one.
+func (s *Service) AirGappedDevicesOfKey(ctx context.Context, kid string) ([]Device, error) {
+	return s.store.AirGappedDevicesOfKey(ctx, kid, s.Now())
+}
+
 // RootKeyRevocations are the root's revocation statements of the server's
 // keys: every sync answer carries them.
 func (s *Service) RootKeyRevocations() []string {

@@ -63,6 +63,9 @@ func (s *Service) latestUnbound(ctx context.Context, id string) (*Subscription, 
 	return sub, f, now, err
 }
 
+// AirGappedHostname is what an air-gapped device is recorded with.
+const AirGappedHostname = "(air-gapped)"
+
 // OfflineActivate turns an air-gapped machine's activation request into a
 // device-bound license file. It takes a seat like an online activation.
 func (s *Service) OfflineActivate(ctx context.Context, actor Actor, requestFile []byte) ([]byte, *Device, error) {
@@ -91,7 +94,7 @@ func (s *Service) OfflineActivate(ctx context.Context, actor Actor, requestFile 
 		var err error
 		dev, created, err = tx.Activate(ctx, Activation{SubscriptionID: sub.ID, DeviceID: req.DeviceID,
 			FingerprintSHA256: req.DeviceFingerprintSHA256, Platform: req.Platform, AppVersion: req.AppVersion,
-			Hostname: "(air-gapped)", At: now, File: rec})
+			Hostname: AirGappedHostname, At: now, File: rec})
 		if err != nil {
 			return err
 		}

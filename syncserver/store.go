@@ -80,6 +80,10 @@ type Store interface {
 	// LiveLicenseFilesByKey counts, per signing key's kid, the files that
 	// have not expired at now ("" for files from before kids were kept).
 	LiveLicenseFilesByKey(ctx context.Context, now time.Time) (map[string]int, error)
+	// AirGappedDevicesOfKey lists the air-gapped devices holding a seat
+	// whose newest file, live at now, the key kid signed: after that key
+	// is revoked, each needs a new file by hand.
+	AirGappedDevicesOfKey(ctx context.Context, kid string, now time.Time) ([]Device, error)
 
 	// RevocationsSince returns entries with seq > cursor in seq order, at
 	// most limit, and the cursor to ask from next.

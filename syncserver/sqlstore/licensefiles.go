@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/flowlytix/licensing/syncserver"
@@ -60,4 +61,14 @@ func (s *Store) LiveLicenseFilesByKey(ctx context.Context, now time.Time) (map[s
 		out[kid] = n
 	}
 	return out, s.dbErr("count license files by key", rows.Err())
+}
+
+// AirGappedDevicesOfKey lists the air-gapped devices whose newest file, live
+// at now, kid signed.
+func (s *Store) AirGappedDevicesOfKey(ctx context.Context, kid string, now time.Time) ([]syncserver.Device, error) {
+	cols := "d." + strings.ReplaceAll(deviceCols, ", ", ", d.")
+	return queryAll(ctx, s, "air-gapped devices of a key", `SELECT `+cols+` FROM license_files f JOIN devices d ON d.id = f.device_row_id
+		WHERE f.kid = $1 AND f.expires_at > $2 AND d.hostname = $3 AND d.status IN ('active', 'inactive')
+		AND f.issued_at = (SELECT MAX(g.issued_at) FROM license_files g WHERE g.device_row_id = d.id)
+		ORDER BY d.activated_at`, []any{kid, s.t(now), syncserver.AirGappedHostname}, scanDevice)
 }

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"racing device changes keep the seat count true", testDeviceRaces},
 		{"revoked stays final against a racing change", testRevokeRace},
 		{"a write without its time is refused: the service's clock is the only one", testOneClock},
+		{"the air-gapped devices of a key are those whose newest file it signed", testAirGappedDevicesOfKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -211,3 +211,33 @@ func testSyncState(t *testing.T, s syncserver.Store) {
 	_, _, _, err = s.SyncState(ctx, uuid.NewString(), "a")
 	assert.ErrorIs(t, err, syncserver.ErrNotFound)
 }
+
+func testAirGappedDevicesOfKey(t *testing.T, s syncserver.Store) {
+	x := subscription(t, s, 5)
+	now := time.Now().UTC()
+	activate := func(device, host, kid string, at time.Time) *syncserver.Device {
+		a := activation(x, device)
+		a.Hostname, a.At = host, at
+		a.File = &syncserver.LicenseFileRecord{JTI: uuid.NewString(), SubscriptionID: x.ID, Revision: 1, IssuedAt: at, ExpiresAt: x.HardExpiresAt(), Kid: kid, Token: "t.o.k"}
+		d, _, err := s.Activate(ctx, a)
+		require.NoError(t, err)
+		return d
+	}
+	held := activate("plant-1", syncserver.AirGappedHostname, "k1", now.Add(-time.Hour))
+	activate("laptop", "laptop.local", "k1", now.Add(-time.Hour))
+	renewed := activate("plant-2", syncserver.AirGappedHostname, "k1", now.Add(-2*time.Hour))
+	require.NoError(t, s.RecordLicenseFile(ctx, &syncserver.LicenseFileRecord{JTI: uuid.NewString(), SubscriptionID: x.ID, DeviceRowID: renewed.ID,
+		Revision: 2, IssuedAt: now.Add(-time.Minute), ExpiresAt: x.HardExpiresAt(), Kid: "k2", Token: "n.e.w"}))
+
+	got, err := s.AirGappedDevicesOfKey(ctx, "k1", now)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "an online device syncs its own replacement; a renewed one holds a newer file")
+	assert.Equal(t, held.ID, got[0].ID)
+	got, err = s.AirGappedDevicesOfKey(ctx, "k2", now)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, renewed.ID, got[0].ID)
+	got, err = s.AirGappedDevicesOfKey(ctx, "k1", x.HardExpiresAt().Add(time.Hour))
+	require.NoError(t, err)
+	assert.Empty(t, got, "an expired file needs no replacement")
+}
