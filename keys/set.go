@@ -147,17 +147,28 @@ func (s *Set) Len() int {
 // what the server publishes at /.well-known/jwks.json. It never contains
 // private key material.
 func (s *Set) JWKS() ([]byte, error) {
-	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, s.Len())}
+	type doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	set := doc{Keys: make([]json.RawMessage, 0, s.Len())}
 	for _, k := range s.Keys() {
 		if s.info[k.ID].State == StateRevoked {
 			continue // compromised: no app may learn to trust it
 		}
-		set.Keys = append(set.Keys, jose.JSONWebKey{
-			Key:       k.Public,
-			KeyID:     k.ID,
-			Algorithm: "RS256",
-			Use:       "sig",
-		})
+		b, err := json.Marshal(jose.JSONWebKey{Key: k.Public, KeyID: k.ID, Algorithm: "RS256", Use: "sig"})
+		if err != nil {
+			return nil, fmt.Errorf("marshal jwks: %w", err)
+		}
+		if k.Endorsement != "" {
+			// The root's endorsement travels with the key (a member JWK
+			// readers ignore), for whoever builds an app from this set.
+			e, err := json.Marshal(k.Endorsement)
+			if err != nil {
+				return nil, fmt.Errorf("marshal jwks: %w", err)
+			}
+			b = append(append(append(b[:len(b)-1], `,"endorsement":`...), e...), '}')
+		}
+		set.Keys = append(set.Keys, b)
 	}
 	out, err := json.MarshalIndent(set, "", "  ")
 	if err != nil {

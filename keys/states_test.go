@@ -150,3 +150,21 @@ func TestADirectoryFromBeforeStatesStillLoads(t *testing.T) {
 	assert.Equal(t, keys.StateActive, s.Info(cur.ID).State)
 	assert.Equal(t, keys.StateRetired, s.Info(old.ID).State)
 }
+
+// TestTheJWKSCarriesEndorsements: a key's endorsement rides in its JWK (a
+// member readers ignore), and the set still parses.
+func TestTheJWKSCarriesEndorsements(t *testing.T) {
+	dir := t.TempDir()
+	k, err := keys.WritePrivateKey(dir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
+	require.NoError(t, err)
+	require.NoError(t, keys.WriteEndorsement(dir, k.ID, "e.n.dorsement"))
+	s, err := keys.LoadDir(dir)
+	require.NoError(t, err)
+	js, err := s.JWKS()
+	require.NoError(t, err)
+	assert.Contains(t, string(js), `"endorsement": "e.n.dorsement"`)
+	parsed, err := keys.ParseJWKS(js)
+	require.NoError(t, err)
+	_, ok := parsed.Lookup(k.ID)
+	assert.True(t, ok)
+}
