@@ -70,24 +70,7 @@ func (e *env) keys(ctx context.Context, args []string) error {
 		}
 		return nil
 	case "jwks":
-		fs := e.newFlags("keys jwks", "keys jwks --keys DIR")
-		dir := fs.String("keys", "", "key directory (required)")
-		if _, err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		if err := required(fs, "keys"); err != nil {
-			return err
-		}
-		ks, err := keys.LoadDir(*dir)
-		if err != nil {
-			return err
-		}
-		js, err := ks.JWKS()
-		if err != nil {
-			return err
-		}
-		_, err = e.stdout.Write(js)
-		return err
+		return e.printJWKS("keys jwks", "keys", "key directory (required)", args[1:])
 	case "endorse":
 		return e.endorse(args[1:])
 	case "promote", "retire", "revoke":

@@ -42,24 +42,7 @@ func (e *env) root(ctx context.Context, args []string) error {
 		fmt.Fprintf(e.stdout, "generated a %d-bit root key in %s\nkid: %s\nkeep %s offline; apps pin: licensectl root jwks --root %s\n", *bits, *out, k.ID, *out, *out)
 		return nil
 	case "jwks":
-		fs := e.newFlags("root jwks", "root jwks --root ROOTDIR")
-		dir := fs.String("root", "", "the root's directory (required)")
-		if _, err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		if err := required(fs, "root"); err != nil {
-			return err
-		}
-		ks, err := keys.LoadDir(*dir)
-		if err != nil {
-			return err
-		}
-		js, err := ks.JWKS()
-		if err != nil {
-			return err
-		}
-		_, err = e.stdout.Write(js)
-		return err
+		return e.printJWKS("root jwks", "root", "the root's directory (required)", args[1:])
 	case "revoke-key":
 		fs := e.newFlags("root revoke-key", "root revoke-key --root ROOTDIR --kid KID --out FILE")
 		dir := fs.String("root", "", "the root's directory (required)")
@@ -180,4 +163,27 @@ func signingKeyOf(data []byte) (*rsa.PublicKey, error) {
 		return nil, fmt.Errorf("neither a PEM key nor an RSA public JWK: %v", err)
 	}
 	return set.Keys()[0].Public, nil
+}
+
+// printJWKS prints the public key set of the key directory the flag names
+// (keys jwks --keys DIR, root jwks --root ROOTDIR).
+func (e *env) printJWKS(name, flagName, what string, args []string) error {
+	fs := e.newFlags(name, name+" --"+flagName+" DIR")
+	dir := fs.String(flagName, "", what)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, flagName); err != nil {
+		return err
+	}
+	ks, err := keys.LoadDir(*dir)
+	if err != nil {
+		return err
+	}
+	js, err := ks.JWKS()
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(js)
+	return err
 }
