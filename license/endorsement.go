@@ -76,8 +76,9 @@ func JWKOf(pub *rsa.PublicKey) (PublicJWK, string) {
 
 // Thumbprint is the RFC 7638 SHA-256 thumbprint, base64url.
 func (j PublicJWK) Thumbprint() string {
-	b, _ := json.Marshal(j) // fixed members, in the thumbprint's order
-	sum := sha256.Sum256(b)
+	// The members in the thumbprint's order; e and n are base64url, which
+	// needs no JSON escaping, and kty is checked elsewhere to be "RSA".
+	sum := sha256.Sum256([]byte(`{"e":"` + j.E + `","kty":"` + j.Kty + `","n":"` + j.N + `"}`))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
@@ -132,11 +133,11 @@ func SignEndorsement(root crypto.Signer, rootKid string, pub *rsa.PublicKey, now
 // use, and that kid is the JWK's own thumbprint; the window is the
 // caller's, who knows which time to hold it to.
 func ParseEndorsement(compact string, roots KeySource) (*Endorsement, *rsa.PublicKey, error) {
-	payload, err := VerifyJSON(compact, roots, EndorsementType)
+	payload, members, err := verifyJSON(compact, roots, EndorsementType)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: endorsement: %v", ErrNotEndorsed, err)
 	}
-	if err := requireMembers(payload, map[string]jsonKind{"iss": kindString, "use": kindString, "kid": kindString, "jwk": kindObject, "iat": kindNumber, "nbf": kindNumber}); err != nil {
+	if err := haveMembers(members, map[string]jsonKind{"iss": kindString, "use": kindString, "kid": kindString, "jwk": kindObject, "iat": kindNumber, "nbf": kindNumber}); err != nil {
 		return nil, nil, fmt.Errorf("%w: endorsement: %v", ErrNotEndorsed, err)
 	}
 	var e Endorsement
@@ -148,12 +149,15 @@ func ParseEndorsement(compact string, roots KeySource) (*Endorsement, *rsa.Publi
 		return nil, nil, fmt.Errorf("%w: endorsement iss %q", ErrNotEndorsed, e.Issuer)
 	case e.Use != UseLicenseSigning:
 		return nil, nil, fmt.Errorf("%w: endorsement for use %q, not %s", ErrNotEndorsed, e.Use, UseLicenseSigning)
-	case e.JWK.Thumbprint() != e.Kid:
-		return nil, nil, fmt.Errorf("%w: the endorsement's kid is not its key's thumbprint", ErrNotEndorsed)
 	}
+	// The key first: its n and e are then canonical base64url, which the
+	// thumbprint takes as they stand.
 	pub, err := e.JWK.publicKey()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: endorsement: %v", ErrNotEndorsed, err)
+	}
+	if e.JWK.Thumbprint() != e.Kid {
+		return nil, nil, fmt.Errorf("%w: the endorsement's kid is not its key's thumbprint", ErrNotEndorsed)
 	}
 	return &e, pub, nil
 }

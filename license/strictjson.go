@@ -322,6 +322,11 @@ func requireMembers(data []byte, want map[string]jsonKind) error {
 	if err != nil {
 		return err
 	}
+	return haveMembers(members, want)
+}
+
+// haveMembers is requireMembers on members already scanned.
+func haveMembers(members map[string]jsonKind, want map[string]jsonKind) error {
 	for name, kind := range want {
 		got, ok := members[name]
 		switch {

@@ -300,49 +300,57 @@ func SignJSON(signer crypto.Signer, kid, typ string, payload any) (string, error
 // its payload, after the same header, encoding and duplicate-member checks
 // as a license file; every member name of the payload must be snake_case.
 func VerifyJSON(compact string, ks KeySource, typ string) ([]byte, error) {
+	payload, _, err := verifyJSON(compact, ks, typ)
+	return payload, err
+}
+
+// verifyJSON is VerifyJSON that also returns the kinds of the payload's
+// top-level members, from the one strict scan it makes.
+func verifyJSON(compact string, ks KeySource, typ string) ([]byte, map[string]jsonKind, error) {
 	compact = stripBlanks(strings.TrimSpace(compact))
 	if len(compact) > 8<<20 {
-		return nil, invalid("signed document is larger than 8 MiB")
+		return nil, nil, invalid("signed document is larger than 8 MiB")
 	}
 	if n := strings.Count(compact, "."); n != 2 {
-		return nil, invalid("a JWS compact serialization has 3 segments, this has %d", n+1)
+		return nil, nil, invalid("a JWS compact serialization has 3 segments, this has %d", n+1)
 	}
 	h64, rest, _ := strings.Cut(compact, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
 	hj, err := decodeSegment("header", h64)
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, nil, invalid("%v", err)
 	}
 	members, err := checkObject(hj)
 	if err != nil {
-		return nil, invalid("header: %v", err)
+		return nil, nil, invalid("header: %v", err)
 	}
 	for name, kind := range members {
 		if !headerMembers[name] || kind != kindString {
-			return nil, invalid("header carries %q; only alg, kid and typ are allowed", name)
+			return nil, nil, invalid("header carries %q; only alg, kid and typ are allowed", name)
 		}
 	}
 	var h Header
 	if err := json.Unmarshal(hj, &h); err != nil {
-		return nil, invalid("header: %v", err)
+		return nil, nil, invalid("header: %v", err)
 	}
 	if h.Alg != Alg || h.Typ != typ || h.Kid == "" {
-		return nil, invalid("header is alg %q typ %q, want %s and %q with a kid", h.Alg, h.Typ, Alg, typ)
+		return nil, nil, invalid("header is alg %q typ %q, want %s and %q with a kid", h.Alg, h.Typ, Alg, typ)
 	}
 	payload, err := decodeSegment("payload", p64)
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, nil, invalid("%v", err)
 	}
-	if _, err := checkSnakeObject(payload); err != nil {
-		return nil, invalid("payload: %v", err)
+	members2, err := checkSnakeObject(payload)
+	if err != nil {
+		return nil, nil, invalid("payload: %v", err)
 	}
 	sig, err := decodeSegment("signature", s64)
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, nil, invalid("%v", err)
 	}
 	t := &Token{Header: h, signingInput: compact[:len(h64)+1+len(p64)], signature: sig}
 	if err := t.Verify(ks); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return payload, nil
+	return payload, members2, nil
 }
