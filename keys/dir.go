@@ -28,12 +28,6 @@ const EndorsementSuffix = ".endorsement"
 // <kid>.revocation.
 const RevocationSuffix = ".revocation"
 
-// WriteEndorsement stores a key's endorsement beside it. The caller has
-// checked that it endorses that key.
-func WriteEndorsement(dir, kid, endorsement string) error {
-	return writeFileAtomic(filepath.Join(dir, kid+EndorsementSuffix), []byte(strings.TrimSpace(endorsement)+"\n"))
-}
-
 // maxKeyFileSize bounds what is read from a key file.
 const maxKeyFileSize = 64 << 10
 

@@ -331,14 +331,3 @@ func (r *Roots) ParseRevocationList(compact string) (*RevocationList, error) {
 	}
 	return list, nil
 }
-
-// Revoked lists the kids the roots revoked.
-func (r *Roots) Revoked() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.revoked))
-	for kid := range r.revoked {
-		out = append(out, kid)
-	}
-	return out
-}

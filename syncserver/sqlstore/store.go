@@ -197,14 +197,14 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *Store) error) error {
 	return unavailable("transaction", err)
 }
 
-// RetryAfterUnavailable is what a client is told to wait when the database
+// retryAfterUnavailable is what a client is told to wait when the database
 // is away: long enough for a restart or a failover to finish.
-const RetryAfterUnavailable = 5 * time.Second
+const retryAfterUnavailable = 5 * time.Second
 
 func unavailable(op string, err error) error {
 	return &syncserver.Error{Kind: syncserver.KindUnavailable, Code: syncserver.CodeUnavailable,
 		Message: "the database is unavailable; try again in a few seconds", Err: fmt.Errorf("%s: %w", op, err),
-		RetryAfter: RetryAfterUnavailable}
+		RetryAfter: retryAfterUnavailable}
 }
 
 func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error) {
