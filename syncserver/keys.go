@@ -254,16 +254,8 @@ func (s *Service) AirGappedDevicesOfKey(ctx context.Context, kid string) ([]Devi
 }
 
 // RootKeyRevocations are the root's revocation statements of the server's
-// keys: every sync answer carries them.
-func (s *Service) RootKeyRevocations() []string {
-	var out []string
-	for _, k := range s.Keys().Keys() {
-		if k.RootRevocation != "" {
-			out = append(out, k.RootRevocation)
-		}
-	}
-	return out
-}
+// keys: every sync answer and signed revocation list carries them.
+func (s *Service) RootKeyRevocations() []string { return s.signing.Load().keyRevocations }
 
 // changeKeys runs a change of the key store with its audit entry in one
 // transaction; when the audit cannot be written (or the transaction

@@ -85,7 +85,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
 		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore, roots: cfg.Roots}
-	svc.signing.Store(&signing{keys: cfg.Keys, issuer: iss})
+	svc.signing.Store(newSigning(cfg.Keys, iss))
 	return svc, nil
 }
 
@@ -93,6 +93,19 @@ func New(cfg Config) (*Service, error) {
 type signing struct {
 	keys   *keys.Set
 	issuer *issuer.Issuer
+	// keyRevocations are the root's statements revoking keys of the set,
+	// which every sync answer carries: gathered once per set, not per sync.
+	keyRevocations []string
+}
+
+func newSigning(ks *keys.Set, iss *issuer.Issuer) *signing {
+	sg := &signing{keys: ks, issuer: iss}
+	for _, k := range ks.Keys() {
+		if k.RootRevocation != "" {
+			sg.keyRevocations = append(sg.keyRevocations, k.RootRevocation)
+		}
+	}
+	return sg
 }
 
 // SetKeys replaces the key set after a rotation: its active key signs from
@@ -103,7 +116,7 @@ func (s *Service) SetKeys(ks *keys.Set) error {
 	if err != nil {
 		return fmt.Errorf("set keys: %w", err)
 	}
-	s.signing.Store(&signing{keys: ks, issuer: iss})
+	s.signing.Store(newSigning(ks, iss))
 	// A token verified under the old set may name a key revoked since, and
 	// a signed revocation list carries the keys' endorsements and the
 	// root's statements.
