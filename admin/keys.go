@@ -31,55 +31,56 @@ func (a *Console) keys(w http.ResponseWriter, r *http.Request) {
 			stranded[k.Kid] = devs
 		}
 	}
-	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": list, "CanManage": a.svc.CanManageKeys(), "Stranded": stranded}})
+	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": list, "CanManage": a.svc.CanManageKeys(), "TrustsRoot": a.svc.TrustsRoot(), "Stranded": stranded}})
 }
 
-func (a *Console) addKey(w http.ResponseWriter, r *http.Request) {
-	k, err := a.svc.AddKey(r.Context(), actor(r))
-	if err != nil {
-		a.failed(w, r, err)
-		return
+// keyAction answers a form of the keys page: it runs do, logs what it did
+// and goes back to the page with flash.
+func (a *Console) keyAction(what, flash string, do func(r *http.Request) (*syncserver.KeyInfo, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		k, err := do(r)
+		if err != nil {
+			a.failed(w, r, err)
+			return
+		}
+		a.log.Info(what+" from the web admin", "kid", k.Kid, "by", actor(r))
+		back(w, r, "/admin/keys", flash)
 	}
-	a.log.Info("signing key added as next from the web admin", "kid", k.Kid, "by", actor(r))
-	back(w, r, "/admin/keys", "key-added")
+}
+
+func (a *Console) addKey(r *http.Request) (*syncserver.KeyInfo, error) {
+	return a.svc.AddKey(r.Context(), actor(r))
 }
 
 // endorseKey takes a root's endorsement pasted into the keys page; it names
 // its key.
-func (a *Console) endorseKey(w http.ResponseWriter, r *http.Request) {
-	k, err := a.svc.EndorseKey(r.Context(), actor(r), "", r.PostFormValue("endorsement"))
-	if err != nil {
-		a.failed(w, r, err)
-		return
-	}
-	a.log.Info("signing key endorsement taken from the web admin", "kid", k.Kid, "by", actor(r))
-	back(w, r, "/admin/keys", "key-endorsed")
+func (a *Console) endorseKey(r *http.Request) (*syncserver.KeyInfo, error) {
+	return a.svc.EndorseKey(r.Context(), actor(r), "", r.PostFormValue("endorsement"))
 }
 
 // rootRevocation takes a root's statement that a key is revoked, pasted
 // into the keys page; it names its key.
-func (a *Console) rootRevocation(w http.ResponseWriter, r *http.Request) {
-	k, err := a.svc.RevokeKeyByRoot(r.Context(), actor(r), "", r.PostFormValue("statement"))
-	if err != nil {
-		a.failed(w, r, err)
-		return
-	}
-	a.log.Info("root's key revocation taken from the web admin", "kid", k.Kid, "by", actor(r))
-	back(w, r, "/admin/keys", "key-revoked")
+func (a *Console) rootRevocation(r *http.Request) (*syncserver.KeyInfo, error) {
+	return a.svc.RevokeKeyByRoot(r.Context(), actor(r), "", r.PostFormValue("statement"))
 }
 
+// confirmWords are the key changes of the keys page and the word an admin
+// types to make each: every one changes what apps in the field accept.
+var confirmWords = map[string]string{"promote": "PROMOTE", "retire": "RETIRE", "revoke": "REVOKE"}
+
 // keyChange promotes, retires or revokes a key once the admin has typed the
-// change's name: each one changes what apps in the field accept.
+// change's name.
 func (a *Console) keyChange(w http.ResponseWriter, r *http.Request) {
-	kid, change := chi.URLParam(r, "kid"), chi.URLParam(r, "change")
-	if want := map[string]string{"promote": "PROMOTE", "retire": "RETIRE", "revoke": "REVOKE"}[change]; want == "" || r.PostFormValue("confirm") != want {
-		a.failed(w, r, syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "type %s to confirm", want))
+	change := chi.URLParam(r, "change")
+	want, ok := confirmWords[change]
+	if !ok {
+		http.NotFound(w, r)
 		return
 	}
-	if _, err := a.svc.ChangeKey(r.Context(), actor(r), kid, change); err != nil {
-		a.failed(w, r, err)
-		return
-	}
-	a.log.Info("signing key changed from the web admin", "kid", kid, "change", change, "by", actor(r))
-	back(w, r, "/admin/keys", "key-"+change+"d")
+	a.keyAction("signing key "+change, "key-"+change+"d", func(r *http.Request) (*syncserver.KeyInfo, error) {
+		if r.PostFormValue("confirm") != want {
+			return nil, syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "type %s in the box beside the button to confirm", want)
+		}
+		return a.svc.ChangeKey(r.Context(), actor(r), chi.URLParam(r, "kid"), change)
+	})(w, r)
 }

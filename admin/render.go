@@ -61,7 +61,7 @@ func (a *Console) failed(w http.ResponseWriter, r *http.Request, err error) {
 		status = 400
 	}
 	w.WriteHeader(status)
-	a.render(w, r, "error", page{Title: "Not done", Error: de.Message})
+	a.render(w, r, "error", page{Title: "Not done", Error: sentence(de.Message)})
 }
 
 // flashes are the messages a page may show after a redirect, by code.
@@ -170,4 +170,16 @@ func features(v string) []string {
 		out = append(out, strings.TrimSpace(f))
 	}
 	return out
+}
+
+// sentence makes a domain message a sentence for a page.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }

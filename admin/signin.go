@@ -65,18 +65,6 @@ func (a *Console) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// sentence makes a domain message a sentence for a page.
-func sentence(msg string) string {
-	if msg == "" {
-		return msg
-	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
-}
-
 // humanDuration words a timeout for a page: "30 minutes", "12 hours".
 func humanDuration(d time.Duration) string {
 	unit := func(n int, word string) string {

@@ -52,6 +52,10 @@ type KeyInfo struct {
 	RootRevocation string `json:"root_revocation,omitempty"`
 }
 
+// TrustsRoot reports whether this server takes a root's endorsements and
+// key revocations (licensed --root-jwks).
+func (s *Service) TrustsRoot() bool { return s.roots != nil }
+
 // CanManageKeys reports whether keys can be added and moved here.
 func (s *Service) CanManageKeys() bool { return s.keyStore != nil }
 
@@ -162,7 +166,8 @@ func (s *Service) EndorseKey(ctx context.Context, actor Actor, kid, endorsement 
 	endorsement = strings.TrimSpace(endorsement)
 	e, pub, err := license.ParseEndorsement(endorsement, s.roots)
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Message: err.Error(), Err: err}
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Err: err,
+			Message: "this is not an endorsement signed by the root this server trusts: paste the whole file licensectl keys endorse wrote, made with the root of --root-jwks (" + plainReason(err) + ")"}
 	}
 	if kid == "" {
 		kid = e.Kid
@@ -208,7 +213,8 @@ func (s *Service) RevokeKeyByRoot(ctx context.Context, actor Actor, kid, stateme
 	statement = strings.TrimSpace(statement)
 	kr, err := license.ParseKeyRevocation(statement, s.roots)
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Message: err.Error(), Err: err}
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Err: err,
+			Message: "this is not a key revocation signed by the root this server trusts: paste the whole file licensectl root revoke-key wrote, made with the root of --root-jwks (" + plainReason(err) + ")"}
 	}
 	if kid == "" {
 		kid = kr.Kid
@@ -343,4 +349,15 @@ func (s *Service) WatchKeys(ctx context.Context, every time.Duration, log *slog.
 			log.Info("signing keys changed on disk; in force now", "active_kid", kid, "keys", s.Keys().Len())
 		}
 	}
+}
+
+// plainReason is the last, most specific part of a verifier's error: the
+// prefixes its layers add say "invalid license file", which a pasted
+// endorsement is not.
+func plainReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }
