@@ -67,6 +67,21 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
 
+// docError is ErrInvalid for a signed document that is not a license file
+// (the revocation list, an endorsement): its message says so.
+type docError struct {
+	msg   string
+	cause error // the verifier's error, when there is one (ErrUnknownKey...)
+}
+
+func (e *docError) Error() string        { return "invalid signed document: " + e.msg }
+func (e *docError) Unwrap() error        { return e.cause }
+func (e *docError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidDoc(format string, args ...any) error {
+	return &docError{msg: fmt.Sprintf(format, args...)}
+}
+
 // Unarmor extracts the JWS compact serialization from a license file. It
 // accepts CRLF line ends, blank space around the file, an unfolded body, and a
 // bare compact string with no armor lines.
@@ -309,48 +324,48 @@ func VerifyJSON(compact string, ks KeySource, typ string) ([]byte, error) {
 func verifyJSON(compact string, ks KeySource, typ string) ([]byte, map[string]jsonKind, error) {
 	compact = stripBlanks(strings.TrimSpace(compact))
 	if len(compact) > 8<<20 {
-		return nil, nil, invalid("signed document is larger than 8 MiB")
+		return nil, nil, invalidDoc("signed document is larger than 8 MiB")
 	}
 	if n := strings.Count(compact, "."); n != 2 {
-		return nil, nil, invalid("a JWS compact serialization has 3 segments, this has %d", n+1)
+		return nil, nil, invalidDoc("a JWS compact serialization has 3 segments, this has %d", n+1)
 	}
 	h64, rest, _ := strings.Cut(compact, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
 	hj, err := decodeSegment("header", h64)
 	if err != nil {
-		return nil, nil, invalid("%v", err)
+		return nil, nil, invalidDoc("%v", err)
 	}
 	members, err := checkObject(hj)
 	if err != nil {
-		return nil, nil, invalid("header: %v", err)
+		return nil, nil, invalidDoc("header: %v", err)
 	}
 	for name, kind := range members {
 		if !headerMembers[name] || kind != kindString {
-			return nil, nil, invalid("header carries %q; only alg, kid and typ are allowed", name)
+			return nil, nil, invalidDoc("header carries %q; only alg, kid and typ are allowed", name)
 		}
 	}
 	var h Header
 	if err := json.Unmarshal(hj, &h); err != nil {
-		return nil, nil, invalid("header: %v", err)
+		return nil, nil, invalidDoc("header: %v", err)
 	}
 	if h.Alg != Alg || h.Typ != typ || h.Kid == "" {
-		return nil, nil, invalid("header is alg %q typ %q, want %s and %q with a kid", h.Alg, h.Typ, Alg, typ)
+		return nil, nil, invalidDoc("header is alg %q typ %q, want %s and %q with a kid", h.Alg, h.Typ, Alg, typ)
 	}
 	payload, err := decodeSegment("payload", p64)
 	if err != nil {
-		return nil, nil, invalid("%v", err)
+		return nil, nil, invalidDoc("%v", err)
 	}
 	members2, err := checkSnakeObject(payload)
 	if err != nil {
-		return nil, nil, invalid("payload: %v", err)
+		return nil, nil, invalidDoc("payload: %v", err)
 	}
 	sig, err := decodeSegment("signature", s64)
 	if err != nil {
-		return nil, nil, invalid("%v", err)
+		return nil, nil, invalidDoc("%v", err)
 	}
 	t := &Token{Header: h, signingInput: compact[:len(h64)+1+len(p64)], signature: sig}
 	if err := t.Verify(ks); err != nil {
-		return nil, nil, err
+		return nil, nil, &docError{msg: strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "), cause: err}
 	}
 	return payload, members2, nil
 }
