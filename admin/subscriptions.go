@@ -124,7 +124,7 @@ func (a *Console) subscription(w http.ResponseWriter, r *http.Request) {
 		devices, _, err = a.svc.ListDevices(ctx, syncserver.DeviceFilter{SubscriptionID: sub.ID, Page: syncserver.Page{PageSize: 200}})
 	}
 	if err == nil {
-		files, _, err = a.svc.ListLicenseFiles(ctx, sub.ID, syncserver.Page{PageSize: 20})
+		files, _, err = a.svc.ListLicenseFiles(ctx, syncserver.LicenseFileFilter{SubscriptionID: sub.ID, Page: syncserver.Page{PageSize: 20}})
 	}
 	if err == nil {
 		audit, _, err = a.svc.ListAudit(ctx, syncserver.AuditFilter{TargetType: "subscription", TargetID: sub.ID, Page: syncserver.Page{PageSize: 50}})
@@ -161,7 +161,7 @@ func (a *Console) changeTerms(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, r, err)
 		return
 	}
-	if _, err := a.svc.ChangeTerms(r.Context(), actor(r), id, in, "subscription.change"); err != nil {
+	if _, _, err := a.svc.ChangeTerms(r.Context(), actor(r), id, in, "subscription.change"); err != nil {
 		a.failed(w, r, err)
 		return
 	}

@@ -67,3 +67,37 @@ func ParseLicenseKey(s string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// LicenseKeyPrefix reads what someone typed as a license key or the start
+// of one ("flx-abcd", "FLX ABCDE FGH", a whole key) and returns it in
+// canonical form, ready to match the start of stored keys: upper case,
+// look-alikes mapped, dashes between the groups. ok is false for text that
+// cannot start a key (an email, a company name, "FLX" with nothing after
+// it, which would match every key).
+func LicenseKeyPrefix(s string) (prefix string, ok bool) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	s = strings.NewReplacer("-", "", " ", "").Replace(s)
+	rest, found := strings.CutPrefix(s, strings.TrimSuffix(licenseKeyPrefix, "-"))
+	if !found || rest == "" || len(rest) > licenseKeyGroups*licenseKeyGroup {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(licenseKeyPrefix)
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		switch c {
+		case 'O':
+			c = '0'
+		case 'I', 'L':
+			c = '1'
+		}
+		if strings.IndexByte(crockford, c) < 0 {
+			return "", false
+		}
+		if i > 0 && i%licenseKeyGroup == 0 {
+			b.WriteByte('-')
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), true
+}

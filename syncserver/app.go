@@ -36,6 +36,14 @@ func invalidf(format string, args ...any) error {
 // checkField refuses missing, overlong, invalid UTF-8 or control
 // characters in strings that end up in pages and logs.
 func checkField(name, v string, required bool, maxLen int) error {
+	if err := checkText(name, v, required, maxLen); err != nil {
+		err.(*Error).Field = name
+		return err
+	}
+	return nil
+}
+
+func checkText(name, v string, required bool, maxLen int) error {
 	switch {
 	case v == "" && required:
 		return invalidf("%s is required", name)

@@ -111,7 +111,7 @@ func (w *world) snapshot(t *testing.T) string {
 	require.NoError(t, err)
 	devs, _, err := w.st.ListDevices(ctx, syncserver.DeviceFilter{})
 	require.NoError(t, err)
-	files, _, err := w.st.ListLicenseFiles(ctx, w.sub.ID, syncserver.Page{})
+	files, _, err := w.st.ListLicenseFiles(ctx, syncserver.LicenseFileFilter{SubscriptionID: w.sub.ID})
 	require.NoError(t, err)
 	revs, _, err := w.st.RevocationsSince(ctx, 0, 1000)
 	require.NoError(t, err)
@@ -170,7 +170,7 @@ func TestEveryAdminActionAuditsInItsTransaction(t *testing.T) {
 		}},
 		{"subscription.update", func(ctx context.Context, w *world) error {
 			seats := 9
-			_, err := w.svc.ChangeTerms(ctx, "test", w.sub.ID, syncserver.TermsInput{MaxDevices: &seats}, "subscription.update")
+			_, _, err := w.svc.ChangeTerms(ctx, "test", w.sub.ID, syncserver.TermsInput{MaxDevices: &seats}, "subscription.update")
 			return err
 		}},
 		{"subscription.suspend", func(ctx context.Context, w *world) error {

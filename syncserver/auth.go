@@ -334,7 +334,8 @@ func (s *Service) SessionLifetime() time.Duration { return s.sessionLifetime }
 // SubscriptionByLicenseKey finds the subscription a license key names
 // (compared in constant time by the store); the web admin's search uses it.
 func (s *Service) SubscriptionByLicenseKey(ctx context.Context, key string) (*Subscription, error) {
-	return s.store.GetSubscriptionByLicenseKey(ctx, key)
+	sub, err := s.store.GetSubscriptionByLicenseKey(ctx, key)
+	return s.shown(sub), err
 }
 
 // CountAdminUsers is how many admins can sign in to the web admin.

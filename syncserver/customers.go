@@ -2,6 +2,7 @@ package syncserver
 
 import (
 	"context"
+	"fmt"
 	"net/mail"
 	"strings"
 )
@@ -20,7 +21,7 @@ func (in *CustomerInput) apply(c *Customer) error {
 	if in.Email != nil {
 		e := strings.TrimSpace(*in.Email)
 		if a, err := mail.ParseAddress(e); err != nil || a.Address != e || len(e) > 254 {
-			return Errorf(KindInvalid, CodeInvalidRequest, "email %q is not an email address", e)
+			return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "email", Message: fmt.Sprintf("email %q is not an email address", e)}
 		}
 		c.Email = e
 	}
@@ -51,7 +52,7 @@ func (in *CustomerInput) apply(c *Customer) error {
 // CreateCustomer adds a customer.
 func (s *Service) CreateCustomer(ctx context.Context, actor Actor, in CustomerInput) (*Customer, error) {
 	if in.Email == nil {
-		return nil, Errorf(KindInvalid, CodeInvalidRequest, "email is required")
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "email", Message: "email is required"}
 	}
 	c := &Customer{Status: CustomerActive, CreatedAt: s.Now()}
 	if err := in.apply(c); err != nil {
@@ -77,6 +78,10 @@ func (s *Service) UpdateCustomer(ctx context.Context, actor Actor, id string, in
 		c := *before
 		if err := in.apply(&c); err != nil {
 			return err
+		}
+		if c == *before {
+			out = before // nothing changed: nothing written, nothing audited
+			return nil
 		}
 		c.UpdatedAt = s.Now()
 		if err := tx.UpdateCustomer(ctx, &c); err != nil {

@@ -10,14 +10,16 @@ import (
 // Subscription statuses.
 const (
 	SubscriptionActive    = "active"
+	SubscriptionGrace     = "grace"   // shown, never stored: active, past expires_at, within its grace
 	SubscriptionExpired   = "expired" // past expires_at plus grace
 	SubscriptionSuspended = "suspended"
 	SubscriptionCancelled = "cancelled"
 	SubscriptionRevoked   = "revoked" // final
 )
 
-// SubscriptionStatuses lists the subscription statuses.
-var SubscriptionStatuses = []string{SubscriptionActive, SubscriptionExpired, SubscriptionSuspended, SubscriptionCancelled, SubscriptionRevoked}
+// SubscriptionStatuses lists the subscription statuses as lists, filters
+// and the API show them.
+var SubscriptionStatuses = []string{SubscriptionActive, SubscriptionGrace, SubscriptionExpired, SubscriptionSuspended, SubscriptionCancelled, SubscriptionRevoked}
 
 // Customer statuses.
 const (
@@ -106,6 +108,30 @@ type Subscription struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// StatusAt is the status as lists, filters, counts and the API show it at
+// now. The stored status of an active subscription says nothing of its
+// expiry until the hourly job marks it expired; this one does: past
+// expires_at it is in grace, past the grace expired.
+func (s *Subscription) StatusAt(now time.Time) string {
+	if s.Status != SubscriptionActive {
+		return s.Status
+	}
+	switch {
+	case !now.Before(s.HardExpiresAt()):
+		return SubscriptionExpired
+	case now.After(s.ExpiresAt):
+		return SubscriptionGrace
+	}
+	return SubscriptionActive
+}
+
+// Usable reports whether the subscription, as shown at now, unlocks the
+// app: active or in grace.
+func (s *Subscription) Usable(now time.Time) bool {
+	st := s.StatusAt(now)
+	return st == SubscriptionActive || st == SubscriptionGrace
+}
+
 // HardExpiresAt is expires_at plus grace: the license file's exp.
 func (s *Subscription) HardExpiresAt() time.Time {
 	return s.ExpiresAt.Add(time.Duration(s.GracePeriodDays) * 24 * time.Hour)
@@ -114,17 +140,30 @@ func (s *Subscription) HardExpiresAt() time.Time {
 // Device is one activated installation. ID is the server's id; DeviceID is
 // the id the app chose.
 type Device struct {
-	ID                string     `json:"id"`
-	SubscriptionID    string     `json:"subscription_id"`
-	DeviceID          string     `json:"device_id"`
-	FingerprintSHA256 string     `json:"fingerprint_sha256"`
-	Platform          string     `json:"platform"`
-	AppVersion        string     `json:"app_version"`
-	Hostname          string     `json:"hostname,omitempty"`
-	Status            string     `json:"status"`
-	ActivatedAt       time.Time  `json:"activated_at"`
-	LastSeenAt        time.Time  `json:"last_seen_at"`
-	DeactivatedAt     *time.Time `json:"deactivated_at,omitempty"`
+	ID                string `json:"id"`
+	SubscriptionID    string `json:"subscription_id"`
+	DeviceID          string `json:"device_id"`
+	FingerprintSHA256 string `json:"fingerprint_sha256"`
+	Platform          string `json:"platform"`
+	AppVersion        string `json:"app_version"`
+	Hostname          string `json:"hostname,omitempty"`
+	Status            string `json:"status"`
+	// SubscriptionStatus is the status of the device's subscription as
+	// shown (Subscription.StatusAt). A device of a suspended, revoked or
+	// expired subscription keeps its own status but unlocks nothing, so
+	// lists show both and counts of active devices leave it out.
+	SubscriptionStatus string `json:"subscription_status,omitempty"`
+	// CustomerID owns the device's subscription (filled in lists).
+	CustomerID    string     `json:"customer_id,omitempty"`
+	ActivatedAt   time.Time  `json:"activated_at"`
+	LastSeenAt    time.Time  `json:"last_seen_at"`
+	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`
+}
+
+// InUse reports whether the device is active and its subscription unlocks
+// the app: what "active devices" count.
+func (d *Device) InUse() bool {
+	return d.Status == DeviceActive && (d.SubscriptionStatus == "" || d.SubscriptionStatus == SubscriptionActive || d.SubscriptionStatus == SubscriptionGrace)
 }
 
 // HoldsSeat reports whether the device counts against max_devices.
@@ -138,7 +177,8 @@ type LicenseFileRecord struct {
 	Revision       int64     `json:"revision"`
 	IssuedAt       time.Time `json:"issued_at"`
 	ExpiresAt      time.Time `json:"expires_at"`
-	Kid            string    `json:"kid,omitempty"` // the key that signed it; empty for files from before keys were recorded
+	Kid            string    `json:"kid,omitempty"`       // the key that signed it; empty for files from before keys were recorded
+	DeviceID       string    `json:"device_id,omitempty"` // the app's id of the device it is bound to (in lists)
 	Token          string    `json:"-"`
 }
 
@@ -210,6 +250,7 @@ type AuditEntry struct {
 	Action     string          `json:"action"`
 	TargetType string          `json:"target_type"`
 	TargetID   string          `json:"target_id"`
+	CustomerID string          `json:"customer_id,omitempty"`
 	Before     json.RawMessage `json:"before,omitempty"`
 	After      json.RawMessage `json:"after,omitempty"`
 }
@@ -255,8 +296,11 @@ type SubscriptionFilter struct {
 	Status         string
 	Tier           string
 	CustomerID     string
-	Query          string    // license key, customer email or company
+	Query          string    // license key (or its prefix), customer email or company
 	ExpiringBefore time.Time // only active ones expiring before this
+	IDs            []string  // only these (bulk actions and exports)
+	// Now is the time statuses are shown at (StatusAt); the service sets it.
+	Now time.Time
 	Page
 }
 
@@ -264,7 +308,14 @@ type SubscriptionFilter struct {
 type DeviceFilter struct {
 	SubscriptionID string
 	Status         string
-	Query          string // device id, hostname, platform
+	CustomerID     string
+	// HoldingSeats selects devices that hold a seat (active or inactive)
+	// of an active or in-grace subscription: the overview's active devices.
+	HoldingSeats bool
+	Query        string // device id, hostname, platform, fingerprint hash
+	// Now is the time the subscription statuses are shown at; the service
+	// sets it.
+	Now time.Time
 	Page
 }
 
@@ -272,7 +323,30 @@ type DeviceFilter struct {
 type AuditFilter struct {
 	TargetType string
 	TargetID   string
+	Actor      string // exactly, e.g. "admin:ada@example.com"
+	Action     string // exactly, e.g. "subscription.renew"
+	// CustomerID selects the entries of a customer's records: the
+	// customer, its subscriptions and their devices.
+	CustomerID string
+	From, To   time.Time // at >= From and at < To, each when set
 	Page
+}
+
+// LicenseFileFilter selects issued license files.
+type LicenseFileFilter struct {
+	SubscriptionID string
+	CustomerID     string
+	DeviceRowID    string
+	Page
+}
+
+// CustomerNote is a note support staff keep on a customer.
+type CustomerNote struct {
+	ID         string    `json:"id"`
+	CustomerID string    `json:"customer_id"`
+	Author     string    `json:"author"`
+	Body       string    `json:"body"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // DayCount is one day's figure; Day is YYYY-MM-DD in UTC.
@@ -298,11 +372,21 @@ type StatusTierCount struct {
 
 // Overview is what the dashboard shows.
 type Overview struct {
-	ActiveSubscriptions  int64             `json:"active_subscriptions"`
-	ActiveDevices        int64             `json:"active_devices"`
-	ActivationsToday     int64             `json:"activations_today"`
-	ExpiringIn30Days     int64             `json:"expiring_in_30_days"`
-	MonthlyRevenueCents  int64             `json:"monthly_revenue_cents"`
+	// ActiveSubscriptions are active and not past their expiry;
+	// GraceSubscriptions are past it, within their grace.
+	ActiveSubscriptions int64 `json:"active_subscriptions"`
+	GraceSubscriptions  int64 `json:"grace_subscriptions"`
+	// ActiveDevices hold seats of active or in-grace subscriptions: the
+	// devices the app unlocks (DeviceFilter.HoldingSeats lists them).
+	ActiveDevices int64 `json:"active_devices"`
+	// MonthlyRevenueCents sums the monthly price of the plans of active
+	// subscriptions (a yearly price counts a twelfth); subscriptions made
+	// without a plan count nothing.
+	ActivationsToday    int64 `json:"activations_today"`
+	ExpiringIn30Days    int64 `json:"expiring_in_30_days"`
+	MonthlyRevenueCents int64 `json:"monthly_revenue_cents"`
+	// Days is how many days the series cover, today (partial) last.
+	Days                 int               `json:"days"`
 	SubscriptionsByState []StatusTierCount `json:"subscriptions_by_status_and_tier"`
 	Activations          []DayCount        `json:"activations_per_day"`
 	Validations          []DayCount        `json:"validations_per_day"`

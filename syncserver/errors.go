@@ -30,6 +30,9 @@ type Error struct {
 	Code    string
 	Message string
 	Err     error // the cause, if any; never shown to clients
+	// Field names the input at fault (the API's field name, e.g.
+	// "max_devices"), so that a form can show the error beside it.
+	Field string
 	// RetryAfter, with KindRateLimited, is how long to wait.
 	RetryAfter time.Duration
 }

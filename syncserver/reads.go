@@ -31,20 +31,48 @@ func (s *Service) ListCustomers(ctx context.Context, f CustomerFilter) ([]Custom
 	return s.store.ListCustomers(ctx, f)
 }
 
-// GetSubscription reads one subscription.
+// GetSubscription reads one subscription, its status as shown now.
 func (s *Service) GetSubscription(ctx context.Context, id string) (*Subscription, error) {
-	return s.store.GetSubscription(ctx, id)
+	sub, err := s.store.GetSubscription(ctx, id)
+	return s.shown(sub), err
 }
 
-// ListSubscriptions lists subscriptions and counts all that match.
+// shown sets a subscription's status to the one lists, filters, counts and
+// the API show at the service's now (Subscription.StatusAt): a subscription
+// past its expiry is in grace, past its grace expired, whether or not the
+// hourly job has marked it yet.
+func (s *Service) shown(sub *Subscription) *Subscription {
+	if sub != nil {
+		sub.Status = sub.StatusAt(s.Now())
+	}
+	return sub
+}
+
+// ListSubscriptions lists subscriptions and counts all that match, their
+// statuses as shown now.
 func (s *Service) ListSubscriptions(ctx context.Context, f SubscriptionFilter) ([]Subscription, int, error) {
-	if err := oneOf("status", f.Status, SubscriptionStatuses...); err != nil {
+	if err := s.checkSubscriptionFilter(&f); err != nil {
 		return nil, 0, err
+	}
+	list, total, err := s.store.ListSubscriptions(ctx, f)
+	for i := range list {
+		s.shown(&list[i])
+	}
+	return list, total, err
+}
+
+func (s *Service) checkSubscriptionFilter(f *SubscriptionFilter) error {
+	if err := oneOf("status", f.Status, SubscriptionStatuses...); err != nil {
+		return err
 	}
 	if err := oneOf("tier", f.Tier, license.Tiers...); err != nil {
-		return nil, 0, err
+		return err
 	}
-	return s.store.ListSubscriptions(ctx, f)
+	if len(f.IDs) > MaxPageSize {
+		return invalidf("at most %d subscriptions at once", MaxPageSize)
+	}
+	f.Now = s.Now()
+	return nil
 }
 
 // ListPlans lists the plans.
@@ -52,21 +80,42 @@ func (s *Service) ListPlans(ctx context.Context) ([]Plan, error) {
 	return s.store.ListPlans(ctx)
 }
 
-// ListDevices lists devices and counts all that match.
+// ListDevices lists devices and counts all that match, each with its
+// subscription's status as shown now. The status filter "active" selects
+// devices in use: active, of an active or in-grace subscription.
 func (s *Service) ListDevices(ctx context.Context, f DeviceFilter) ([]Device, int, error) {
 	if err := oneOf("status", f.Status, DeviceStatuses...); err != nil {
 		return nil, 0, err
 	}
+	f.Now = s.Now()
 	return s.store.ListDevices(ctx, f)
 }
 
-// ListLicenseFiles lists the files issued for a subscription, newest first.
-func (s *Service) ListLicenseFiles(ctx context.Context, subscriptionID string, p Page) ([]LicenseFileRecord, int, error) {
-	return s.store.ListLicenseFiles(ctx, subscriptionID, p)
+// GetDevice reads one device, with its subscription's status as shown now
+// and its customer.
+func (s *Service) GetDevice(ctx context.Context, id string) (*Device, error) {
+	d, err := s.store.GetDevice(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := s.GetSubscription(ctx, d.SubscriptionID)
+	if err != nil {
+		return nil, err
+	}
+	d.SubscriptionStatus, d.CustomerID = sub.Status, sub.CustomerID
+	return d, nil
+}
+
+// ListLicenseFiles lists issued files, newest first.
+func (s *Service) ListLicenseFiles(ctx context.Context, f LicenseFileFilter) ([]LicenseFileRecord, int, error) {
+	return s.store.ListLicenseFiles(ctx, f)
 }
 
 // ListAudit lists audit entries, newest first.
 func (s *Service) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error) {
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return nil, 0, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "to", Message: "the end of the date range must be after its start"}
+	}
 	return s.store.ListAudit(ctx, f)
 }
 

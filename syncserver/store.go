@@ -19,6 +19,8 @@ type Store interface {
 
 	CreateCustomer(ctx context.Context, c *Customer) error
 	GetCustomer(ctx context.Context, id string) (*Customer, error)
+	// GetCustomerByEmail finds a customer by email, in any case.
+	GetCustomerByEmail(ctx context.Context, email string) (*Customer, error)
 	UpdateCustomer(ctx context.Context, c *Customer) error
 	ListCustomers(ctx context.Context, f CustomerFilter) ([]Customer, int, error)
 
@@ -54,6 +56,10 @@ type Store interface {
 	// BlockDevice frees the seat, refuses the device from now on and
 	// appends a "blocked" revocation entry.
 	BlockDevice(ctx context.Context, id string, at time.Time) (*Device, error)
+	// UnblockDevice makes a blocked device deactivated (no seat; it may
+	// activate again) and appends the revocation entry that lifts the
+	// block, in one transaction.
+	UnblockDevice(ctx context.Context, id string, at time.Time) (*Device, error)
 
 	// ActivationState reads in one query the subscription a license key
 	// names (ErrNotFound with code license_not_found otherwise), the device
@@ -76,7 +82,7 @@ type Store interface {
 	// LatestLicenseFile is the newest file issued to a device (deviceRowID)
 	// or, with an empty deviceRowID, to no device.
 	LatestLicenseFile(ctx context.Context, subscriptionID, deviceRowID string) (*LicenseFileRecord, error)
-	ListLicenseFiles(ctx context.Context, subscriptionID string, p Page) ([]LicenseFileRecord, int, error)
+	ListLicenseFiles(ctx context.Context, f LicenseFileFilter) ([]LicenseFileRecord, int, error)
 	// LiveLicenseFilesByKey counts, per signing key's kid, the files that
 	// have not expired at now ("" for files from before kids were kept).
 	LiveLicenseFilesByKey(ctx context.Context, now time.Time) (map[string]int, error)
@@ -121,8 +127,25 @@ type Store interface {
 	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
 	TouchAPIToken(ctx context.Context, id string, at time.Time) error
 
+	// AppendAudit records an entry and the customer whose record it
+	// changed (of a customer, subscription or device target).
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error)
+
+	AddCustomerNote(ctx context.Context, n *CustomerNote) error
+	ListCustomerNotes(ctx context.Context, customerID string, limit int) ([]CustomerNote, error)
+	// CustomerUsage is a customer's usage per feature and day since the
+	// day from (YYYY-MM-DD), from the rollup by subscription.
+	CustomerUsage(ctx context.Context, customerID, from string) ([]FeatureDayCount, error)
+	// RecentHeartbeats lists a device's latest heartbeats, newest first.
+	RecentHeartbeats(ctx context.Context, deviceRowID string, limit int) ([]Heartbeat, error)
+	// EachCustomer, EachSubscription and EachDevice call fn for every row
+	// the filter selects (its Page ignored), in id order, reading a chunk
+	// at a time so that a million rows take bounded memory. fn's error
+	// stops the walk and is returned.
+	EachCustomer(ctx context.Context, f CustomerFilter, fn func(*Customer) error) error
+	EachSubscription(ctx context.Context, f SubscriptionFilter, fn func(*Subscription) error) error
+	EachDevice(ctx context.Context, f DeviceFilter, fn func(*Device) error) error
 
 	// Overview computes the dashboard's figures from rollups and indexes,
 	// never a full scan; days is the length of the series.

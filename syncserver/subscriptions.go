@@ -3,6 +3,8 @@ package syncserver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/flowlytix/licensing/issuer"
@@ -36,7 +38,7 @@ const (
 func fieldError(err error) error {
 	var ve *issuer.ValidationError
 	if errors.As(err, &ve) {
-		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Message: ve.Field + ": " + ve.Message, Err: err}
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Message: ve.Field + ": " + ve.Message, Err: err, Field: ve.Field}
 	}
 	return err
 }
@@ -106,7 +108,8 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 	if err != nil {
 		return nil, err
 	}
-	return s.store.GetSubscription(ctx, sub.ID)
+	out, err := s.store.GetSubscription(ctx, sub.ID)
+	return s.shown(out), err
 }
 
 // checkTerms validates terms as the issuer would sign them, so a stored
@@ -131,7 +134,8 @@ func redacted(sub *Subscription) *Subscription {
 	return &c
 }
 
-// TermsInput changes a subscription's terms; nil fields stay.
+// TermsInput changes a subscription's terms; nil fields stay. Features
+// set to an empty, non-nil list clears them.
 type TermsInput struct {
 	ExpiresAt       *time.Time
 	MaxDevices      *int
@@ -140,14 +144,20 @@ type TermsInput struct {
 	GracePeriodDays *int
 	CheckInDays     *int
 	MaxOfflineDays  *int
+	// AllowShorter lets ExpiresAt move the expiry earlier: shortening is
+	// its own, confirmed action (Shorten), never a renewal's accident.
+	AllowShorter bool
+	// AllowBelowActive lets MaxDevices go below the devices holding seats:
+	// they keep their seats until deactivated, and no new one activates.
+	AllowBelowActive bool
 }
 
 // ChangeTerms renews or changes a subscription. Every device gets a new
 // file on its next sync. A renewed expired subscription is active again; a
-// revoked one stays revoked.
-func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in TermsInput, action string) (*Subscription, error) {
-	var out *Subscription
-	err := s.store.InTx(ctx, func(tx Store) error {
+// revoked one stays revoked. Input that changes nothing writes nothing,
+// audits nothing, and reports changed false.
+func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in TermsInput, action string) (out *Subscription, changed bool, err error) {
+	err = s.store.InTx(ctx, func(tx Store) error {
 		before, err := tx.GetSubscription(ctx, id)
 		if err != nil {
 			return err
@@ -156,8 +166,19 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 			return Errorf(KindConflict, CodeConflict, "the subscription is revoked, which is final")
 		}
 		sub := *before
+		sub.Features = slices.Clone(before.Features)
 		if in.ExpiresAt != nil {
-			sub.ExpiresAt = in.ExpiresAt.UTC().Truncate(time.Second)
+			t := in.ExpiresAt.UTC().Truncate(time.Second)
+			if t.Before(before.ExpiresAt) && !in.AllowShorter {
+				return &Error{Kind: KindConflict, Code: CodeConflict, Field: "expires_at", Message: fmt.Sprintf(
+					"a renewal only moves the expiry later: %s is before the current expiry, %s; shortening a subscription is a separate, confirmed action",
+					t.Format(time.DateOnly), before.ExpiresAt.Format(time.DateOnly))}
+			}
+			if !t.After(s.Now()) && !t.Equal(before.ExpiresAt) && !in.AllowShorter {
+				return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "expires_at", Message: fmt.Sprintf(
+					"the new expiry, %s, is not in the future", t.Format(time.DateOnly))}
+			}
+			sub.ExpiresAt = t
 		}
 		if in.MaxDevices != nil {
 			sub.MaxDevices = *in.MaxDevices
@@ -179,6 +200,16 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 		if err := s.checkTerms(&sub); err != nil {
 			return err
 		}
+		if sub.MaxDevices < before.ActiveDevices && sub.MaxDevices != before.MaxDevices && !in.AllowBelowActive {
+			return &Error{Kind: KindConflict, Code: CodeConflict, Field: "max_devices", Message: fmt.Sprintf(
+				"%d devices hold seats, more than %d: deactivate %d of them first, or confirm that they keep their seats until deactivated (no new device can activate meanwhile)",
+				before.ActiveDevices, sub.MaxDevices, before.ActiveDevices-sub.MaxDevices)}
+		}
+		if sameTerms(before, &sub) {
+			out = before
+			return nil
+		}
+		changed = true
 		sub.UpdatedAt = s.Now()
 		if err := tx.UpdateSubscriptionTerms(ctx, &sub); err != nil {
 			return err
@@ -193,15 +224,44 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 		}
 		return s.audit(ctx, tx, actor, action, "subscription", id, redacted(before), redacted(out))
 	})
-	return out, err
+	if err != nil {
+		return nil, false, err
+	}
+	return s.shown(out), changed, nil
 }
 
-// Renew moves a subscription's expiry.
+// sameTerms reports whether a and b carry the same terms.
+func sameTerms(a, b *Subscription) bool {
+	return a.ExpiresAt.Equal(b.ExpiresAt) && a.MaxDevices == b.MaxDevices && slices.Equal(a.Features, b.Features) &&
+		a.Tier == b.Tier && a.GracePeriodDays == b.GracePeriodDays && a.CheckInDays == b.CheckInDays && a.MaxOfflineDays == b.MaxOfflineDays
+}
+
+// Renew moves a subscription's expiry later. Renewing to the current
+// expiry changes nothing; an earlier date is refused (see Shorten).
 func (s *Service) Renew(ctx context.Context, actor Actor, id string, expiresAt time.Time) (*Subscription, error) {
 	if expiresAt.IsZero() {
-		return nil, Errorf(KindInvalid, CodeInvalidRequest, "expires_at is required")
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "expires_at", Message: "expires_at is required"}
 	}
-	return s.ChangeTerms(ctx, actor, id, TermsInput{ExpiresAt: &expiresAt}, "subscription.renew")
+	sub, _, err := s.ChangeTerms(ctx, actor, id, TermsInput{ExpiresAt: &expiresAt}, "subscription.renew")
+	return sub, err
+}
+
+// Shorten moves a subscription's expiry earlier: the admin's confirmed
+// action, audited as such. A date that is not earlier is refused.
+func (s *Service) Shorten(ctx context.Context, actor Actor, id string, expiresAt time.Time) (*Subscription, error) {
+	if expiresAt.IsZero() {
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "expires_at", Message: "expires_at is required"}
+	}
+	cur, err := s.store.GetSubscription(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !expiresAt.UTC().Truncate(time.Second).Before(cur.ExpiresAt) {
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "expires_at", Message: fmt.Sprintf(
+			"%s is not before the current expiry, %s: to move it later, renew", expiresAt.UTC().Format(time.DateOnly), cur.ExpiresAt.Format(time.DateOnly))}
+	}
+	sub, _, err := s.ChangeTerms(ctx, actor, id, TermsInput{ExpiresAt: &expiresAt, AllowShorter: true}, "subscription.shorten")
+	return sub, err
 }
 
 // transitions: the status a change leads to, the revocation state it
@@ -247,5 +307,5 @@ func (s *Service) ChangeStatus(ctx context.Context, actor Actor, id, change stri
 		}
 		return s.audit(ctx, tx, actor, "subscription."+change, "subscription", id, redacted(before), redacted(out))
 	})
-	return out, err
+	return s.shown(out), err
 }

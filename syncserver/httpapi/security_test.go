@@ -18,7 +18,7 @@ func TestTheUnboundLicenseFileIsSignedByPostAndOnlyReadByGet(t *testing.T) {
 	eachBackend(t, httpapi.Limits{}, func(t *testing.T, s *server) {
 		subID, _ := s.subscription(3)
 		files := func() int {
-			_, n, err := s.store.ListLicenseFiles(context.Background(), subID, syncserver.Page{PageSize: 10})
+			_, n, err := s.store.ListLicenseFiles(context.Background(), syncserver.LicenseFileFilter{SubscriptionID: subID, Page: syncserver.Page{PageSize: 10}})
 			require.NoError(t, err)
 			return n
 		}

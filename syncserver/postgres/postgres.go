@@ -47,6 +47,8 @@ var Dialect = &sqlstore.Dialect{
 	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`,
 	SyncCommitters:        4,
 	ParamPrefix:           "$",
+	PrefixOp:              "LIKE",
+	PrefixWildcard:        "%",
 }
 
 func pgCode(err error) string {

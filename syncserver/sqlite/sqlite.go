@@ -55,6 +55,8 @@ var Dialect = &sqlstore.Dialect{
 	SyncCommitters:        1,
 	InsertUsage:           insertUsage,
 	ParamPrefix:           "?",
+	PrefixOp:              "GLOB",
+	PrefixWildcard:        "*",
 }
 
 func code(err error) int {

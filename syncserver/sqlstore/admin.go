@@ -215,8 +215,15 @@ func (s *Store) AppendAudit(ctx context.Context, e *syncserver.AuditEntry) error
 		}
 		return string(b)
 	}
-	err := s.writer().QueryRowContext(ctx, `INSERT INTO audit_log (at, actor, action, target_type, target_id, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		s.t(e.At), e.Actor, e.Action, e.TargetType, e.TargetID, raw(e.Before), raw(e.After)).Scan(&e.ID)
+	// The customer is looked up here, in the change's transaction, so that
+	// every caller's entry names it without knowing how.
+	err := s.writer().QueryRowContext(ctx, `INSERT INTO audit_log (at, actor, action, target_type, target_id, before, after, customer_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE(CASE $4
+			WHEN 'customer' THEN $5
+			WHEN 'subscription' THEN (SELECT customer_id FROM subscriptions WHERE id = $5)
+			WHEN 'device' THEN (SELECT s.customer_id FROM devices d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = $5)
+		END, '')) RETURNING id, customer_id`,
+		s.t(e.At), e.Actor, e.Action, e.TargetType, e.TargetID, raw(e.Before), raw(e.After)).Scan(&e.ID, &e.CustomerID)
 	return s.dbErr("append audit", err)
 }
 
@@ -229,13 +236,29 @@ func (s *Store) ListAudit(ctx context.Context, f syncserver.AuditFilter) ([]sync
 	if f.TargetID != "" {
 		w.add("target_id = $#", f.TargetID)
 	}
-	return page(ctx, s, "list audit", "id, at, actor, action, target_type, target_id, COALESCE(before, ''), COALESCE(after, '')",
-		"audit_log", w, "id DESC", f.Page, scanAudit)
+	if f.Actor != "" {
+		w.add("actor = $#", f.Actor)
+	}
+	if f.Action != "" {
+		w.add("action = $#", f.Action)
+	}
+	if f.CustomerID != "" {
+		w.add("customer_id = $#", f.CustomerID)
+	}
+	if !f.From.IsZero() {
+		w.add("at >= $#", s.t(f.From))
+	}
+	if !f.To.IsZero() {
+		w.add("at < $#", s.t(f.To))
+	}
+	return page(ctx, s, "list audit", auditCols, "audit_log", w, "id DESC", f.Page, scanAudit)
 }
+
+const auditCols = "id, at, actor, action, target_type, target_id, customer_id, COALESCE(before, ''), COALESCE(after, '')"
 
 func scanAudit(row scanner, e *syncserver.AuditEntry) error {
 	var before, after string
-	if err := row.Scan(&e.ID, tm(&e.At), &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &before, &after); err != nil {
+	if err := row.Scan(&e.ID, tm(&e.At), &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &e.CustomerID, &before, &after); err != nil {
 		return err
 	}
 	if before != "" {

@@ -15,10 +15,14 @@ func (s *Store) Overview(ctx context.Context, now time.Time, days int) (*syncser
 		days = 30
 	}
 	now = now.UTC()
-	o := &syncserver.Overview{SubscriptionsByState: []syncserver.StatusTierCount{}}
+	o := &syncserver.Overview{SubscriptionsByState: []syncserver.StatusTierCount{}, Days: days}
 	q := s.reader()
-	rows, err := q.QueryContext(ctx, `SELECT status, tier, count(*), COALESCE(sum(active_devices), 0), COALESCE(sum(monthly_price_cents), 0)
-		FROM subscriptions GROUP BY status, tier ORDER BY status, tier`)
+	// Statuses as lists show them (Subscription.StatusAt): an active
+	// subscription past its expiry counts in grace, past its grace expired.
+	rows, err := q.QueryContext(ctx, `SELECT CASE WHEN status = 'active' AND hard_expires_at <= $1 THEN 'expired'
+			WHEN status = 'active' AND expires_at < $1 THEN 'grace' ELSE status END AS shown,
+		tier, count(*), COALESCE(sum(active_devices), 0), COALESCE(sum(monthly_price_cents), 0)
+		FROM subscriptions GROUP BY 1, tier ORDER BY 1, tier`, s.t(now))
 	if err != nil {
 		return nil, s.dbErr("overview", err)
 	}
@@ -30,10 +34,14 @@ func (s *Store) Overview(ctx context.Context, now time.Time, days int) (*syncser
 			return nil, s.dbErr("overview", err)
 		}
 		o.SubscriptionsByState = append(o.SubscriptionsByState, c)
-		o.ActiveDevices += seats
-		if c.Status == syncserver.SubscriptionActive {
+		switch c.Status {
+		case syncserver.SubscriptionActive:
 			o.ActiveSubscriptions += c.Count
 			o.MonthlyRevenueCents += revenue
+			o.ActiveDevices += seats
+		case syncserver.SubscriptionGrace:
+			o.GraceSubscriptions += c.Count
+			o.ActiveDevices += seats
 		}
 	}
 	rows.Close()

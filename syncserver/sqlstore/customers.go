@@ -60,6 +60,19 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (*syncserver.Custome
 	return &c, nil
 }
 
+// GetCustomerByEmail finds a customer by email (stored in lower case).
+func (s *Store) GetCustomerByEmail(ctx context.Context, email string) (*syncserver.Customer, error) {
+	var c syncserver.Customer
+	err := scanCustomer(s.reader().QueryRowContext(ctx, `SELECT `+customerCols+` FROM customers WHERE email = $1`, strings.ToLower(strings.TrimSpace(email))), &c)
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "no customer has email %s", email)
+	}
+	if err != nil {
+		return nil, s.dbErr("get customer by email", err)
+	}
+	return &c, nil
+}
+
 // UpdateCustomer stores changed names, email and status.
 func (s *Store) UpdateCustomer(ctx context.Context, c *syncserver.Customer) error {
 	if err := given("update customer", c.UpdatedAt); err != nil {
@@ -79,12 +92,21 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *syncserver.Customer) erro
 
 // ListCustomers lists customers, newest first.
 func (s *Store) ListCustomers(ctx context.Context, f syncserver.CustomerFilter) ([]syncserver.Customer, int, error) {
+	return page(ctx, s, "list customers", customerCols, "customers", customerWhere(f), "created_at DESC, id", f.Page, scanCustomer)
+}
+
+// EachCustomer walks the customers f selects, in id order.
+func (s *Store) EachCustomer(ctx context.Context, f syncserver.CustomerFilter, fn func(*syncserver.Customer) error) error {
+	return each(ctx, s, "export customers", customerCols, "customers", customerWhere(f), "id", scanCustomer, fn)
+}
+
+func customerWhere(f syncserver.CustomerFilter) where {
 	w := where{}
-	if f.Query != "" {
-		w.add("search LIKE $# ESCAPE '\\'", likePattern(f.Query))
+	if q := strings.TrimSpace(f.Query); q != "" {
+		w.add("(id = $# OR search LIKE $# ESCAPE '\\')", q, likePattern(q))
 	}
 	if f.Status != "" {
 		w.add("status = $#", f.Status)
 	}
-	return page(ctx, s, "list customers", customerCols, "customers", w, "created_at DESC, id", f.Page, scanCustomer)
+	return w
 }

@@ -45,20 +45,70 @@ func (s *Store) GetDeviceByDeviceID(ctx context.Context, subscriptionID, deviceI
 	return &d, nil
 }
 
-// ListDevices lists devices, the most recently seen first.
+// ListDevices lists devices, the most recently seen first, each with its
+// subscription's stored status (the service shows it at now) and customer.
 func (s *Store) ListDevices(ctx context.Context, f syncserver.DeviceFilter) ([]syncserver.Device, int, error) {
+	return page(ctx, s, "list devices", listedDeviceCols, devicesFrom, s.deviceWhere(f), "d.last_seen_at DESC, d.id", f.Page, scanListedDevice(f.Now))
+}
+
+// EachDevice walks the devices f selects, in id order.
+func (s *Store) EachDevice(ctx context.Context, f syncserver.DeviceFilter, fn func(*syncserver.Device) error) error {
+	return each(ctx, s, "export devices", listedDeviceCols, devicesFrom, s.deviceWhere(f), "d.id", scanListedDevice(f.Now), fn)
+}
+
+const devicesFrom = "devices d JOIN subscriptions s ON s.id = d.subscription_id"
+
+func (s *Store) deviceWhere(f syncserver.DeviceFilter) where {
 	w := where{}
 	if f.SubscriptionID != "" {
-		w.add("subscription_id = $#", f.SubscriptionID)
+		w.add("d.subscription_id = $#", f.SubscriptionID)
 	}
-	if f.Status != "" {
-		w.add("status = $#", f.Status)
+	if f.CustomerID != "" {
+		w.add("s.customer_id = $#", f.CustomerID)
 	}
-	if f.Query != "" {
-		p := likePattern(f.Query)
-		w.add("(lower(device_id) LIKE $# ESCAPE '\\' OR lower(hostname) LIKE $# ESCAPE '\\' OR lower(platform) LIKE $# ESCAPE '\\')", p, p, p)
+	switch f.Status {
+	case "":
+	case syncserver.DeviceActive:
+		// In use: active, of a subscription that unlocks the app.
+		w.add("d.status = 'active'")
+		if !f.Now.IsZero() {
+			w.add("s.status = 'active' AND s.hard_expires_at > $#", s.t(f.Now))
+		}
+	default:
+		w.add("d.status = $#", f.Status)
 	}
-	return page(ctx, s, "list devices", deviceCols, "devices", w, "last_seen_at DESC, id", f.Page, scanDevice)
+	if f.HoldingSeats {
+		w.add("d.status IN ('active', 'inactive')")
+		if !f.Now.IsZero() {
+			w.add("s.status = 'active' AND s.hard_expires_at > $#", s.t(f.Now))
+		}
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		// The server's id or a fingerprint hash, whole; the start of the
+		// app's device id or of the host name, in any case: each through
+		// an index (0005), so a search over a million devices stays fast.
+		p := s.prefixPattern(strings.ToLower(q))
+		w.add("(d.id = $# OR d.fingerprint_sha256 = $# OR lower(d.device_id) "+s.d.PrefixOp+" $# OR lower(d.hostname) "+s.d.PrefixOp+" $#)",
+			q, strings.ToLower(q), p, p)
+	}
+	return w
+}
+
+const listedDeviceCols = "d.id, d.subscription_id, d.device_id, d.fingerprint_sha256, d.platform, d.app_version, d.hostname, d.status, d.activated_at, d.last_seen_at, d.deactivated_at, s.customer_id, s.status, s.expires_at, s.grace_period_days"
+
+// scanListedDevice scans a device and its subscription's status as shown at
+// now (the stored status when now is zero).
+func scanListedDevice(now time.Time) func(row scanner, d *syncserver.Device) error {
+	return func(row scanner, d *syncserver.Device) error {
+		var sub syncserver.Subscription
+		err := row.Scan(&d.ID, &d.SubscriptionID, &d.DeviceID, &d.FingerprintSHA256, &d.Platform, &d.AppVersion, &d.Hostname,
+			&d.Status, tm(&d.ActivatedAt), tm(&d.LastSeenAt), tmn(&d.DeactivatedAt), &d.CustomerID, &sub.Status, tm(&sub.ExpiresAt), &sub.GracePeriodDays)
+		d.SubscriptionStatus = sub.Status
+		if !now.IsZero() {
+			d.SubscriptionStatus = sub.StatusAt(now)
+		}
+		return err
+	}
 }
 
 // errRaced marks an activation that lost a race to insert the same new
@@ -272,6 +322,30 @@ func (s *Store) DeactivateDevice(ctx context.Context, id string, at time.Time) (
 // "blocked" revocation entry, all in one transaction.
 func (s *Store) BlockDevice(ctx context.Context, id string, at time.Time) (*syncserver.Device, error) {
 	return s.endDevice(ctx, id, syncserver.DeviceBlocked, at)
+}
+
+// UnblockDevice lifts a block; see syncserver.Store.
+func (s *Store) UnblockDevice(ctx context.Context, id string, at time.Time) (*syncserver.Device, error) {
+	var out *syncserver.Device
+	err := s.inTx(ctx, func(tx *Store) error {
+		d, err := tx.GetDevice(ctx, id)
+		if err != nil {
+			return err
+		}
+		res, err := tx.writer().ExecContext(ctx, `UPDATE devices SET status = 'deactivated' WHERE id = $1 AND status = 'blocked'`, id)
+		if err != nil {
+			return tx.dbErr("unblock device", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "the device is not blocked")
+		}
+		if _, err := tx.appendRevocation(ctx, d.SubscriptionID, d.DeviceID, syncserver.StateActive, at); err != nil {
+			return err
+		}
+		out, err = tx.GetDevice(ctx, id)
+		return err
+	})
+	return out, err
 }
 
 func (s *Store) endDevice(ctx context.Context, id, status string, at time.Time) (*syncserver.Device, error) {

@@ -36,11 +36,28 @@ func (s *Store) LatestLicenseFile(ctx context.Context, subscriptionID, deviceRow
 	return &f, nil
 }
 
-// ListLicenseFiles lists a subscription's issued files, newest first.
-func (s *Store) ListLicenseFiles(ctx context.Context, subscriptionID string, p syncserver.Page) ([]syncserver.LicenseFileRecord, int, error) {
+// ListLicenseFiles lists issued files, newest first, each with the app's
+// id of the device it is bound to.
+func (s *Store) ListLicenseFiles(ctx context.Context, f syncserver.LicenseFileFilter) ([]syncserver.LicenseFileRecord, int, error) {
 	w := where{}
-	w.add("subscription_id = $#", subscriptionID)
-	return page(ctx, s, "list license files", licenseFileCols, "license_files", w, "issued_at DESC, jti", p, scanLicenseFile)
+	from := "license_files f LEFT JOIN devices d ON d.id = f.device_row_id"
+	if f.SubscriptionID != "" {
+		w.add("f.subscription_id = $#", f.SubscriptionID)
+	}
+	if f.DeviceRowID != "" {
+		w.add("f.device_row_id = $#", f.DeviceRowID)
+	}
+	if f.CustomerID != "" {
+		from += " JOIN subscriptions s ON s.id = f.subscription_id"
+		w.add("s.customer_id = $#", f.CustomerID)
+	}
+	return page(ctx, s, "list license files", listedLicenseFileCols, from, w, "f.issued_at DESC, f.jti", f.Page, scanListedLicenseFile)
+}
+
+const listedLicenseFileCols = "f.jti, f.subscription_id, f.device_row_id, f.revision, f.issued_at, f.expires_at, f.token, f.kid, COALESCE(d.device_id, '')"
+
+func scanListedLicenseFile(row scanner, f *syncserver.LicenseFileRecord) error {
+	return row.Scan(&f.JTI, &f.SubscriptionID, &f.DeviceRowID, &f.Revision, tm(&f.IssuedAt), tm(&f.ExpiresAt), &f.Token, &f.Kid, &f.DeviceID)
 }
 
 // LiveLicenseFilesByKey counts, per signing key, the files that have not

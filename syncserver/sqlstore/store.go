@@ -52,6 +52,11 @@ type Dialect struct {
 	// "$" for PostgreSQL; "?" for SQLite, where "?NNN" binds by position and
 	// "$NNN" by name, a lookup that grows with the number of parameters.
 	ParamPrefix string
+	// PrefixOp and PrefixWildcard match a column against a prefix of
+	// license key characters through a plain index: GLOB and "*" for
+	// SQLite (its LIKE ignores case, which the index does not),
+	// LIKE and "%" for PostgreSQL (with a text_pattern_ops index).
+	PrefixOp, PrefixWildcard string
 }
 
 // Querier runs statements: the transaction or the pool a store writes

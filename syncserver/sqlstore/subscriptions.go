@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -165,10 +166,21 @@ func (s *Store) SetSubscriptionStatus(ctx context.Context, id, status, state str
 
 // ListSubscriptions lists subscriptions, newest first.
 func (s *Store) ListSubscriptions(ctx context.Context, f syncserver.SubscriptionFilter) ([]syncserver.Subscription, int, error) {
+	from, w, order := s.subscriptionQuery(f)
+	return page(ctx, s, "list subscriptions", subscriptionCols, from, w, order, f.Page, scanSubscription)
+}
+
+// EachSubscription walks the subscriptions f selects, in id order.
+func (s *Store) EachSubscription(ctx context.Context, f syncserver.SubscriptionFilter, fn func(*syncserver.Subscription) error) error {
+	from, w, _ := s.subscriptionQuery(f)
+	return each(ctx, s, "export subscriptions", subscriptionCols, from, w, "s.id", scanSubscription, fn)
+}
+
+func (s *Store) subscriptionQuery(f syncserver.SubscriptionFilter) (string, where, string) {
 	w := where{}
 	from := "subscriptions s"
 	if f.Status != "" {
-		w.add("s.status = $#", f.Status)
+		s.shownStatus(&w, "s.", f.Status, f.Now)
 	}
 	if f.Tier != "" {
 		w.add("s.tier = $#", f.Tier)
@@ -176,16 +188,54 @@ func (s *Store) ListSubscriptions(ctx context.Context, f syncserver.Subscription
 	if f.CustomerID != "" {
 		w.add("s.customer_id = $#", f.CustomerID)
 	}
+	if len(f.IDs) > 0 {
+		in := make([]string, len(f.IDs))
+		for i, id := range f.IDs {
+			in[i] = w.next(id)
+		}
+		w.conds = append(w.conds, "s.id IN ("+strings.Join(in, ", ")+")")
+	}
 	if !f.ExpiringBefore.IsZero() {
 		w.add("s.status = 'active' AND s.expires_at < $#", s.t(f.ExpiringBefore))
+		if !f.Now.IsZero() {
+			// The same subscriptions the overview counts as expiring: not
+			// those already in grace.
+			w.add("s.expires_at >= $#", s.t(f.Now))
+		}
 	}
 	if f.Query != "" {
-		from = "subscriptions s JOIN customers c ON c.id = s.customer_id"
-		w.add("(s.license_key_hash = $# OR s.id = $# OR c.search LIKE $# ESCAPE '\\')", syncserver.LicenseKeyHash(f.Query), f.Query, likePattern(f.Query))
+		if prefix, ok := license.LicenseKeyPrefix(f.Query); ok {
+			// A key or the start of one: a range of the key index.
+			w.add("s.license_key "+s.d.PrefixOp+" $#", prefix+s.d.PrefixWildcard)
+		} else {
+			from = "subscriptions s JOIN customers c ON c.id = s.customer_id"
+			w.add("(s.id = $# OR c.id = $# OR c.search LIKE $# ESCAPE '\\')", strings.TrimSpace(f.Query), strings.TrimSpace(f.Query), likePattern(f.Query))
+		}
 	}
 	order := "s.created_at DESC, s.id"
 	if !f.ExpiringBefore.IsZero() {
 		order = "s.expires_at, s.id"
 	}
-	return page(ctx, s, "list subscriptions", subscriptionCols, from, w, order, f.Page, scanSubscription)
+	return from, w, order
+}
+
+// shownStatus selects by the status lists show (Subscription.StatusAt):
+// the stored status and, for an active subscription, where now falls
+// against its expiry and grace. With no now it selects the stored status.
+func (s *Store) shownStatus(w *where, col, status string, now time.Time) {
+	if now.IsZero() {
+		w.add(col+"status = $#", status)
+		return
+	}
+	n := s.t(now)
+	switch status {
+	case syncserver.SubscriptionActive:
+		w.add(col+"status = 'active' AND "+col+"expires_at >= $#", n)
+	case syncserver.SubscriptionGrace:
+		w.add(col+"status = 'active' AND "+col+"expires_at < $# AND "+col+"hard_expires_at > $#", n, n)
+	case syncserver.SubscriptionExpired:
+		w.add("("+col+"status = 'expired' OR "+col+"status = 'active' AND "+col+"hard_expires_at <= $#)", n)
+	default:
+		w.add(col+"status = $#", status)
+	}
 }

@@ -141,20 +141,58 @@ func (r *rollup) flush(ctx context.Context, s *Store) error {
 			return err
 		}
 	}
+	// Two rollups from the same sums: per subscription (the customer's
+	// page), and over all subscriptions (the overview).
 	keys := make([]usageKey, 0, len(r.usage))
-	for k := range r.usage {
+	daily := map[usageKey]*usageSum{}
+	for k, v := range r.usage {
 		keys = append(keys, k)
+		dk := usageKey{day: k.day, feature: k.feature}
+		if daily[dk] == nil {
+			daily[dk] = &usageSum{}
+		}
+		daily[dk].events += v.events
+		daily[dk].count += v.count
+		daily[dk].duration += v.duration
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		return keys[i].day < keys[j].day || keys[i].day == keys[j].day && keys[i].feature < keys[j].feature
-	})
-	for _, k := range keys {
-		v := r.usage[k]
+	dkeys := make([]usageKey, 0, len(daily))
+	for k := range daily {
+		dkeys = append(dkeys, k)
+	}
+	byKey := func(keys []usageKey) func(i, j int) bool {
+		return func(i, j int) bool {
+			a, b := keys[i], keys[j]
+			if a.day != b.day {
+				return a.day < b.day
+			}
+			if a.feature != b.feature {
+				return a.feature < b.feature
+			}
+			return a.subscription < b.subscription
+		}
+	}
+	sort.Slice(dkeys, byKey(dkeys))
+	sort.Slice(keys, byKey(keys))
+	for _, k := range dkeys {
+		v := daily[k]
 		if _, err := s.writer().ExecContext(ctx, `INSERT INTO usage_daily (day, feature, events, total_count, total_duration) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (day, feature) DO UPDATE SET events = usage_daily.events + excluded.events,
 			total_count = usage_daily.total_count + excluded.total_count, total_duration = usage_daily.total_duration + excluded.total_duration`,
 			k.day, k.feature, v.events, v.count, v.duration); err != nil {
 			return s.dbErr("update usage rollup", err)
+		}
+	}
+	for start := 0; start < len(keys); start += RowsPerInsert {
+		chunk := keys[start:min(start+RowsPerInsert, len(keys))]
+		args := make([]any, 0, 5*len(chunk))
+		for _, k := range chunk {
+			v := r.usage[k]
+			args = append(args, k.subscription, k.day, k.feature, v.events, v.count)
+		}
+		if _, err := s.writer().ExecContext(ctx, `INSERT INTO usage_daily_by_subscription (subscription_id, day, feature, events, total_count) VALUES `+
+			s.values(len(chunk), 5, 1)+` ON CONFLICT (subscription_id, day, feature) DO UPDATE SET events = usage_daily_by_subscription.events + excluded.events,
+			total_count = usage_daily_by_subscription.total_count + excluded.total_count`, args...); err != nil {
+			return s.dbErr("update usage rollup by subscription", err)
 		}
 	}
 	return nil

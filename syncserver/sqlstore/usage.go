@@ -10,7 +10,9 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 )
 
-type usageKey struct{ day, feature string }
+// usageKey is one row of usage_daily_by_subscription; usage_daily sums
+// them over subscriptions.
+type usageKey struct{ subscription, day, feature string }
 
 type usageSum struct {
 	events, count int64
@@ -70,7 +72,10 @@ func (s *Store) insertUsage(ctx context.Context, b syncserver.SyncBatch, r *roll
 	accepted := 0
 	for start := 0; start < len(b.Usage); start += RowsPerInsert {
 		n, err := insert(ctx, s.writer(), UsageChunk{DeviceRowID: b.DeviceRowID, SubscriptionID: b.SubscriptionID, Received: b.At,
-			Events: b.Usage[start:min(start+RowsPerInsert, len(b.Usage))], Time: s.t, Stored: r.addUsage})
+			Events: b.Usage[start:min(start+RowsPerInsert, len(b.Usage))], Time: s.t,
+			Stored: func(day, feature string, count int64, duration float64) {
+				r.addUsage(b.SubscriptionID, day, feature, count, duration)
+			}})
 		if err != nil {
 			return 0, s.dbErr("insert usage", err)
 		}
@@ -118,8 +123,8 @@ func (c UsageChunk) AddStored(rows *sql.Rows) (int, error) {
 	return n, rows.Err()
 }
 
-func (r *rollup) addUsage(day, feature string, count int64, duration float64) {
-	k := usageKey{day, feature}
+func (r *rollup) addUsage(subscription, day, feature string, count int64, duration float64) {
+	k := usageKey{subscription, day, feature}
 	sum := r.usage[k]
 	if sum == nil {
 		sum = &usageSum{}

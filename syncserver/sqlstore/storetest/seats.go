@@ -170,7 +170,7 @@ func testActivationFile(t *testing.T, s syncserver.Store) {
 	b.File = &syncserver.LicenseFileRecord{JTI: uuid.NewString(), SubscriptionID: x.ID, Revision: 1, IssuedAt: time.Now(), ExpiresAt: x.HardExpiresAt(), Token: "n.o.pe"}
 	_, _, err = s.Activate(ctx, b)
 	assertCode(t, err, syncserver.KindConflict, syncserver.CodeDeviceLimit)
-	files, total, err := s.ListLicenseFiles(ctx, x.ID, syncserver.Page{})
+	files, total, err := s.ListLicenseFiles(ctx, syncserver.LicenseFileFilter{SubscriptionID: x.ID})
 	require.NoError(t, err)
 	assert.Equal(t, 1, total, "a refused activation records no file")
 	assert.Equal(t, a.File.JTI, files[0].JTI)

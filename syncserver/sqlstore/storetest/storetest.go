@@ -56,6 +56,12 @@ func Run(t *testing.T, open Opener) {
 		{"revoked stays final against a racing change", testRevokeRace},
 		{"a write without its time is refused: the service's clock is the only one", testOneClock},
 		{"the air-gapped devices of a key are those whose newest file it signed", testAirGappedDevicesOfKey},
+		{"statuses, filters and counts reflect expiry, and devices their subscription", testShownStatuses},
+		{"search finds key and device prefixes in any case, hashes whole, wildcards literal", testSearch},
+		{"exports walk every row once, in chunks", testExports},
+		{"audit entries name their customer and filter by who, what and when", testAuditByCustomer},
+		{"a customer's notes and usage, a device's heartbeats", testNotesUsageHeartbeats},
+		{"unblocking frees the device to activate again and tells its apps", testUnblock},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -128,7 +128,7 @@ func testLicenseFiles(t *testing.T, s syncserver.Store) {
 	assert.Equal(t, unbound.JTI, got.JTI)
 	_, err = s.LatestLicenseFile(ctx, x.ID, uuid.NewString())
 	assert.ErrorIs(t, err, syncserver.ErrNotFound)
-	list, total, err := s.ListLicenseFiles(ctx, x.ID, syncserver.Page{})
+	list, total, err := s.ListLicenseFiles(ctx, syncserver.LicenseFileFilter{SubscriptionID: x.ID})
 	require.NoError(t, err)
 	assert.Equal(t, 3, total)
 	assert.Len(t, list, 3)
@@ -154,7 +154,7 @@ func testSyncFile(t *testing.T, s syncserver.Store) {
 	bad.File = &syncserver.LicenseFileRecord{JTI: uuid.NewString(), SubscriptionID: x.ID, Revision: 1, IssuedAt: at, ExpiresAt: x.HardExpiresAt(), Token: "n.o.pe"}
 	_, err = s.RecordSync(ctx, bad)
 	require.Error(t, err, "a sync for an unknown device")
-	_, total, err := s.ListLicenseFiles(ctx, x.ID, syncserver.Page{})
+	_, total, err := s.ListLicenseFiles(ctx, syncserver.LicenseFileFilter{SubscriptionID: x.ID})
 	require.NoError(t, err)
 	assert.Equal(t, 1, total, "a failed sync records no file")
 }

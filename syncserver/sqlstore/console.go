@@ -1,0 +1,104 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// The reads behind the support console's pages: a customer's notes, usage
+// and devices' heartbeats, and the exports.
+
+// AddCustomerNote stores a note on a customer.
+func (s *Store) AddCustomerNote(ctx context.Context, n *syncserver.CustomerNote) error {
+	if err := given("add customer note", n.CreatedAt); err != nil {
+		return err
+	}
+	if n.ID == "" {
+		n.ID = newID()
+	}
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO customer_notes (id, customer_id, author, body, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		n.ID, n.CustomerID, n.Author, n.Body, s.t(n.CreatedAt))
+	return s.dbErr("add customer note", err)
+}
+
+// ListCustomerNotes lists a customer's latest notes, newest first.
+func (s *Store) ListCustomerNotes(ctx context.Context, customerID string, limit int) ([]syncserver.CustomerNote, error) {
+	return queryAll(ctx, s, "list customer notes", `SELECT id, customer_id, author, body, created_at FROM customer_notes
+		WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2`, []any{customerID, limit},
+		func(row scanner, n *syncserver.CustomerNote) error {
+			return row.Scan(&n.ID, &n.CustomerID, &n.Author, &n.Body, tm(&n.CreatedAt))
+		})
+}
+
+// CustomerUsage sums a customer's usage per feature and day since from,
+// from the rollup by subscription (never usage_events).
+func (s *Store) CustomerUsage(ctx context.Context, customerID, from string) ([]syncserver.FeatureDayCount, error) {
+	return queryAll(ctx, s, "customer usage", `SELECT u.day, u.feature, sum(u.events), sum(u.total_count)
+		FROM subscriptions s JOIN usage_daily_by_subscription u ON u.subscription_id = s.id
+		WHERE s.customer_id = $1 AND u.day >= $2 GROUP BY u.day, u.feature ORDER BY u.day, u.feature`, []any{customerID, from},
+		func(row scanner, f *syncserver.FeatureDayCount) error {
+			return row.Scan(&f.Day, &f.Feature, &f.Events, &f.Count)
+		})
+}
+
+// RecentHeartbeats lists a device's latest heartbeats, newest first.
+func (s *Store) RecentHeartbeats(ctx context.Context, deviceRowID string, limit int) ([]syncserver.Heartbeat, error) {
+	return queryAll(ctx, s, "recent heartbeats", `SELECT at, app_version FROM heartbeats WHERE device_row_id = $1 ORDER BY at DESC LIMIT $2`,
+		[]any{deviceRowID, limit}, func(row scanner, h *syncserver.Heartbeat) error { return row.Scan(tm(&h.At), &h.AppVersion) })
+}
+
+// exportChunk is how many rows each read of an export takes.
+const exportChunk = 1000
+
+// each calls fn for every row of from that w selects, in the order of
+// key (a unique column), reading exportChunk rows at a time after the last
+// key seen: bounded memory, and no read held open while fn writes to a
+// slow client.
+func each[T any](ctx context.Context, s *Store, op, cols, from string, w where, key string, scan func(scanner, *T) error, fn func(*T) error) error {
+	last := ""
+	for {
+		q := where{conds: append([]string(nil), w.conds...), args: append([]any(nil), w.args...)}
+		q.add(key+" > $#", last)
+		sql := "SELECT " + cols + ", " + key + " FROM " + from + q.sql() + " ORDER BY " + key + " LIMIT " + q.next(exportChunk)
+		var keys []string
+		rows, err := queryAll(ctx, s, op, sql, q.args, func(row scanner, v *T) error {
+			var k string
+			err := scan(keyScanner{row, &k}, v)
+			keys = append(keys, k)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			if err := fn(&rows[i]); err != nil {
+				return err
+			}
+		}
+		if len(rows) < exportChunk {
+			return nil
+		}
+		last = keys[len(keys)-1]
+	}
+}
+
+// keyScanner scans a row whose last column is each's key into key.
+type keyScanner struct {
+	row scanner
+	key *string
+}
+
+func (k keyScanner) Scan(dest ...any) error { return k.row.Scan(append(dest, k.key)...) }
+
+// prefixPattern is a pattern that matches text starting with p, for the
+// dialect's PrefixOp, with p's own wildcards taken literally.
+func (s *Store) prefixPattern(p string) string {
+	if s.d.PrefixOp == "GLOB" {
+		p = strings.NewReplacer("[", "[[]", "*", "[*]", "?", "[?]").Replace(p)
+	} else {
+		p = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(p)
+	}
+	return p + s.d.PrefixWildcard
+}
