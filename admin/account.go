@@ -18,8 +18,7 @@ func (a *Console) passwordPage(w http.ResponseWriter, r *http.Request) {
 
 func (a *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 	again := func(status int, msg string) {
-		w.WriteHeader(status)
-		a.render(w, r, "password", page{Title: "Change password", Nav: "account", Error: msg})
+		a.renderStatus(w, r, status, "password", page{Title: "Change password", Nav: "account", Error: msg})
 	}
 	next := r.PostFormValue("new")
 	if next != r.PostFormValue("confirm") {

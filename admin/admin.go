@@ -98,19 +98,34 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"money": func(cents int64) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) },
-	"join":  strings.Join,
-	"flash": func(code string) string { return flashes[code] },
-	"add":   func(a, b int) int { return a + b },
-	"sub":   func(a, b int) int { return a - b },
-	"lower": strings.ToLower,
-	"list":  func(v ...string) []string { return v },
+	"datetimep": func(t *time.Time) string {
+		if t == nil || t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"money":     func(cents int64) string { return "$" + thousands(int(cents/100)) + fmt.Sprintf(".%02d", cents%100) },
+	"thousands": func(n any) string { return thousands(toInt(n)) },
+	"short":     func(id string) string { return id[:min(8, len(id))] },
+	"key":       func(k string) string { return k[:min(9, len(k))] },
+	"join":      strings.Join,
+	"flash":     func(code string) string { return flashes[code] },
+	"add":       func(a, b int) int { return a + b },
+	"sub":       func(a, b int) int { return a - b },
+	"lower":     strings.ToLower,
+	"list":      func(v ...string) []string { return v },
+	"fieldOf": func(f *form, formID, name, label, typ, def string, required bool) field {
+		return field{Form: formID, Name: name, Label: label, Type: typ, Value: f.Value(formID, name, def), Required: required, Error: f.ErrorOn(formID, name)}
+	},
 }
 
-// Mount adds the web admin's routes to r, under /admin.
+// Mount adds the web admin's routes to r, under /admin, and the favicon.
 func (a *Console) Mount(r chi.Router) {
+	r.Get("/favicon.ico", a.favicon)
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(a.headers, a.csrf.Handler)
+		r.NotFound(a.notFound)
+		r.MethodNotAllowed(a.notFound)
 		r.Handle("/static/*", http.StripPrefix("/admin", http.FileServer(filesOnly{http.FS(staticFS)})))
 		r.Get("/login", a.loginPage)
 		r.Post("/login", a.login)
@@ -118,6 +133,7 @@ func (a *Console) Mount(r chi.Router) {
 			r.Use(a.requireSession)
 			r.Get("/", a.overview)
 			r.Get("/overview.json", a.overviewJSON)
+			r.Post("/search", a.search)
 			r.Post("/logout", a.logout)
 			r.Get("/password", a.passwordPage)
 			r.Post("/password", a.changePassword)
@@ -125,24 +141,34 @@ func (a *Console) Mount(r chi.Router) {
 			r.Post("/sessions/end-all", a.endAllSessions)
 			r.Post("/sessions/{id}/end", a.endSession)
 			r.Get("/customers", a.customers)
+			r.Get("/customers.csv", a.exportCustomers)
 			r.Post("/customers", a.createCustomer)
+			r.Post("/customers/import", a.importCustomers)
 			r.Get("/customers/{id}", a.customer)
 			r.Post("/customers/{id}", a.updateCustomer)
+			r.Post("/customers/{id}/notes", a.addNote)
 			r.Get("/subscriptions", a.subscriptions)
+			r.Get("/subscriptions.csv", a.exportSubscriptions)
 			r.Post("/subscriptions/search", a.searchSubscriptions)
+			r.Post("/subscriptions/bulk", a.bulk)
 			r.Post("/subscriptions", a.createSubscription)
 			r.Get("/subscriptions/{id}", a.subscription)
 			r.Post("/subscriptions/{id}/renew", a.renew)
+			r.Post("/subscriptions/{id}/shorten", a.shorten)
 			r.Post("/subscriptions/{id}/terms", a.changeTerms)
 			r.Post("/subscriptions/{id}/{change:suspend|reinstate|revoke}", a.statusChange)
 			// POST: it may sign and record a new file, a change no GET makes.
 			r.Post("/subscriptions/{id}/license-file", a.licenseFile)
+			r.Get("/license-files/{jti}", a.issuedFile)
 			r.Get("/devices", a.devices)
-			r.Post("/devices/{id}/{action:deactivate|block}", a.deviceAction)
+			r.Get("/devices.csv", a.exportDevices)
+			r.Get("/devices/{id}", a.device)
+			r.Post("/devices/{id}/{action:deactivate|block|unblock}", a.deviceAction)
 			r.Get("/offline", a.offlinePage)
 			r.Post("/offline", a.offlineActivate)
 			r.Get("/revocations.jws", a.revocationList)
 			r.Get("/audit", a.audit)
+			r.Get("/audit.csv", a.exportAudit)
 			r.Get("/tokens", a.tokens)
 			r.Post("/tokens", a.createToken)
 			r.Post("/tokens/{id}/revoke", a.revokeToken)
@@ -153,6 +179,25 @@ func (a *Console) Mount(r chi.Router) {
 			r.Post("/keys/{kid}/{change}", a.keyChange)
 		})
 	})
+}
+
+// notFound answers an unknown /admin path with a page, not JSON: the
+// header's links lead on from it.
+func (a *Console) notFound(w http.ResponseWriter, r *http.Request) {
+	a.renderStatus(w, r, http.StatusNotFound, "error", page{Title: "Page not found",
+		Error: "There is no page at this address. Use the search or the links above to find what you were looking for."})
+}
+
+// favicon answers the browser's /favicon.ico with the admin's icon.
+func (a *Console) favicon(w http.ResponseWriter, r *http.Request) {
+	b, err := staticFS.ReadFile("static/favicon.svg")
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(b)
 }
 
 // headers sets the security headers of every admin page: a CSP with no
@@ -186,4 +231,22 @@ func (f filesOnly) Open(name string) (http.File, error) {
 		return nil, fs.ErrNotExist
 	}
 	return file, nil
+}
+
+func toInt(v any) int {
+	switch x := v.(type) {
+	case int:
+		return x
+	case int64:
+		return int(x)
+	}
+	return 0
+}
+
+// field is what the "field" template draws: a labelled input, its value,
+// and its error.
+type field struct {
+	Form, Name, Label, Type, Value, Error string
+	Required                              bool
+	Extra                                 template.HTMLAttr
 }

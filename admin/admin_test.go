@@ -24,6 +24,7 @@ import (
 	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/httpapi"
+	"github.com/flowlytix/licensing/syncserver/sqlstore"
 )
 
 const email, password = "admin@example.com", "correct horse battery"
@@ -57,7 +58,13 @@ func newSite(t testing.TB) *site { return newSiteWith(t, nil) }
 
 func newSiteWith(t testing.TB, configure func(*admin.Config)) *site {
 	t.Helper()
-	st := testenv.SQLite(t)
+	return newSiteOn(t, testenv.SQLite(t), configure)
+}
+
+// newSiteOn serves the web admin and the API over st through a real
+// listener.
+func newSiteOn(t testing.TB, st *sqlstore.Store, configure func(*admin.Config)) *site {
+	t.Helper()
 	clk := &clock{t: time.Now()}
 	keyDir := t.TempDir()
 	_, err := keys.WritePrivateKey(keyDir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
@@ -198,7 +205,8 @@ func TestAFormErrorStandsBesideTheFormAndKeepsWhatWasTyped(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	page := string(body)
-	assert.Contains(t, page, `id="new-customer-error"`)
+	assert.Contains(t, page, `id="new-customer-email-error"`, "the error stands beside its field")
+	assert.Contains(t, page, `aria-invalid="true" aria-describedby="new-customer-email-error"`)
 	assert.Contains(t, page, "is not an email address")
 	assert.Contains(t, page, `value="Globex"`, "what was typed stays")
 }
@@ -269,8 +277,19 @@ func TestPagesShowOnlyTheirOwnMessagesAndSurviveAbsurdPages(t *testing.T) {
 	code, body = get("/admin/customers?done=customer-created")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "Customer created.")
-	code, _ = get("/admin/subscriptions?page=368934881474191034")
+	req, _ := http.NewRequest("GET", s.url+"/admin/subscriptions?status=active&page=368934881474191034", nil)
+	req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "a page past the last one goes to the last one")
+	assert.Equal(t, "/admin/subscriptions?page=1&status=active", resp.Header.Get("Location"), "keeping the filters")
+	code, body = get("/admin/nowhere")
+	assert.Equal(t, http.StatusNotFound, code)
+	assert.Contains(t, body, "There is no page at this address", "an unknown admin path is a page, not JSON")
+	code, body = get("/favicon.ico")
 	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "<svg")
 }
 
 // TestTheKeysPageListsAirGappedDevicesARevokedKeyStrands: an air-gapped

@@ -138,6 +138,7 @@ func TestTheAdminInABrowser(t *testing.T) {
 	// Suspend: the device's next validate fails.
 	var status string
 	navigate(t, ctx, chromedp.Click(`#suspend`))
+	navigate(t, ctx, chromedp.Click(`#confirm`))
 	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`#reinstate`), chromedp.Text(`#status`, &status)))
 	assert.Equal(t, "suspended", status)
 	v, err := s.svc.Validate(context.Background(), act.Token, "laptop")
@@ -154,7 +155,9 @@ func TestTheAdminInABrowser(t *testing.T) {
 	reqFile, err := req.Encode()
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.url+"/admin/offline"), chromedp.WaitVisible(`#offline-form`),
-		chromedp.SetValue(`textarea[name=request]`, string(reqFile)), chromedp.Submit(`textarea[name=request]`)))
+		chromedp.SetValue(`textarea[name=request]`, string(reqFile))))
+	navigate(t, ctx, chromedp.Submit(`textarea[name=request]`))
+	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`#download-made`), chromedp.Click(`#download-made`)))
 	licPath := waitFile(t, downloads)
 	dir := t.TempDir()
 	jwks, err := s.svc.Keys().JWKS()
@@ -237,9 +240,10 @@ func TestOverviewScreenshot(t *testing.T) {
 		chromedp.Evaluate(`["chart-activations","chart-validations","chart-devices","chart-usage"].map(id => Chart.getChart(id).data.datasets.reduce((n, d) => n + d.data.filter(v => v > 0).length, 0))`, &points),
 		chromedp.Sleep(800*time.Millisecond), // the charts' animation
 		chromedp.FullScreenshot(&png, 100)))
-	require.Len(t, figures, 5)
-	assert.Equal(t, strconv.FormatInt(o.ActiveSubscriptions, 10), figures[0], "active subscriptions")
-	assert.Equal(t, strconv.FormatInt(o.ActiveDevices, 10), figures[1], "active devices")
+	require.Len(t, figures, 6)
+	assert.Equal(t, strconv.FormatInt(o.ActiveSubscriptions, 10), strings.ReplaceAll(figures[0], ",", ""), "active subscriptions")
+	assert.Equal(t, strconv.FormatInt(o.GraceSubscriptions, 10), strings.ReplaceAll(figures[1], ",", ""), "in grace")
+	assert.Equal(t, strconv.FormatInt(o.ActiveDevices, 10), strings.ReplaceAll(figures[2], ",", ""), "devices holding seats")
 	assert.Greater(t, o.ActiveSubscriptions, int64(0), "the demo data has subscriptions")
 	for i, n := range points {
 		assert.Greater(t, n, 0, "chart %d draws the demo data's days", i)

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"strings"
+
+	"github.com/flowlytix/licensing/syncserver"
 )
 
 func (a *Console) offlinePage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "offline", page{Title: "Air-gapped activation", Nav: "offline"})
 }
 
+// offlineActivate turns an activation request into a device-bound file,
+// then shows whose it is (customer, subscription, device) with the file to
+// download, so that the admin sends the right file to the right customer.
 func (a *Console) offlineActivate(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	var req []byte
@@ -23,24 +27,41 @@ func (a *Console) offlineActivate(w http.ResponseWriter, r *http.Request) {
 	if len(bytes.TrimSpace(req)) == 0 {
 		req = []byte(r.FormValue("request"))
 	}
-	file, dev, err := a.svc.OfflineActivate(r.Context(), actor(r), req)
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		a.render(w, r, "offline", page{Title: "Air-gapped activation", Nav: "offline", Error: errText(err)})
+	again := func(r *http.Request, f *form) (string, page, error) {
+		return "offline", page{Title: "Air-gapped activation", Nav: "offline", Form: f}, nil
+	}
+	if len(bytes.TrimSpace(req)) == 0 {
+		a.refuse(w, r, &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "request",
+			Message: "choose the request file the customer sent, or paste its text"}, "offline", again)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+sanitizeFilename(dev.DeviceID)+`.lic"`)
-	w.Write(file)
-}
-
-func sanitizeFilename(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-			return r
+	file, dev, err := a.svc.OfflineActivate(r.Context(), actor(r), req)
+	if err != nil {
+		var de *syncserver.Error
+		if asDomain(err, &de) && de.Field == "" {
+			de.Field = "request"
 		}
-		return '_'
-	}, s)
+		a.refuse(w, r, err, "offline", again)
+		return
+	}
+	ctx := r.Context()
+	sub, err := a.svc.GetSubscription(ctx, dev.SubscriptionID)
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	cust, err := a.svc.GetCustomer(ctx, sub.CustomerID)
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	files, _, err := a.svc.ListLicenseFiles(ctx, syncserver.LicenseFileFilter{SubscriptionID: sub.ID, DeviceRowID: dev.ID, Page: syncserver.Page{PageSize: 1}})
+	if err != nil || len(files) == 0 {
+		a.failed(w, r, err)
+		return
+	}
+	a.render(w, r, "offline-done", page{Title: "License file made", Nav: "offline", Data: map[string]any{
+		"Customer": cust, "Sub": sub, "Device": dev, "File": string(file), "JTI": files[0].JTI}})
 }
 
 func (a *Console) revocationList(w http.ResponseWriter, r *http.Request) {

@@ -31,12 +31,11 @@ func (a *Console) login(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	next := safeNext(r.PostFormValue("next"))
 	again := func(msg string, status int) {
-		w.WriteHeader(status)
 		shown := email
 		if len(shown) > syncserver.MaxEmailBytes {
 			shown = ""
 		}
-		a.render(w, r, "login", page{Title: "Sign in", Error: msg, Data: map[string]string{"Next": next, "Email": shown}})
+		a.renderStatus(w, r, status, "login", page{Title: "Sign in", Error: msg, Data: map[string]string{"Next": next, "Email": shown}})
 	}
 	in := syncserver.SignInInput{Email: email, Password: r.PostFormValue("password"), Address: a.clientIP(r), UserAgent: r.UserAgent()}
 	if c, err := r.Cookie(a.cookieName(r)); err == nil {

@@ -1,61 +1,179 @@
 package admin
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/flowlytix/licensing/internal/csvexport"
 	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
-func (a *Console) subscriptions(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	p := pageOf(r)
-	f := syncserver.SubscriptionFilter{Status: q.Get("status"), Tier: q.Get("tier"), Query: q.Get("q"), Page: p}
+// subscriptionFilter reads the list's filters from a query.
+func (a *Console) subscriptionFilter(q url.Values) syncserver.SubscriptionFilter {
+	f := syncserver.SubscriptionFilter{Status: q.Get("status"), Tier: q.Get("tier"), Query: q.Get("q"), CustomerID: q.Get("customer")}
 	if q.Get("expiring") == "30" {
 		f.ExpiringBefore = a.svc.Now().Add(30 * 24 * time.Hour)
 	}
+	return f
+}
+
+func (a *Console) subscriptions(w http.ResponseWriter, r *http.Request) {
+	p := pageOf(r)
+	f := a.subscriptionFilter(r.URL.Query())
+	f.Page = p
 	list, total, err := a.svc.ListSubscriptions(r.Context(), f)
 	if err != nil {
 		a.failed(w, r, err)
 		return
 	}
-	a.render(w, r, "subscriptions", page{Title: "Subscriptions", Nav: "subscriptions", Data: map[string]any{"List": list, "Pager": newPager(r, p, total)}})
-}
-
-// searchSubscriptions takes the search form by POST, so that a license key
-// typed into it never lands in a URL (browser history, proxy logs): a key
-// opens its subscription, other text goes on to the GET list.
-func (a *Console) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
-	q := strings.TrimSpace(r.PostFormValue("q"))
-	if key, err := license.ParseLicenseKey(q); err == nil {
-		sub, err := a.svc.SubscriptionByLicenseKey(r.Context(), key)
-		if err == nil {
-			http.Redirect(w, r, "/admin/subscriptions/"+sub.ID, http.StatusSeeOther)
-			return
-		}
-		if !errors.Is(err, syncserver.ErrNotFound) {
-			a.failed(w, r, err)
-			return
-		}
-		// The page keeps what was typed in its form, never in the URL.
-		shown := r.Clone(r.Context())
-		shown.URL.RawQuery = url.Values{"q": {q}}.Encode()
-		w.WriteHeader(http.StatusNotFound)
-		a.render(w, shown, "subscriptions", page{Title: "Subscriptions", Nav: "subscriptions",
-			Error: "No subscription has that license key. Check it for typing mistakes.", Data: map[string]any{"List": nil, "Pager": pager{Page: 1, Pages: 1}}})
+	if clamped(w, r, p, total) {
 		return
 	}
+	a.render(w, r, "subscriptions", a.subscriptionsPage(r, list, total, p, nil))
+}
+
+func (a *Console) subscriptionsPage(r *http.Request, list []syncserver.Subscription, total int, p syncserver.Page, f *form) page {
+	q := r.URL.Query()
+	q.Del("page")
+	q.Del("done")
+	if looksLikeKey(q.Get("q")) {
+		q.Del("q") // a license key never goes into a URL
+	}
+	return page{Title: "Subscriptions", Nav: "subscriptions", Form: f, Data: map[string]any{"List": list, "Pager": newPager(r, p, total),
+		"Statuses": syncserver.SubscriptionStatuses, "Tiers": tiers, "CSV": "/admin/subscriptions.csv?" + q.Encode(),
+		"Customers": a.customerNames(r, list)}}
+}
+
+// customerNames maps the customer ids of a list to what the list shows of
+// each (company, else email).
+func (a *Console) customerNames(r *http.Request, list []syncserver.Subscription) map[string]string {
+	out := map[string]string{}
+	for _, s := range list {
+		if _, ok := out[s.CustomerID]; ok {
+			continue
+		}
+		c, err := a.svc.GetCustomer(r.Context(), s.CustomerID)
+		if err != nil {
+			out[s.CustomerID] = s.CustomerID
+			continue
+		}
+		out[s.CustomerID] = c.Email
+		if c.CompanyName != "" {
+			out[s.CustomerID] = c.CompanyName
+		}
+	}
+	return out
+}
+
+func (a *Console) exportSubscriptions(w http.ResponseWriter, r *http.Request) {
+	a.writeSubscriptionsCSV(w, r, a.subscriptionFilter(r.URL.Query()))
+}
+
+func (a *Console) writeSubscriptionsCSV(w http.ResponseWriter, r *http.Request, f syncserver.SubscriptionFilter) {
+	if err := csvexport.Subscriptions(r.Context(), csvexport.Start(w, "subscriptions.csv"), a.svc, f); err != nil {
+		a.log.ErrorContext(r.Context(), "export subscriptions", "err", err)
+	}
+}
+
+// bulk changes the ticked subscriptions of the list: extend, suspend,
+// reinstate, or export them.
+func (a *Console) bulk(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	_ = r.ParseForm()
+	ids := r.PostForm["id"]
+	action := r.PostFormValue("action")
+	if len(ids) == 0 || len(ids) > syncserver.MaxBulk {
+		a.note(w, r, "/admin/subscriptions", "Tick between 1 and "+thousands(syncserver.MaxBulk)+" subscriptions first, then choose what to do with them.")
+		return
+	}
+	var res *syncserver.BulkResult
+	var err error
+	switch action {
+	case "export":
+		a.writeSubscriptionsCSV(w, r, syncserver.SubscriptionFilter{IDs: ids})
+		return
+	case "extend":
+		days, derr := formInt(r, "days")
+		if derr != nil || days == nil {
+			a.note(w, r, "/admin/subscriptions", "Type how many days to extend the ticked subscriptions by (a whole number, 1 to 3,660).")
+			return
+		}
+		res, err = a.svc.BulkExtend(r.Context(), actor(r), ids, *days)
+	case "suspend", "reinstate":
+		if r.PostFormValue("confirm") != "yes" {
+			a.confirm(w, r, confirmation{Question: strings.ToUpper(action[:1]) + action[1:] + " " + plural(len(ids), "subscription") + "?",
+				Explain: map[string]string{"suspend": "Their devices stop working at their next sync or validate, until you reinstate them.",
+					"reinstate": "Their devices work again from their next sync."}[action],
+				Action: "/admin/subscriptions/bulk", Button: strings.ToUpper(action[:1]) + action[1:], Danger: action == "suspend",
+				Back: "/admin/subscriptions", Hidden: url.Values{"id": ids, "action": {action}}})
+			return
+		}
+		res, err = a.svc.BulkStatus(r.Context(), actor(r), ids, action)
+	default:
+		a.note(w, r, "/admin/subscriptions", "Choose what to do with the ticked subscriptions: extend, suspend, reinstate or export.")
+		return
+	}
+	if err != nil {
+		var de *syncserver.Error
+		if asDomain(err, &de) {
+			a.note(w, r, "/admin/subscriptions", plain(de))
+			return
+		}
+		a.failed(w, r, err)
+		return
+	}
+	verb := map[string]string{"extend": "Extended", "suspend": "Suspended", "reinstate": "Reinstated"}[action]
+	msg := verb + " " + plural(len(res.Done), "subscription") + "."
+	if len(res.Failed) > 0 {
+		var why []string
+		for id, reason := range res.Failed {
+			why = append(why, id[:8]+"…: "+reason)
+		}
+		msg += " Not " + strings.ToLower(verb) + ": " + joinClip(why, 5) + "."
+	}
+	a.note(w, r, "/admin/subscriptions", msg)
+}
+
+// searchSubscriptions takes the list's search form by POST, so that a
+// license key typed into it never lands in a URL (browser history, proxy
+// logs): a whole key opens its subscription, other text goes on to the
+// GET list.
+func (a *Console) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
+	q := strings.TrimSpace(r.PostFormValue("q"))
 	v := url.Values{}
 	for _, k := range []string{"status", "tier", "expiring"} {
 		if x := r.PostFormValue(k); x != "" {
 			v.Set(k, x)
 		}
+	}
+	if q != "" && looksLikeKey(q) {
+		list, total, err := a.svc.ListSubscriptions(r.Context(), syncserver.SubscriptionFilter{Query: q, Page: syncserver.Page{PageSize: listPageSize}})
+		if err != nil {
+			a.failed(w, r, err)
+			return
+		}
+		if total == 1 {
+			http.Redirect(w, r, "/admin/subscriptions/"+list[0].ID, http.StatusSeeOther)
+			return
+		}
+		// A key, or the start of several: the matches, answered to the
+		// POST; the page keeps what was typed in its form, never in a URL.
+		shown := r.Clone(r.Context())
+		shown.URL.RawQuery = url.Values{"q": {q}}.Encode()
+		p := a.subscriptionsPage(shown, list, total, syncserver.Page{Page: 1, PageSize: listPageSize}, nil)
+		status := http.StatusOK
+		if total == 0 {
+			p.Error = "No subscription has that license key, or a key that starts with it. Check it for typing mistakes."
+			status = http.StatusNotFound
+		}
+		a.renderStatus(w, shown, status, "subscriptions", p)
+		return
 	}
 	if q != "" {
 		v.Set("q", q)
@@ -64,10 +182,12 @@ func (a *Console) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Console) createSubscription(w http.ResponseWriter, r *http.Request) {
-	customerID := r.PostFormValue("customer_id")
-	in := syncserver.SubscriptionInput{CustomerID: customerID, PlanID: r.PostFormValue("plan_id"), Tier: r.PostFormValue("tier")}
+	in := syncserver.SubscriptionInput{CustomerID: r.PostFormValue("customer_id"), PlanID: r.PostFormValue("plan_id"), Tier: r.PostFormValue("tier")}
+	// What the form shows is what is granted: a plan fills the fields (by
+	// script, or from the plan when they are left empty), and a field set
+	// by hand overrides the plan.
 	var err error
-	if v := r.PostFormValue("features"); v != "" || in.PlanID == "" {
+	if v := r.PostFormValue("features"); strings.TrimSpace(v) != "" || in.PlanID == "" {
 		in.Features = features(v)
 	}
 	var seats *int
@@ -75,7 +195,7 @@ func (a *Console) createSubscription(w http.ResponseWriter, r *http.Request) {
 		in.MaxDevices = *seats
 	}
 	if err == nil {
-		in.ExpiresAt, err = formDate(r.PostFormValue("expires_at"))
+		in.ExpiresAt, err = formDate("expires_at", r.PostFormValue("expires_at"))
 	}
 	if err == nil {
 		in.GracePeriodDays, err = formInt(r, "grace_period_days")
@@ -84,110 +204,228 @@ func (a *Console) createSubscription(w http.ResponseWriter, r *http.Request) {
 		in.MaxOfflineDays, err = formInt(r, "max_offline_days")
 	}
 	if err == nil && in.ExpiresAt.IsZero() {
-		err = syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "an expiry date is required")
+		err = &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "expires_at", Message: "expires_at is required"}
+	}
+	if err == nil && in.PlanID == "" && in.MaxDevices == 0 {
+		err = &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "max_devices", Message: "max_devices: is 0; want 1 to"}
 	}
 	var sub *syncserver.Subscription
 	if err == nil {
 		sub, err = a.svc.CreateSubscription(r.Context(), actor(r), in)
 	}
 	if err != nil {
-		var de *syncserver.Error
-		if !errors.As(err, &de) || de.Kind != syncserver.KindInvalid {
-			a.failed(w, r, err)
-			return
-		}
-		// Bad input: the customer's page again, the error beside the form
-		// and what was typed kept.
-		if _, cerr := a.svc.GetCustomer(r.Context(), customerID); cerr != nil {
-			a.failed(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusBadRequest)
-		a.customerPage(w, r, customerID, map[string]any{"Form": r.PostForm, "FormError": de.Message})
+		r = withURLParam(r, "id", in.CustomerID)
+		a.refuse(w, r, err, "new-subscription", a.customerView)
 		return
 	}
 	back(w, r, "/admin/subscriptions/"+sub.ID, "subscription-created")
 }
 
+// looksLikeKey reports whether a search is a license key or the start of
+// one.
+func looksLikeKey(q string) bool {
+	_, ok := license.LicenseKeyPrefix(q)
+	return ok
+}
+
+// withURLParam sets a route parameter, so that a view of another route
+// (the customer's page after a POST to /admin/subscriptions) finds it.
+func withURLParam(r *http.Request, key, value string) *http.Request {
+	rc := chi.RouteContext(r.Context())
+	if rc == nil {
+		return r
+	}
+	rc.URLParams.Add(key, value)
+	return r
+}
+
 func (a *Console) subscription(w http.ResponseWriter, r *http.Request) {
-	sub, err := a.svc.GetSubscription(r.Context(), chi.URLParam(r, "id"))
-	if err != nil {
-		a.failed(w, r, err)
-		return
-	}
+	a.show(w, r, a.subscriptionView)
+}
+
+func (a *Console) subscriptionView(r *http.Request, f *form) (string, page, error) {
 	ctx := r.Context()
-	cust, err := a.svc.GetCustomer(ctx, sub.CustomerID)
-	var devices []syncserver.Device
-	var files []syncserver.LicenseFileRecord
-	var audit []syncserver.AuditEntry
-	if err == nil {
-		devices, _, err = a.svc.ListDevices(ctx, syncserver.DeviceFilter{SubscriptionID: sub.ID, Page: syncserver.Page{PageSize: 200}})
-	}
-	if err == nil {
-		files, _, err = a.svc.ListLicenseFiles(ctx, syncserver.LicenseFileFilter{SubscriptionID: sub.ID, Page: syncserver.Page{PageSize: 20}})
-	}
-	if err == nil {
-		audit, _, err = a.svc.ListAudit(ctx, syncserver.AuditFilter{TargetType: "subscription", TargetID: sub.ID, Page: syncserver.Page{PageSize: 50}})
-	}
+	sub, err := a.svc.GetSubscription(ctx, chi.URLParam(r, "id"))
 	if err != nil {
-		a.failed(w, r, err)
-		return
+		return "", page{}, err
 	}
-	a.render(w, r, "subscription", page{Title: "Subscription", Nav: "subscriptions", Data: map[string]any{
-		"Sub": sub, "Customer": cust, "Devices": devices, "Files": files, "Audit": audit,
-		"AppStatus": syncserver.AppStatusOf(sub, a.svc.Now()), "Features": strings.Join(sub.Features, ", "),
-		"RenewTo": sub.ExpiresAt.AddDate(1, 0, 0).Format("2006-01-02")}})
+	cust, err := a.svc.GetCustomer(ctx, sub.CustomerID)
+	if err != nil {
+		return "", page{}, err
+	}
+	devices, _, err := a.svc.ListDevices(ctx, syncserver.DeviceFilter{SubscriptionID: sub.ID, Page: syncserver.Page{PageSize: syncserver.MaxPageSize}})
+	if err != nil {
+		return "", page{}, err
+	}
+	files, _, err := a.svc.ListLicenseFiles(ctx, syncserver.LicenseFileFilter{SubscriptionID: sub.ID, Page: syncserver.Page{PageSize: 20}})
+	if err != nil {
+		return "", page{}, err
+	}
+	audit, _, err := a.svc.ListAudit(ctx, syncserver.AuditFilter{TargetType: "subscription", TargetID: sub.ID, Page: syncserver.Page{PageSize: 50}})
+	if err != nil {
+		return "", page{}, err
+	}
+	renewTo := sub.ExpiresAt.AddDate(1, 0, 0)
+	if now := a.svc.Now(); renewTo.Before(now) {
+		renewTo = now.AddDate(1, 0, 0)
+	}
+	return "subscription", page{Title: "Subscription " + sub.LicenseKey[:9], Nav: "subscriptions", Form: f, Data: map[string]any{
+		"Sub": sub, "Customer": cust, "Devices": devices, "Files": files, "Audit": auditRows(audit),
+		"Usable": sub.Usable(a.svc.Now()), "Final": sub.Status == syncserver.SubscriptionRevoked,
+		"Features": strings.Join(sub.Features, ", "), "Expires": sub.ExpiresAt.Format("2006-01-02"),
+		"RenewTo": renewTo.Format("2006-01-02"), "Over": sub.ActiveDevices - sub.MaxDevices}}, nil
 }
 
 func (a *Console) renew(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	t, err := formDate(r.PostFormValue("expires_at"))
+	t, err := formDate("expires_at", r.PostFormValue("expires_at"))
+	if err == nil && t.IsZero() {
+		err = &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "expires_at", Message: "expires_at is required"}
+	}
+	changed := false
 	if err == nil {
-		_, err = a.svc.Renew(r.Context(), actor(r), id, t)
+		_, changed, err = a.svc.ChangeTerms(r.Context(), actor(r), id, syncserver.TermsInput{ExpiresAt: &t}, "subscription.renew")
 	}
 	if err != nil {
-		a.failed(w, r, err)
+		a.refuse(w, r, err, "renew", a.subscriptionView)
 		return
 	}
-	back(w, r, "/admin/subscriptions/"+id, "renewed")
+	back(w, r, "/admin/subscriptions/"+id, map[bool]string{true: "renewed", false: "unchanged"}[changed])
+}
+
+// shorten moves the expiry earlier, after a confirmation page.
+func (a *Console) shorten(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	t, err := formDate("expires_at", r.PostFormValue("expires_at"))
+	if err == nil && t.IsZero() {
+		err = &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "expires_at", Message: "expires_at is required"}
+	}
+	if err != nil {
+		a.refuse(w, r, err, "shorten", a.subscriptionView)
+		return
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		a.confirm(w, r, confirmation{Question: "Shorten this subscription to " + t.Format("2006-01-02") + "?",
+			Explain: "Its devices get a license file that ends on that date (plus its grace) at their next sync. This is not a renewal: the customer loses time they may have paid for.",
+			Action:  "/admin/subscriptions/" + id + "/shorten", Button: "Shorten", Danger: true, Back: "/admin/subscriptions/" + id,
+			Hidden: url.Values{"expires_at": {t.Format("2006-01-02")}}})
+		return
+	}
+	if _, err := a.svc.Shorten(r.Context(), actor(r), id, t); err != nil {
+		a.refuse(w, r, err, "shorten", a.subscriptionView)
+		return
+	}
+	back(w, r, "/admin/subscriptions/"+id, "shortened")
 }
 
 func (a *Console) changeTerms(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	in := syncserver.TermsInput{Features: features(r.PostFormValue("features"))}
+	in := syncserver.TermsInput{Features: features(r.PostFormValue("features")), AllowBelowActive: r.PostFormValue("allow_below_active") == "yes"}
 	seats, err := formInt(r, "max_devices")
 	in.MaxDevices = seats
+	changed := false
+	if err == nil {
+		_, changed, err = a.svc.ChangeTerms(r.Context(), actor(r), id, in, "subscription.change")
+	}
 	if err != nil {
-		a.failed(w, r, err)
+		a.refuse(w, r, err, "terms", a.subscriptionView)
 		return
 	}
-	if _, _, err := a.svc.ChangeTerms(r.Context(), actor(r), id, in, "subscription.change"); err != nil {
-		a.failed(w, r, err)
-		return
-	}
-	back(w, r, "/admin/subscriptions/"+id, "terms-saved")
+	back(w, r, "/admin/subscriptions/"+id, map[bool]string{true: "terms-saved", false: "unchanged"}[changed])
 }
 
 func (a *Console) statusChange(w http.ResponseWriter, r *http.Request) {
 	id, change := chi.URLParam(r, "id"), chi.URLParam(r, "change")
-	if change == "revoke" && r.PostFormValue("confirm") != "REVOKE" {
-		a.failed(w, r, syncserver.Errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "type REVOKE to confirm: a revocation cannot be undone"))
+	switch {
+	case change == "revoke" && r.PostFormValue("confirm") != "REVOKE":
+		a.refuse(w, r, &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "confirm",
+			Message: "type REVOKE in capitals to confirm: a revocation cannot be undone"}, "revoke", a.subscriptionView)
+		return
+	case change == "suspend" && r.PostFormValue("confirm") != "yes":
+		a.confirm(w, r, confirmation{Question: "Suspend this subscription?",
+			Explain: "Its devices stop working at their next sync or validate. You can reinstate it later.",
+			Action:  "/admin/subscriptions/" + id + "/suspend", Button: "Suspend", Danger: true, Back: "/admin/subscriptions/" + id})
 		return
 	}
 	if _, err := a.svc.ChangeStatus(r.Context(), actor(r), id, change); err != nil {
-		a.failed(w, r, err)
+		a.refuse(w, r, err, change, a.subscriptionView)
 		return
 	}
 	back(w, r, "/admin/subscriptions/"+id, change)
 }
 
+// licenseFile signs (or reuses) a file bound to no device and downloads
+// it, named for the customer and key.
 func (a *Console) licenseFile(w http.ResponseWriter, r *http.Request) {
-	file, err := a.svc.UnboundLicenseFile(r.Context(), actor(r), chi.URLParam(r, "id"))
+	id := chi.URLParam(r, "id")
+	file, err := a.svc.UnboundLicenseFile(r.Context(), actor(r), id)
+	if err != nil {
+		a.refuse(w, r, err, "download", a.subscriptionView)
+		return
+	}
+	sub, err := a.svc.GetSubscription(r.Context(), id)
 	if err != nil {
 		a.failed(w, r, err)
 		return
 	}
+	a.download(w, r, sub, "", file)
+}
+
+// download sends a license file named for the customer, the key and the
+// device: acme-FLX-ABCDE.lic, acme-FLX-ABCDE-laptop-7.lic.
+func (a *Console) download(w http.ResponseWriter, r *http.Request, sub *syncserver.Subscription, deviceID string, file []byte) {
+	name := "customer"
+	if c, err := a.svc.GetCustomer(r.Context(), sub.CustomerID); err == nil {
+		name = c.CompanyName
+		if name == "" {
+			name, _, _ = strings.Cut(c.Email, "@")
+		}
+	}
+	name = slug(name) + "-" + sub.LicenseKey[:9]
+	if deviceID != "" {
+		name += "-" + slug(deviceID)
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="license.lic"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.lic"`)
+	w.Header().Set("Content-Length", strconv.Itoa(len(file)))
 	w.Write(file)
+}
+
+// issuedFile downloads a file the server issued before, by its id.
+func (a *Console) issuedFile(w http.ResponseWriter, r *http.Request) {
+	rec, file, err := a.svc.IssuedLicenseFile(r.Context(), chi.URLParam(r, "jti"))
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	sub, err := a.svc.GetSubscription(r.Context(), rec.SubscriptionID)
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	a.download(w, r, sub, rec.DeviceID, file)
+}
+
+// slug keeps letters, digits and dashes, lower case, at most 40 bytes.
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(s) {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			b.WriteRune(c)
+			dash = false
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		return "customer"
+	}
+	return out
 }

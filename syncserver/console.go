@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/flowlytix/licensing/license"
 )
 
 // What the support console needs beyond the lists: search across records,
@@ -55,6 +57,24 @@ func (s *Service) Search(ctx context.Context, q string) (*SearchResult, error) {
 	return out, nil
 }
 
+// IssuedLicenseFile returns a file the server issued, armored, to download
+// again: the same bytes, signing nothing. A file of a subscription that no
+// longer unlocks the app is not handed out.
+func (s *Service) IssuedLicenseFile(ctx context.Context, jti string) (*LicenseFileRecord, []byte, error) {
+	rec, err := s.store.GetLicenseFile(ctx, jti)
+	if err != nil {
+		return nil, nil, err
+	}
+	sub, err := s.GetSubscription(ctx, rec.SubscriptionID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !sub.Usable(s.Now()) {
+		return nil, nil, Errorf(KindConflict, CodeLicenseInactive, "the subscription is %s: its license files are not handed out", sub.Status)
+	}
+	return rec, license.Armor(rec.Token), nil
+}
+
 // MaxNoteBytes bounds a customer note.
 const MaxNoteBytes = 4000
 
@@ -97,7 +117,20 @@ func (s *Service) ListCustomerNotes(ctx context.Context, customerID string, limi
 // days days (today included, partial).
 func (s *Service) CustomerUsage(ctx context.Context, customerID string, days int) ([]FeatureDayCount, error) {
 	days = min(max(days, 1), 366)
-	return s.store.CustomerUsage(ctx, customerID, Day(s.Now().AddDate(0, 0, -(days-1))))
+	now := s.Now()
+	all, err := s.store.CustomerUsage(ctx, customerID, Day(now.AddDate(0, 0, -(days-1))))
+	if err != nil {
+		return nil, err
+	}
+	// Events an app dated ahead of the server's clock stay in the rollup
+	// but not in a range that ends today.
+	out := all[:0]
+	for _, u := range all {
+		if u.Day <= Day(now) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
 }
 
 // RecentHeartbeats lists a device's latest heartbeats, newest first.
@@ -223,6 +256,30 @@ func (s *Service) ExportDevices(ctx context.Context, f DeviceFilter, fn func(*De
 	}
 	f.Now = s.Now()
 	return s.store.EachDevice(ctx, f, fn)
+}
+
+// ExportAudit calls fn for each audit entry f selects, newest first, a
+// page at a time.
+func (s *Service) ExportAudit(ctx context.Context, f AuditFilter, fn func(*AuditEntry) error) error {
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "to", Message: "the end of the date range must be after its start"}
+	}
+	f.Page = Page{PageSize: MaxPageSize}
+	for {
+		list, _, err := s.store.ListAudit(ctx, f)
+		if err != nil {
+			return err
+		}
+		for i := range list {
+			if err := fn(&list[i]); err != nil {
+				return err
+			}
+		}
+		if len(list) < MaxPageSize {
+			return nil
+		}
+		f.BeforeID = list[len(list)-1].ID
+	}
 }
 
 // ImportResult says what a customer import did.

@@ -312,7 +312,9 @@ type DeviceFilter struct {
 	// HoldingSeats selects devices that hold a seat (active or inactive)
 	// of an active or in-grace subscription: the overview's active devices.
 	HoldingSeats bool
-	Query        string // device id, hostname, platform, fingerprint hash
+	// ActivatedSince selects devices (re)activated at or after it.
+	ActivatedSince time.Time
+	Query          string // device id, hostname, platform, fingerprint hash
 	// Now is the time the subscription statuses are shown at; the service
 	// sets it.
 	Now time.Time
@@ -329,6 +331,7 @@ type AuditFilter struct {
 	// customer, its subscriptions and their devices.
 	CustomerID string
 	From, To   time.Time // at >= From and at < To, each when set
+	BeforeID   int64     // only entries older than this one (a walk's cursor)
 	Page
 }
 

@@ -83,6 +83,9 @@ type Store interface {
 	// or, with an empty deviceRowID, to no device.
 	LatestLicenseFile(ctx context.Context, subscriptionID, deviceRowID string) (*LicenseFileRecord, error)
 	ListLicenseFiles(ctx context.Context, f LicenseFileFilter) ([]LicenseFileRecord, int, error)
+	// GetLicenseFile finds an issued file by its id (jti), with the app's
+	// id of its device.
+	GetLicenseFile(ctx context.Context, jti string) (*LicenseFileRecord, error)
 	// LiveLicenseFilesByKey counts, per signing key's kid, the files that
 	// have not expired at now ("" for files from before kids were kept).
 	LiveLicenseFilesByKey(ctx context.Context, now time.Time) (map[string]int, error)

@@ -9,6 +9,8 @@ CREATE INDEX subscriptions_by_license_key ON subscriptions (license_key);
 CREATE INDEX devices_by_device_id ON devices (lower(device_id));
 CREATE INDEX devices_by_hostname ON devices (lower(hostname));
 CREATE INDEX devices_by_fingerprint ON devices (fingerprint_sha256);
+-- The overview's "activations today" links to the devices activated today.
+CREATE INDEX devices_by_activated ON devices (activated_at);
 
 -- Each audit entry names the customer whose record it changed, so that a
 -- customer's timeline is one index range however many devices it has.

@@ -251,6 +251,9 @@ func (s *Store) ListAudit(ctx context.Context, f syncserver.AuditFilter) ([]sync
 	if !f.To.IsZero() {
 		w.add("at < $#", s.t(f.To))
 	}
+	if f.BeforeID > 0 {
+		w.add("id < $#", f.BeforeID)
+	}
 	return page(ctx, s, "list audit", auditCols, "audit_log", w, "id DESC", f.Page, scanAudit)
 }
 

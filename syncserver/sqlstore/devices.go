@@ -77,6 +77,9 @@ func (s *Store) deviceWhere(f syncserver.DeviceFilter) where {
 	default:
 		w.add("d.status = $#", f.Status)
 	}
+	if !f.ActivatedSince.IsZero() {
+		w.add("d.activated_at >= $#", s.t(f.ActivatedSince))
+	}
 	if f.HoldingSeats {
 		w.add("d.status IN ('active', 'inactive')")
 		if !f.Now.IsZero() {

@@ -54,6 +54,20 @@ func (s *Store) ListLicenseFiles(ctx context.Context, f syncserver.LicenseFileFi
 	return page(ctx, s, "list license files", listedLicenseFileCols, from, w, "f.issued_at DESC, f.jti", f.Page, scanListedLicenseFile)
 }
 
+// GetLicenseFile finds an issued file by its id.
+func (s *Store) GetLicenseFile(ctx context.Context, jti string) (*syncserver.LicenseFileRecord, error) {
+	var f syncserver.LicenseFileRecord
+	err := scanListedLicenseFile(s.reader().QueryRowContext(ctx, `SELECT `+listedLicenseFileCols+`
+		FROM license_files f LEFT JOIN devices d ON d.id = f.device_row_id WHERE f.jti = $1`, jti), &f)
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "license file %s not found", jti)
+	}
+	if err != nil {
+		return nil, s.dbErr("get license file", err)
+	}
+	return &f, nil
+}
+
 const listedLicenseFileCols = "f.jti, f.subscription_id, f.device_row_id, f.revision, f.issued_at, f.expires_at, f.token, f.kid, COALESCE(d.device_id, '')"
 
 func scanListedLicenseFile(row scanner, f *syncserver.LicenseFileRecord) error {
