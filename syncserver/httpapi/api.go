@@ -151,6 +151,8 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 			r.Get("/subscriptions/{id}/devices", a.listDevices)
 			r.Post("/devices/{id}/deactivate", a.deactivateDevice)
 			r.Post("/devices/{id}/block", a.blockDevice)
+			r.Post("/devices/{id}/unblock", a.unblockDevice)
+			r.Get("/audit", a.listAudit)
 			r.Post("/offline/activate", a.offlineActivate)
 			r.Get("/analytics/overview", a.overview)
 			r.Get("/keys", a.listKeys)
