@@ -34,9 +34,9 @@ test-js:
 test-short:
 	$(GO) test -short -count=1 ./...
 
-## screenshots: rewrite docs/admin-overview.png from the web admin with demo data (needs Chromium)
+## screenshots: rewrite docs/admin-*.png from the web admin with demo data (needs Chromium)
 screenshots:
-	LICENSING_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestOverviewScreenshot$$' ./admin/
+	LICENSING_SCREENSHOTS=1 $(GO) test -count=1 -run '^(TestOverviewScreenshot|TestConsoleScreenshots)$$' ./admin/
 
 ## bench: the benchmarks (issue and verify beside raw RSA, and more)
 bench:

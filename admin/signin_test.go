@@ -18,7 +18,7 @@ import (
 
 // signIn posts the sign-in form as a browser at address (trusted through
 // X-Forwarded-For) and returns the answer and the session cookie, if any.
-func (s *site) signIn(t *testing.T, address, pw string, presented *http.Cookie) (*http.Response, *http.Cookie) {
+func (s *site) signIn(t testing.TB, address, pw string, presented *http.Cookie) (*http.Response, *http.Cookie) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", s.url+"/admin/login", strings.NewReader(url.Values{"email": {email}, "password": {pw}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
