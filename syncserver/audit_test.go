@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,6 +54,7 @@ type world struct {
 	cust    *syncserver.Customer
 	sub     *syncserver.Subscription
 	dev     *syncserver.Device
+	blocked *syncserver.Device // a second device, blocked
 	token   *syncserver.APIToken
 	user    *syncserver.AdminUser
 	signed  *syncserver.SignedIn
@@ -83,6 +85,11 @@ func newWorld(t *testing.T) *world {
 		DeviceID: "11111111-1111-4111-8111-111111111111", Platform: "linux", AppVersion: "1.0.0", Hostname: "one"})
 	require.NoError(t, err)
 	w.dev = act.Device
+	act, err = w.svc.Activate(ctx, syncserver.ActivateInput{LicenseKey: w.sub.LicenseKey, DeviceFingerprint: "fp-5",
+		DeviceID: "55555555-5555-4555-8555-555555555555", Platform: "linux", AppVersion: "1.0.0", Hostname: "five"})
+	require.NoError(t, err)
+	w.blocked, err = w.svc.BlockDevice(ctx, "test", act.Device.ID)
+	require.NoError(t, err)
 	_, w.token, err = w.svc.CreateAPIToken(ctx, "test", "ci")
 	require.NoError(t, err)
 	w.user, err = w.svc.CreateAdminUser(ctx, "test", "admin@example.com", adminPassword)
@@ -136,8 +143,10 @@ func (w *world) snapshot(t *testing.T) string {
 	for i := range sessions {
 		sessions[i].LastSeenAt = time.Time{} // reading a session touches it
 	}
-	return fmt.Sprintf("%+v\n%+v\n%+v\n%d files\n%+v\n%+v\n%s\n%+v\n%d admins\n%v %s\n%v", custs, subs, devs, len(files), revs, tokens,
-		user.PasswordHash, sessions, admins, names, active, w.svc.Keys().Keys())
+	notes, err := w.st.ListCustomerNotes(ctx, w.cust.ID, 100)
+	require.NoError(t, err)
+	return fmt.Sprintf("%+v\n%+v\n%+v\n%d files\n%+v\n%+v\n%s\n%+v\n%d admins\n%v %s\n%v\n%+v", custs, subs, devs, len(files), revs, tokens,
+		user.PasswordHash, sessions, admins, names, active, w.svc.Keys().Keys(), notes)
 }
 
 // TestEveryAdminActionAuditsInItsTransaction: for each admin action, a
@@ -236,6 +245,30 @@ func TestEveryAdminActionAuditsInItsTransaction(t *testing.T) {
 		}},
 		{"admin.sign_out_everywhere", func(ctx context.Context, w *world) error {
 			_, err := w.svc.SignOutEverywhere(ctx, w.user)
+			return err
+		}},
+		{"customer.note", func(ctx context.Context, w *world) error {
+			_, err := w.svc.AddCustomerNote(ctx, "test", w.cust.ID, "Asked for an invoice.")
+			return err
+		}},
+		{"customer.create", func(ctx context.Context, w *world) error { // an import, all in one transaction
+			_, err := w.svc.ImportCustomers(ctx, "test", strings.NewReader("email,company_name\na@example.com,A\nb@example.com,B\n"))
+			return err
+		}},
+		{"subscription.shorten", func(ctx context.Context, w *world) error {
+			_, err := w.svc.Shorten(ctx, "test", w.sub.ID, w.sub.ExpiresAt.AddDate(0, -1, 0))
+			return err
+		}},
+		{"subscription.renew", func(ctx context.Context, w *world) error { // in bulk
+			_, err := w.svc.BulkExtend(ctx, "test", []string{w.sub.ID}, 30)
+			return err
+		}},
+		{"subscription.suspend", func(ctx context.Context, w *world) error { // in bulk
+			_, err := w.svc.BulkStatus(ctx, "test", []string{w.sub.ID}, "suspend")
+			return err
+		}},
+		{"device.unblock", func(ctx context.Context, w *world) error {
+			_, err := w.svc.UnblockDevice(ctx, "test", w.blocked.ID)
 			return err
 		}},
 		{"admin.password_change", func(ctx context.Context, w *world) error {

@@ -332,14 +332,22 @@ func (s *Service) ImportCustomers(ctx context.Context, actor Actor, r io.Reader)
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line, err = pe.StartLine, pe.Err
+			}
 			problems = append(problems, fmt.Sprintf("line %d: not CSV (%v)", line, err))
+			if pe == nil {
+				break // not a parse error: the reader cannot go on
+			}
 			if len(problems) >= 20 {
 				break
 			}
 			continue
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rows)+len(problems) >= MaxImportRows {
 			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "file", Message: fmt.Sprintf("the file has more than %d rows: split it", MaxImportRows)}
 		}

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -101,6 +102,9 @@ func dsn(path string, extra url.Values) string {
 			q.Add(k, v)
 		}
 	}
+	// A URI filename: its own %, ? and # would be read as an escape, the
+	// query and a fragment (a path "a#1/x.db" would open "a").
+	path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	return "file:" + path + "?" + q.Encode()
 }
 

@@ -162,3 +162,20 @@ func TestClosingTwiceIsHarmless(t *testing.T) {
 	require.NoError(t, s.Close())
 	assert.NotPanics(t, func() { s.Close() })
 }
+
+// A path with the characters a URI filename treats specially opens that
+// path, not another: "a#1/x.db" once opened "a".
+func TestAPathWithURICharactersOpensItself(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	for _, dir := range []string{"plain", "with#hash", "with?query", "with%25percent", "with%percent"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(base, dir), 0o700))
+		s, err := sqlite.Open(ctx, filepath.Join(base, dir, "licensing.db"), sqlite.Options{})
+		require.NoError(t, err, dir)
+		c := &syncserver.Customer{CreatedAt: time.Now(), Email: "same@example.com"}
+		require.NoError(t, s.CreateCustomer(ctx, c), "%s: a fresh database of its own", dir)
+		require.NoError(t, s.Close())
+		_, err = os.Stat(filepath.Join(base, dir, "licensing.db"))
+		require.NoError(t, err, "%s: the file is where it was asked for", dir)
+	}
+}
