@@ -212,17 +212,24 @@ func back(w http.ResponseWriter, r *http.Request, to, code string) {
 // listPageSize is how many rows a list page shows.
 const listPageSize = 25
 
+// countUpTo is where a list stops counting: past it the page says "more
+// than 10,000", and a list over a million devices costs no more to count
+// than one over ten thousand. Nobody pages through 400 pages; they filter.
+const countUpTo = 10_000
+
 func pageOf(r *http.Request) syncserver.Page {
 	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	n = min(max(n, 1), 1_000_000) // an absurd page must not overflow the offset
-	return syncserver.Page{Page: n, PageSize: listPageSize}.Normalize()
+	return syncserver.Page{Page: n, PageSize: listPageSize, CountUpTo: countUpTo}.Normalize()
 }
 
 // pager is what the paging links need; they keep the filters.
 type pager struct {
 	Page, Pages, Total int
-	Prev, Next         string
-	Links              []pageLink
+	// More reports a total past countUpTo: Total is then a lower bound.
+	More       bool
+	Prev, Next string
+	Links      []pageLink
 }
 
 // pageLink is one numbered link; a zero Number is a gap ("…").
@@ -233,9 +240,17 @@ type pageLink struct {
 }
 
 func newPager(r *http.Request, p syncserver.Page, total int) pager {
+	more := p.CountUpTo > 0 && total > p.CountUpTo
+	if more {
+		total = p.CountUpTo
+	}
 	pages := max((total+p.PageSize-1)/p.PageSize, 1)
+	if more {
+		// The pages counted so far, and the one the reader is on.
+		pages = max(pages+1, p.Page+1)
+	}
 	link := func(n int) string { return pageURL(r, n) }
-	pg := pager{Page: p.Page, Pages: pages, Total: total}
+	pg := pager{Page: p.Page, Pages: pages, Total: total, More: more}
 	if p.Page > 1 {
 		pg.Prev = link(p.Page - 1)
 	}
@@ -267,6 +282,9 @@ func pageURL(r *http.Request, n int) string {
 // clamped redirects a page number past the last page to the last page,
 // and reports whether it did.
 func clamped(w http.ResponseWriter, r *http.Request, p syncserver.Page, total int) bool {
+	if p.CountUpTo > 0 && total > p.CountUpTo {
+		return false // not counted to the end: an empty page says so
+	}
 	pages := max((total+p.PageSize-1)/p.PageSize, 1)
 	if p.Page <= pages {
 		return false

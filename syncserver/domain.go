@@ -259,6 +259,11 @@ type AuditEntry struct {
 type Page struct {
 	Page     int
 	PageSize int
+	// CountUpTo, when set, stops counting the matching rows past it: a
+	// list then reports a total of CountUpTo+1 for "more than CountUpTo",
+	// and costs at most that many rows to count however large the table
+	// (the web admin's lists over a million devices). Zero counts all.
+	CountUpTo int
 }
 
 // Page size bounds.

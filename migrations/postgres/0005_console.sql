@@ -48,3 +48,11 @@ CREATE TABLE usage_daily_by_subscription (
 INSERT INTO usage_daily_by_subscription (subscription_id, day, feature, events, total_count)
     SELECT subscription_id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), feature, count(*), sum(count)
     FROM usage_events GROUP BY 1, 2, 3;
+
+-- Statistics for the new indexes (their expressions have none until
+-- analysed) and tables, so that the planner uses them from the first
+-- query rather than after autovacuum's first pass.
+ANALYZE subscriptions;
+ANALYZE devices;
+ANALYZE audit_log;
+ANALYZE usage_daily_by_subscription;

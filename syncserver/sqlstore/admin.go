@@ -68,7 +68,7 @@ func (s *Store) TouchAdminLogin(ctx context.Context, id string, at time.Time) er
 
 // CountAdminUsers counts admins.
 func (s *Store) CountAdminUsers(ctx context.Context) (int, error) {
-	return s.count(ctx, "admin_users", where{})
+	return s.count(ctx, "admin_users", where{}, 0)
 }
 
 // CreateSession stores a session by the hash of its secret.

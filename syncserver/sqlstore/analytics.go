@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"github.com/flowlytix/licensing/syncserver"
@@ -17,36 +18,81 @@ func (s *Store) Overview(ctx context.Context, now time.Time, days int) (*syncser
 	now = now.UTC()
 	o := &syncserver.Overview{SubscriptionsByState: []syncserver.StatusTierCount{}, Days: days}
 	q := s.reader()
-	// Statuses as lists show them (Subscription.StatusAt): an active
-	// subscription past its expiry counts in grace, past its grace expired.
-	rows, err := q.QueryContext(ctx, `SELECT CASE WHEN status = 'active' AND hard_expires_at <= $1 THEN 'expired'
-			WHEN status = 'active' AND expires_at < $1 THEN 'grace' ELSE status END AS shown,
-		tier, count(*), COALESCE(sum(active_devices), 0), COALESCE(sum(monthly_price_cents), 0)
-		FROM subscriptions GROUP BY 1, tier ORDER BY 1, tier`, s.t(now))
+	// Counts by stored status from the covering index, then the active
+	// subscriptions past their expiry moved to the status lists show them
+	// (Subscription.StatusAt): in grace, or past it expired. The hourly
+	// job keeps those few; the index on (status, expires_at) finds them.
+	type cell struct{ count, seats, revenue int64 }
+	cells := map[[2]string]*cell{}
+	var order [][2]string
+	add := func(status, tier string, count, seats, revenue int64) {
+		k := [2]string{status, tier}
+		c := cells[k]
+		if c == nil {
+			c = &cell{}
+			cells[k] = c
+			order = append(order, k)
+		}
+		c.count += count
+		c.seats += seats
+		c.revenue += revenue
+	}
+	rows, err := q.QueryContext(ctx, `SELECT status, tier, count(*), COALESCE(sum(active_devices), 0), COALESCE(sum(monthly_price_cents), 0)
+		FROM subscriptions GROUP BY status, tier ORDER BY status, tier`)
 	if err != nil {
 		return nil, s.dbErr("overview", err)
 	}
 	for rows.Next() {
-		var c syncserver.StatusTierCount
-		var seats, revenue int64
-		if err := rows.Scan(&c.Status, &c.Tier, &c.Count, &seats, &revenue); err != nil {
+		var status, tier string
+		var count, seats, revenue int64
+		if err := rows.Scan(&status, &tier, &count, &seats, &revenue); err != nil {
 			rows.Close()
 			return nil, s.dbErr("overview", err)
 		}
-		o.SubscriptionsByState = append(o.SubscriptionsByState, c)
-		switch c.Status {
-		case syncserver.SubscriptionActive:
-			o.ActiveSubscriptions += c.Count
-			o.MonthlyRevenueCents += revenue
-			o.ActiveDevices += seats
-		case syncserver.SubscriptionGrace:
-			o.GraceSubscriptions += c.Count
-			o.ActiveDevices += seats
-		}
+		add(status, tier, count, seats, revenue)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, s.dbErr("overview", err)
+	}
+	rows, err = q.QueryContext(ctx, `SELECT CASE WHEN hard_expires_at <= $1 THEN 'expired' ELSE 'grace' END, tier, count(*),
+		COALESCE(sum(active_devices), 0), COALESCE(sum(monthly_price_cents), 0)
+		FROM subscriptions WHERE status = 'active' AND expires_at < $1 GROUP BY 1, tier`, s.t(now))
+	if err != nil {
+		return nil, s.dbErr("overview", err)
+	}
+	for rows.Next() {
+		var status, tier string
+		var count, seats, revenue int64
+		if err := rows.Scan(&status, &tier, &count, &seats, &revenue); err != nil {
+			rows.Close()
+			return nil, s.dbErr("overview", err)
+		}
+		add(syncserver.SubscriptionActive, tier, -count, -seats, -revenue)
+		add(status, tier, count, seats, revenue)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.dbErr("overview", err)
+	}
+	sort.Slice(order, func(i, j int) bool {
+		return order[i][0] < order[j][0] || order[i][0] == order[j][0] && order[i][1] < order[j][1]
+	})
+	for _, k := range order {
+		c := cells[k]
+		if c.count == 0 {
+			continue
+		}
+		o.SubscriptionsByState = append(o.SubscriptionsByState, syncserver.StatusTierCount{Status: k[0], Tier: k[1], Count: c.count})
+		switch k[0] {
+		case syncserver.SubscriptionActive:
+			o.ActiveSubscriptions += c.count
+			o.MonthlyRevenueCents += c.revenue
+			o.ActiveDevices += c.seats
+		case syncserver.SubscriptionGrace:
+			o.GraceSubscriptions += c.count
+			o.ActiveDevices += c.seats
+		}
 	}
 	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM subscriptions WHERE status = 'active' AND expires_at >= $1 AND expires_at < $2`,
 		s.t(now), s.t(now.Add(30*24*time.Hour))).Scan(&o.ExpiringIn30Days); err != nil {

@@ -39,9 +39,18 @@ func (w *where) sql() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-func (s *Store) count(ctx context.Context, from string, w where) (int, error) {
+// count counts the rows of from that w selects; with upTo > 0 it stops
+// at upTo+1.
+func (s *Store) count(ctx context.Context, from string, w where, upTo int) (int, error) {
 	var n int
-	err := s.reader().QueryRowContext(ctx, "SELECT count(*) FROM "+from+w.sql(), w.args...).Scan(&n)
+	q := "SELECT count(*) FROM " + from + w.sql()
+	args := w.args
+	if upTo > 0 {
+		c := where{args: append([]any(nil), w.args...)}
+		q = "SELECT count(*) FROM (SELECT 1 FROM " + from + w.sql() + " LIMIT " + c.next(upTo+1) + ") capped"
+		args = c.args
+	}
+	err := s.reader().QueryRowContext(ctx, q, args...).Scan(&n)
 	return n, s.dbErr("count "+from, err)
 }
 
@@ -109,7 +118,7 @@ func queryAll[T any](ctx context.Context, s *Store, op, query string, args []any
 // page counts the rows of from that w selects and returns one page of
 // them in order.
 func page[T any](ctx context.Context, s *Store, op, cols, from string, w where, order string, p syncserver.Page, scan func(scanner, *T) error) ([]T, int, error) {
-	total, err := s.count(ctx, from, w)
+	total, err := s.count(ctx, from, w, p.CountUpTo)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -208,8 +208,15 @@ func (s *Store) subscriptionQuery(f syncserver.SubscriptionFilter) (string, wher
 			// A key or the start of one: a range of the key index.
 			w.add("s.license_key "+s.d.PrefixOp+" $#", prefix+s.d.PrefixWildcard)
 		} else {
-			from = "subscriptions s JOIN customers c ON c.id = s.customer_id"
-			w.add("(s.id = $# OR c.id = $# OR c.search LIKE $# ESCAPE '\\')", strings.TrimSpace(f.Query), strings.TrimSpace(f.Query), likePattern(f.Query))
+			q := strings.TrimSpace(f.Query)
+			if isID(q) {
+				// A subscription's or its customer's id: two index probes.
+				w.add("(s.id = $# OR s.customer_id = $#)", q, q)
+			} else {
+				// The matching customers first (one pass over customers),
+				// then their subscriptions through the customer index.
+				w.add("s.customer_id IN (SELECT c.id FROM customers c WHERE c.search LIKE $# ESCAPE '\\')", likePattern(q))
+			}
 		}
 	}
 	order := "s.created_at DESC, s.id"
