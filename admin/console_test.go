@@ -333,6 +333,27 @@ func consoleFlow(t *testing.T, s *site, w width) {
 		assert.True(t, got.ExpiresAt.After(time.Now().AddDate(0, 1, 20)), "%s was extended", id)
 	}
 
+	// Customers: an import from CSV (all or nothing, line by line), then
+	// the list exported as CSV.
+	csvPath := filepath.Join(t.TempDir(), "customers.csv")
+	require.NoError(t, os.WriteFile(csvPath, []byte("email,company_name\nnew-1@example.com,Initech\nnot-an-email,Bad\n"), 0o600))
+	visit(t, ctx, s.url+"/admin/customers")
+	require.NoError(t, chromedp.Run(ctx, chromedp.SetUploadFiles(`#import input[type=file]`, []string{csvPath})))
+	submit(t, ctx, nil, `#import input[type=file]`)
+	assert.Contains(t, text(t, ctx, `#import-file-error`), "line 3", "the bad line is named; nothing is imported")
+	check(t, ctx, w, "a refused import")
+	require.NoError(t, os.WriteFile(csvPath, []byte("email,company_name\nnew-1@example.com,Initech\nbuyer@acme.example,Acme again\n"), 0o600))
+	require.NoError(t, chromedp.Run(ctx, chromedp.SetUploadFiles(`#import input[type=file]`, []string{csvPath})))
+	submit(t, ctx, nil, `#import input[type=file]`)
+	assert.Contains(t, text(t, ctx, `p.flash`), "1 customer imported. 1 email skipped")
+	require.NoError(t, chromedp.Run(ctx, chromedp.Click(`#export-customers`)))
+	exported := newDownload(t, downloads, seen)
+	assert.Equal(t, "customers.csv", exported)
+	body, err := os.ReadFile(filepath.Join(downloads, exported))
+	require.NoError(t, err)
+	assert.Contains(t, string(body), "new-1@example.com,Initech")
+	assert.Equal(t, 1+1+1+30, strings.Count(string(body), "\n"), "a header and every customer")
+
 	// The audit log: filtered, linked, with only what changed.
 	visit(t, ctx, s.url+"/admin/audit?action=subscription.renew&to="+time.Now().Format("2006-01-02"))
 	check(t, ctx, w, "audit log")
