@@ -213,9 +213,9 @@ func back(w http.ResponseWriter, r *http.Request, to, code string) {
 const listPageSize = 25
 
 // countUpTo is where a list stops counting: past it the page says "more
-// than 10,000", and a list over a million devices costs no more to count
-// than one over ten thousand. Nobody pages through 400 pages; they filter.
-const countUpTo = 10_000
+// than 1,000", and a list over a million devices costs no more to count
+// than one over a thousand. Nobody pages through 40 pages; they filter.
+const countUpTo = 1_000
 
 func pageOf(r *http.Request) syncserver.Page {
 	n, _ := strconv.Atoi(r.URL.Query().Get("page"))

@@ -32,8 +32,10 @@ func (r *SearchResult) Empty() bool {
 const searchLimit = 10
 
 // Search looks for q everywhere a support person would: the start of a
-// license key; an email, company or name; a customer, subscription or
-// device id; the start of a device id or host name; a fingerprint hash.
+// license key, of an email or a company name, of a device id or a host
+// name; a customer, subscription or device id; a fingerprint hash. Each
+// through an index, so that it stays fast over a million devices (the
+// customers list searches inside names too).
 func (s *Service) Search(ctx context.Context, q string) (*SearchResult, error) {
 	q = strings.TrimSpace(q)
 	out := &SearchResult{Query: q, Customers: []Customer{}, Subscriptions: []Subscription{}, Devices: []Device{}}
@@ -43,13 +45,28 @@ func (s *Service) Search(ctx context.Context, q string) (*SearchResult, error) {
 	if err := checkText("q", q, false, 200); err != nil {
 		return nil, err
 	}
-	p := Page{PageSize: searchLimit}
+	p := Page{PageSize: searchLimit, NoCount: true}
 	var err error
-	if out.Subscriptions, _, err = s.ListSubscriptions(ctx, SubscriptionFilter{Query: q, Page: p}); err != nil {
-		return nil, err
+	if _, isKey := license.LicenseKeyPrefix(q); isKey || isUUID(q) {
+		if out.Subscriptions, _, err = s.ListSubscriptions(ctx, SubscriptionFilter{Query: q, Page: p}); err != nil {
+			return nil, err
+		}
 	}
-	if out.Customers, _, err = s.ListCustomers(ctx, CustomerFilter{Query: q, Page: p}); err != nil {
-		return nil, err
+	if _, isKey := license.LicenseKeyPrefix(q); !isKey {
+		// One pass over the customers' text, then their subscriptions by
+		// the customer index.
+		if out.Customers, _, err = s.ListCustomers(ctx, CustomerFilter{Query: q, Prefix: true, Page: p}); err != nil {
+			return nil, err
+		}
+		if len(out.Customers) > 0 && !isUUID(q) {
+			ids := make([]string, len(out.Customers))
+			for i, c := range out.Customers {
+				ids[i] = c.ID
+			}
+			if out.Subscriptions, _, err = s.ListSubscriptions(ctx, SubscriptionFilter{CustomerIDs: ids, Page: p}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if out.Devices, _, err = s.ListDevices(ctx, DeviceFilter{Query: q, Page: p}); err != nil {
 		return nil, err

@@ -264,6 +264,9 @@ type Page struct {
 	// and costs at most that many rows to count however large the table
 	// (the web admin's lists over a million devices). Zero counts all.
 	CountUpTo int
+	// NoCount skips counting: the list's total is then -1 (a search that
+	// shows a few of each kind has no use for a count that costs a scan).
+	NoCount bool
 }
 
 // Page size bounds.
@@ -291,7 +294,11 @@ func (p Page) Offset() int { p = p.Normalize(); return (p.Page - 1) * p.PageSize
 
 // CustomerFilter selects customers.
 type CustomerFilter struct {
-	Query  string // matched against email, company and names
+	Query string // matched against email, company and names
+	// Prefix matches Query against the start of the email or the company
+	// name, through their indexes, instead of anywhere in the email,
+	// company or names (a scan): the header's search over every record.
+	Prefix bool
 	Status string
 	Page
 }
@@ -304,6 +311,7 @@ type SubscriptionFilter struct {
 	Query          string    // license key (or its prefix), customer email or company
 	ExpiringBefore time.Time // only active ones expiring before this
 	IDs            []string  // only these (bulk actions and exports)
+	CustomerIDs    []string  // only these customers' (a search's)
 	// Now is the time statuses are shown at (StatusAt); the service sets it.
 	Now time.Time
 	Page

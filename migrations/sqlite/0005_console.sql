@@ -9,6 +9,15 @@ CREATE INDEX subscriptions_by_license_key ON subscriptions (license_key);
 CREATE INDEX devices_by_device_id ON devices (lower(device_id));
 CREATE INDEX devices_by_hostname ON devices (lower(hostname));
 CREATE INDEX devices_by_fingerprint ON devices (fingerprint_sha256);
+-- The header's search: the start of an email (its UNIQUE index serves
+-- GLOB) or a company name.
+CREATE INDEX customers_by_company ON customers (lower(company_name));
+-- The lists in the order they show, with the id that breaks ties, so that
+-- a first page reads 25 index entries instead of sorting a million rows:
+-- devices by last sync, and the subscriptions of one status by creation.
+DROP INDEX devices_by_seen;
+CREATE INDEX devices_by_seen ON devices (last_seen_at DESC, id);
+CREATE INDEX subscriptions_by_status_created ON subscriptions (status, created_at DESC, id);
 -- The overview's "activations today" links to the devices activated today.
 CREATE INDEX devices_by_activated ON devices (activated_at);
 

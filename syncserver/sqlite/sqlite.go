@@ -58,6 +58,7 @@ var Dialect = &sqlstore.Dialect{
 	ParamPrefix:           "?",
 	PrefixOp:              "GLOB",
 	PrefixWildcard:        "*",
+	Unindexed:             func(col string) string { return "+" + col },
 }
 
 func code(err error) int {

@@ -111,18 +111,21 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *syncserver.Customer) erro
 
 // ListCustomers lists customers, newest first.
 func (s *Store) ListCustomers(ctx context.Context, f syncserver.CustomerFilter) ([]syncserver.Customer, int, error) {
-	return page(ctx, s, "list customers", customerCols, "customers", customerWhere(f), "created_at DESC, id", f.Page, scanCustomer)
+	return page(ctx, s, "list customers", customerCols, "customers", s.customerWhere(f), "created_at DESC, id", f.Page, scanCustomer)
 }
 
 // EachCustomer walks the customers f selects, in id order.
 func (s *Store) EachCustomer(ctx context.Context, f syncserver.CustomerFilter, fn func(*syncserver.Customer) error) error {
-	return each(ctx, s, "export customers", customerCols, "customers", customerWhere(f), "id", scanCustomer, fn)
+	return each(ctx, s, "export customers", customerCols, "customers", s.customerWhere(f), "id", scanCustomer, fn)
 }
 
-func customerWhere(f syncserver.CustomerFilter) where {
+func (s *Store) customerWhere(f syncserver.CustomerFilter) where {
 	w := where{}
 	if q := strings.TrimSpace(f.Query); isID(q) {
 		w.add("id = $#", q)
+	} else if q != "" && f.Prefix {
+		p := s.prefixPattern(strings.ToLower(q))
+		w.add("(email "+s.d.PrefixOp+" $# OR lower(company_name) "+s.d.PrefixOp+" $#)", p, p)
 	} else if q != "" {
 		w.add("search LIKE $# ESCAPE '\\'", likePattern(q))
 	}

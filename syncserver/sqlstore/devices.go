@@ -48,18 +48,36 @@ func (s *Store) GetDeviceByDeviceID(ctx context.Context, subscriptionID, deviceI
 // ListDevices lists devices, the most recently seen first, each with its
 // subscription's stored status (the service shows it at now) and customer.
 func (s *Store) ListDevices(ctx context.Context, f syncserver.DeviceFilter) ([]syncserver.Device, int, error) {
-	return page(ctx, s, "list devices", listedDeviceCols, devicesFrom, s.deviceWhere(f), "d.last_seen_at DESC, d.id", f.Page, scanListedDevice(f.Now))
+	from, w := s.deviceQuery(f)
+	return page(ctx, s, "list devices", listedDeviceCols, from, w, "d.last_seen_at DESC, d.id", f.Page, scanListedDevice(f.Now))
 }
 
 // EachDevice walks the devices f selects, in id order.
 func (s *Store) EachDevice(ctx context.Context, f syncserver.DeviceFilter, fn func(*syncserver.Device) error) error {
-	return each(ctx, s, "export devices", listedDeviceCols, devicesFrom, s.deviceWhere(f), "d.id", scanListedDevice(f.Now), fn)
+	from, w := s.deviceQuery(f)
+	return each(ctx, s, "export devices", listedDeviceCols, from, w, "d.id", scanListedDevice(f.Now), fn)
 }
 
-const devicesFrom = "devices d JOIN subscriptions s ON s.id = d.subscription_id"
+// perDevice makes a condition on a device's subscription one that SQLite
+// checks as it meets each device, in list order: on its own, SQLite first
+// reads every subscription that meets it into a Bloom filter (a pass over
+// all of them, for a page of 25 devices). The "OR d.id IS NULL" is never
+// true; it only ties the condition to the device.
+func perDevice(cond string) string { return "(" + cond + " OR d.id IS NULL)" }
 
-func (s *Store) deviceWhere(f syncserver.DeviceFilter) where {
+// deviceQuery is the FROM and WHERE of a device list. Without a customer
+// to start from, the devices are read first, in the order of their index
+// on last sync, and each finds its subscription by key: SQLite's CROSS JOIN
+// keeps that order (its planner would otherwise start from the
+// subscriptions that match a status and sort a million devices);
+// PostgreSQL plans it as the inner join it is.
+func (s *Store) deviceQuery(f syncserver.DeviceFilter) (string, where) {
 	w := where{}
+	from := "devices d CROSS JOIN subscriptions s"
+	w.add("s.id = d.subscription_id")
+	if f.CustomerID != "" {
+		from, w = "devices d JOIN subscriptions s ON s.id = d.subscription_id", where{}
+	}
 	if f.SubscriptionID != "" {
 		w.add("d.subscription_id = $#", f.SubscriptionID)
 	}
@@ -69,11 +87,15 @@ func (s *Store) deviceWhere(f syncserver.DeviceFilter) where {
 	switch f.Status {
 	case "":
 	case syncserver.DeviceActive:
-		// In use: active, of a subscription that unlocks the app.
-		w.add("d.status = 'active'")
+		// In use: active, of a subscription that unlocks the app. Most
+		// devices are: walking them in list order beats the status index
+		// and a sort of them all (unindexed).
+		w.add(s.unindexed("d.status") + " = 'active'")
 		if !f.Now.IsZero() {
-			w.add("s.status = 'active' AND s.hard_expires_at > $#", s.t(f.Now))
+			w.add(perDevice("s.status = 'active' AND s.hard_expires_at > $#"), s.t(f.Now))
 		}
+	case syncserver.DeviceInactive:
+		w.add(s.unindexed("d.status")+" = $#", f.Status)
 	default:
 		w.add("d.status = $#", f.Status)
 	}
@@ -81,9 +103,9 @@ func (s *Store) deviceWhere(f syncserver.DeviceFilter) where {
 		w.add("d.activated_at >= $#", s.t(f.ActivatedSince))
 	}
 	if f.HoldingSeats {
-		w.add("d.status IN ('active', 'inactive')")
+		w.add(s.unindexed("d.status") + " IN ('active', 'inactive')")
 		if !f.Now.IsZero() {
-			w.add("s.status = 'active' AND s.hard_expires_at > $#", s.t(f.Now))
+			w.add(perDevice("s.status = 'active' AND s.hard_expires_at > $#"), s.t(f.Now))
 		}
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
@@ -94,7 +116,7 @@ func (s *Store) deviceWhere(f syncserver.DeviceFilter) where {
 		w.add("(d.id = $# OR d.fingerprint_sha256 = $# OR lower(d.device_id) "+s.d.PrefixOp+" $# OR lower(d.hostname) "+s.d.PrefixOp+" $#)",
 			q, strings.ToLower(q), p, p)
 	}
-	return w
+	return from, w
 }
 
 const listedDeviceCols = "d.id, d.subscription_id, d.device_id, d.fingerprint_sha256, d.platform, d.app_version, d.hostname, d.status, d.activated_at, d.last_seen_at, d.deactivated_at, s.customer_id, s.status, s.expires_at, s.grace_period_days"

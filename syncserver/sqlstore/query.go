@@ -118,12 +118,26 @@ func queryAll[T any](ctx context.Context, s *Store, op, query string, args []any
 // page counts the rows of from that w selects and returns one page of
 // them in order.
 func page[T any](ctx context.Context, s *Store, op, cols, from string, w where, order string, p syncserver.Page, scan func(scanner, *T) error) ([]T, int, error) {
-	total, err := s.count(ctx, from, w, p.CountUpTo)
-	if err != nil {
-		return nil, 0, err
+	total := -1
+	if !p.NoCount {
+		var err error
+		if total, err = s.count(ctx, from, w, p.CountUpTo); err != nil {
+			return nil, 0, err
+		}
 	}
 	p = p.Normalize()
 	q := "SELECT " + cols + " FROM " + from + w.sql() + " ORDER BY " + order + " LIMIT " + w.next(p.PageSize) + " OFFSET " + w.next(p.Offset())
 	out, err := queryAll(ctx, s, op, q, w.args, scan)
 	return out, total, err
+}
+
+// unindexed is col as a condition's operand that no index may serve
+// (Dialect.Unindexed): for a condition most rows meet, a list reads its
+// ordering index and filters, where SQLite's planner would read the
+// condition's index and sort every row it finds.
+func (s *Store) unindexed(col string) string {
+	if s.d.Unindexed == nil {
+		return col
+	}
+	return s.d.Unindexed(col)
 }

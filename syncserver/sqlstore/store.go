@@ -57,6 +57,10 @@ type Dialect struct {
 	// SQLite (its LIKE ignores case, which the index does not),
 	// LIKE and "%" for PostgreSQL (with a text_pattern_ops index).
 	PrefixOp, PrefixWildcard string
+	// Unindexed writes a column so that no index serves the condition it
+	// is in: "+col" for SQLite, whose planner otherwise picks an index by
+	// its shape; nil for PostgreSQL, whose planner weighs statistics.
+	Unindexed func(col string) string
 }
 
 // Querier runs statements: the transaction or the pool a store writes

@@ -188,6 +188,13 @@ func (s *Store) subscriptionQuery(f syncserver.SubscriptionFilter) (string, wher
 	if f.CustomerID != "" {
 		w.add("s.customer_id = $#", f.CustomerID)
 	}
+	if len(f.CustomerIDs) > 0 {
+		in := make([]string, len(f.CustomerIDs))
+		for i, id := range f.CustomerIDs {
+			in[i] = w.next(id)
+		}
+		w.conds = append(w.conds, "s.customer_id IN ("+strings.Join(in, ", ")+")")
+	}
 	if len(f.IDs) > 0 {
 		in := make([]string, len(f.IDs))
 		for i, id := range f.IDs {
@@ -220,7 +227,8 @@ func (s *Store) subscriptionQuery(f syncserver.SubscriptionFilter) (string, wher
 		}
 	}
 	order := "s.created_at DESC, s.id"
-	if !f.ExpiringBefore.IsZero() {
+	if !f.ExpiringBefore.IsZero() || f.Status == syncserver.SubscriptionGrace && !f.Now.IsZero() {
+		// Soonest to lapse first, in the order of (status, expires_at).
 		order = "s.expires_at, s.id"
 	}
 	return from, w, order
@@ -239,9 +247,11 @@ func (s *Store) shownStatus(w *where, col, status string, now time.Time) {
 	case syncserver.SubscriptionActive:
 		w.add(col+"status = 'active' AND "+col+"expires_at >= $#", n)
 	case syncserver.SubscriptionGrace:
-		w.add(col+"status = 'active' AND "+col+"expires_at < $# AND "+col+"hard_expires_at > $#", n, n)
+		// Through (status, expires_at): the few past their expiry, not the
+		// many within their grace's end.
+		w.add(col+"status = 'active' AND "+col+"expires_at < $# AND "+s.unindexed(col+"hard_expires_at")+" > $#", n, n)
 	case syncserver.SubscriptionExpired:
-		w.add("("+col+"status = 'expired' OR "+col+"status = 'active' AND "+col+"hard_expires_at <= $#)", n)
+		w.add("("+s.unindexed(col+"status")+" = 'expired' OR "+col+"status = 'active' AND "+col+"hard_expires_at <= $#)", n)
 	default:
 		w.add(col+"status = $#", status)
 	}
