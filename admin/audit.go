@@ -183,10 +183,7 @@ func (a *Console) audit(w http.ResponseWriter, r *http.Request) {
 	if clamped(w, r, p, total) {
 		return
 	}
-	q := r.URL.Query()
-	q.Del("page")
-	q.Del("done")
-	data["List"], data["Pager"], data["CSV"] = auditRows(list), newPager(r, p, total), "/admin/audit.csv?"+q.Encode()
+	data["List"], data["Pager"], data["CSV"] = auditRows(list), newPager(r, p, total), exportLink(r, "/admin/audit.csv")
 	a.render(w, r, "audit", page{Title: "Audit log", Nav: "audit", Data: data})
 }
 

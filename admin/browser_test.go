@@ -41,7 +41,7 @@ func chrome(t *testing.T) (context.Context, string) {
 		chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
+	ctx, cancelT := context.WithTimeout(bctx, 180*time.Second)
 	t.Cleanup(func() {
 		cancelT()
 		cancelC()

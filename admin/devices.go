@@ -32,11 +32,8 @@ func (a *Console) devices(w http.ResponseWriter, r *http.Request) {
 	if clamped(w, r, p, total) {
 		return
 	}
-	q := r.URL.Query()
-	q.Del("page")
-	q.Del("done")
 	a.render(w, r, "devices", page{Title: "Devices", Nav: "devices", Data: map[string]any{"List": list, "Pager": newPager(r, p, total),
-		"Statuses": syncserver.DeviceStatuses, "CSV": "/admin/devices.csv?" + q.Encode(), "Customers": a.deviceCustomers(r, list)}})
+		"Statuses": syncserver.DeviceStatuses, "CSV": exportLink(r, "/admin/devices.csv"), "Customers": a.deviceCustomers(r, list)}})
 }
 
 // deviceCustomers maps the customer ids of a list of devices to names.

@@ -39,14 +39,8 @@ func (a *Console) subscriptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Console) subscriptionsPage(r *http.Request, list []syncserver.Subscription, total int, p syncserver.Page, f *form) page {
-	q := r.URL.Query()
-	q.Del("page")
-	q.Del("done")
-	if looksLikeKey(q.Get("q")) {
-		q.Del("q") // a license key never goes into a URL
-	}
 	return page{Title: "Subscriptions", Nav: "subscriptions", Form: f, Data: map[string]any{"List": list, "Pager": newPager(r, p, total),
-		"Statuses": syncserver.SubscriptionStatuses, "Tiers": tiers, "CSV": "/admin/subscriptions.csv?" + q.Encode(),
+		"Statuses": syncserver.SubscriptionStatuses, "Tiers": tiers, "CSV": exportLink(r, "/admin/subscriptions.csv"),
 		"Customers": a.customerNames(r, list)}}
 }
 

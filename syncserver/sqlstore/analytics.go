@@ -37,42 +37,34 @@ func (s *Store) Overview(ctx context.Context, now time.Time, days int) (*syncser
 		c.seats += seats
 		c.revenue += revenue
 	}
-	rows, err := q.QueryContext(ctx, `SELECT status, tier, count(*), COALESCE(sum(active_devices), 0), COALESCE(sum(monthly_price_cents), 0)
-		FROM subscriptions GROUP BY status, tier ORDER BY status, tier`)
-	if err != nil {
-		return nil, s.dbErr("overview", err)
-	}
-	for rows.Next() {
-		var status, tier string
-		var count, seats, revenue int64
-		if err := rows.Scan(&status, &tier, &count, &seats, &revenue); err != nil {
-			rows.Close()
-			return nil, s.dbErr("overview", err)
+	// scan adds each row of (status, tier, count, seats, revenue); moved
+	// rows were counted as active by the first query and move from there.
+	scan := func(query string, moved bool, args ...any) error {
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
 		}
-		add(status, tier, count, seats, revenue)
+		defer rows.Close()
+		for rows.Next() {
+			var status, tier string
+			var count, seats, revenue int64
+			if err := rows.Scan(&status, &tier, &count, &seats, &revenue); err != nil {
+				return err
+			}
+			if moved {
+				add(syncserver.SubscriptionActive, tier, -count, -seats, -revenue)
+			}
+			add(status, tier, count, seats, revenue)
+		}
+		return rows.Err()
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := scan(`SELECT status, tier, count(*), COALESCE(sum(active_devices), 0), COALESCE(sum(monthly_price_cents), 0)
+		FROM subscriptions GROUP BY status, tier`, false); err != nil {
 		return nil, s.dbErr("overview", err)
 	}
-	rows, err = q.QueryContext(ctx, `SELECT CASE WHEN hard_expires_at <= $1 THEN 'expired' ELSE 'grace' END, tier, count(*),
+	if err := scan(`SELECT CASE WHEN hard_expires_at <= $1 THEN 'expired' ELSE 'grace' END, tier, count(*),
 		COALESCE(sum(active_devices), 0), COALESCE(sum(monthly_price_cents), 0)
-		FROM subscriptions WHERE status = 'active' AND expires_at < $1 GROUP BY 1, tier`, s.t(now))
-	if err != nil {
-		return nil, s.dbErr("overview", err)
-	}
-	for rows.Next() {
-		var status, tier string
-		var count, seats, revenue int64
-		if err := rows.Scan(&status, &tier, &count, &seats, &revenue); err != nil {
-			rows.Close()
-			return nil, s.dbErr("overview", err)
-		}
-		add(syncserver.SubscriptionActive, tier, -count, -seats, -revenue)
-		add(status, tier, count, seats, revenue)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		FROM subscriptions WHERE status = 'active' AND expires_at < $1 GROUP BY 1, tier`, true, s.t(now)); err != nil {
 		return nil, s.dbErr("overview", err)
 	}
 	sort.Slice(order, func(i, j int) bool {
@@ -101,7 +93,7 @@ func (s *Store) Overview(ctx context.Context, now time.Time, days int) (*syncser
 
 	from := syncserver.Day(now.AddDate(0, 0, -(days - 1)))
 	series := map[string]map[string]int64{"activations": {}, "validations": {}, "validations_failed": {}, "devices_seen": {}}
-	rows, err = q.QueryContext(ctx, `SELECT day, metric, value FROM daily_stats WHERE day >= $1`, from)
+	rows, err := q.QueryContext(ctx, `SELECT day, metric, value FROM daily_stats WHERE day >= $1`, from)
 	if err != nil {
 		return nil, s.dbErr("overview", err)
 	}
