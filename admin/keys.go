@@ -10,10 +10,14 @@ import (
 )
 
 func (a *Console) keys(w http.ResponseWriter, r *http.Request) {
+	a.show(w, r, a.keysView)
+}
+
+// keysView is the keys page; a refused form's error stands at its top.
+func (a *Console) keysView(r *http.Request, f *form) (string, page, error) {
 	list, err := a.svc.ListKeys(r.Context())
 	if err != nil {
-		a.failed(w, r, err)
-		return
+		return "", page{}, err
 	}
 	// Air-gapped devices holding a file of a revoked key get no
 	// replacement by sync: list them, for a new file by hand.
@@ -24,14 +28,17 @@ func (a *Console) keys(w http.ResponseWriter, r *http.Request) {
 		}
 		devs, err := a.svc.AirGappedDevicesOfKey(r.Context(), k.Kid)
 		if err != nil {
-			a.failed(w, r, err)
-			return
+			return "", page{}, err
 		}
 		if len(devs) > 0 {
 			stranded[k.Kid] = devs
 		}
 	}
-	a.render(w, r, "keys", page{Title: "Signing keys", Nav: "keys", Data: map[string]any{"Keys": list, "CanManage": a.svc.CanManageKeys(), "TrustsRoot": a.svc.TrustsRoot(), "Stranded": stranded}})
+	p := page{Title: "Signing keys", Nav: "keys", Form: f, Data: map[string]any{"Keys": list, "CanManage": a.svc.CanManageKeys(), "TrustsRoot": a.svc.TrustsRoot(), "Stranded": stranded}}
+	if f != nil {
+		p.Error = f.Error
+	}
+	return "keys", p, nil
 }
 
 // keyAction answers a form of the keys page: it runs do, logs what it did
@@ -40,7 +47,7 @@ func (a *Console) keyAction(what, flash string, do func(r *http.Request) (*syncs
 	return func(w http.ResponseWriter, r *http.Request) {
 		k, err := do(r)
 		if err != nil {
-			a.failed(w, r, err)
+			a.refuse(w, r, err, "keys", a.keysView)
 			return
 		}
 		a.log.Info(what+" from the web admin", "kid", k.Kid, "by", actor(r))
@@ -74,7 +81,7 @@ func (a *Console) keyChange(w http.ResponseWriter, r *http.Request) {
 	change := chi.URLParam(r, "change")
 	want, ok := confirmWords[change]
 	if !ok {
-		http.NotFound(w, r)
+		a.notFound(w, r)
 		return
 	}
 	a.keyAction("signing key "+change, "key-"+change+"d", func(r *http.Request) (*syncserver.KeyInfo, error) {

@@ -313,3 +313,18 @@ func TestASearchedLicenseKeyNeverLandsInAURL(t *testing.T) {
 	_, page := s.do(t, "GET", "/admin/subscriptions", ck)
 	assert.Contains(t, page, `method="post" action="/admin/subscriptions/search"`)
 }
+
+// A refused key change comes back to the keys page, saying what to do.
+func TestARefusedKeyChangeStaysOnTheKeysPage(t *testing.T) {
+	s := newSite(t)
+	_, ck := s.signIn(t, "127.0.0.1", password, nil)
+	active, err := s.svc.Keys().Active()
+	require.NoError(t, err)
+	resp, body := s.post(t, "/admin/keys/"+active.ID+"/retire", url.Values{"confirm": {"retire"}}, ck)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, body, "Type RETIRE in the box beside the button to confirm")
+	assert.Contains(t, body, `id="keys"`, "the keys page itself, not an error page")
+	resp, body = s.post(t, "/admin/keys/"+active.ID+"/explode", url.Values{}, ck)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Contains(t, body, "There is no page at this address")
+}
