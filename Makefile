@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test ./license -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./license -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./syncserver/httpapi -run '^$$' -fuzz '^FuzzAPIBodies$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./syncserver -run '^$$' -fuzz '^FuzzImportCustomers$$' -fuzztime $(FUZZTIME)
 
 ## vectors: regenerate the shared test vectors under testdata/vectors
 vectors:

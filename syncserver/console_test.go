@@ -22,7 +22,7 @@ type console struct {
 	now time.Time
 }
 
-func newConsole(t *testing.T) *console {
+func newConsole(t testing.TB) *console {
 	c := &console{st: testenv.SQLite(t), now: time.Now().UTC().Truncate(time.Second)}
 	var err error
 	c.svc, err = syncserver.New(syncserver.Config{Store: c.st, Keys: testkeys.Set(t), Now: func() time.Time { return c.now }})
@@ -237,4 +237,37 @@ func TestNotesAndSearch(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, [3]int{len(r.Customers), len(r.Subscriptions), len(r.Devices)}, "search %q", q)
 	}
+}
+
+// FuzzImportCustomers: whatever the file, an import either refuses it,
+// saying so on the file field and storing nothing, or stores exactly the
+// customers it reports.
+func FuzzImportCustomers(f *testing.F) {
+	for _, seed := range []string{
+		"email,company_name\na@example.com,A\n",
+		"email\n\"unterminated\n",
+		"\ufeffEmail,Company\r\nb@example.com,\"B, Inc\"\r\n",
+		"email,first_name\n=cmd@example.com,x\n,\n",
+		"",
+		"email\na@example.com\na@example.com\n",
+	} {
+		f.Add(seed)
+	}
+	c := newConsole(f)
+	f.Fuzz(func(t *testing.T, file string) {
+		ctx := context.Background()
+		_, before, err := c.svc.ListCustomers(ctx, syncserver.CustomerFilter{})
+		require.NoError(t, err)
+		res, err := c.svc.ImportCustomers(ctx, "fuzz", strings.NewReader(file))
+		_, after, lerr := c.svc.ListCustomers(ctx, syncserver.CustomerFilter{})
+		require.NoError(t, lerr)
+		if err != nil {
+			var de *syncserver.Error
+			require.True(t, errors.As(err, &de), "a refusal is a domain error: %v", err)
+			assert.Equal(t, "file", de.Field)
+			assert.Equal(t, before, after, "a refused file stores nothing")
+			return
+		}
+		assert.Equal(t, before+res.Created, after, "it stores what it reports")
+	})
 }
