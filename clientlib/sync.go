@@ -157,6 +157,9 @@ type SyncReport struct {
 	Heartbeats  int
 	Revocations int  // new revocation entries
 	NewLicense  bool // a newer license file was installed
+	// Rejected counts the queued rows this sync set aside: refused by the
+	// server (or sure to be), each kept with the reason (Client.Rejected).
+	Rejected int
 	// RefusedFile, when set, is why a newer license file the server sent
 	// was not installed; the current file stays. It wraps
 	// ErrUpdateRequired when the file's key is unknown to this app.
@@ -199,35 +202,71 @@ func (c *Client) Sync(ctx context.Context) (SyncReport, error) {
 // says that a full batch of usage went, so more may wait.
 func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err error) {
 	c.mu.Lock()
-	tok, cursor := c.tok, c.cursor
+	tok := c.tok
 	c.mu.Unlock()
 	if tok == nil {
 		return false, ErrNoLicense
 	}
-	if err := c.setAsideUnsendable(ctx, tok.Claims.SubscriptionID); err != nil {
+	n, err := c.setAsideUnsendable(ctx, tok.Claims.SubscriptionID)
+	rep.Rejected += n
+	if err != nil {
 		return false, fmt.Errorf("sync: %w", err)
 	}
 	batch, err := c.nextBatch(ctx)
 	if err != nil {
 		return false, fmt.Errorf("sync: read queue: %w", err)
 	}
-	req, ids := newSyncRequest(tok.Compact, c.cfg.DeviceID, cursor, batch)
+	usage := 0
+	for _, q := range batch {
+		if q.kind == "usage" {
+			usage++
+		}
+	}
+	if err := c.send(ctx, rep, tok, batch); err != nil {
+		return false, err
+	}
+	return usage == c.cfg.BatchSize, nil
+}
+
+// send posts rows and applies the answer. When the server refuses the
+// request as invalid, a row of it is at fault (or the request is over a
+// limit): the rows are sent again in halves, so that the good ones go
+// through and only a row refused on its own is set aside, with the
+// server's reason. A bad row costs about log2(len(rows)) more requests.
+func (c *Client) send(ctx context.Context, rep *SyncReport, tok *license.Token, rows []queued) error {
+	c.mu.Lock()
+	cursor := c.cursor
+	c.mu.Unlock()
+	req, ids := newSyncRequest(tok.Compact, c.cfg.DeviceID, cursor, rows)
 	var out syncResponse
-	err = c.post(ctx, "/api/v1/licensing/sync", true, req, &out)
+	err := c.post(ctx, "/api/v1/licensing/sync", true, req, &out)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Code == "invalid_request" && len(ids) > 0 {
-		// The server refuses something in this batch (a clock far off when
-		// it was recorded): set the batch aside so the queue moves on.
-		if rerr := c.reject(ctx, "id IN ("+strings.Join(ids, ",")+")", nil, "refused by the server: "+ae.Message); rerr != nil {
-			return false, fmt.Errorf("sync: %w", rerr)
+		if len(rows) == 1 {
+			// The request without the row: if the server refuses that too,
+			// the fault is the request's, and the row stays queued.
+			empty, _ := newSyncRequest(tok.Compact, c.cfg.DeviceID, cursor, nil)
+			var probe syncResponse
+			if perr := c.post(ctx, "/api/v1/licensing/sync", true, empty, &probe); perr != nil {
+				return fmt.Errorf("sync: %w", err)
+			}
+			if rerr := c.reject(ctx, "id = ?", []any{rows[0].id}, "refused by the server: "+ae.Message); rerr != nil {
+				return fmt.Errorf("sync: %w", rerr)
+			}
+			rep.Rejected++
+			return nil
 		}
-		return false, fmt.Errorf("sync: %d queued rows set aside in the cache's rejected table: %w", len(ids), err)
+		half := len(rows) / 2
+		if err := c.send(ctx, rep, tok, rows[:half]); err != nil {
+			return err
+		}
+		return c.send(ctx, rep, tok, rows[half:])
 	}
 	if err != nil {
-		return false, fmt.Errorf("sync: %w", err)
+		return fmt.Errorf("sync: %w", err)
 	}
 	if out.Accepted+out.Duplicates != len(req.Usage) {
-		return false, fmt.Errorf("sync: the server acknowledged %d of %d events; keeping them queued", out.Accepted+out.Duplicates, len(req.Usage))
+		return fmt.Errorf("sync: the server acknowledged %d of %d events; keeping them queued", out.Accepted+out.Duplicates, len(req.Usage))
 	}
 	var newTok *license.Token
 	if out.LicenseFile != "" {
@@ -241,15 +280,15 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 		}
 	}
 	if err := c.applyRevocations(ctx, out.Revocations, out.Cursor); err != nil {
-		return false, fmt.Errorf("sync: store revocations: %w", err)
+		return fmt.Errorf("sync: store revocations: %w", err)
 	}
 	if err := c.acknowledge(ctx, ids, out.ServerTime, tok, newTok); err != nil {
-		return false, fmt.Errorf("sync: %w", err)
+		return fmt.Errorf("sync: %w", err)
 	}
 	// After the acknowledgement: a replacement file the answer brought is
 	// installed before the statements may invalidate the one it replaces.
 	if err := c.takeKeyRevocations(ctx, out.KeyRevocations); err != nil {
-		return false, fmt.Errorf("sync: store key revocations: %w", err)
+		return fmt.Errorf("sync: store key revocations: %w", err)
 	}
 	rep.Status = out.Status
 	rep.Sent += len(req.Usage)
@@ -258,7 +297,7 @@ func (c *Client) syncBatch(ctx context.Context, rep *SyncReport) (more bool, err
 	rep.Heartbeats += len(req.Heartbeats)
 	rep.Revocations += len(out.Revocations)
 	rep.NewLicense = rep.NewLicense || newTok != nil
-	return len(req.Usage) == c.cfg.BatchSize, nil
+	return nil
 }
 
 // refusedFile says why a license file from the server cannot be installed:
@@ -277,12 +316,14 @@ func refusedFile(err error) error {
 // machine was activated with another key since) are not this license's to
 // report, and the server refuses times before 2000 or more than a day
 // ahead of its clock (a dead battery, a clock set far ahead).
-func (c *Client) setAsideUnsendable(ctx context.Context, subscriptionID string) error {
-	if err := c.reject(ctx, "subscription_id NOT IN ('', ?)", []any{subscriptionID}, "recorded under another subscription"); err != nil {
-		return err
+func (c *Client) setAsideUnsendable(ctx context.Context, subscriptionID string) (int, error) {
+	a, err := c.rejectCounted(ctx, "subscription_id NOT IN ('', ?)", []any{subscriptionID}, "recorded under another subscription")
+	if err != nil {
+		return a, err
 	}
-	return c.reject(ctx, "at < ? OR at > ?", []any{time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), c.cfg.Now().Add(23 * time.Hour).UnixMilli()},
+	b, err := c.rejectCounted(ctx, "at < ? OR at > ?", []any{time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), c.cfg.Now().Add(23 * time.Hour).UnixMilli()},
 		"recorded with the clock far off")
+	return a + b, err
 }
 
 // nextBatch reads the oldest queued rows: up to BatchSize usage events and
@@ -482,18 +523,62 @@ func backoff(failures int) time.Duration {
 
 // reject moves queued rows matching cond to the rejected table.
 func (c *Client) reject(ctx context.Context, cond string, args []any, reason string) error {
+	_, err := c.rejectCounted(ctx, cond, args, reason)
+	return err
+}
+
+// rejectCounted is reject, saying how many rows it moved.
+func (c *Client) rejectCounted(ctx context.Context, cond string, args []any, reason string) (int, error) {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
 	moveArgs := append([]any{reason}, args...)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO rejected (id, kind, subscription_id, event_id, feature, count, duration, at, app_version, metadata, reason)
 		SELECT id, kind, subscription_id, event_id, feature, count, duration, at, app_version, metadata, ? FROM queue WHERE `+cond, moveArgs...); err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM queue WHERE "+cond, args...); err != nil {
-		return err
+	res, err := tx.ExecContext(ctx, "DELETE FROM queue WHERE "+cond, args...)
+	if err != nil {
+		return 0, err
 	}
-	return tx.Commit()
+	n, _ := res.RowsAffected()
+	return int(n), tx.Commit()
+}
+
+// RejectedRow is a queued row set aside: the server refused it (or surely
+// would), so it is kept, never retried, and never counted as pending.
+type RejectedRow struct {
+	Kind       string // usage or heartbeat
+	EventID    string // a usage event's id
+	Feature    string
+	Count      int64
+	Duration   time.Duration
+	At         time.Time // when the app recorded it, by its clock
+	AppVersion string
+	Reason     string // the server's words, or why it was never sent
+}
+
+// Rejected lists the rows set aside, oldest first, so that an app can
+// show them (or a support person read them from the cache).
+func (c *Client) Rejected(ctx context.Context) ([]RejectedRow, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT kind, event_id, feature, count, duration, at, app_version, reason FROM rejected ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RejectedRow
+	for rows.Next() {
+		var r RejectedRow
+		var dur float64
+		var at int64
+		if err := rows.Scan(&r.Kind, &r.EventID, &r.Feature, &r.Count, &dur, &at, &r.AppVersion, &r.Reason); err != nil {
+			return nil, err
+		}
+		r.Duration = time.Duration(dur * float64(time.Second))
+		r.At = time.UnixMilli(at).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

@@ -112,3 +112,59 @@ func TestUsageOfAnEarlierLicenseIsNotReportedUnderTheNext(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, rep.Accepted, "only the event recorded under b goes to b")
 }
+
+// TestARefusedRowNeverTakesItsBatchWithIt: rows the server refuses are
+// isolated (the batch is sent again in halves), set aside with the
+// server's reason and listed by Rejected; every good row of the batch
+// reaches the server, once.
+func TestARefusedRowNeverTakesItsBatchWithIt(t *testing.T) {
+	ctx := context.Background()
+	l := startLicensed(t)
+	sub := l.subscription(nil)
+	path := filepath.Join(t.TempDir(), "c.db")
+	c := openClient(t, l, path, "pc", nil)
+	_, err := c.Activate(ctx, sub.LicenseKey)
+	require.NoError(t, err)
+	for range 20 {
+		require.NoError(t, c.RecordUsage(ctx, "export", 1, 0))
+	}
+	require.NoError(t, c.Close())
+	// Two rows this client's checks would refuse, written by an older
+	// version of the app: a feature name the server refuses, a count over
+	// its limit.
+	db := rawDB(t, path)
+	_, err = db.Exec(`UPDATE queue SET feature = 'Not A Feature' WHERE id = (SELECT id FROM queue WHERE kind = 'usage' ORDER BY id LIMIT 1 OFFSET 3)`)
+	require.NoError(t, err)
+	_, err = db.Exec(`UPDATE queue SET count = 5000000000 WHERE id = (SELECT id FROM queue WHERE kind = 'usage' ORDER BY id LIMIT 1 OFFSET 15)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	c = openClient(t, l, path, "pc", nil)
+	rep, err := c.Sync(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 18, rep.Accepted, "every good row of the batch went through")
+	assert.Equal(t, 2, rep.Rejected)
+	usage, _, err := c.Pending(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, usage, "refused rows are not pending")
+	rejected, err := c.Rejected(ctx)
+	require.NoError(t, err)
+	require.Len(t, rejected, 2)
+	assert.Contains(t, rejected[0].Reason, "is not a feature name")
+	assert.Equal(t, "Not A Feature", rejected[0].Feature)
+	assert.Contains(t, rejected[1].Reason, "count must be from 0 to")
+	for _, r := range rejected {
+		assert.Equal(t, "usage", r.Kind)
+		assert.NotEmpty(t, r.EventID)
+	}
+	o, err := l.svc.Overview(ctx, 1)
+	require.NoError(t, err)
+	var events int64
+	for _, u := range o.Usage {
+		events += u.Events
+	}
+	assert.Equal(t, int64(18), events, "stored once each on the server")
+	rep, err = c.Sync(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, rep.Sent+rep.Rejected, "nothing left to send or set aside")
+}
