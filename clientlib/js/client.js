@@ -9,7 +9,30 @@ import { verifyLicense, parse, parseJWKS, evaluate, fingerprintHash, Status, par
 import { compactVerify } from "jose";
 import { checkObject } from "./strictjson.js";
 
+// The server's limits on one sync (syncserver.MaxUsagePerSync,
+// MaxHeartbeatsPerSync) and on one usage event (MaxUsageCount,
+// MaxUsageDuration).
 const MAX_BATCH = 1000;
+const MAX_HEARTBEATS = 1000;
+const MAX_COUNT = 1_000_000_000;
+const MAX_DURATION = 1_000_000_000;
+const FEATURE = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
+
+/**
+ * checkUsage holds a usage event to the server's rules (the Go client's
+ * checkUsage; testdata/vectors/usage_inputs.json holds both to the same
+ * answers): it returns why the event would be refused, or null.
+ */
+export function checkUsage(feature, count, durationSeconds) {
+  if (typeof feature !== "string" || !FEATURE.test(feature)) {
+    return `feature name ${JSON.stringify(feature)}: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit), as in the license's features`;
+  }
+  if (!Number.isSafeInteger(count) || count < 0 || count > MAX_COUNT) return `count must be a whole number from 0 to ${MAX_COUNT}`;
+  if (typeof durationSeconds !== "number" || !Number.isFinite(durationSeconds) || durationSeconds < 0 || durationSeconds > MAX_DURATION) {
+    return `duration must be from 0 to ${MAX_DURATION} seconds`;
+  }
+  return null;
+}
 
 export class APIError extends Error {
   constructor(status, code, message) {
@@ -19,7 +42,7 @@ export class APIError extends Error {
   }
 }
 
-const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [] });
+const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [], rejected: [] });
 
 /**
  * refusedFile is the error for a license file from the server that this app
@@ -185,12 +208,10 @@ export class LicenseClient {
 
   /** recordUsage queues an event durably; its id is made once, here. */
   async recordUsage(feature, count = 1, durationSeconds = 0) {
-    // The server's rules (license.ValidFeatureName in Go), checked here so
-    // that a bad event is refused when recorded instead of blocking the queue.
-    if (typeof feature !== "string" || !/^[a-z0-9][a-z0-9_.:-]{0,63}$/.test(feature)) {
-      throw new Error(`recordUsage: feature name ${JSON.stringify(feature)}: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit), as in the license's features`);
-    }
-    if (!(count >= 0 && count <= 1e9) || !(durationSeconds >= 0)) throw new Error("recordUsage: count must be from 0 to a billion and duration not negative");
+    // The server's rules, checked here so that a bad event is refused when
+    // recorded instead of being set aside at the next sync.
+    const why = checkUsage(feature, count, durationSeconds);
+    if (why) throw new Error(`recordUsage: ${why}`);
     await this.update((s) => s.queue.push({ kind: "usage", event_id: randomUUID(), feature, count, duration_seconds: durationSeconds, at: this.o.now() }));
   }
 
@@ -205,54 +226,112 @@ export class LicenseClient {
    * of the same events is counted by the server as duplicates.
    */
   async sync() {
-    const report = { accepted: 0, duplicates: 0, status: "", newLicense: false, refusedFile: null };
+    const report = { accepted: 0, duplicates: 0, rejected: 0, status: "", newLicense: false, refusedFile: null };
     for (;;) {
       const parsed = this.state.license_file ? parse(this.state.license_file) : null;
       if (!parsed) throw new Error("no license: activate or import one");
+      // Rows the server refuses whatever happens (a clock far off when
+      // they were recorded) are set aside before sending, never retried.
+      const now = this.o.now();
+      const far = (e) => !(e.at >= Date.UTC(2000, 0, 1) && e.at <= now + 23 * 3600e3);
+      if (this.state.queue.some(far)) report.rejected += await this.setAside(this.state.queue.filter(far), "recorded with the clock far off");
       const batch = [];
-      let usage = 0;
+      let usage = 0, beats = 0;
       for (const e of this.state.queue) {
         if (e.kind === "usage") {
           if (usage === MAX_BATCH) continue;
           usage++;
+        } else {
+          if (beats === MAX_HEARTBEATS) continue;
+          beats++;
         }
         batch.push(e);
       }
-      const cursor = this.state.revocations.reduce((m, r) => Math.max(m, r.seq), 0);
-      const out = await this.post("/api/v1/licensing/sync", {
-        token: parsed.compact, device_id: this.o.deviceId, revocation_cursor: cursor,
-        heartbeats: batch.filter((e) => e.kind === "heartbeat").map((e) => ({ at: new Date(e.at).toISOString(), app_version: e.app_version })),
-        usage: batch.filter((e) => e.kind === "usage").map((e) => ({ event_id: e.event_id, feature: e.feature, count: e.count,
-          duration_seconds: e.duration_seconds, at: new Date(e.at).toISOString() })),
-      }, { replayable: true });
-      if (out.accepted + out.duplicates !== usage) throw new Error(`sync: the server acknowledged ${out.accepted + out.duplicates} of ${usage} events; keeping them queued`);
-      let newFile = null;
-      if (out.license_file) {
-        // A file this app cannot verify (a key it does not embed yet) never
-        // jams it: the rest of the answer applies, the current file stays,
-        // and the report says why (updateRequired: update the app).
-        const v = await verifyLicense(out.license_file, { ...this.trust(), now: Date.parse(out.server_time), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
-        if (v.status === Status.INVALID) report.refusedFile = refusedFile(v.reason, "sync: everything was sent and acknowledged, but the newer license file was not installed");
-        else if (v.claims.sub === parsed.claims.sub && v.claims.jti !== parsed.claims.jti) newFile = out.license_file;
-      }
-      const sent = new Set(batch);
-      const serverMs = Date.parse(out.server_time);
-      await this.update((s) => {
-        s.queue = s.queue.filter((e) => !sent.has(e));
-        const known = new Set(s.revocations.map((r) => r.seq));
-        for (const r of out.revocations) if (!known.has(r.seq)) s.revocations.push(r);
-        s.latest_trusted_ms = serverMs; // the server's clock is the trusted one
-        s.last_sync_ms = Math.min(serverMs, this.o.now());
-        if (newFile) s.license_file = newFile;
-      });
-      await this.takeKeyRevocations(out.key_revocations);
-      report.accepted += out.accepted;
-      report.duplicates += out.duplicates;
-      report.status = out.status;
-      report.newLicense ||= !!newFile;
+      await this.send(parsed, batch, report);
       report.updateRequired = report.refusedFile?.code === "update_required";
-      if (usage < MAX_BATCH) return report;
+      if (usage < MAX_BATCH && beats < MAX_HEARTBEATS) return report;
     }
+  }
+
+  /**
+   * send posts rows and applies the answer. When the server refuses the
+   * request as invalid, a row of it is at fault: the rows go again in
+   * halves, so the good ones get through and only a row refused on its
+   * own is set aside, with the server's reason (about log2(n) more
+   * requests per bad row).
+   */
+  async send(parsed, rows, report) {
+    const cursor = this.state.revocations.reduce((m, r) => Math.max(m, r.seq), 0);
+    const body = (rs) => ({
+      token: parsed.compact, device_id: this.o.deviceId, revocation_cursor: cursor,
+      heartbeats: rs.filter((e) => e.kind === "heartbeat").map((e) => ({ at: new Date(e.at).toISOString(), app_version: e.app_version })),
+      usage: rs.filter((e) => e.kind === "usage").map((e) => ({ event_id: e.event_id, feature: e.feature, count: e.count,
+        duration_seconds: e.duration_seconds, at: new Date(e.at).toISOString() })),
+    });
+    const req = body(rows);
+    let out;
+    try {
+      out = await this.post("/api/v1/licensing/sync", req, { replayable: true });
+    } catch (e) {
+      if (!(e instanceof APIError && e.status === 400 && e.code === "invalid_request" && rows.length > 0)) throw e;
+      if (rows.length > 1) {
+        const half = rows.length >> 1;
+        await this.send(parsed, rows.slice(0, half), report);
+        return this.send(parsed, rows.slice(half), report);
+      }
+      // The request without the row: if the server refuses that too, the
+      // fault is the request's, and the row stays queued.
+      await this.post("/api/v1/licensing/sync", body([]), { replayable: true });
+      report.rejected += await this.setAside(rows, `refused by the server: ${e.message.replace(/^license server: 400 invalid_request: /, "")}`);
+      return;
+    }
+    const usage = req.usage.length;
+    if (out.accepted + out.duplicates !== usage) throw new Error(`sync: the server acknowledged ${out.accepted + out.duplicates} of ${usage} events; keeping them queued`);
+    let newFile = null;
+    if (out.license_file) {
+      // A file this app cannot verify (a key it does not embed yet) never
+      // jams it: the rest of the answer applies, the current file stays,
+      // and the report says why (updateRequired: update the app).
+      const v = await verifyLicense(out.license_file, { ...this.trust(), now: Date.parse(out.server_time), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+      if (v.status === Status.INVALID) report.refusedFile = refusedFile(v.reason, "sync: everything was sent and acknowledged, but the newer license file was not installed");
+      else if (v.claims.sub === parsed.claims.sub && v.claims.jti !== parsed.claims.jti) newFile = out.license_file;
+    }
+    const sent = new Set(rows);
+    const serverMs = Date.parse(out.server_time);
+    await this.update((s) => {
+      s.queue = s.queue.filter((e) => !sent.has(e));
+      const known = new Set(s.revocations.map((r) => r.seq));
+      for (const r of out.revocations) if (!known.has(r.seq)) s.revocations.push(r);
+      s.latest_trusted_ms = serverMs; // the server's clock is the trusted one
+      s.last_sync_ms = Math.min(serverMs, this.o.now());
+      if (newFile) s.license_file = newFile;
+    });
+    await this.takeKeyRevocations(out.key_revocations);
+    report.accepted += out.accepted;
+    report.duplicates += out.duplicates;
+    report.status = out.status;
+    report.newLicense ||= !!newFile;
+  }
+
+  /** setAside moves rows from the queue to the rejected list, with why. */
+  async setAside(rows, reason) {
+    const moved = new Set(rows);
+    await this.update((s) => {
+      s.queue = s.queue.filter((e) => !moved.has(e));
+      s.rejected ||= [];
+      for (const e of rows) s.rejected.push({ ...e, reason });
+    });
+    return rows.length;
+  }
+
+  /**
+   * rejected lists the queued rows set aside, oldest first: the server
+   * refused them (or surely would), so they are kept, never retried, and
+   * never counted as pending. Each has kind, at (ms), reason, and for
+   * usage event_id, feature, count and duration_seconds.
+   */
+  rejected() {
+    return (this.state.rejected || []).map((e) => ({ ...e }));
   }
 
   /** validate asks the server whether this device's license is valid now. */

@@ -79,6 +79,8 @@ export interface ClientOptions {
 export interface SyncReport {
   accepted: number;
   duplicates: number;
+  /** Queued rows this sync set aside (refused by the server, or sure to be); see rejected(). */
+  rejected: number;
   status: string;
   newLicense: boolean;
   /** Why a newer license file the server sent was not installed (the current file stays); null when none was refused. */
@@ -88,6 +90,23 @@ export interface SyncReport {
 }
 
 export class APIError extends Error { status: number; code: string; }
+
+/** A queued row set aside: refused by the server (or sure to be), kept, never retried, never pending. */
+export interface RejectedRow {
+  kind: "usage" | "heartbeat";
+  /** When the app recorded it, in ms since the epoch, by its clock. */
+  at: number;
+  /** The server's words, or why it was never sent. */
+  reason: string;
+  event_id?: string;
+  feature?: string;
+  count?: number;
+  duration_seconds?: number;
+  app_version?: string;
+}
+
+/** Why a usage event would be refused (the server's rules, as the Go client holds them), or null. */
+export function checkUsage(feature: string, count: number, durationSeconds: number): string | null;
 
 export class LicenseClient {
   constructor(opts: ClientOptions);
@@ -103,4 +122,5 @@ export class LicenseClient {
   activationRequest(licenseKey: string): string;
   deactivate(): Promise<void>;
   pending(): number;
+  rejected(): RejectedRow[];
 }

@@ -1,2 +1,2 @@
 export { verifyLicense, evaluate, parse, parseJWKS, parseKeyRevocation, unarmor, fingerprintHash, unlocks, Status, InvalidLicenseError, MAX_FILE_SIZE, CLOCK_TOLERANCE_MS, ENDORSEMENT_TYPE, KEY_REVOCATION_TYPE } from "./verify.js";
-export { LicenseClient, APIError } from "./client.js";
+export { LicenseClient, APIError, checkUsage } from "./client.js";

@@ -110,6 +110,48 @@ test("usage recorded offline reaches the server exactly once", async () => {
   assert.equal(crashed.pending(), 0);
 });
 
+test("nothing jams: refused rows are set aside with the server's reason, the rest of their batch goes through", async () => {
+  const sub = await subscription();
+  let now = Date.now();
+  const c = await client("jam", () => now).open();
+  await c.activate(sub.license_key);
+  for (let i = 0; i < 20; i++) await c.recordUsage("export", 1, 0);
+  // A dead battery: the clock reads 1990 while an event is recorded.
+  const real = now;
+  now = Date.UTC(1990, 0, 1);
+  await c.recordUsage("export", 1, 0);
+  now = real;
+  // More heartbeats than one sync may carry.
+  for (let i = 0; i < 1500; i++) c.state.queue.push({ kind: "heartbeat", at: now - i * 1000, app_version: "1.0.0" });
+  // Two rows an older version of the app let in: a feature name and a
+  // fractional count the server refuses.
+  const usage = c.state.queue.filter((e) => e.kind === "usage");
+  usage[3].feature = "Not A Feature";
+  usage[15].count = 1.5;
+  await c.save();
+
+  const rep = await c.sync();
+  assert.equal(rep.accepted, 18, "every good row of the batches went through");
+  assert.equal(rep.rejected, 3);
+  assert.equal(c.pending(), 0, "refused rows are not pending");
+  assert.equal(c.state.queue.length, 0, "the 1,500 heartbeats went, in two syncs");
+  const rejected = c.rejected();
+  assert.equal(rejected.length, 3);
+  const reasons = rejected.map((r) => r.reason).join(" | ");
+  assert.match(reasons, /clock far off/);
+  assert.match(reasons, /refused by the server: .*is not a feature name/);
+  assert.match(reasons, /refused by the server: /);
+  assert.ok(rejected.every((r) => r.kind === "usage" && r.event_id));
+
+  const reopened = await client("jam", () => now).open();
+  assert.equal(reopened.rejected().length, 3, "kept across restarts");
+  const again = await reopened.sync();
+  assert.equal(again.accepted + again.rejected, 0, "nothing left to send or set aside");
+  const r = await fetch(base() + "/api/v1/analytics/overview", { headers: { authorization: `Bearer ${token}` } });
+  const overview = await r.json();
+  assert.ok(overview.usage_per_feature_per_day.length > 0);
+});
+
 test("a suspension arrives by sync and the next offline check says revoked", async () => {
   const sub = await subscription();
   const c = await client("desk").open();
