@@ -3,12 +3,16 @@ package clientlib
 import (
 	"os/exec"
 	"regexp"
+	"syscall"
 )
 
 var machineGUID = regexp.MustCompile(`MachineGuid\s+REG_SZ\s+([0-9A-Fa-f-]+)`)
 
 func machineID() (string, error) {
-	out, err := exec.Command("reg", "query", `HKLM\SOFTWARE\Microsoft\Cryptography`, "/v", "MachineGuid").Output()
+	cmd := exec.Command("reg", "query", `HKLM\SOFTWARE\Microsoft\Cryptography`, "/v", "MachineGuid")
+	// No console window flashes up in a GUI app while reg runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{HideWindow: true, CreationFlags: 0x08000000} // CREATE_NO_WINDOW
+	out, err := cmd.Output()
 	if err != nil {
 		return "", err
 	}

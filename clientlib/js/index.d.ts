@@ -124,3 +124,10 @@ export class LicenseClient {
   pending(): number;
   rejected(): RejectedRow[];
 }
+
+/**
+ * This machine's fingerprint for one app: Windows MachineGuid, macOS IOPlatformUUID or Linux machine-id
+ * (a random id kept in the user's config directory where there is none), salted with appId and hashed:
+ * the same value as the Go client's MachineFingerprint.
+ */
+export function machineFingerprint(appId: string): Promise<string>;
