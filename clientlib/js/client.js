@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { verifyLicense, parse, parseJWKS, evaluate, fingerprintHash, Status, parseKeyRevocation, endorsedKey, revokedByRoot } from "./verify.js";
 import { compactVerify } from "jose";
 import { checkObject } from "./strictjson.js";
+import { EventEmitter } from "node:events";
 
 // The server's limits on one sync (syncserver.MaxUsagePerSync,
 // MaxHeartbeatsPerSync) and on one usage event (MaxUsageCount,
@@ -35,12 +36,31 @@ export function checkUsage(feature, count, durationSeconds) {
 }
 
 export class APIError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfterMs = 0) {
     super(`license server: ${status} ${code}: ${message}`);
     this.status = status;
     this.code = code;
+    /** How long the server asked to wait (Retry-After on 429 and 503), in ms; 0 when it did not say. */
+    this.retryAfterMs = retryAfterMs;
   }
 }
+
+/** retryAfterMs reads a Retry-After header: seconds, or an HTTP date. */
+function retryAfterMs(v, now) {
+  if (!v) return 0;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? 0 : Math.max(0, t - now);
+}
+
+// The background loop's timing: a sync every quarter of the license's
+// check-in period (at most 6 hours, at least a minute), and after a failure
+// a wait that doubles from 30 s to an hour, drawn at random below it (full
+// jitter), so a fleet that lost its server does not come back in step.
+const LOOP_MAX_INTERVAL = 6 * 3600e3;
+const LOOP_MIN_INTERVAL = 60e3;
+const BACKOFF_BASE = 30e3;
+const BACKOFF_MAX = 3600e3;
 
 const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [], rejected: [] });
 
@@ -59,7 +79,7 @@ function refusedFile(reason, context) {
   return e;
 }
 
-export class LicenseClient {
+export class LicenseClient extends EventEmitter {
   /**
    * @param {object} o jwks and/or rootJwks (the vendor's root key set: the
    *   app then accepts every file whose key the root endorsed, through key
@@ -68,6 +88,7 @@ export class LicenseClient {
    *   returning ms)
    */
   constructor(o) {
+    super();
     for (const k of ["statePath", "deviceId", "fingerprint"]) if (!o[k]) throw new Error(`LicenseClient: ${k} is required`);
     if (!o.jwks && !o.rootJwks) throw new Error("LicenseClient: jwks or rootJwks is required");
     this.o = { ...o };
@@ -184,7 +205,7 @@ export class LicenseClient {
     const text = await r.text();
     let json = null;
     try { json = JSON.parse(text); } catch { /* not ours */ }
-    if (!r.ok) throw new APIError(r.status, json?.error?.code || `http_${r.status}`, json?.error?.message || text.slice(0, 200));
+    if (!r.ok) throw new APIError(r.status, json?.error?.code || `http_${r.status}`, json?.error?.message || text.slice(0, 200), retryAfterMs(r.headers.get("retry-after"), Date.now()));
     return json;
   }
 
@@ -440,6 +461,79 @@ export class LicenseClient {
       await this.update((s) => { s.key_revocations.push(...fresh); });
       this.parsed = null; // the next check verifies the file again
     }
+  }
+
+  /**
+   * start runs syncs in the background: one soon after start (at a random
+   * moment within o.firstWithinMs, default 30 s, so a fleet started
+   * together spreads out), then every quarter of the license's check-in
+   * period (o.intervalMs overrides it), and at once when online() is
+   * called. After a failure it waits twice as long each time, from 30 s to
+   * an hour, drawn at random below that (o.backoffBaseMs and
+   * o.backoffMaxMs override them), and never less than a Retry-After the
+   * server sent. It emits "sync" with each report, "syncError" with
+   * { error, retryInMs }, and "status" with the check() result when the
+   * status changes. stop() ends it.
+   */
+  start(o = {}) {
+    if (this.loop) return this;
+    const loop = { o, failures: 0, timer: null, running: null, stopped: false, lastStatus: "" };
+    this.loop = loop;
+    const interval = () => {
+      if (o.intervalMs) return o.intervalMs;
+      const days = (this.state.license_file && parse(this.state.license_file)?.claims?.check_in_days) || 7;
+      return Math.min(LOOP_MAX_INTERVAL, Math.max(LOOP_MIN_INTERVAL, (days * 86400e3) / 4));
+    };
+    const schedule = (ms) => {
+      if (loop.stopped) return;
+      clearTimeout(loop.timer);
+      loop.timer = setTimeout(run, ms);
+      loop.timer.unref?.(); // the loop never keeps the process alive
+    };
+    const run = async () => {
+      if (loop.stopped || loop.running) return;
+      loop.running = (async () => {
+        try {
+          const report = await this.sync();
+          loop.failures = 0;
+          this.emit("sync", report);
+          schedule(interval());
+        } catch (error) {
+          loop.failures++;
+          const cap = Math.min(o.backoffMaxMs ?? BACKOFF_MAX, (o.backoffBaseMs ?? BACKOFF_BASE) * 2 ** Math.min(loop.failures - 1, 20));
+          const retryInMs = Math.max(Math.floor(Math.random() * cap), error instanceof APIError ? error.retryAfterMs : 0);
+          this.emit("syncError", { error, retryInMs });
+          schedule(retryInMs);
+        }
+        try {
+          const r = await this.check();
+          if (r.status !== loop.lastStatus) {
+            loop.lastStatus = r.status;
+            this.emit("status", r);
+          }
+        } catch { /* no license yet */ }
+      })();
+      await loop.running;
+      loop.running = null;
+    };
+    loop.run = run;
+    schedule(Math.floor(Math.random() * (o.firstWithinMs ?? 30e3)));
+    return this;
+  }
+
+  /** online tells the loop the network is back: it syncs now. */
+  online() {
+    if (this.loop && !this.loop.stopped) setImmediate(this.loop.run);
+  }
+
+  /** stop ends the background loop, after a sync under way. */
+  async stop() {
+    const loop = this.loop;
+    if (!loop) return;
+    loop.stopped = true;
+    clearTimeout(loop.timer);
+    this.loop = null;
+    if (loop.running) await loop.running;
   }
 
   /** pending counts queued usage events. */

@@ -89,7 +89,18 @@ export interface SyncReport {
   updateRequired: boolean;
 }
 
-export class APIError extends Error { status: number; code: string; }
+export class APIError extends Error { status: number; code: string; /** Retry-After in ms (429, 503); 0 when not sent. */ retryAfterMs: number; }
+
+export interface LoopOptions {
+  /** The first sync comes at a random moment within this many ms of start() (default 30,000). */
+  firstWithinMs?: number;
+  /** Between syncs; default a quarter of the license's check_in_days, from 1 minute to 6 hours. */
+  intervalMs?: number;
+  /** After a failure the wait doubles from this (default 30,000) ... */
+  backoffBaseMs?: number;
+  /** ... up to this (default 3,600,000), drawn at random below it; never less than the server's Retry-After. */
+  backoffMaxMs?: number;
+}
 
 /** A queued row set aside: refused by the server (or sure to be), kept, never retried, never pending. */
 export interface RejectedRow {
@@ -109,6 +120,19 @@ export interface RejectedRow {
 export function checkUsage(feature: string, count: number, durationSeconds: number): string | null;
 
 export class LicenseClient {
+  /** Background syncs: see LoopOptions. Emits "sync" (SyncReport), "syncError" ({ error, retryInMs }) and "status" (Result, when it changes). */
+  start(opts?: LoopOptions): this;
+  /** The network is back: the loop syncs now. */
+  online(): void;
+  /** Ends the loop, after a sync under way. */
+  stop(): Promise<void>;
+  on(event: "sync", listener: (report: SyncReport) => void): this;
+  on(event: "syncError", listener: (e: { error: Error; retryInMs: number }) => void): this;
+  on(event: "status", listener: (result: Result) => void): this;
+  once(event: "sync", listener: (report: SyncReport) => void): this;
+  once(event: "syncError", listener: (e: { error: Error; retryInMs: number }) => void): this;
+  once(event: "status", listener: (result: Result) => void): this;
+  off(event: string, listener: (...args: any[]) => void): this;
   constructor(opts: ClientOptions);
   open(): Promise<this>;
   check(): Promise<Result>;

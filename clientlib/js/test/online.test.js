@@ -152,6 +152,68 @@ test("nothing jams: refused rows are set aside with the server's reason, the res
   assert.ok(overview.usage_per_feature_per_day.length > 0);
 });
 
+// next resolves with the next event of that name. The loop's timers never
+// keep a process alive (an app's own work does), so the wait holds a timer
+// of its own.
+const next = (emitter, name) => new Promise((resolve) => {
+  const alive = setInterval(() => {}, 1000);
+  emitter.once(name, (v) => { clearInterval(alive); resolve(v); });
+});
+
+test("the background loop syncs, backs off with jitter while the server is away, and comes back when online", async () => {
+  const sub = await subscription();
+  const c = await client("looper").open();
+  await c.activate(sub.license_key);
+  await c.recordUsage("export", 1, 0);
+  const status = next(c, "status");
+  c.start({ firstWithinMs: 1, intervalMs: 60_000, backoffBaseMs: 40, backoffMaxMs: 160 });
+  const rep = await next(c, "sync");
+  assert.equal(rep.accepted, 1, "the first sync sends the queue");
+  assert.equal((await status).status, Status.VALID, "and the status is told");
+
+  await stop(server);
+  server = null;
+  await c.recordUsage("export", 1, 0);
+  c.online();
+  const waits = [];
+  for (let i = 0; i < 5; i++) {
+    const { error, retryInMs } = await next(c, "syncError");
+    assert.ok(error instanceof Error);
+    waits.push(retryInMs);
+  }
+  const caps = [40, 80, 160, 160, 160];
+  waits.forEach((w, i) => assert.ok(w >= 0 && w < caps[i], `wait ${i} (${w} ms) is drawn below ${caps[i]} ms`));
+  assert.equal(c.pending(), 1, "nothing is lost while the server is away");
+
+  server = await start();
+  c.online();
+  const back = await next(c, "sync");
+  assert.equal(back.accepted, 1);
+  assert.equal(c.pending(), 0);
+  await c.stop();
+  assert.equal(c.loop, null);
+});
+
+test("the loop waits at least what Retry-After asks", async () => {
+  const { createServer: createHTTP } = await import("node:http");
+  const busy = createHTTP((req, res) => {
+    res.writeHead(503, { "content-type": "application/json", "retry-after": "7" });
+    res.end('{"error":{"code":"unavailable","message":"busy"}}');
+  });
+  await new Promise((r) => busy.listen(0, "127.0.0.1", r));
+  const sub = await subscription();
+  const c = await client("busy").open();
+  await c.activate(sub.license_key);
+  c.o.serverURL = `http://127.0.0.1:${busy.address().port}`;
+  c.start({ firstWithinMs: 1, backoffBaseMs: 10, backoffMaxMs: 20 });
+  const { error, retryInMs } = await next(c, "syncError");
+  await c.stop();
+  busy.close();
+  assert.equal(error.status, 503);
+  assert.equal(error.retryAfterMs, 7000);
+  assert.ok(retryInMs >= 7000, `waits ${retryInMs} ms, not less than the 7 s asked`);
+});
+
 test("a suspension arrives by sync and the next offline check says revoked", async () => {
   const sub = await subscription();
   const c = await client("desk").open();
