@@ -1,7 +1,9 @@
 // The online helper: activation, sync of a durable usage queue, clock
 // tampering detection, with the same exactly-once rules as the Go client.
 // State lives in one JSON file written atomically (temp file, fsync,
-// rename), so a crash leaves the old state or the new one, never half.
+// rename), so a crash leaves the old state or the new one, never half; the
+// usage queue lives in an append-only journal beside it (queue.js), so
+// recording an event costs one small durable write however long the queue.
 import { randomBytes, randomUUID } from "node:crypto";
 import { open, readFile, rename, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -9,6 +11,12 @@ import { verifyLicense, parse, parseJWKS, evaluate, fingerprintHash, Status, par
 import { compactVerify } from "jose";
 import { checkObject } from "./strictjson.js";
 import { EventEmitter } from "node:events";
+import { QueueJournal } from "./queue.js";
+
+/** The default bound on queued usage events (o.maxQueue overrides it). */
+export const MAX_QUEUE = 100_000;
+/** At most this many heartbeats wait: one more replaces none (presence is presence). */
+const MAX_QUEUED_HEARTBEATS = 10_000;
 
 // The server's limits on one sync (syncserver.MaxUsagePerSync,
 // MaxHeartbeatsPerSync) and on one usage event (MaxUsageCount,
@@ -96,19 +104,67 @@ export class LicenseClient extends EventEmitter {
     this.o.platform ||= `${process.platform}/${process.arch}`;
     this.o.now ||= () => Date.now();
     this.o.serverURL = (o.serverURL || "").replace(/\/+$/, "");
+    this.o.maxQueue ||= MAX_QUEUE;
     this.state = emptyState();
     this.chain = Promise.resolve(); // serialises state writes
+    this.journal = new QueueJournal(`${this.o.statePath}.queue`);
+    this.qchain = Promise.resolve(); // serialises journal writes
+    this.nextN = 1;
+    this.usageQueued = 0;
   }
 
   /** open loads the state file (a missing file is a fresh state). */
   async open() {
+    let legacy = [];
     try {
       const s = JSON.parse(await readFile(this.o.statePath, "utf8"));
-      this.state = { ...emptyState(), ...s };
+      legacy = Array.isArray(s.queue) ? s.queue : [];
+      this.state = { ...emptyState(), ...s, queue: [] };
     } catch (e) {
       if (e.code !== "ENOENT") throw new Error(`license state ${this.o.statePath} is damaged (${e.message}): delete it, then import the license file or activate again`);
     }
+    const { entries, next, torn } = await this.journal.load();
+    this.state.queue = entries;
+    this.nextN = next;
+    this.usageQueued = entries.filter((e) => e.kind === "usage").length;
+    if (legacy.length) {
+      // A state file of an earlier version kept the queue itself: move it
+      // into the journal, then drop it from the state file.
+      for (const e of legacy) this.state.queue.push({ ...e, n: this.nextN++ });
+      this.usageQueued = this.state.queue.filter((e) => e.kind === "usage").length;
+      await this.journal.compact(this.state.queue);
+      await this.save();
+    } else if (torn) {
+      await this.journal.compact(this.state.queue); // no append after a torn line
+    }
     return this;
+  }
+
+  /** enqueue adds an entry to the journal, durably, then to the queue. */
+  enqueue(entry) {
+    const next = this.qchain.then(async () => {
+      const e = { ...entry, n: this.nextN++ };
+      await this.journal.append([{ a: e }]);
+      this.state.queue.push(e);
+      if (e.kind === "usage") this.usageQueued++;
+    });
+    this.qchain = next.catch(() => {});
+    return next;
+  }
+
+  /** dequeue removes entries from the journal, durably, then from the queue. */
+  dequeue(rows) {
+    const next = this.qchain.then(async () => {
+      const gone = new Set(rows);
+      await this.journal.append([{ d: rows.map((e) => e.n) }]);
+      const before = this.state.queue.length;
+      this.state.queue = this.state.queue.filter((e) => !gone.has(e));
+      if (this.state.queue.length !== before) this.usageQueued = this.state.queue.filter((e) => e.kind === "usage").length;
+      // Amortised O(1): rewrite once removed lines outnumber live ones.
+      if (this.journal.lines > 2 * this.state.queue.length + 1000) await this.journal.compact(this.state.queue);
+    });
+    this.qchain = next.catch(() => {});
+    return next;
   }
 
   async save() {
@@ -117,7 +173,7 @@ export class LicenseClient extends EventEmitter {
     const tmp = `${path}.${process.pid}.tmp`;
     const f = await open(tmp, "w", 0o600);
     try {
-      await f.writeFile(JSON.stringify(this.state));
+      await f.writeFile(JSON.stringify({ ...this.state, queue: undefined }));
       await f.sync();
     } finally {
       await f.close();
@@ -233,12 +289,18 @@ export class LicenseClient extends EventEmitter {
     // recorded instead of being set aside at the next sync.
     const why = checkUsage(feature, count, durationSeconds);
     if (why) throw new Error(`recordUsage: ${why}`);
-    await this.update((s) => s.queue.push({ kind: "usage", event_id: randomUUID(), feature, count, duration_seconds: durationSeconds, at: this.o.now() }));
+    if (this.pending() >= this.o.maxQueue) {
+      const e = new Error(`recordUsage: the usage queue is full (${this.o.maxQueue} events not yet sent): the event was not recorded; sync when online to make room`);
+      e.code = "queue_full";
+      throw e;
+    }
+    await this.enqueue({ kind: "usage", event_id: randomUUID(), feature, count, duration_seconds: durationSeconds, at: this.o.now() });
   }
 
   /** heartbeat queues a heartbeat. */
   async heartbeat() {
-    await this.update((s) => s.queue.push({ kind: "heartbeat", at: this.o.now(), app_version: this.o.appVersion }));
+    if (this.state.queue.length - this.pending() >= MAX_QUEUED_HEARTBEATS) return;
+    await this.enqueue({ kind: "heartbeat", at: this.o.now(), app_version: this.o.appVersion });
   }
 
   /**
@@ -317,10 +379,9 @@ export class LicenseClient extends EventEmitter {
       if (v.status === Status.INVALID) report.refusedFile = refusedFile(v.reason, "sync: everything was sent and acknowledged, but the newer license file was not installed");
       else if (v.claims.sub === parsed.claims.sub && v.claims.jti !== parsed.claims.jti) newFile = out.license_file;
     }
-    const sent = new Set(rows);
     const serverMs = Date.parse(out.server_time);
+    await this.dequeue(rows);
     await this.update((s) => {
-      s.queue = s.queue.filter((e) => !sent.has(e));
       const known = new Set(s.revocations.map((r) => r.seq));
       for (const r of out.revocations) if (!known.has(r.seq)) s.revocations.push(r);
       s.latest_trusted_ms = serverMs; // the server's clock is the trusted one
@@ -336,12 +397,13 @@ export class LicenseClient extends EventEmitter {
 
   /** setAside moves rows from the queue to the rejected list, with why. */
   async setAside(rows, reason) {
-    const moved = new Set(rows);
+    // Kept first, then dropped from the queue: a crash between the two
+    // lists a row twice, never loses it.
     await this.update((s) => {
-      s.queue = s.queue.filter((e) => !moved.has(e));
       s.rejected ||= [];
       for (const e of rows) s.rejected.push({ ...e, reason });
     });
+    await this.dequeue(rows);
     return rows.length;
   }
 
@@ -352,7 +414,7 @@ export class LicenseClient extends EventEmitter {
    * usage event_id, feature, count and duration_seconds.
    */
   rejected() {
-    return (this.state.rejected || []).map((e) => ({ ...e }));
+    return (this.state.rejected || []).map(({ n, ...e }) => ({ ...e }));
   }
 
   /** validate asks the server whether this device's license is valid now. */
@@ -538,6 +600,6 @@ export class LicenseClient extends EventEmitter {
 
   /** pending counts queued usage events. */
   pending() {
-    return this.state.queue.filter((e) => e.kind === "usage").length;
+    return this.usageQueued;
   }
 }
