@@ -5,7 +5,7 @@ BIN         := bin
 DATA        ?= ./data
 ADDR        ?= 127.0.0.1:8080
 
-.PHONY: run build test test-js test-short screenshots bench lint fuzz vectors clean
+.PHONY: run build test test-js test-short screenshots bench bench-js lint fuzz vectors clean
 
 ## run: build and start licensed with SQLite under ./data, a fresh key and demo data
 run: build
@@ -41,6 +41,11 @@ screenshots:
 ## bench: the benchmarks (issue and verify beside raw RSA, and more)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-js: the JavaScript package beside the Go client (recordUsage with 100,000 queued, a sync of 1,000 events)
+bench-js:
+	cd clientlib/js && npm ci --no-audit --no-fund --loglevel=error
+	node clientlib/js/bench/compare.mjs
 
 ## fuzz: run each fuzzer for FUZZTIME (default 30s)
 FUZZTIME ?= 30s

@@ -598,6 +598,13 @@ export class LicenseClient extends EventEmitter {
     if (loop.running) await loop.running;
   }
 
+  /** close stops the loop and closes the queue's journal. */
+  async close() {
+    await this.stop();
+    await this.qchain;
+    await this.journal.close();
+  }
+
   /** pending counts queued usage events. */
   pending() {
     return this.usageQueued;

@@ -126,6 +126,8 @@ export class LicenseClient {
   online(): void;
   /** Ends the loop, after a sync under way. */
   stop(): Promise<void>;
+  /** Stops the loop and closes the usage queue's journal. */
+  close(): Promise<void>;
   on(event: "sync", listener: (report: SyncReport) => void): this;
   on(event: "syncError", listener: (e: { error: Error; retryInMs: number }) => void): this;
   on(event: "status", listener: (result: Result) => void): this;

@@ -5,6 +5,12 @@
 // crash. The journal is rewritten with only the live entries (temp file,
 // fsync, rename) once removed lines outnumber them.
 import { open, readFile, rename, mkdir } from "node:fs/promises";
+import { constants } from "node:fs";
+
+// Appends are opened with O_DSYNC where the system has it (Linux, macOS):
+// each write returns once its data is on disk, one system call instead of
+// a write and an fdatasync (each a trip through libuv's thread pool).
+const DSYNC = constants.O_DSYNC ? constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC : 0;
 import { dirname } from "node:path";
 
 export class QueueJournal {
@@ -57,10 +63,11 @@ export class QueueJournal {
   async append(records) {
     if (!this.fh) {
       await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      this.fh = await open(this.path, "a", 0o600);
+      this.fh = await open(this.path, DSYNC || "a", 0o600);
     }
     await this.fh.write(records.map((r) => JSON.stringify(r) + "\n").join(""));
-    await this.fh.sync();
+    // Without O_DSYNC, fdatasync: the data and the file's new size.
+    if (!DSYNC) await this.fh.datasync();
     this.lines += records.length;
   }
 
