@@ -73,6 +73,8 @@ export interface ClientOptions {
   fingerprint: string;
   appVersion?: string;
   platform?: string;
+  /** The most usage events queued before recordUsage rejects with code "queue_full" (default 100,000). */
+  maxQueue?: number;
   now?: () => number;
 }
 

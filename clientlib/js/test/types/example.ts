@@ -1,0 +1,38 @@
+// A typed example of the public API: `tsc --noEmit` must accept it
+// against index.d.ts (test/types.test.js), so the declarations and the
+// code cannot drift apart unnoticed.
+import {
+  LicenseClient, APIError, Status, checkUsage, machineFingerprint, verifyLicense,
+  type Result, type SyncReport, type RejectedRow, type LoopOptions,
+} from "../../index.js";
+
+declare const log: (...args: unknown[]) => void;
+
+async function main(jwks: object): Promise<void> {
+  const fingerprint: string = await machineFingerprint("com.acme.editor");
+  const client = await new LicenseClient({ jwks, statePath: "/tmp/state.json", deviceId: "d1", fingerprint, maxQueue: 1000 }).open();
+  const result: Result = await client.check();
+  if (result.status === Status.VALID && result.claims) log(result.claims.features.join(","));
+  const why: string | null = checkUsage("export", 1, 0);
+  if (!why) await client.recordUsage("export", 1, 2.5);
+  const loop: LoopOptions = { firstWithinMs: 1000, backoffMaxMs: 60_000 };
+  client.on("sync", (r: SyncReport) => log(r.accepted, r.rejected, r.updateRequired));
+  client.on("syncError", ({ error, retryInMs }) => log(error.message, retryInMs));
+  client.on("status", (r: Result) => log(r.status));
+  client.start(loop);
+  client.online();
+  const rows: RejectedRow[] = client.rejected();
+  for (const r of rows) log(r.kind, r.reason, r.at);
+  const n: number = client.pending();
+  try {
+    await client.sync();
+  } catch (e) {
+    if (e instanceof APIError) log(e.status, e.code, e.retryAfterMs);
+  }
+  await client.stop();
+  await client.close();
+  const v = await verifyLicense("-----BEGIN FLOWLYTIX LICENSE-----", { jwks, deviceId: "d1", fingerprint });
+  log(v.daysRemaining, n);
+}
+
+void main;
