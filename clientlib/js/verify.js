@@ -1,7 +1,10 @@
 // Offline verification of Flowlytix license files: the same rules, in the
 // same order, as the Go library (docs/license-format.md). Both run the
 // vectors in testdata/vectors, so they cannot disagree unnoticed.
-import { createHash, timingSafeEqual } from "node:crypto";
+// Renderer-safe: WebCrypto (through jose) and plain JavaScript only, no
+// node: module and no Buffer, so a sandboxed Electron renderer or a browser
+// can verify a file (the shared vectors run it in Node and in Chromium).
+import { b64urlDecode, b64urlEncode, utf8Decode, utf8Encode, sha256Hex, constantTimeEqual } from "./bytes.js";
 import { calculateJwkThumbprint, compactVerify, importJWK } from "jose";
 import { checkObject, JSONShapeError } from "./strictjson.js";
 
@@ -54,8 +57,8 @@ function uintMember(jwk, name) {
   const s = jwk[name];
   if (typeof s !== "string") throw new Error(`no ${name}`);
   if (!/^[A-Za-z0-9_-]*$/.test(s)) throw new Error(`${name} is not canonical unpadded base64url`);
-  const b = Buffer.from(s, "base64url");
-  if (b.toString("base64url") !== s) throw new Error(`${name} is not canonical unpadded base64url`);
+  const b = b64urlDecode(s);
+  if (!b || b64urlEncode(b) !== s) throw new Error(`${name} is not canonical unpadded base64url`);
   if (b.length === 0 || b[0] === 0) throw new Error(`${name} is empty or has leading zero bytes`);
   return b;
 }
@@ -138,8 +141,8 @@ export async function parseJWKS(jwks) {
 
 /** unarmor extracts the JWS compact serialization from a license file. */
 export function unarmor(input) {
-  const text = typeof input === "string" ? input : Buffer.from(input).toString("utf8");
-  if (Buffer.byteLength(text, "utf8") > MAX_FILE_SIZE) throw invalid(`the file is more than the ${MAX_FILE_SIZE} bytes a license file may be`);
+  const text = typeof input === "string" ? input : utf8Decode(input);
+  if (utf8Encode(text).length > MAX_FILE_SIZE) throw invalid(`the file is more than the ${MAX_FILE_SIZE} bytes a license file may be`);
   let t = text.replace(/^\uFEFF/, "").replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, "");
   if (t.startsWith("-----")) {
     if (!t.startsWith(BEGIN)) throw invalid(`the first line is not ${BEGIN}`);
@@ -154,8 +157,8 @@ export function unarmor(input) {
 function segment(name, s) {
   if (s === "") throw invalid(`empty ${name}`);
   if (!/^[A-Za-z0-9_-]+$/.test(s)) throw invalid(`${name} is not unpadded base64url`);
-  const b = Buffer.from(s, "base64url");
-  if (b.toString("base64url") !== s) throw invalid(`${name} is not canonical base64url`);
+  const b = b64urlDecode(s);
+  if (!b || b64urlEncode(b) !== s) throw invalid(`${name} is not canonical base64url`);
   return b;
 }
 
@@ -189,7 +192,7 @@ export function parse(input) {
   const compact = unarmor(input);
   const parts = compact.split(".");
   if (parts.length !== 3) throw invalid(`a JWS compact serialization has 3 segments, this has ${parts.length}`);
-  const headerText = segment("header", parts[0]).toString("utf8");
+  const headerText = utf8Decode(segment("header", parts[0]));
   let members;
   try {
     members = checkObject(headerText);
@@ -204,7 +207,7 @@ export function parse(input) {
   if (header.alg !== "RS256") throw invalid(`alg is "${header.alg}", only RS256 is accepted`);
   if (header.typ !== TYPE) throw invalid(`typ is "${header.typ}", want "${TYPE}"`);
   if (!header.kid) throw invalid("header has no kid");
-  const payloadText = segment("payload", parts[1]).toString("utf8");
+  const payloadText = utf8Decode(segment("payload", parts[1]));
   segment("signature", parts[2]);
   const claims = decodeClaims(payloadText);
   return { header, claims, compact };
@@ -258,7 +261,7 @@ function decodeClaims(text) {
 
 /** fingerprintHash is how a raw fingerprint appears in files and requests. */
 export function fingerprintHash(fingerprint) {
-  return createHash("sha256").update(fingerprint, "utf8").digest("hex");
+  return sha256Hex(fingerprint);
 }
 
 const ms = (t) => (t === undefined || t === null || t === "" ? 0 : t instanceof Date ? t.getTime() : typeof t === "number" ? t : Date.parse(t));
@@ -280,9 +283,7 @@ function revokedState(sub, deviceId, entries) {
 
 function sameDevice(c, deviceId, fingerprint) {
   if (deviceId !== c.device_id || !fingerprint) return false;
-  const got = Buffer.from(fingerprintHash(fingerprint));
-  const want = Buffer.from(c.device_fingerprint_sha256);
-  return got.length === want.length && timingSafeEqual(got, want);
+  return constantTimeEqual(fingerprintHash(fingerprint), String(c.device_fingerprint_sha256));
 }
 
 /**
@@ -366,7 +367,7 @@ async function rootDocument(compact, roots, typ, what) {
   if (parts.length !== 3) throw invalid(`${what}: not a JWS compact serialization`);
   let header;
   try {
-    const headerText = segment(`${what} header`, parts[0]).toString("utf8");
+    const headerText = utf8Decode(segment(`${what} header`, parts[0]));
     for (const [name, m] of checkObject(headerText)) {
       if (!["alg", "kid", "typ"].includes(name) || m.kind !== "string") throw invalid(`${what}: header carries "${name}"`);
     }
