@@ -411,10 +411,14 @@ export class LicenseClient extends EventEmitter {
    * rejected lists the queued rows set aside, oldest first: the server
    * refused them (or surely would), so they are kept, never retried, and
    * never counted as pending. Each has kind, at (ms), reason, and for
-   * usage event_id, feature, count and duration_seconds.
+   * usage eventId, feature, count and durationSeconds (a heartbeat
+   * appVersion).
    */
   rejected() {
-    return (this.state.rejected || []).map(({ n, ...e }) => ({ ...e }));
+    return (this.state.rejected || []).map((e) => ({
+      kind: e.kind, at: e.at, reason: e.reason, eventId: e.event_id, feature: e.feature, count: e.count,
+      durationSeconds: e.duration_seconds, appVersion: e.app_version,
+    }));
   }
 
   /** validate asks the server whether this device's license is valid now. */

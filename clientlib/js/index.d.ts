@@ -111,11 +111,11 @@ export interface RejectedRow {
   at: number;
   /** The server's words, or why it was never sent. */
   reason: string;
-  event_id?: string;
+  eventId?: string;
   feature?: string;
   count?: number;
-  duration_seconds?: number;
-  app_version?: string;
+  durationSeconds?: number;
+  appVersion?: string;
 }
 
 /** Why a usage event would be refused (the server's rules, as the Go client holds them), or null. */

@@ -142,7 +142,7 @@ test("nothing jams: refused rows are set aside with the server's reason, the res
   assert.match(reasons, /clock far off/);
   assert.match(reasons, /refused by the server: .*is not a feature name/);
   assert.match(reasons, /refused by the server: /);
-  assert.ok(rejected.every((r) => r.kind === "usage" && r.event_id));
+  assert.ok(rejected.every((r) => r.kind === "usage" && r.eventId && typeof r.at === "number"));
 
   const reopened = await client("jam", () => now).open();
   assert.equal(reopened.rejected().length, 3, "kept across restarts");
