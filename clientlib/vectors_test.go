@@ -1,6 +1,7 @@
 package clientlib_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -44,6 +45,13 @@ type manifest struct {
 			Claims             json.RawMessage `json:"claims"`
 		} `json:"expect"`
 	} `json:"vectors"`
+	RevocationLists []struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		File        string `json:"file"`
+		Accept      bool   `json:"accept"`
+		Entries     int    `json:"entries"`
+	} `json:"revocation_lists"`
 }
 
 func loadManifest(t *testing.T) (*manifest, *keys.Set) {
@@ -151,6 +159,33 @@ func TestEveryKeySetVectorIsAcceptedOrRefusedAsWritten(t *testing.T) {
 				return
 			}
 			require.Error(t, err, v.Description)
+		})
+	}
+}
+
+// The revocation-list vectors: the JavaScript package runs them too
+// (clientlib/js/test/vectors.test.js), so both import the same lists and
+// refuse the same forgeries.
+func TestEveryRevocationListVectorIsImportedOrRefusedAsWritten(t *testing.T) {
+	m, _ := loadManifest(t)
+	require.Greater(t, len(m.RevocationLists), 10)
+	jwks, err := os.ReadFile(filepath.Join(vectorsDir, m.JWKS))
+	require.NoError(t, err)
+	for _, v := range m.RevocationLists {
+		t.Run(v.Name, func(t *testing.T) {
+			ctx := context.Background()
+			c, err := clientlib.Open(ctx, clientlib.Config{AppID: "com.example.vectors", CachePath: filepath.Join(t.TempDir(), "c.db"), JWKS: jwks, DeviceID: "d1", Fingerprint: "fp"})
+			require.NoError(t, err)
+			defer c.Close()
+			raw, err := os.ReadFile(filepath.Join(vectorsDir, v.File))
+			require.NoError(t, err)
+			n, err := c.ImportRevocations(ctx, raw)
+			if !v.Accept {
+				require.Error(t, err, v.Description)
+				return
+			}
+			require.NoError(t, err, v.Description)
+			assert.Equal(t, v.Entries, n)
 		})
 	}
 }

@@ -41,6 +41,9 @@ type Manifest struct {
 	Vectors  []Vector `json:"vectors"`
 	// KeySets are JWKS documents each verifier must accept or refuse.
 	KeySets []KeySetVector `json:"key_sets"`
+	// RevocationLists are signed revocation lists each client must import
+	// or refuse (verified with JWKS).
+	RevocationLists []RevocationListVector `json:"revocation_lists"`
 }
 
 // KeySetVector is one JWKS and whether a verifier accepts it.
@@ -264,6 +267,9 @@ func run(out, fuzzDir string) error {
 		})
 	}
 	if m.KeySets, err = writeKeySets(out, real); err != nil {
+		return err
+	}
+	if m.RevocationLists, err = writeRevocationLists(out, real, attacker); err != nil {
 		return err
 	}
 	rootVectors, err := writeRootVectors(ctx, out, real, attacker, standardIn)

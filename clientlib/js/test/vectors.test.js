@@ -55,3 +55,26 @@ for (const v of manifest.key_sets) {
     }
   });
 }
+
+// The revocation-list vectors: the Go client runs them too
+// (TestEveryRevocationListVectorIsImportedOrRefusedAsWritten).
+test("the manifest has revocation-list vectors", () => {
+  assert.ok(manifest.revocation_lists.length > 10);
+});
+
+for (const v of manifest.revocation_lists) {
+  test(`revocation list ${v.name}: ${v.description}`, async () => {
+    const { LicenseClient } = await import("../index.js");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const c = await new LicenseClient({ jwks, statePath: join(mkdtempSync(join(tmpdir(), "flx-revvec-")), "s.json"), deviceId: "d1", fingerprint: "fp" }).open();
+    const jws = readFileSync(join(dir, v.file), "utf8");
+    if (v.accept) {
+      assert.equal(await c.importRevocations(jws), v.entries);
+      assert.equal(c.state.revocations.length, v.entries);
+    } else {
+      await assert.rejects(c.importRevocations(jws), /import revocations|signature|JWS/i);
+      assert.equal(c.state.revocations.length, 0, "a refused list changes nothing");
+    }
+  });
+}
