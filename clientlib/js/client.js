@@ -424,7 +424,10 @@ export class LicenseClient extends EventEmitter {
   /** validate asks the server whether this device's license is valid now. */
   async validate() {
     if (!this.state.license_file) throw new Error("no license: activate or import one");
-    return this.post("/api/v1/licensing/validate", { token: parse(this.state.license_file).compact, device_id: this.o.deviceId }, { replayable: true });
+    const v = await this.post("/api/v1/licensing/validate", { token: parse(this.state.license_file).compact, device_id: this.o.deviceId }, { replayable: true });
+    // The server's answer in the package's camelCase.
+    return { valid: v.valid, reason: v.reason || "", subscriptionTier: v.subscription_tier, expiresAt: v.expires_at ?? null,
+      features: v.features || [], daysRemaining: v.days_remaining, inGracePeriod: v.is_in_grace_period };
   }
 
   /**

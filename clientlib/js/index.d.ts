@@ -146,7 +146,8 @@ export class LicenseClient {
   recordUsage(feature: string, count?: number, durationSeconds?: number): Promise<void>;
   heartbeat(): Promise<void>;
   sync(): Promise<SyncReport>;
-  validate(): Promise<{ valid: boolean; reason?: string; subscription_tier: string; expires_at: string | null; features: string[]; days_remaining: number; is_in_grace_period: boolean }>;
+  /** Asks the server whether this device's license is valid now (online). reason is "" when valid. */
+  validate(): Promise<{ valid: boolean; reason: string; subscriptionTier: string; expiresAt: string | null; features: string[]; daysRemaining: number; inGracePeriod: boolean }>;
   activationRequest(licenseKey: string): string;
   deactivate(): Promise<void>;
   pending(): number;

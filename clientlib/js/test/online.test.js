@@ -286,7 +286,9 @@ test("validate online, then deactivate frees the seat", async () => {
   const c = await client("tablet").open();
   await c.activate(sub.license_key);
   const v = await c.validate();
-  assert.equal(v.valid, true);
+  assert.deepEqual({ ...v, expiresAt: typeof v.expiresAt }, { valid: true, reason: "", subscriptionTier: "professional", expiresAt: "string",
+    features: ["export"], daysRemaining: v.daysRemaining, inGracePeriod: false }, "camelCase, as the rest of the package");
+  assert.ok(v.daysRemaining >= 364);
   await c.deactivate();
   assert.equal((await c.check()).status, Status.INVALID, "no license on this machine any more");
   const r = await fetch(`${base()}/api/v1/subscriptions/${sub.id}`, { headers: { authorization: `Bearer ${token}` } });

@@ -29,6 +29,8 @@ async function main(jwks: object): Promise<void> {
   } catch (e) {
     if (e instanceof APIError) log(e.status, e.code, e.retryAfterMs);
   }
+  const online = await client.validate();
+  if (online.valid && !online.inGracePeriod) log(online.subscriptionTier, online.daysRemaining, online.expiresAt);
   await client.stop();
   await client.close();
   const v = await verifyLicense("-----BEGIN FLOWLYTIX LICENSE-----", { jwks, deviceId: "d1", fingerprint });
