@@ -88,6 +88,13 @@ function refusedFile(reason, context) {
 }
 
 export class LicenseClient extends EventEmitter {
+  #chain; // serialises state writes
+  #journal; // the usage queue's journal
+  #qchain; // serialises journal writes
+  #nextN; // the next queue entry's number
+  #usageQueued; // queued usage events, counted
+  #loop = null; // the background loop, when started
+  #parsed = null; // the verified current file, cached by check()
   /**
    * @param {object} o jwks and/or rootJwks (the vendor's root key set: the
    *   app then accepts every file whose key the root endorsed, through key
@@ -106,11 +113,11 @@ export class LicenseClient extends EventEmitter {
     this.o.serverURL = (o.serverURL || "").replace(/\/+$/, "");
     this.o.maxQueue ||= MAX_QUEUE;
     this.state = emptyState();
-    this.chain = Promise.resolve(); // serialises state writes
-    this.journal = new QueueJournal(`${this.o.statePath}.queue`);
-    this.qchain = Promise.resolve(); // serialises journal writes
-    this.nextN = 1;
-    this.usageQueued = 0;
+    this.#chain = Promise.resolve(); // serialises state writes
+    this.#journal = new QueueJournal(`${this.o.statePath}.queue`);
+    this.#qchain = Promise.resolve(); // serialises journal writes
+    this.#nextN = 1;
+    this.#usageQueued = 0;
   }
 
   /** open loads the state file (a missing file is a fresh state). */
@@ -123,47 +130,47 @@ export class LicenseClient extends EventEmitter {
     } catch (e) {
       if (e.code !== "ENOENT") throw new Error(`license state ${this.o.statePath} is damaged (${e.message}): delete it, then import the license file or activate again`);
     }
-    const { entries, next, torn } = await this.journal.load();
+    const { entries, next, torn } = await this.#journal.load();
     this.state.queue = entries;
-    this.nextN = next;
-    this.usageQueued = entries.filter((e) => e.kind === "usage").length;
+    this.#nextN = next;
+    this.#usageQueued = entries.filter((e) => e.kind === "usage").length;
     if (legacy.length) {
       // A state file of an earlier version kept the queue itself: move it
       // into the journal, then drop it from the state file.
-      for (const e of legacy) this.state.queue.push({ ...e, n: this.nextN++ });
-      this.usageQueued = this.state.queue.filter((e) => e.kind === "usage").length;
-      await this.journal.compact(this.state.queue);
+      for (const e of legacy) this.state.queue.push({ ...e, n: this.#nextN++ });
+      this.#usageQueued = this.state.queue.filter((e) => e.kind === "usage").length;
+      await this.#journal.compact(this.state.queue);
       await this.save();
     } else if (torn) {
-      await this.journal.compact(this.state.queue); // no append after a torn line
+      await this.#journal.compact(this.state.queue); // no append after a torn line
     }
     return this;
   }
 
   /** enqueue adds an entry to the journal, durably, then to the queue. */
-  enqueue(entry) {
-    const next = this.qchain.then(async () => {
-      const e = { ...entry, n: this.nextN++ };
-      await this.journal.append([{ a: e }]);
+  #enqueue(entry) {
+    const next = this.#qchain.then(async () => {
+      const e = { ...entry, n: this.#nextN++ };
+      await this.#journal.append([{ a: e }]);
       this.state.queue.push(e);
-      if (e.kind === "usage") this.usageQueued++;
+      if (e.kind === "usage") this.#usageQueued++;
     });
-    this.qchain = next.catch(() => {});
+    this.#qchain = next.catch(() => {});
     return next;
   }
 
   /** dequeue removes entries from the journal, durably, then from the queue. */
   dequeue(rows) {
-    const next = this.qchain.then(async () => {
+    const next = this.#qchain.then(async () => {
       const gone = new Set(rows);
-      await this.journal.append([{ d: rows.map((e) => e.n) }]);
+      await this.#journal.append([{ d: rows.map((e) => e.n) }]);
       const before = this.state.queue.length;
       this.state.queue = this.state.queue.filter((e) => !gone.has(e));
-      if (this.state.queue.length !== before) this.usageQueued = this.state.queue.filter((e) => e.kind === "usage").length;
+      if (this.state.queue.length !== before) this.#usageQueued = this.state.queue.filter((e) => e.kind === "usage").length;
       // Amortised O(1): rewrite once removed lines outnumber live ones.
-      if (this.journal.lines > 2 * this.state.queue.length + 1000) await this.journal.compact(this.state.queue);
+      if (this.#journal.lines > 2 * this.state.queue.length + 1000) await this.#journal.compact(this.state.queue);
     });
-    this.qchain = next.catch(() => {});
+    this.#qchain = next.catch(() => {});
     return next;
   }
 
@@ -187,22 +194,22 @@ export class LicenseClient extends EventEmitter {
   }
 
   update(fn) {
-    const next = this.chain.then(async () => {
+    const next = this.#chain.then(async () => {
       fn(this.state);
       await this.save();
     });
-    this.chain = next.catch(() => {});
+    this.#chain = next.catch(() => {});
     return next;
   }
 
-  opts(now) {
+  #opts(now) {
     const s = this.state;
-    return { ...this.trust(), now, deviceId: this.o.deviceId, fingerprint: this.o.fingerprint,
+    return { ...this.#trust(), now, deviceId: this.o.deviceId, fingerprint: this.o.fingerprint,
       state: { latestTrustedTime: s.latest_trusted_ms, lastSync: s.last_sync_ms, revocations: s.revocations } };
   }
 
   /** trust is what files are verified with: the embedded keys, the root. */
-  trust() {
+  #trust() {
     return { jwks: this.o.jwks, rootJwks: this.o.rootJwks, keyRevocations: this.state.key_revocations };
   }
 
@@ -215,12 +222,12 @@ export class LicenseClient extends EventEmitter {
     const now = this.o.now();
     if (!this.state.license_file) return { status: Status.INVALID, reason: "no license: activate or import one", claims: null };
     let res;
-    if (this.parsed && this.parsed.file === this.state.license_file) {
-      res = evaluate(this.parsed.claims, this.opts(now)); // verified already
-      res.token = this.parsed.token;
+    if (this.#parsed && this.#parsed.file === this.state.license_file) {
+      res = evaluate(this.#parsed.claims, this.#opts(now)); // verified already
+      res.token = this.#parsed.token;
     } else {
-      res = await verifyLicense(this.state.license_file, this.opts(now));
-      if (res.status !== Status.INVALID) this.parsed = { file: this.state.license_file, claims: res.claims, token: res.token };
+      res = await verifyLicense(this.state.license_file, this.#opts(now));
+      if (res.status !== Status.INVALID) this.#parsed = { file: this.state.license_file, claims: res.claims, token: res.token };
     }
     if (res.status !== Status.CLOCK_TAMPERED && now > this.state.latest_trusted_ms + 60_000) {
       await this.update((s) => { s.latest_trusted_ms = Math.max(s.latest_trusted_ms, now); });
@@ -230,7 +237,7 @@ export class LicenseClient extends EventEmitter {
 
   /** importLicense installs a license file (air-gapped customers). */
   async importLicense(text) {
-    const res = await verifyLicense(text, { ...this.trust(), now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+    const res = await verifyLicense(text, { ...this.#trust(), now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
     if (res.status === Status.INVALID) throw new Error(res.reason);
     if (res.status === Status.DEVICE_MISMATCH) throw new Error(`import license: the file is bound to device ${res.claims.device_id}`);
     await this.update((s) => {
@@ -269,7 +276,7 @@ export class LicenseClient extends EventEmitter {
   async activate(licenseKey) {
     const out = await this.post("/api/v1/licensing/activate", { license_key: licenseKey, device_fingerprint: this.o.fingerprint,
       device_info: { device_id: this.o.deviceId, platform: this.o.platform, app_version: this.o.appVersion } }, { replayable: true });
-    const v = await verifyLicense(out.license_file, { ...this.trust(), now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+    const v = await verifyLicense(out.license_file, { ...this.#trust(), now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
     if (v.status === Status.INVALID) {
       // The seat was taken for a file this app cannot use: give it back.
       let given = "the seat was given back";
@@ -294,13 +301,13 @@ export class LicenseClient extends EventEmitter {
       e.code = "queue_full";
       throw e;
     }
-    await this.enqueue({ kind: "usage", event_id: randomUUID(), feature, count, duration_seconds: durationSeconds, at: this.o.now() });
+    await this.#enqueue({ kind: "usage", event_id: randomUUID(), feature, count, duration_seconds: durationSeconds, at: this.o.now() });
   }
 
   /** heartbeat queues a heartbeat. */
   async heartbeat() {
     if (this.state.queue.length - this.pending() >= MAX_QUEUED_HEARTBEATS) return;
-    await this.enqueue({ kind: "heartbeat", at: this.o.now(), app_version: this.o.appVersion });
+    await this.#enqueue({ kind: "heartbeat", at: this.o.now(), app_version: this.o.appVersion });
   }
 
   /**
@@ -317,7 +324,7 @@ export class LicenseClient extends EventEmitter {
       // they were recorded) are set aside before sending, never retried.
       const now = this.o.now();
       const far = (e) => !(e.at >= Date.UTC(2000, 0, 1) && e.at <= now + 23 * 3600e3);
-      if (this.state.queue.some(far)) report.rejected += await this.setAside(this.state.queue.filter(far), "recorded with the clock far off");
+      if (this.state.queue.some(far)) report.rejected += await this.#setAside(this.state.queue.filter(far), "recorded with the clock far off");
       const batch = [];
       let usage = 0, beats = 0;
       for (const e of this.state.queue) {
@@ -330,7 +337,7 @@ export class LicenseClient extends EventEmitter {
         }
         batch.push(e);
       }
-      await this.send(parsed, batch, report);
+      await this.#send(parsed, batch, report);
       report.updateRequired = report.refusedFile?.code === "update_required";
       if (usage < MAX_BATCH && beats < MAX_HEARTBEATS) return report;
     }
@@ -343,7 +350,7 @@ export class LicenseClient extends EventEmitter {
    * own is set aside, with the server's reason (about log2(n) more
    * requests per bad row).
    */
-  async send(parsed, rows, report) {
+  async #send(parsed, rows, report) {
     const cursor = this.state.revocations.reduce((m, r) => Math.max(m, r.seq), 0);
     const body = (rs) => ({
       token: parsed.compact, device_id: this.o.deviceId, revocation_cursor: cursor,
@@ -359,13 +366,13 @@ export class LicenseClient extends EventEmitter {
       if (!(e instanceof APIError && e.status === 400 && e.code === "invalid_request" && rows.length > 0)) throw e;
       if (rows.length > 1) {
         const half = rows.length >> 1;
-        await this.send(parsed, rows.slice(0, half), report);
-        return this.send(parsed, rows.slice(half), report);
+        await this.#send(parsed, rows.slice(0, half), report);
+        return this.#send(parsed, rows.slice(half), report);
       }
       // The request without the row: if the server refuses that too, the
       // fault is the request's, and the row stays queued.
       await this.post("/api/v1/licensing/sync", body([]), { replayable: true });
-      report.rejected += await this.setAside(rows, `refused by the server: ${e.message.replace(/^license server: 400 invalid_request: /, "")}`);
+      report.rejected += await this.#setAside(rows, `refused by the server: ${e.message.replace(/^license server: 400 invalid_request: /, "")}`);
       return;
     }
     const usage = req.usage.length;
@@ -375,7 +382,7 @@ export class LicenseClient extends EventEmitter {
       // A file this app cannot verify (a key it does not embed yet) never
       // jams it: the rest of the answer applies, the current file stays,
       // and the report says why (updateRequired: update the app).
-      const v = await verifyLicense(out.license_file, { ...this.trust(), now: Date.parse(out.server_time), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+      const v = await verifyLicense(out.license_file, { ...this.#trust(), now: Date.parse(out.server_time), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
       if (v.status === Status.INVALID) report.refusedFile = refusedFile(v.reason, "sync: everything was sent and acknowledged, but the newer license file was not installed");
       else if (v.claims.sub === parsed.claims.sub && v.claims.jti !== parsed.claims.jti) newFile = out.license_file;
     }
@@ -388,7 +395,7 @@ export class LicenseClient extends EventEmitter {
       s.last_sync_ms = Math.min(serverMs, this.o.now());
       if (newFile) s.license_file = newFile;
     });
-    await this.takeKeyRevocations(out.key_revocations);
+    await this.#takeKeyRevocations(out.key_revocations);
     report.accepted += out.accepted;
     report.duplicates += out.duplicates;
     report.status = out.status;
@@ -396,7 +403,7 @@ export class LicenseClient extends EventEmitter {
   }
 
   /** setAside moves rows from the queue to the rejected list, with why. */
-  async setAside(rows, reason) {
+  async #setAside(rows, reason) {
     // Kept first, then dropped from the queue: a crash between the two
     // lists a row twice, never loses it.
     await this.update((s) => {
@@ -450,7 +457,7 @@ export class LicenseClient extends EventEmitter {
     const parsed = parse(this.state.license_file);
     await this.post("/api/v1/licensing/deactivate", { token: parsed.compact, device_id: this.o.deviceId });
     await this.update((s) => { s.license_file = ""; });
-    this.parsed = null;
+    this.#parsed = null;
   }
 
   /** importRevocations applies a signed revocation list carried in by hand. */
@@ -483,7 +490,7 @@ export class LicenseClient extends EventEmitter {
       } catch {
         throw new Error("import revocations: not a revocation list");
       }
-      await this.takeKeyRevocations(unverified.key_revocations);
+      await this.#takeKeyRevocations(unverified.key_revocations);
       try {
         const got = await endorsedKey(unverified.key_endorsement, this.o.rootJwks);
         if (got.e.kid !== header.kid) throw new Error("the endorsement is for another key");
@@ -507,7 +514,7 @@ export class LicenseClient extends EventEmitter {
       const known = new Set(s.revocations.map((r) => r.seq));
       for (const r of list.revocations) if (!known.has(r.seq)) s.revocations.push(r);
     });
-    await this.takeKeyRevocations(list.key_revocations);
+    await this.#takeKeyRevocations(list.key_revocations);
     return list.revocations.length;
   }
 
@@ -516,7 +523,7 @@ export class LicenseClient extends EventEmitter {
    * (only those a pinned root signed): files of those keys are refused
    * from then on.
    */
-  async takeKeyRevocations(statements) {
+  async #takeKeyRevocations(statements) {
     if (!this.o.rootJwks || !Array.isArray(statements)) return;
     const fresh = [];
     for (const stmt of statements) {
@@ -528,7 +535,7 @@ export class LicenseClient extends EventEmitter {
     }
     if (fresh.length) {
       await this.update((s) => { s.key_revocations.push(...fresh); });
-      this.parsed = null; // the next check verifies the file again
+      this.#parsed = null; // the next check verifies the file again
     }
   }
 
@@ -545,9 +552,9 @@ export class LicenseClient extends EventEmitter {
    * status changes. stop() ends it.
    */
   start(o = {}) {
-    if (this.loop) return this;
+    if (this.#loop) return this;
     const loop = { o, failures: 0, timer: null, running: null, stopped: false, lastStatus: "" };
-    this.loop = loop;
+    this.#loop = loop;
     const interval = () => {
       if (o.intervalMs) return o.intervalMs;
       const days = (this.state.license_file && parse(this.state.license_file)?.claims?.check_in_days) || 7;
@@ -592,28 +599,28 @@ export class LicenseClient extends EventEmitter {
 
   /** online tells the loop the network is back: it syncs now. */
   online() {
-    if (this.loop && !this.loop.stopped) setImmediate(this.loop.run);
+    if (this.#loop && !this.#loop.stopped) setImmediate(this.#loop.run);
   }
 
   /** stop ends the background loop, after a sync under way. */
   async stop() {
-    const loop = this.loop;
+    const loop = this.#loop;
     if (!loop) return;
     loop.stopped = true;
     clearTimeout(loop.timer);
-    this.loop = null;
+    this.#loop = null;
     if (loop.running) await loop.running;
   }
 
   /** close stops the loop and closes the queue's journal. */
   async close() {
     await this.stop();
-    await this.qchain;
-    await this.journal.close();
+    await this.#qchain;
+    await this.#journal.close();
   }
 
   /** pending counts queued usage events. */
   pending() {
-    return this.usageQueued;
+    return this.#usageQueued;
   }
 }
