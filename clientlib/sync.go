@@ -243,11 +243,11 @@ func (c *Client) send(ctx context.Context, rep *SyncReport, tok *license.Token, 
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Code == "invalid_request" && len(ids) > 0 {
 		if len(rows) == 1 {
-			// The request without the row: if the server refuses that too,
-			// the fault is the request's, and the row stays queued.
-			empty, _ := newSyncRequest(tok.Compact, c.cfg.DeviceID, cursor, nil)
-			var probe syncResponse
-			if perr := c.post(ctx, "/api/v1/licensing/sync", true, empty, &probe); perr != nil {
+			// The request without the row, sent and applied as any sync (its
+			// answer may carry a file the server signed for this device): if
+			// the server refuses that too, the fault is the request's, and
+			// the row stays queued.
+			if perr := c.send(ctx, rep, tok, nil); perr != nil {
 				return fmt.Errorf("sync: %w", err)
 			}
 			if rerr := c.reject(ctx, "id = ?", []any{rows[0].id}, "refused by the server: "+ae.Message); rerr != nil {

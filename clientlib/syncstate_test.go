@@ -168,3 +168,32 @@ func TestARefusedRowNeverTakesItsBatchWithIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, rep.Sent+rep.Rejected, "nothing left to send or set aside")
 }
+
+// TestTheProbeOfARefusedRowIsASyncLikeAnyOther: isolating a refused row
+// sends a sync without it; the server may sign a new file for that sync
+// (a renewal), and the client installs it rather than lose it.
+func TestTheProbeOfARefusedRowIsASyncLikeAnyOther(t *testing.T) {
+	ctx := context.Background()
+	l := startLicensed(t)
+	sub := l.subscription(nil)
+	path := filepath.Join(t.TempDir(), "c.db")
+	c := openClient(t, l, path, "pc", nil)
+	_, err := c.Activate(ctx, sub.LicenseKey)
+	require.NoError(t, err)
+	require.NoError(t, c.RecordUsage(ctx, "export", 1, 0))
+	require.NoError(t, c.Close())
+	db := rawDB(t, path)
+	_, err = db.Exec(`UPDATE queue SET feature = 'Not A Feature' WHERE kind = 'usage'`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	renewed := sub.ExpiresAt.AddDate(1, 0, 0)
+	_, err = l.svc.Renew(ctx, "test", sub.ID, renewed)
+	require.NoError(t, err)
+
+	c = openClient(t, l, path, "pc", nil)
+	rep, err := c.Sync(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Rejected)
+	assert.True(t, rep.NewLicense, "the renewal the probe brought is installed")
+	assert.Equal(t, renewed.Unix(), c.Check().Claims.ExpiresAt.Unix())
+}

@@ -369,9 +369,11 @@ export class LicenseClient extends EventEmitter {
         await this.#send(parsed, rows.slice(0, half), report);
         return this.#send(parsed, rows.slice(half), report);
       }
-      // The request without the row: if the server refuses that too, the
-      // fault is the request's, and the row stays queued.
-      await this.post("/api/v1/licensing/sync", body([]), { replayable: true });
+      // The request without the row, sent and applied as any sync (its
+      // answer may carry a file the server signed for this device): if the
+      // server refuses that too, the fault is the request's, and the row
+      // stays queued.
+      await this.#send(parsed, [], report);
       report.rejected += await this.#setAside(rows, `refused by the server: ${e.message.replace(/^license server: 400 invalid_request: /, "")}`);
       return;
     }
