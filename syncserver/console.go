@@ -47,7 +47,7 @@ func (s *Service) Search(ctx context.Context, q string) (*SearchResult, error) {
 	}
 	p := Page{PageSize: searchLimit, NoCount: true}
 	var err error
-	if _, isKey := license.LicenseKeyPrefix(q); isKey || isUUID(q) {
+	if _, isKey := license.LicenseKeyPrefix(q); isKey || IsUUID(q) {
 		if out.Subscriptions, _, err = s.ListSubscriptions(ctx, SubscriptionFilter{Query: q, Page: p}); err != nil {
 			return nil, err
 		}
@@ -58,7 +58,7 @@ func (s *Service) Search(ctx context.Context, q string) (*SearchResult, error) {
 		if out.Customers, _, err = s.ListCustomers(ctx, CustomerFilter{Query: q, Prefix: true, Page: p}); err != nil {
 			return nil, err
 		}
-		if len(out.Customers) > 0 && !isUUID(q) {
+		if len(out.Customers) > 0 && !IsUUID(q) {
 			ids := make([]string, len(out.Customers))
 			for i, c := range out.Customers {
 				ids[i] = c.ID
@@ -281,7 +281,7 @@ func (s *Service) ExportAudit(ctx context.Context, f AuditFilter, fn func(*Audit
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "to", Message: "the end of the date range must be after its start"}
 	}
-	f.Page = Page{PageSize: MaxPageSize}
+	f.Page = Page{PageSize: MaxPageSize, NoCount: true} // a walk needs no total
 	for {
 		list, _, err := s.store.ListAudit(ctx, f)
 		if err != nil {

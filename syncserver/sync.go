@@ -53,7 +53,10 @@ func sane(t, now time.Time) bool {
 	return t.Year() >= 2000 && t.Before(now.Add(24*time.Hour))
 }
 
-func isUUID(s string) bool {
+// IsUUID reports whether s has the form of a UUID: the event ids apps
+// make, and the ids of the store's records (a search looks those up by key
+// instead of scanning text).
+func IsUUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}
@@ -206,7 +209,7 @@ func (in *SyncInput) validate(now time.Time) error {
 		}
 	}
 	for i, e := range in.Usage {
-		if !isUUID(e.EventID) {
+		if !IsUUID(e.EventID) {
 			return invalidf("usage[%d].event_id must be a UUID", i)
 		}
 		if !license.ValidFeatureName(e.Feature) {

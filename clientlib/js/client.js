@@ -164,9 +164,9 @@ export class LicenseClient extends EventEmitter {
     const next = this.#qchain.then(async () => {
       const gone = new Set(rows);
       await this.#journal.append([{ d: rows.map((e) => e.n) }]);
-      const before = this.state.queue.length;
-      this.state.queue = this.state.queue.filter((e) => !gone.has(e));
-      if (this.state.queue.length !== before) this.#usageQueued = this.state.queue.filter((e) => e.kind === "usage").length;
+      const kept = this.state.queue.filter((e) => !gone.has(e));
+      for (const e of this.state.queue) if (gone.has(e) && e.kind === "usage") this.#usageQueued--;
+      this.state.queue = kept;
       // Amortised O(1): rewrite once removed lines outnumber live ones.
       if (this.#journal.lines > 2 * this.state.queue.length + 1000) await this.#journal.compact(this.state.queue);
     });

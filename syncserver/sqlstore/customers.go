@@ -60,25 +60,6 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (*syncserver.Custome
 	return &c, nil
 }
 
-// isID reports whether q has the form of the ids the store makes (a UUID),
-// which a search then looks up by key instead of scanning text.
-func isID(q string) bool {
-	if len(q) != 36 {
-		return false
-	}
-	for i, c := range q {
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'):
-			return false
-		}
-	}
-	return true
-}
-
 // GetCustomerByEmail finds a customer by email (stored in lower case).
 func (s *Store) GetCustomerByEmail(ctx context.Context, email string) (*syncserver.Customer, error) {
 	var c syncserver.Customer
@@ -121,7 +102,7 @@ func (s *Store) EachCustomer(ctx context.Context, f syncserver.CustomerFilter, f
 
 func (s *Store) customerWhere(f syncserver.CustomerFilter) where {
 	w := where{}
-	if q := strings.TrimSpace(f.Query); isID(q) {
+	if q := strings.TrimSpace(f.Query); syncserver.IsUUID(q) {
 		w.add("id = $#", q)
 	} else if q != "" && f.Prefix {
 		p := s.prefixPattern(strings.ToLower(q))

@@ -216,7 +216,7 @@ func (s *Store) subscriptionQuery(f syncserver.SubscriptionFilter) (string, wher
 			w.add("s.license_key "+s.d.PrefixOp+" $#", prefix+s.d.PrefixWildcard)
 		} else {
 			q := strings.TrimSpace(f.Query)
-			if isID(q) {
+			if syncserver.IsUUID(q) {
 				// A subscription's or its customer's id: two index probes.
 				w.add("(s.id = $# OR s.customer_id = $#)", q, q)
 			} else {
