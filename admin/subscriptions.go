@@ -45,21 +45,28 @@ func (a *Console) subscriptionsPage(r *http.Request, list []syncserver.Subscript
 }
 
 // customerNames maps the customer ids of a list to what the list shows of
-// each (company, else email).
+// each (company, else email), in one read; an id it cannot name stays an id.
 func (a *Console) customerNames(r *http.Request, list []syncserver.Subscription) map[string]string {
 	out := map[string]string{}
+	var ids []string
 	for _, s := range list {
-		if _, ok := out[s.CustomerID]; ok {
-			continue
-		}
-		c, err := a.svc.GetCustomer(r.Context(), s.CustomerID)
-		if err != nil {
+		if _, ok := out[s.CustomerID]; !ok {
 			out[s.CustomerID] = s.CustomerID
-			continue
+			ids = append(ids, s.CustomerID)
 		}
-		out[s.CustomerID] = c.Email
+	}
+	if len(ids) == 0 {
+		return out
+	}
+	found, _, err := a.svc.ListCustomers(r.Context(), syncserver.CustomerFilter{IDs: ids, Page: syncserver.Page{PageSize: syncserver.MaxPageSize, NoCount: true}})
+	if err != nil {
+		a.log.WarnContext(r.Context(), "name the customers of a list", "err", err)
+		return out
+	}
+	for _, c := range found {
+		out[c.ID] = c.Email
 		if c.CompanyName != "" {
-			out[s.CustomerID] = c.CompanyName
+			out[c.ID] = c.CompanyName
 		}
 	}
 	return out

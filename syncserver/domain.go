@@ -294,7 +294,8 @@ func (p Page) Offset() int { p = p.Normalize(); return (p.Page - 1) * p.PageSize
 
 // CustomerFilter selects customers.
 type CustomerFilter struct {
-	Query string // matched against email, company and names
+	Query string   // matched against email, company and names
+	IDs   []string // only these (the customers a page of a list names)
 	// Prefix matches Query against the start of the email or the company
 	// name, through their indexes, instead of anywhere in the email,
 	// company or names (a scan): the header's search over every record.

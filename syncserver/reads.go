@@ -28,6 +28,9 @@ func (s *Service) ListCustomers(ctx context.Context, f CustomerFilter) ([]Custom
 	if err := oneOf("status", f.Status, CustomerStatuses...); err != nil {
 		return nil, 0, err
 	}
+	if len(f.IDs) > MaxPageSize {
+		return nil, 0, invalidf("at most %d customers at once", MaxPageSize)
+	}
 	return s.store.ListCustomers(ctx, f)
 }
 

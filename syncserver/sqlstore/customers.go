@@ -113,5 +113,12 @@ func (s *Store) customerWhere(f syncserver.CustomerFilter) where {
 	if f.Status != "" {
 		w.add("status = $#", f.Status)
 	}
+	if len(f.IDs) > 0 {
+		in := make([]string, len(f.IDs))
+		for i, id := range f.IDs {
+			in[i] = w.next(id)
+		}
+		w.conds = append(w.conds, "id IN ("+strings.Join(in, ", ")+")")
+	}
 	return w
 }

@@ -125,6 +125,10 @@ func testSearch(t *testing.T, s syncserver.Store) {
 		require.NoError(t, err)
 		assert.Empty(t, list, "%q: wildcards are literal, matches are prefixes, hashes whole", q)
 	}
+	named, total, err := s.ListCustomers(ctx, syncserver.CustomerFilter{IDs: []string{a.CustomerID, b.CustomerID}})
+	require.NoError(t, err)
+	assert.Equal(t, 2, total)
+	assert.ElementsMatch(t, []string{a.CustomerID, b.CustomerID}, ids(named, func(c syncserver.Customer) string { return c.ID }), "customers by id, in one read")
 	got, err := s.GetCustomerByEmail(ctx, "  "+strings.ToUpper(mustCustomer(t, s, a).Email))
 	require.NoError(t, err)
 	assert.Equal(t, a.CustomerID, got.ID)
