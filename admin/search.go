@@ -14,7 +14,7 @@ import (
 func (a *Console) search(w http.ResponseWriter, r *http.Request) {
 	q := strings.TrimSpace(r.PostFormValue("q"))
 	if q == "" {
-		a.render(w, r, "search", page{Title: "Search", Data: map[string]any{}, Error: "Type something to search for: a license key, an email, a company, a device id or host name."})
+		a.render(w, r, "search", page{Title: "Search", Data: map[string]any{}, Error: "Type something to search for: the start of a license key, an email, a company name, a device id or a host name."})
 		return
 	}
 	res, err := a.svc.Search(r.Context(), q)
