@@ -218,6 +218,9 @@ func consoleFlow(t *testing.T, s *site, w width) {
 		require.NoError(t, err)
 	}
 	visit(t, ctx, s.url+"/admin/subscriptions/"+subID)
+	submit(t, ctx, map[string]string{`#terms-max_devices`: "0"}, `#terms-max_devices`)
+	assert.Equal(t, "Seats must be between 1 and 1,000,000.", text(t, ctx, `#terms-max_devices-error`))
+	assert.False(t, exists(t, ctx, `#allow-below-active`), "bad input offers no override")
 	submit(t, ctx, map[string]string{`#terms-max_devices`: "1"}, `#terms-max_devices`)
 	assert.Contains(t, text(t, ctx, `#terms-max_devices-error`), "2 devices hold seats")
 	check(t, ctx, w, "seats below the devices")

@@ -35,6 +35,13 @@ type form struct {
 	Values url.Values
 	Field  string // the input at fault; "" for the form as a whole
 	Error  string // in plain words
+	Kind   syncserver.Kind
+}
+
+// Conflict reports a refusal of field of form id that the state of the
+// record caused (a confirmation can override it), not bad input.
+func (f *form) Conflict(id, field string) bool {
+	return f.On(id) && f.Field == field && f.Kind == syncserver.KindConflict
 }
 
 // On reports whether the refusal is of form id. A nil form is of none.
@@ -147,7 +154,7 @@ func (a *Console) refuse(w http.ResponseWriter, r *http.Request, err error, form
 		a.failed(w, r, err)
 		return
 	}
-	f := &form{ID: formID, Values: r.PostForm, Field: de.Field, Error: plain(de)}
+	f := &form{ID: formID, Values: r.PostForm, Field: de.Field, Error: plain(de), Kind: de.Kind}
 	name, p, verr := show(r, f)
 	if verr != nil {
 		a.failed(w, r, verr)
