@@ -88,6 +88,8 @@ function refusedFile(reason, context) {
 }
 
 export class LicenseClient extends EventEmitter {
+  #o; // the options, with defaults
+  #state; // the state file's contents, and the queue
   #chain; // serialises state writes
   #journal; // the usage queue's journal
   #qchain; // serialises journal writes
@@ -106,15 +108,15 @@ export class LicenseClient extends EventEmitter {
     super();
     for (const k of ["statePath", "deviceId", "fingerprint"]) if (!o[k]) throw new Error(`LicenseClient: ${k} is required`);
     if (!o.jwks && !o.rootJwks) throw new Error("LicenseClient: jwks or rootJwks is required");
-    this.o = { ...o };
-    this.o.appVersion ||= "unknown";
-    this.o.platform ||= `${process.platform}/${process.arch}`;
-    this.o.now ||= () => Date.now();
-    this.o.serverURL = (o.serverURL || "").replace(/\/+$/, "");
-    this.o.maxQueue ||= MAX_QUEUE;
-    this.state = emptyState();
+    this.#o = { ...o };
+    this.#o.appVersion ||= "unknown";
+    this.#o.platform ||= `${process.platform}/${process.arch}`;
+    this.#o.now ||= () => Date.now();
+    this.#o.serverURL = (o.serverURL || "").replace(/\/+$/, "");
+    this.#o.maxQueue ||= MAX_QUEUE;
+    this.#state = emptyState();
     this.#chain = Promise.resolve(); // serialises state writes
-    this.#journal = new QueueJournal(`${this.o.statePath}.queue`);
+    this.#journal = new QueueJournal(`${this.#o.statePath}.queue`);
     this.#qchain = Promise.resolve(); // serialises journal writes
     this.#nextN = 1;
     this.#usageQueued = 0;
@@ -124,25 +126,25 @@ export class LicenseClient extends EventEmitter {
   async open() {
     let legacy = [];
     try {
-      const s = JSON.parse(await readFile(this.o.statePath, "utf8"));
+      const s = JSON.parse(await readFile(this.#o.statePath, "utf8"));
       legacy = Array.isArray(s.queue) ? s.queue : [];
-      this.state = { ...emptyState(), ...s, queue: [] };
+      this.#state = { ...emptyState(), ...s, queue: [] };
     } catch (e) {
-      if (e.code !== "ENOENT") throw new Error(`license state ${this.o.statePath} is damaged (${e.message}): delete it, then import the license file or activate again`);
+      if (e.code !== "ENOENT") throw new Error(`license state ${this.#o.statePath} is damaged (${e.message}): delete it, then import the license file or activate again`);
     }
     const { entries, next, torn } = await this.#journal.load();
-    this.state.queue = entries;
+    this.#state.queue = entries;
     this.#nextN = next;
     this.#usageQueued = entries.filter((e) => e.kind === "usage").length;
     if (legacy.length) {
       // A state file of an earlier version kept the queue itself: move it
       // into the journal, then drop it from the state file.
-      for (const e of legacy) this.state.queue.push({ ...e, n: this.#nextN++ });
-      this.#usageQueued = this.state.queue.filter((e) => e.kind === "usage").length;
-      await this.#journal.compact(this.state.queue);
-      await this.save();
+      for (const e of legacy) this.#state.queue.push({ ...e, n: this.#nextN++ });
+      this.#usageQueued = this.#state.queue.filter((e) => e.kind === "usage").length;
+      await this.#journal.compact(this.#state.queue);
+      await this.#save();
     } else if (torn) {
-      await this.#journal.compact(this.state.queue); // no append after a torn line
+      await this.#journal.compact(this.#state.queue); // no append after a torn line
     }
     return this;
   }
@@ -152,7 +154,7 @@ export class LicenseClient extends EventEmitter {
     const next = this.#qchain.then(async () => {
       const e = { ...entry, n: this.#nextN++ };
       await this.#journal.append([{ a: e }]);
-      this.state.queue.push(e);
+      this.#state.queue.push(e);
       if (e.kind === "usage") this.#usageQueued++;
     });
     this.#qchain = next.catch(() => {});
@@ -160,27 +162,27 @@ export class LicenseClient extends EventEmitter {
   }
 
   /** dequeue removes entries from the journal, durably, then from the queue. */
-  dequeue(rows) {
+  #dequeue(rows) {
     const next = this.#qchain.then(async () => {
       const gone = new Set(rows);
       await this.#journal.append([{ d: rows.map((e) => e.n) }]);
-      const kept = this.state.queue.filter((e) => !gone.has(e));
-      for (const e of this.state.queue) if (gone.has(e) && e.kind === "usage") this.#usageQueued--;
-      this.state.queue = kept;
+      const kept = this.#state.queue.filter((e) => !gone.has(e));
+      for (const e of this.#state.queue) if (gone.has(e) && e.kind === "usage") this.#usageQueued--;
+      this.#state.queue = kept;
       // Amortised O(1): rewrite once removed lines outnumber live ones.
-      if (this.#journal.lines > 2 * this.state.queue.length + 1000) await this.#journal.compact(this.state.queue);
+      if (this.#journal.lines > 2 * this.#state.queue.length + 1000) await this.#journal.compact(this.#state.queue);
     });
     this.#qchain = next.catch(() => {});
     return next;
   }
 
-  async save() {
-    const path = this.o.statePath;
+  async #save() {
+    const path = this.#o.statePath;
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     const tmp = `${path}.${process.pid}.tmp`;
     const f = await open(tmp, "w", 0o600);
     try {
-      await f.writeFile(JSON.stringify({ ...this.state, queue: undefined }));
+      await f.writeFile(JSON.stringify({ ...this.#state, queue: undefined }));
       await f.sync();
     } finally {
       await f.close();
@@ -193,24 +195,24 @@ export class LicenseClient extends EventEmitter {
     } catch { /* some platforms cannot fsync a directory */ }
   }
 
-  update(fn) {
+  #update(fn) {
     const next = this.#chain.then(async () => {
-      fn(this.state);
-      await this.save();
+      fn(this.#state);
+      await this.#save();
     });
     this.#chain = next.catch(() => {});
     return next;
   }
 
   #opts(now) {
-    const s = this.state;
-    return { ...this.#trust(), now, deviceId: this.o.deviceId, fingerprint: this.o.fingerprint,
+    const s = this.#state;
+    return { ...this.#trust(), now, deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint,
       state: { latestTrustedTime: s.latest_trusted_ms, lastSync: s.last_sync_ms, revocations: s.revocations } };
   }
 
   /** trust is what files are verified with: the embedded keys, the root. */
   #trust() {
-    return { jwks: this.o.jwks, rootJwks: this.o.rootJwks, keyRevocations: this.state.key_revocations };
+    return { jwks: this.#o.jwks, rootJwks: this.#o.rootJwks, keyRevocations: this.#state.key_revocations };
   }
 
   /**
@@ -219,28 +221,28 @@ export class LicenseClient extends EventEmitter {
    * clock back later answers clock_tampered.
    */
   async check() {
-    const now = this.o.now();
-    if (!this.state.license_file) return { status: Status.INVALID, reason: "no license: activate or import one", claims: null };
+    const now = this.#o.now();
+    if (!this.#state.license_file) return { status: Status.INVALID, reason: "no license: activate or import one", claims: null };
     let res;
-    if (this.#parsed && this.#parsed.file === this.state.license_file) {
+    if (this.#parsed && this.#parsed.file === this.#state.license_file) {
       res = evaluate(this.#parsed.claims, this.#opts(now)); // verified already
       res.token = this.#parsed.token;
     } else {
-      res = await verifyLicense(this.state.license_file, this.#opts(now));
-      if (res.status !== Status.INVALID) this.#parsed = { file: this.state.license_file, claims: res.claims, token: res.token };
+      res = await verifyLicense(this.#state.license_file, this.#opts(now));
+      if (res.status !== Status.INVALID) this.#parsed = { file: this.#state.license_file, claims: res.claims, token: res.token };
     }
-    if (res.status !== Status.CLOCK_TAMPERED && now > this.state.latest_trusted_ms + 60_000) {
-      await this.update((s) => { s.latest_trusted_ms = Math.max(s.latest_trusted_ms, now); });
+    if (res.status !== Status.CLOCK_TAMPERED && now > this.#state.latest_trusted_ms + 60_000) {
+      await this.#update((s) => { s.latest_trusted_ms = Math.max(s.latest_trusted_ms, now); });
     }
     return res;
   }
 
   /** importLicense installs a license file (air-gapped customers). */
   async importLicense(text) {
-    const res = await verifyLicense(text, { ...this.#trust(), now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+    const res = await verifyLicense(text, { ...this.#trust(), now: this.#o.now(), deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
     if (res.status === Status.INVALID) throw new Error(res.reason);
     if (res.status === Status.DEVICE_MISMATCH) throw new Error(`import license: the file is bound to device ${res.claims.device_id}`);
-    await this.update((s) => {
+    await this.#update((s) => {
       s.license_file = text;
       s.latest_trusted_ms = Math.max(s.latest_trusted_ms, res.claims.iat * 1000);
     });
@@ -253,9 +255,9 @@ export class LicenseClient extends EventEmitter {
    * a request that fails on the network, as on a kept-alive connection the
    * server closed when it restarted, is then sent once more.
    */
-  async post(path, body, { replayable = false } = {}) {
-    if (!this.o.serverURL) throw new Error("no server configured");
-    const send = () => fetch(this.o.serverURL + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  async #post(path, body, { replayable = false } = {}) {
+    if (!this.#o.serverURL) throw new Error("no server configured");
+    const send = () => fetch(this.#o.serverURL + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     let r;
     try {
       r = await send();
@@ -274,14 +276,14 @@ export class LicenseClient extends EventEmitter {
 
   /** activate activates this device with a license key. */
   async activate(licenseKey) {
-    const out = await this.post("/api/v1/licensing/activate", { license_key: licenseKey, device_fingerprint: this.o.fingerprint,
-      device_info: { device_id: this.o.deviceId, platform: this.o.platform, app_version: this.o.appVersion } }, { replayable: true });
-    const v = await verifyLicense(out.license_file, { ...this.#trust(), now: this.o.now(), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+    const out = await this.#post("/api/v1/licensing/activate", { license_key: licenseKey, device_fingerprint: this.#o.fingerprint,
+      device_info: { device_id: this.#o.deviceId, platform: this.#o.platform, app_version: this.#o.appVersion } }, { replayable: true });
+    const v = await verifyLicense(out.license_file, { ...this.#trust(), now: this.#o.now(), deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
     if (v.status === Status.INVALID) {
       // The seat was taken for a file this app cannot use: give it back.
       let given = "the seat was given back";
       try {
-        await this.post("/api/v1/licensing/deactivate", { token: out.signed_token, device_id: this.o.deviceId });
+        await this.#post("/api/v1/licensing/deactivate", { token: out.signed_token, device_id: this.#o.deviceId });
       } catch (e) {
         given = `giving the seat back failed too (${e.message}): deactivate this device in the web admin`;
       }
@@ -296,18 +298,18 @@ export class LicenseClient extends EventEmitter {
     // recorded instead of being set aside at the next sync.
     const why = checkUsage(feature, count, durationSeconds);
     if (why) throw new Error(`recordUsage: ${why}`);
-    if (this.pending() >= this.o.maxQueue) {
-      const e = new Error(`recordUsage: the usage queue is full (${this.o.maxQueue} events not yet sent): the event was not recorded; sync when online to make room`);
+    if (this.pending() >= this.#o.maxQueue) {
+      const e = new Error(`recordUsage: the usage queue is full (${this.#o.maxQueue} events not yet sent): the event was not recorded; sync when online to make room`);
       e.code = "queue_full";
       throw e;
     }
-    await this.#enqueue({ kind: "usage", event_id: randomUUID(), feature, count, duration_seconds: durationSeconds, at: this.o.now() });
+    await this.#enqueue({ kind: "usage", event_id: randomUUID(), feature, count, duration_seconds: durationSeconds, at: this.#o.now() });
   }
 
   /** heartbeat queues a heartbeat. */
   async heartbeat() {
-    if (this.state.queue.length - this.pending() >= MAX_QUEUED_HEARTBEATS) return;
-    await this.#enqueue({ kind: "heartbeat", at: this.o.now(), app_version: this.o.appVersion });
+    if (this.#state.queue.length - this.pending() >= MAX_QUEUED_HEARTBEATS) return;
+    await this.#enqueue({ kind: "heartbeat", at: this.#o.now(), app_version: this.#o.appVersion });
   }
 
   /**
@@ -318,16 +320,16 @@ export class LicenseClient extends EventEmitter {
   async sync() {
     const report = { accepted: 0, duplicates: 0, rejected: 0, status: "", newLicense: false, refusedFile: null };
     for (;;) {
-      const parsed = this.state.license_file ? parse(this.state.license_file) : null;
+      const parsed = this.#state.license_file ? parse(this.#state.license_file) : null;
       if (!parsed) throw new Error("no license: activate or import one");
       // Rows the server refuses whatever happens (a clock far off when
       // they were recorded) are set aside before sending, never retried.
-      const now = this.o.now();
+      const now = this.#o.now();
       const far = (e) => !(e.at >= Date.UTC(2000, 0, 1) && e.at <= now + 23 * 3600e3);
-      if (this.state.queue.some(far)) report.rejected += await this.#setAside(this.state.queue.filter(far), "recorded with the clock far off");
+      if (this.#state.queue.some(far)) report.rejected += await this.#setAside(this.#state.queue.filter(far), "recorded with the clock far off");
       const batch = [];
       let usage = 0, beats = 0;
-      for (const e of this.state.queue) {
+      for (const e of this.#state.queue) {
         if (e.kind === "usage") {
           if (usage === MAX_BATCH) continue;
           usage++;
@@ -351,9 +353,9 @@ export class LicenseClient extends EventEmitter {
    * requests per bad row).
    */
   async #send(parsed, rows, report) {
-    const cursor = this.state.revocations.reduce((m, r) => Math.max(m, r.seq), 0);
+    const cursor = this.#state.revocations.reduce((m, r) => Math.max(m, r.seq), 0);
     const body = (rs) => ({
-      token: parsed.compact, device_id: this.o.deviceId, revocation_cursor: cursor,
+      token: parsed.compact, device_id: this.#o.deviceId, revocation_cursor: cursor,
       heartbeats: rs.filter((e) => e.kind === "heartbeat").map((e) => ({ at: new Date(e.at).toISOString(), app_version: e.app_version })),
       usage: rs.filter((e) => e.kind === "usage").map((e) => ({ event_id: e.event_id, feature: e.feature, count: e.count,
         duration_seconds: e.duration_seconds, at: new Date(e.at).toISOString() })),
@@ -361,7 +363,7 @@ export class LicenseClient extends EventEmitter {
     const req = body(rows);
     let out;
     try {
-      out = await this.post("/api/v1/licensing/sync", req, { replayable: true });
+      out = await this.#post("/api/v1/licensing/sync", req, { replayable: true });
     } catch (e) {
       if (!(e instanceof APIError && e.status === 400 && e.code === "invalid_request" && rows.length > 0)) throw e;
       if (rows.length > 1) {
@@ -384,17 +386,17 @@ export class LicenseClient extends EventEmitter {
       // A file this app cannot verify (a key it does not embed yet) never
       // jams it: the rest of the answer applies, the current file stays,
       // and the report says why (updateRequired: update the app).
-      const v = await verifyLicense(out.license_file, { ...this.#trust(), now: Date.parse(out.server_time), deviceId: this.o.deviceId, fingerprint: this.o.fingerprint });
+      const v = await verifyLicense(out.license_file, { ...this.#trust(), now: Date.parse(out.server_time), deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
       if (v.status === Status.INVALID) report.refusedFile = refusedFile(v.reason, "sync: everything was sent and acknowledged, but the newer license file was not installed");
       else if (v.claims.sub === parsed.claims.sub && v.claims.jti !== parsed.claims.jti) newFile = out.license_file;
     }
     const serverMs = Date.parse(out.server_time);
-    await this.dequeue(rows);
-    await this.update((s) => {
+    await this.#dequeue(rows);
+    await this.#update((s) => {
       const known = new Set(s.revocations.map((r) => r.seq));
       for (const r of out.revocations) if (!known.has(r.seq)) s.revocations.push(r);
       s.latest_trusted_ms = serverMs; // the server's clock is the trusted one
-      s.last_sync_ms = Math.min(serverMs, this.o.now());
+      s.last_sync_ms = Math.min(serverMs, this.#o.now());
       if (newFile) s.license_file = newFile;
     });
     await this.#takeKeyRevocations(out.key_revocations);
@@ -408,11 +410,11 @@ export class LicenseClient extends EventEmitter {
   async #setAside(rows, reason) {
     // Kept first, then dropped from the queue: a crash between the two
     // lists a row twice, never loses it.
-    await this.update((s) => {
+    await this.#update((s) => {
       s.rejected ||= [];
       for (const e of rows) s.rejected.push({ ...e, reason });
     });
-    await this.dequeue(rows);
+    await this.#dequeue(rows);
     return rows.length;
   }
 
@@ -424,7 +426,7 @@ export class LicenseClient extends EventEmitter {
    * appVersion).
    */
   rejected() {
-    return (this.state.rejected || []).map((e) => ({
+    return (this.#state.rejected || []).map((e) => ({
       kind: e.kind, at: e.at, reason: e.reason, eventId: e.event_id, feature: e.feature, count: e.count,
       durationSeconds: e.duration_seconds, appVersion: e.app_version,
     }));
@@ -432,8 +434,8 @@ export class LicenseClient extends EventEmitter {
 
   /** validate asks the server whether this device's license is valid now. */
   async validate() {
-    if (!this.state.license_file) throw new Error("no license: activate or import one");
-    const v = await this.post("/api/v1/licensing/validate", { token: parse(this.state.license_file).compact, device_id: this.o.deviceId }, { replayable: true });
+    if (!this.#state.license_file) throw new Error("no license: activate or import one");
+    const v = await this.#post("/api/v1/licensing/validate", { token: parse(this.#state.license_file).compact, device_id: this.#o.deviceId }, { replayable: true });
     // The server's answer in the package's camelCase.
     return { valid: v.valid, reason: v.reason || "", subscriptionTier: v.subscription_tier, expiresAt: v.expires_at ?? null,
       features: v.features || [], daysRemaining: v.days_remaining, inGracePeriod: v.is_in_grace_period };
@@ -445,9 +447,9 @@ export class LicenseClient extends EventEmitter {
    */
   activationRequest(licenseKey) {
     const body = Buffer.from(JSON.stringify({
-      license_key: licenseKey.trim().toUpperCase(), device_id: this.o.deviceId,
-      device_fingerprint_sha256: fingerprintHash(this.o.fingerprint), platform: this.o.platform,
-      app_version: this.o.appVersion, created_at: new Date(this.o.now()).toISOString().replace(/\.\d+Z$/, "Z"),
+      license_key: licenseKey.trim().toUpperCase(), device_id: this.#o.deviceId,
+      device_fingerprint_sha256: fingerprintHash(this.#o.fingerprint), platform: this.#o.platform,
+      app_version: this.#o.appVersion, created_at: new Date(this.#o.now()).toISOString().replace(/\.\d+Z$/, "Z"),
       nonce: randomBytes(16).toString("base64url"),
     })).toString("base64url");
     return "-----BEGIN FLOWLYTIX ACTIVATION REQUEST-----\n" + body.match(/.{1,64}/g).join("\n") + "\n-----END FLOWLYTIX ACTIVATION REQUEST-----\n";
@@ -456,15 +458,15 @@ export class LicenseClient extends EventEmitter {
   /** deactivate sends the queue, frees the seat and forgets the license. */
   async deactivate() {
     await this.sync();
-    const parsed = parse(this.state.license_file);
-    await this.post("/api/v1/licensing/deactivate", { token: parsed.compact, device_id: this.o.deviceId });
-    await this.update((s) => { s.license_file = ""; });
+    const parsed = parse(this.#state.license_file);
+    await this.#post("/api/v1/licensing/deactivate", { token: parsed.compact, device_id: this.#o.deviceId });
+    await this.#update((s) => { s.license_file = ""; });
     this.#parsed = null;
   }
 
   /** importRevocations applies a signed revocation list carried in by hand. */
   async importRevocations(jws) {
-    const keys = this.o.jwks ? await parseJWKS(this.o.jwks) : new Map();
+    const keys = this.#o.jwks ? await parseJWKS(this.#o.jwks) : new Map();
     const compact = String(jws).replace(/\s+/g, "");
     const parts = compact.split(".");
     if (parts.length !== 3) throw new Error("import revocations: not a JWS compact serialization");
@@ -484,7 +486,7 @@ export class LicenseClient extends EventEmitter {
     }
     if (header.alg !== "RS256" || header.typ !== "flowlytix-revocations+jwt") throw new Error("import revocations: not a revocation list");
     let key = keys.get(header.kid);
-    if (!key && this.o.rootJwks) {
+    if (!key && this.#o.rootJwks) {
       // An app that pins the root: the list carries its key's endorsement.
       let unverified;
       try {
@@ -494,9 +496,9 @@ export class LicenseClient extends EventEmitter {
       }
       await this.#takeKeyRevocations(unverified.key_revocations);
       try {
-        const got = await endorsedKey(unverified.key_endorsement, this.o.rootJwks);
+        const got = await endorsedKey(unverified.key_endorsement, this.#o.rootJwks);
         if (got.e.kid !== header.kid) throw new Error("the endorsement is for another key");
-        if (await revokedByRoot(header.kid, this.state.key_revocations, this.o.rootJwks)) throw new Error("its signing key was revoked by the root");
+        if (await revokedByRoot(header.kid, this.#state.key_revocations, this.#o.rootJwks)) throw new Error("its signing key was revoked by the root");
         key = got.key;
       } catch (e) {
         throw new Error("import revocations: " + e.message);
@@ -512,7 +514,7 @@ export class LicenseClient extends EventEmitter {
     }
     const list = JSON.parse(text);
     if (!Array.isArray(list.revocations)) throw new Error("import revocations: no revocations list");
-    await this.update((s) => {
+    await this.#update((s) => {
       const known = new Set(s.revocations.map((r) => r.seq));
       for (const r of list.revocations) if (!known.has(r.seq)) s.revocations.push(r);
     });
@@ -526,17 +528,17 @@ export class LicenseClient extends EventEmitter {
    * from then on.
    */
   async #takeKeyRevocations(statements) {
-    if (!this.o.rootJwks || !Array.isArray(statements)) return;
+    if (!this.#o.rootJwks || !Array.isArray(statements)) return;
     const fresh = [];
     for (const stmt of statements) {
-      if (typeof stmt !== "string" || this.state.key_revocations.includes(stmt)) continue;
+      if (typeof stmt !== "string" || this.#state.key_revocations.includes(stmt)) continue;
       try {
-        await parseKeyRevocation(stmt, this.o.rootJwks);
+        await parseKeyRevocation(stmt, this.#o.rootJwks);
         fresh.push(stmt);
       } catch { /* not the root's: it revokes nothing */ }
     }
     if (fresh.length) {
-      await this.update((s) => { s.key_revocations.push(...fresh); });
+      await this.#update((s) => { s.key_revocations.push(...fresh); });
       this.#parsed = null; // the next check verifies the file again
     }
   }
@@ -559,7 +561,7 @@ export class LicenseClient extends EventEmitter {
     this.#loop = loop;
     const interval = () => {
       if (o.intervalMs) return o.intervalMs;
-      const days = (this.state.license_file && parse(this.state.license_file)?.claims?.check_in_days) || 7;
+      const days = (this.#state.license_file && parse(this.#state.license_file)?.claims?.check_in_days) || 7;
       return Math.min(LOOP_MAX_INTERVAL, Math.max(LOOP_MIN_INTERVAL, (days * 86400e3) / 4));
     };
     const schedule = (ms) => {
@@ -624,5 +626,28 @@ export class LicenseClient extends EventEmitter {
   /** pending counts queued usage events. */
   pending() {
     return this.#usageQueued;
+  }
+
+  /** pendingHeartbeats counts queued heartbeats (at most 10,000 wait). */
+  pendingHeartbeats() {
+    return this.#state.queue.length - this.#usageQueued;
+  }
+
+  /**
+   * licenseFile is the installed license file as the server or the vendor
+   * sent it ("" when there is none): an app may offer it for backup or
+   * show it to support. It is not a secret.
+   */
+  licenseFile() {
+    return this.#state.license_file;
+  }
+
+  /**
+   * revocations lists the revocations this app has learned, by sync or
+   * by importRevocations, oldest first: seq, subscriptionId, deviceId
+   * (when one device was named), state and at (RFC 3339).
+   */
+  revocations() {
+    return this.#state.revocations.map((r) => ({ seq: r.seq, subscriptionId: r.subscription_id, deviceId: r.device_id || "", state: r.state, at: r.at }));
   }
 }

@@ -118,6 +118,17 @@ export interface RejectedRow {
   appVersion?: string;
 }
 
+/** A revocation this app has learned (by sync or importRevocations). */
+export interface KnownRevocation {
+  seq: number;
+  subscriptionId: string;
+  /** The device it names, or "" when it is the whole subscription's. */
+  deviceId: string;
+  state: "revoked" | "suspended" | "blocked" | "active";
+  /** RFC 3339. */
+  at: string;
+}
+
 /** Why a usage event would be refused (the server's rules, as the Go client holds them), or null. */
 export function checkUsage(feature: string, count: number, durationSeconds: number): string | null;
 
@@ -150,8 +161,14 @@ export class LicenseClient {
   validate(): Promise<{ valid: boolean; reason: string; subscriptionTier: string; expiresAt: string | null; features: string[]; daysRemaining: number; inGracePeriod: boolean }>;
   activationRequest(licenseKey: string): string;
   deactivate(): Promise<void>;
+  /** Queued usage events. */
   pending(): number;
+  /** Queued heartbeats (at most 10,000 wait). */
+  pendingHeartbeats(): number;
   rejected(): RejectedRow[];
+  /** The installed license file, "" when there is none (not a secret: an app may offer it for backup). */
+  licenseFile(): string;
+  revocations(): KnownRevocation[];
 }
 
 /**

@@ -4,26 +4,23 @@
 //
 //   const { app } = require("electron");              // Electron
 //   const statePath = join(app.getPath("userData"), "license.json");
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { hostname, homedir } from "node:os";
+import { homedir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LicenseClient, Status, unlocks } from "../../clientlib/js/index.js"; // in an app: "@flowlytix/licensing"
+import { LicenseClient, Status, unlocks, machineFingerprint } from "../../clientlib/js/index.js"; // in an app: "@flowlytix/licensing"
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 // Ship the vendor's public keys inside the app (licensectl keys jwks).
 const jwks = JSON.parse(readFileSync(process.env.LICENSE_JWKS || join(here, "jwks.json"), "utf8"));
 
-// A fingerprint of this machine, salted for this app. A real app reads a
-// stable machine id (see docs/electron.md); hostname is a stand-in here.
-const fingerprint = createHash("sha256").update("com.example.app\0" + hostname()).digest("hex");
-
 // now is the clock (a function returning ms); tests pass a fixed one.
 export async function openLicense({ statePath = join(homedir(), ".example-app", "license.json"), serverURL, now } = {}) {
-  const client = await new LicenseClient({ jwks, statePath, serverURL, fingerprint, deviceId: "dev-" + fingerprint.slice(0, 16), appVersion: "1.0.0", now }).open();
-  return client;
+  // This machine's id (MachineGuid, IOPlatformUUID, machine-id), salted
+  // for this app and hashed: the same value as the Go client's.
+  const fingerprint = await machineFingerprint("com.example.app");
+  return new LicenseClient({ jwks, statePath, serverURL, fingerprint, deviceId: "dev-" + fingerprint.slice(0, 16), appVersion: "1.0.0", now }).open();
 }
 
 /** The words to show the user for each outcome. */
@@ -41,14 +38,28 @@ export function describe(res) {
   }
 }
 
-// At start-up: check offline first, then sync in the background.
-export async function startUp(client, { syncEveryMs = 6 * 3600e3 } = {}) {
+// At start-up: check offline first, then sync in the background: soon,
+// then on the license's check-in period, at once when the network comes
+// back (Electron: powerMonitor "resume", or the renderer's "online"
+// event, calls client.online()), backing off after failures.
+// onStatus gets the words to show whenever the outcome changes.
+// loop tunes the background loop (LoopOptions); the defaults suit an app.
+export async function startUp(client, { onStatus = () => {}, log = console.warn, loop = {} } = {}) {
   const res = await client.check();
-  const sync = () => client.sync().catch(() => { /* offline: the queue waits */ });
-  sync();
-  const timer = setInterval(sync, syncEveryMs);
-  timer.unref?.();
+  client.on("status", (r) => onStatus(describe(r), unlocks(r.status)));
+  client.on("sync", (report) => {
+    // Rows the server refused are kept for support, never retried.
+    if (report.rejected) log(`licensing: ${report.rejected} usage rows set aside:`, client.rejected().slice(-report.rejected).map((r) => r.reason));
+    if (report.updateRequired) onStatus("A newer version of the app is needed to install your renewed license.", unlocks(res.status));
+  });
+  client.on("syncError", ({ error, retryInMs }) => log(`licensing: sync failed (${error.message}); trying again in ${Math.round(retryInMs / 1000)} s`));
+  client.start(loop);
   return { res, unlocked: unlocks(res.status), message: describe(res) };
+}
+
+// On quit (Electron: app "will-quit"): finish a sync under way, close the queue.
+export function shutDown(client) {
+  return client.close();
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -56,4 +67,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.env.LICENSE_FILE) await client.importLicense(readFileSync(process.env.LICENSE_FILE, "utf8"));
   const { message } = await startUp(client);
   console.log(message);
+  await shutDown(client);
 }

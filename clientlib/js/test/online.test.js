@@ -3,7 +3,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, copyFileSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -115,7 +116,7 @@ test("usage recorded offline reaches the server exactly once", async () => {
 test("nothing jams: refused rows are set aside with the server's reason, the rest of their batch goes through", async () => {
   const sub = await subscription();
   let now = Date.now();
-  const c = await client("jam", () => now).open();
+  let c = await client("jam", () => now).open();
   await c.activate(sub.license_key);
   for (let i = 0; i < 20; i++) await c.recordUsage("export", 1, 0);
   // A dead battery: the clock reads 1990 while an event is recorded.
@@ -125,17 +126,20 @@ test("nothing jams: refused rows are set aside with the server's reason, the res
   now = real;
   // More heartbeats than one sync may carry.
   for (let i = 0; i < 1500; i++) await c.heartbeat();
-  // Two rows an older version of the app let in: a feature name and a
-  // fractional count the server refuses.
-  const usage = c.state.queue.filter((e) => e.kind === "usage");
-  usage[3].feature = "Not A Feature";
-  usage[15].count = 1.5;
+  // Two rows an older version of the app let into its journal, among the
+  // good ones: a feature name and a fractional count the server refuses.
+  await c.close();
+  const row = (n, feature, count) => JSON.stringify({ a: { kind: "usage", event_id: randomUUID(), feature, count, duration_seconds: 0, at: now, n } });
+  appendFileSync(join(dir, "jam.json.queue"), `${row(90001, "Not A Feature", 1)}\n${row(90002, "export", 1.5)}\n`);
+  c = await client("jam", () => now).open();
+  for (let i = 0; i < 5; i++) await c.recordUsage("export", 1, 0);
+  assert.equal(c.pending(), 28);
 
   const rep = await c.sync();
-  assert.equal(rep.accepted, 18, "every good row of the batches went through");
+  assert.equal(rep.accepted, 25, "every good row of the batches went through");
   assert.equal(rep.rejected, 3);
   assert.equal(c.pending(), 0, "refused rows are not pending");
-  assert.equal(c.state.queue.length, 0, "the 1,500 heartbeats went, in two syncs");
+  assert.equal(c.pendingHeartbeats(), 0, "the 1,500 heartbeats went, in two syncs");
   const rejected = c.rejected();
   assert.equal(rejected.length, 3);
   const reasons = rejected.map((r) => r.reason).join(" | ");
@@ -203,9 +207,10 @@ test("the loop waits at least what Retry-After asks", async () => {
   });
   await new Promise((r) => busy.listen(0, "127.0.0.1", r));
   const sub = await subscription();
-  const c = await client("busy").open();
+  let c = await client("busy").open();
   await c.activate(sub.license_key);
-  c.o.serverURL = `http://127.0.0.1:${busy.address().port}`;
+  await c.close();
+  c = await new LicenseClient({ jwks, serverURL: `http://127.0.0.1:${busy.address().port}`, statePath: join(dir, "busy.json"), deviceId: "busy", fingerprint: "fp-busy" }).open();
   c.start({ firstWithinMs: 1, backoffBaseMs: 10, backoffMaxMs: 20 });
   const { error, retryInMs } = await next(c, "syncError");
   await c.stop();
@@ -330,8 +335,7 @@ test("an app with the old keys syncs through a rotation", async () => {
 
   // A revocation after the rotation: another device of the subscription is
   // blocked.
-  const other = client("other-device");
-  const otherBuild = new LicenseClient({ ...other.o, jwks: rotated });
+  const otherBuild = new LicenseClient({ jwks: rotated, serverURL: base(), statePath: join(dir, "other-device.json"), deviceId: "other-device", fingerprint: "fp-other-device" });
   await (await otherBuild.open()).activate(sub.license_key);
   const devices = await (await fetch(`${base()}/api/v1/subscriptions/${sub.id}/devices`, { headers: { authorization: `Bearer ${token}` } })).json();
   const row = devices.items.find((d) => d.device_id === "other-device");
@@ -344,7 +348,7 @@ test("an app with the old keys syncs through a rotation", async () => {
   assert.equal(rep.updateRequired, true, "the app is told to update");
   assert.equal(rep.refusedFile.code, "update_required");
   assert.equal(rep.newLicense, false);
-  assert.ok(c.state.revocations.some((r) => r.device_id === "other-device" && r.state === "blocked"), "the revocation after the rotation arrived");
+  assert.ok(c.revocations().some((r) => r.deviceId === "other-device" && r.state === "blocked"), "the revocation after the rotation arrived");
   assert.equal((await c.check()).status, Status.VALID, "the app keeps working on its old file");
 
   // A new device with the old build: the seat it took is given back.
@@ -398,7 +402,8 @@ test("an app that pins only the root survives a rotation and a key revocation", 
   assert.equal(rep.newLicense, true, "the new key's file is installed");
   assert.equal(rep.updateRequired, false);
   assert.equal((await c.check()).status, Status.VALID);
-  assert.equal(parse(c.state.license_file).header.kid, second);
+  assert.equal(parse(c.licenseFile()).header.kid, second);
+  const secondFile = c.licenseFile();
 
   // The second key leaks: a third is promoted, and the root revokes the
   // second. The next sync brings a replacement and the statement.
@@ -408,7 +413,11 @@ test("an app that pins only the root survives a rotation and a key revocation", 
   assert.equal(r.status, 200, await r.text());
   rep = await c.sync();
   assert.equal(rep.newLicense, true, "the revoked key's file is replaced");
-  assert.equal(parse(c.state.license_file).header.kid, third);
-  assert.equal(c.state.key_revocations.length, 1, "the statement is kept");
+  assert.equal(parse(c.licenseFile()).header.kid, third);
   assert.equal((await c.check()).status, Status.VALID);
+  // The statement is kept: after a restart, the revoked key's file is refused.
+  await c.close();
+  const again = await new LicenseClient({ rootJwks, statePath: join(dir, "pinned.json"), deviceId: "pinned", fingerprint: "fp-pinned" }).open();
+  await assert.rejects(again.importLicense(secondFile), /revoked/);
+  assert.equal(parse(again.licenseFile()).header.kid, third, "and the installed file stays");
 });

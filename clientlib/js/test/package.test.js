@@ -21,3 +21,20 @@ test("every module a shipped file imports is shipped", () => {
 test("private until it is published", () => {
   assert.equal(pkg.private, true);
 });
+
+// The client's internals are #private: an app reaches only what index.d.ts
+// declares, so the package can change its state file, queue and transport
+// without breaking one.
+test("a LicenseClient exposes exactly the methods index.d.ts declares", async () => {
+  const { LicenseClient } = await import("../index.js");
+  const dts = readFileSync(join(dir, "index.d.ts"), "utf8");
+  const body = dts.slice(dts.indexOf("export class LicenseClient"));
+  const declared = new Set([...body.slice(0, body.indexOf("\n}\n")).matchAll(/^  (\w+)\(/gm)].map((m) => m[1]));
+  declared.delete("constructor");
+  for (const m of ["on", "once", "off"]) declared.delete(m); // EventEmitter's, typed for its events
+  const own = Object.getOwnPropertyNames(LicenseClient.prototype).filter((n) => n !== "constructor");
+  assert.deepEqual(own.sort(), [...declared].sort());
+  const c = new LicenseClient({ jwks: { keys: [] }, statePath: "/nonexistent/s.json", deviceId: "d", fingerprint: "f" });
+  const fields = Object.keys(c).filter((k) => !k.startsWith("_")); // EventEmitter's own bookkeeping
+  assert.deepEqual(fields, [], "no state, options or queue on the instance");
+});

@@ -7,22 +7,31 @@ import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, statSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LicenseClient } from "../index.js";
+import { serve, licensed, vector } from "../fixtures/fakeserver.mjs";
 
-const jwks = { keys: [{ kty: "RSA", n: "x", e: "AQAB" }] }; // never parsed here
 const fresh = () => join(mkdtempSync(join(tmpdir(), "flx-queue-")), "s.json");
-const client = (statePath, o = {}) => new LicenseClient({ jwks, statePath, deviceId: "d1", fingerprint: "fp", ...o }).open();
+const client = (statePath, o = {}) => new LicenseClient({ jwks: vector.jwks, statePath, deviceId: "d1", fingerprint: "fp", now: () => vector.now, ...o }).open();
 
 test("events survive a restart, in order, in a 0600 journal", async () => {
   const path = fresh();
+  licensed(path);
   const c = await client(path);
   for (let i = 0; i < 5; i++) await c.recordUsage("export", i, 0);
   await c.heartbeat();
-  const again = await client(path);
-  assert.equal(again.pending(), 5);
-  assert.deepEqual(again.state.queue.filter((e) => e.kind === "usage").map((e) => e.count), [0, 1, 2, 3, 4]);
-  assert.equal(statSync(path + ".queue").mode & 0o777, 0o600);
-  await again.update(() => {}); // a state write: it holds no queue
-  assert.ok(!("queue" in JSON.parse(readFileSync(path, "utf8"))), "the state file no longer holds the queue");
+  await c.close();
+  const s = await serve();
+  try {
+    const again = await client(path, { serverURL: s.url });
+    assert.equal(again.pending(), 5);
+    assert.equal(again.pendingHeartbeats(), 1);
+    assert.equal(statSync(path + ".queue").mode & 0o777, 0o600);
+    assert.equal((await again.sync()).accepted, 5);
+    assert.deepEqual(s.bodies[0].body.usage.map((e) => e.count), [0, 1, 2, 3, 4], "sent in the order recorded");
+    assert.equal(s.bodies[0].body.heartbeats.length, 1);
+    assert.ok(!("queue" in JSON.parse(readFileSync(path, "utf8"))), "the state file the sync wrote holds no queue");
+  } finally {
+    await s.close();
+  }
 });
 
 test("a write the crash cut short is dropped and the journal repaired; damage elsewhere is an error", async () => {
@@ -58,12 +67,21 @@ test("a full queue refuses the next event, clearly, and loses none", async () =>
 
 test("compaction keeps the journal proportional to what is queued", async () => {
   const path = fresh();
-  const c = await client(path);
-  for (let round = 0; round < 4; round++) {
-    for (let i = 0; i < 600; i++) await c.recordUsage("export", 1, 0);
-    await c.dequeue(c.state.queue.slice(0, 590)); // as a sync's acknowledgement does
+  licensed(path);
+  const s = await serve();
+  try {
+    const c = await client(path, { serverURL: s.url });
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 600; i++) await c.recordUsage("export", 1, 0);
+      assert.equal((await c.sync()).accepted, 600); // each acknowledgement a removal line
+    }
+    for (let i = 0; i < 40; i++) await c.recordUsage("export", 1, 0);
+    const lines = readFileSync(path + ".queue", "utf8").split("\n").filter(Boolean).length;
+    assert.ok(lines < 2 * c.pending() + 1100, `${lines} lines for ${c.pending()} queued`);
+    assert.ok(lines >= 40, "the queued events are in it");
+    await c.close();
+    assert.equal((await client(path)).pending(), 40);
+  } finally {
+    await s.close();
   }
-  const lines = readFileSync(path + ".queue", "utf8").split("\n").filter(Boolean).length;
-  assert.ok(lines < 2 * c.state.queue.length + 1100, `${lines} lines for ${c.state.queue.length} queued`);
-  assert.equal((await client(path)).pending(), 40);
 });

@@ -29,7 +29,7 @@ const entry = '{"seq":1,"subscription_id":"0b6f2f1c-8a55-4a4e-9a57-7c8b8b1e2f10"
 test("a signed revocation list is imported", async () => {
   const c = await client();
   assert.equal(await c.importRevocations(await sign(`{"revocations":[${entry}],"revocation_cursor":1}`)), 1);
-  assert.equal(c.state.revocations.length, 1);
+  assert.equal(c.revocations().length, 1);
 });
 
 for (const [name, payload, header] of [
@@ -42,6 +42,6 @@ for (const [name, payload, header] of [
   test(`a revocation list with ${name} is refused and changes nothing`, async () => {
     const c = await client();
     await assert.rejects(c.importRevocations(await sign(payload, header)), /import revocations/);
-    assert.equal(c.state.revocations.length, 0);
+    assert.equal(c.revocations().length, 0);
   });
 }

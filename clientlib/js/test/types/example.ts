@@ -3,7 +3,7 @@
 // code cannot drift apart unnoticed.
 import {
   LicenseClient, APIError, Status, checkUsage, machineFingerprint, verifyLicense,
-  type Result, type SyncReport, type RejectedRow, type LoopOptions,
+  type Result, type SyncReport, type RejectedRow, type LoopOptions, type KnownRevocation,
 } from "../../index.js";
 
 declare const log: (...args: unknown[]) => void;
@@ -23,7 +23,11 @@ async function main(jwks: object): Promise<void> {
   client.online();
   const rows: RejectedRow[] = client.rejected();
   for (const r of rows) log(r.kind, r.reason, r.at);
-  const n: number = client.pending();
+  const n: number = client.pending() + client.pendingHeartbeats();
+  const known: KnownRevocation[] = client.revocations();
+  for (const r of known) log(r.seq, r.subscriptionId, r.deviceId || "whole subscription", r.state, r.at);
+  const file: string = client.licenseFile();
+  if (file) log(file.length);
   try {
     await client.sync();
   } catch (e) {
