@@ -28,6 +28,10 @@ type Config struct {
 	// AppID names the app; it salts the device fingerprint so that two apps
 	// on one machine see different fingerprints.
 	AppID string
+	// Product is the code of the product this app is (e.g.
+	// com.acme.editor, as in the web admin): files for another product are
+	// refused as invalid. Empty means the default product, flowlytix-app.
+	Product string
 	// CachePath is the SQLite edge cache, e.g. in os.UserConfigDir().
 	CachePath string
 	// ServerURL is licensed's base URL; empty means offline only (Import
@@ -493,5 +497,5 @@ func newUUID() string {
 // verify checks a file's signature with the app's keys: the embedded
 // signing keys, or through the pinned root.
 func (c *Client) verify(file []byte) (*license.Token, error) {
-	return verifyFile(file, VerifyOptions{Keys: c.keys, Roots: c.roots})
+	return verifyFile(file, VerifyOptions{Keys: c.keys, Roots: c.roots, Product: c.cfg.Product})
 }

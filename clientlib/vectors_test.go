@@ -31,6 +31,7 @@ type manifest struct {
 		DeviceID    string `json:"device_id"`
 		Fingerprint string `json:"fingerprint"`
 		Trust       string `json:"trust"`
+		Product     string `json:"product"`
 		State       struct {
 			LatestTrustedTime *time.Time             `json:"latest_trusted_time"`
 			LastSync          *time.Time             `json:"last_sync"`
@@ -75,7 +76,7 @@ func TestEveryVectorGetsItsExpectedOutcome(t *testing.T) {
 		t.Run(v.Name, func(t *testing.T) {
 			file, err := os.ReadFile(filepath.Join(vectorsDir, v.File))
 			require.NoError(t, err)
-			opts := clientlib.VerifyOptions{Keys: ks, Now: v.Now, DeviceID: v.DeviceID, Fingerprint: v.Fingerprint}
+			opts := clientlib.VerifyOptions{Keys: ks, Now: v.Now, DeviceID: v.DeviceID, Fingerprint: v.Fingerprint, Product: v.Product}
 			if v.Trust == "root" {
 				js, err := os.ReadFile(filepath.Join(vectorsDir, m.RootJWKS))
 				require.NoError(t, err)

@@ -71,6 +71,11 @@ type VerifyOptions struct {
 	DeviceID    string    // this device's id
 	Fingerprint string    // this device's raw fingerprint; hashed here
 	State       State
+	// Product is the audience of the product this app is (its code, e.g.
+	// com.acme.editor); a file for another product is invalid. Empty means
+	// the default product, license.Audience, as every file made before
+	// products existed.
+	Product string
 }
 
 // Result is the answer of an offline check.
@@ -218,6 +223,21 @@ func verifyFile(file []byte, opts VerifyOptions) (*license.Token, error) {
 	if opts.Keys == nil && opts.Roots == nil {
 		return nil, fmt.Errorf("%w: no keys to verify with", license.ErrInvalid)
 	}
+	tok, err := verifySignature(file, opts)
+	if err != nil {
+		return nil, err
+	}
+	want := opts.Product
+	if want == "" {
+		want = license.Audience
+	}
+	if tok.Claims.Audience != want {
+		return nil, fmt.Errorf("%w: the file is for the product %q, and this app is %q", license.ErrInvalid, tok.Claims.Audience, want)
+	}
+	return tok, nil
+}
+
+func verifySignature(file []byte, opts VerifyOptions) (*license.Token, error) {
 	var err error
 	if opts.Keys != nil {
 		var tok *license.Token

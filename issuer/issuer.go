@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,11 +26,17 @@ type Input struct {
 	SubscriptionID string // a UUID; a new one is made when empty
 	CustomerID     string // a UUID
 	TenantID       string // defaults to CustomerID
-	Tier           string // basic, professional or enterprise
-	Features       []string
-	MaxDevices     int
-	StartsAt       time.Time // defaults to now
-	ExpiresAt      time.Time
+	// Audience is the product's audience (its code); empty means the
+	// default product, license.Audience.
+	Audience string
+	Tier     string // a tier name (license.ValidTier), e.g. professional
+	Features []string
+	// Entitlements are named values (int, int64, bool or string) signed
+	// beside the features (license.CheckEntitlements).
+	Entitlements map[string]any
+	MaxDevices   int
+	StartsAt     time.Time // defaults to now
+	ExpiresAt    time.Time
 	// Days of grace after ExpiresAt, how often an online app should sync (0:
 	// never asked), and how long an app may go without a sync (0: unlimited).
 	GracePeriodDays int
@@ -68,12 +75,17 @@ func (in *Input) Validate() error {
 	if len(in.TenantID) > maxTenantSize {
 		return invalid("tenant_id", "is longer than %d bytes", maxTenantSize)
 	}
-	switch in.Tier {
-	case license.TierBasic, license.TierProfessional, license.TierEnterprise:
-	case "":
-		return invalid("tier", "is missing; want basic, professional or enterprise")
-	default:
-		return invalid("tier", "%q is not a tier; want basic, professional or enterprise", in.Tier)
+	if in.Audience != "" && !license.ValidAudience(in.Audience) {
+		return invalid("product", "%q is not a product code: use 1 to 100 lowercase letters, digits and . _ - (starting with a letter or digit), as in com.acme.editor", in.Audience)
+	}
+	switch {
+	case in.Tier == "":
+		return invalid("tier", "is missing; name one, e.g. basic, professional or enterprise")
+	case !license.ValidTier(in.Tier):
+		return invalid("tier", "%q is not a tier name: use 1 to 64 letters, digits, spaces and _ . - (starting with a letter or digit)", in.Tier)
+	}
+	if err := license.CheckEntitlements(in.Entitlements); err != nil {
+		return invalid("entitlements", "%s", strings.TrimPrefix(err.Error(), "entitlements: "))
 	}
 	if len(in.Features) > MaxFeatures {
 		return invalid("features", "%d features is more than %d", len(in.Features), MaxFeatures)
@@ -181,9 +193,24 @@ func Claims(in Input, now time.Time) (*license.Claims, error) {
 		tenant = in.CustomerID
 	}
 	features := append([]string{}, in.Features...)
+	aud := in.Audience
+	if aud == "" {
+		aud = license.Audience
+	}
+	var entitlements map[string]any
+	if len(in.Entitlements) > 0 {
+		entitlements = make(map[string]any, len(in.Entitlements))
+		for k, v := range in.Entitlements {
+			if n, ok := v.(int); ok {
+				v = int64(n) // as a verifier reads it back
+			}
+			entitlements[k] = v
+		}
+	}
 	return &license.Claims{
 		Issuer:                  license.Issuer,
-		Audience:                license.Audience,
+		Audience:                aud,
+		Entitlements:            entitlements,
 		SubscriptionID:          sub,
 		ID:                      newJTI(),
 		IssuedAt:                now,

@@ -12,22 +12,38 @@ import (
 
 // Fixed values of format version 1.
 const (
-	Issuer   = "flowlytix-licensing"
+	Issuer = "flowlytix-licensing"
+	// Audience is the default product's audience: every file made before
+	// products existed carries it, and a verifier told no product expects it.
 	Audience = "flowlytix-app"
 	Type     = "flowlytix-license+jwt"
 	Alg      = "RS256"
 	Version  = 1
 )
 
-// Tiers a license may carry.
+// The tiers of the default plans. A vendor may name its own (ValidTier).
 const (
 	TierBasic        = "basic"
 	TierProfessional = "professional"
 	TierEnterprise   = "enterprise"
 )
 
-// Tiers lists the tiers, lowest first.
+// Tiers lists the default tiers, lowest first.
 var Tiers = []string{TierBasic, TierProfessional, TierEnterprise}
+
+var (
+	audienceRule = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
+	tierRule     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$`)
+)
+
+// ValidAudience reports whether s can be a product's audience (and code):
+// 1 to 100 lowercase letters, digits and . _ -, starting with a letter or
+// digit, as in com.acme.editor.
+func ValidAudience(s string) bool { return audienceRule.MatchString(s) }
+
+// ValidTier reports whether s can name a tier: 1 to 64 letters, digits,
+// spaces and _ . -, starting with a letter or digit.
+func ValidTier(s string) bool { return tierRule.MatchString(s) }
 
 // Day is the unit of grace_period_days, check_in_days and max_offline_days:
 // exactly 86,400 seconds, never a calendar day, so every verifier agrees.
@@ -63,6 +79,18 @@ type Claims struct {
 	// that signed the file (see Roots): what lets an app that pins only the
 	// root verify it. Verifiers that embed the signing key ignore it.
 	KeyEndorsement string
+
+	// Entitlements are named values beside the on/off features (projects:
+	// 10, sso: true, region: "eu"): int64, bool or string, checked by
+	// ParseEntitlements. Absent from a file that has none.
+	Entitlements map[string]any
+}
+
+// Entitlement returns the named entitlement's value (an int64, a bool or
+// a string) and whether the license has it.
+func (c *Claims) Entitlement(name string) (any, bool) {
+	v, ok := c.Entitlements[name]
+	return v, ok
 }
 
 // DeviceBound reports whether the file is bound to one device.
@@ -80,27 +108,28 @@ func (c *Claims) HasFeature(name string) bool {
 
 // wireClaims is the JSON shape, member for member as the contract names them.
 type wireClaims struct {
-	Iss                     string   `json:"iss"`
-	Aud                     string   `json:"aud"`
-	Sub                     string   `json:"sub"`
-	Jti                     string   `json:"jti"`
-	Iat                     int64    `json:"iat"`
-	Nbf                     int64    `json:"nbf"`
-	Exp                     int64    `json:"exp"`
-	LicenseVersion          int      `json:"license_version"`
-	CustomerID              string   `json:"customer_id"`
-	TenantID                string   `json:"tenant_id"`
-	Tier                    string   `json:"tier"`
-	Features                []string `json:"features"`
-	MaxDevices              int      `json:"max_devices"`
-	StartsAt                string   `json:"starts_at"`
-	ExpiresAt               string   `json:"expires_at"`
-	GracePeriodDays         int      `json:"grace_period_days"`
-	CheckInDays             int      `json:"check_in_days"`
-	MaxOfflineDays          int      `json:"max_offline_days"`
-	DeviceID                string   `json:"device_id,omitempty"`
-	DeviceFingerprintSHA256 string   `json:"device_fingerprint_sha256,omitempty"`
-	KeyEndorsement          string   `json:"key_endorsement,omitempty"`
+	Iss                     string         `json:"iss"`
+	Aud                     string         `json:"aud"`
+	Sub                     string         `json:"sub"`
+	Jti                     string         `json:"jti"`
+	Iat                     int64          `json:"iat"`
+	Nbf                     int64          `json:"nbf"`
+	Exp                     int64          `json:"exp"`
+	LicenseVersion          int            `json:"license_version"`
+	CustomerID              string         `json:"customer_id"`
+	TenantID                string         `json:"tenant_id"`
+	Tier                    string         `json:"tier"`
+	Features                []string       `json:"features"`
+	MaxDevices              int            `json:"max_devices"`
+	StartsAt                string         `json:"starts_at"`
+	ExpiresAt               string         `json:"expires_at"`
+	GracePeriodDays         int            `json:"grace_period_days"`
+	CheckInDays             int            `json:"check_in_days"`
+	MaxOfflineDays          int            `json:"max_offline_days"`
+	DeviceID                string         `json:"device_id,omitempty"`
+	DeviceFingerprintSHA256 string         `json:"device_fingerprint_sha256,omitempty"`
+	KeyEndorsement          string         `json:"key_endorsement,omitempty"`
+	Entitlements            map[string]any `json:"entitlements,omitempty"`
 }
 
 // claimKinds gives the JSON type of every claim the format defines. All are
@@ -115,11 +144,15 @@ var claimKinds = map[string]jsonKind{
 	"starts_at": kindString, "expires_at": kindString,
 	"grace_period_days": kindNumber, "check_in_days": kindNumber, "max_offline_days": kindNumber,
 	"device_id": kindString, "device_fingerprint_sha256": kindString,
-	"key_endorsement": kindString,
+	"key_endorsement": kindString, "entitlements": kindObject,
 }
 
 func optionalClaim(name string) bool {
-	return name == "device_id" || name == "device_fingerprint_sha256" || name == "key_endorsement"
+	switch name {
+	case "device_id", "device_fingerprint_sha256", "key_endorsement", "entitlements":
+		return true
+	}
+	return false
 }
 
 // FormatTime renders a time the way the format writes it: RFC 3339, UTC,
@@ -141,7 +174,7 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 		StartsAt: FormatTime(c.StartsAt), ExpiresAt: FormatTime(c.ExpiresAt),
 		GracePeriodDays: c.GracePeriodDays, CheckInDays: c.CheckInDays, MaxOfflineDays: c.MaxOfflineDays,
 		DeviceID: c.DeviceID, DeviceFingerprintSHA256: c.DeviceFingerprintSHA256,
-		KeyEndorsement: c.KeyEndorsement,
+		KeyEndorsement: c.KeyEndorsement, Entitlements: c.Entitlements,
 	})
 }
 
@@ -184,7 +217,10 @@ func decodeClaims(data []byte) (*Claims, error) {
 			return nil, fmt.Errorf("claims: %q is a %s, want a %s", name, got, want)
 		}
 	}
-	var w wireClaims
+	var w struct {
+		wireClaims
+		Entitlements json.RawMessage `json:"entitlements"`
+	}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("claims: %w", err)
 	}
@@ -200,6 +236,14 @@ func decodeClaims(data []byte) (*Claims, error) {
 	}
 	if endorsement != "" {
 		c.KeyEndorsement = endorsement
+	}
+	if len(w.Entitlements) > 0 {
+		if c.Entitlements, err = ParseEntitlements(w.Entitlements); err != nil {
+			return nil, fmt.Errorf("claims: %w", err)
+		}
+		if len(c.Entitlements) == 0 {
+			c.Entitlements = nil
+		}
 	}
 	if c.StartsAt, err = parseUTC("starts_at", w.StartsAt); err != nil {
 		return nil, err
@@ -217,8 +261,8 @@ func (c *Claims) check(members map[string]jsonKind) error {
 	switch {
 	case c.Issuer != Issuer:
 		return fmt.Errorf("claims: iss is %q, want %q", c.Issuer, Issuer)
-	case c.Audience != Audience:
-		return fmt.Errorf("claims: aud is %q, want %q", c.Audience, Audience)
+	case !ValidAudience(c.Audience):
+		return fmt.Errorf("claims: aud %q is not a product audience", c.Audience)
 	case c.LicenseVersion != Version:
 		return fmt.Errorf("claims: license_version is %d, want %d", c.LicenseVersion, Version)
 	case c.SubscriptionID == "" || c.ID == "" || c.CustomerID == "" || c.TenantID == "" || c.Tier == "":

@@ -99,7 +99,15 @@ func TestEveryForgeryIsInvalid(t *testing.T) {
 	require.Greater(t, len(cases), 40)
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
-			_, err := license.Verify(tc.File, testkeys.Set(t))
+			tok, err := license.Verify(tc.File, testkeys.Set(t))
+			if tc.Name == "wrong_aud" {
+				// Another product's audience is a well-formed file: the
+				// verifier told which product the app is refuses it
+				// (clientlib.VerifyOptions.Product, the product vectors).
+				require.NoError(t, err)
+				assert.Equal(t, "other-app", tok.Claims.Audience)
+				return
+			}
 			require.Error(t, err, tc.Why)
 			assert.True(t, errors.Is(err, license.ErrInvalid), "got %v, want it to wrap ErrInvalid", err)
 		})
@@ -131,7 +139,14 @@ func TestSpecificRefusalsSayWhy(t *testing.T) {
 		"empty_signature":          "empty signature",
 		"wrong_typ":                "typ",
 		"wrong_iss":                "iss",
-		"wrong_aud":                "aud",
+		"aud_array":                `"aud" is a array`,
+		"entitlement_fraction":     "a number must be a whole number",
+		"entitlement_exponent":     "a number must be a whole number",
+		"entitlement_beyond_2_53":  "a number must be a whole number",
+		"entitlement_duplicate":    "duplicate member",
+		"entitlement_null":         "want a whole number, true, false or a short string",
+		"entitlements_array":       `"entitlements" is a array`,
+		"entitlement_long_string":  "at most 128",
 	}
 	for _, tc := range cases {
 		sub, ok := want[tc.Name]
@@ -264,4 +279,56 @@ func TestSignedDocumentsRefuseMemberNamesThatFoldDifferently(t *testing.T) {
 			require.ErrorIs(t, err, license.ErrInvalid)
 		})
 	}
+}
+
+func TestEntitlementsAreReadAsWrittenOrRefused(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want map[string]any
+		err  string
+	}{
+		{`{"projects":10,"sso":true,"region":"eu-west","offset":-3}`, map[string]any{"projects": int64(10), "sso": true, "region": "eu-west", "offset": int64(-3)}, ""},
+		{`{"big":9007199254740991,"small":-9007199254740991}`, map[string]any{"big": int64(1<<53 - 1), "small": int64(-(1<<53 - 1))}, ""},
+		{`{}`, map[string]any{}, ""},
+		{`{"projects":10.0}`, nil, "whole number"},
+		{`{"projects":-0.5}`, nil, "whole number"},
+		{`{"projects":9007199254740992}`, nil, "whole number"},
+		{`{"projects":01}`, nil, "not JSON"},
+		{`{"projects":null}`, nil, "short string"},
+		{`{"projects":[1]}`, nil, "short string"},
+		{`{"Projects":1}`, nil, "not an entitlement name"},
+		{`{"projects":1,"projects":2}`, nil, "duplicate member"},
+		{`{"note":"a\u0007b"}`, nil, "control character"},
+		{`[1]`, nil, "object"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := license.ParseEntitlements([]byte(tc.in))
+			if tc.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestAnEntitledFileRoundTrips(t *testing.T) {
+	ks := testkeys.Set(t)
+	c := sampleClaims()
+	c.Audience = "com.acme.editor"
+	c.Entitlements = map[string]any{"projects": int64(10), "sso": true, "region": "eu"}
+	active, err := ks.Active()
+	require.NoError(t, err)
+	compact, err := license.Sign(active.Signer(), active.ID, c)
+	require.NoError(t, err)
+	tok, err := license.Verify([]byte(compact), ks)
+	require.NoError(t, err)
+	assert.Equal(t, "com.acme.editor", tok.Claims.Audience)
+	v, ok := tok.Claims.Entitlement("projects")
+	assert.True(t, ok)
+	assert.Equal(t, int64(10), v)
+	_, ok = tok.Claims.Entitlement("seats")
+	assert.False(t, ok)
 }

@@ -212,7 +212,7 @@ export class LicenseClient extends EventEmitter {
 
   /** trust is what files are verified with: the embedded keys, the root. */
   #trust() {
-    return { jwks: this.#o.jwks, rootJwks: this.#o.rootJwks, keyRevocations: this.#state.key_revocations };
+    return { jwks: this.#o.jwks, rootJwks: this.#o.rootJwks, keyRevocations: this.#state.key_revocations, product: this.#o.product };
   }
 
   /**

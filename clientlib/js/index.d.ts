@@ -16,6 +16,8 @@ export interface Claims {
   features: string[]; max_devices: number; starts_at: string; expires_at: string;
   grace_period_days: number; check_in_days: number; max_offline_days: number;
   device_id?: string; device_fingerprint_sha256?: string;
+  /** Named values beside the features (projects: 10, sso: true); absent when the license has none. */
+  entitlements?: Record<string, number | boolean | string>;
 }
 
 export interface Revocation { seq: number; subscription_id: string; device_id?: string; state: "revoked" | "suspended" | "blocked" | "active"; at: string; }
@@ -34,6 +36,8 @@ export interface VerifyOptions {
   /** The raw device fingerprint; only its SHA-256 is compared. */
   fingerprint?: string;
   state?: { latestTrustedTime?: Time; lastSync?: Time; revocations?: Revocation[] };
+  /** The code of the product this app is (e.g. "com.acme.editor"); a file for another is invalid. Default DEFAULT_PRODUCT. */
+  product?: string;
 }
 
 export interface Result {
@@ -59,6 +63,10 @@ export function parseKeyRevocation(statement: string, rootJwks: object | string)
 export const ENDORSEMENT_TYPE: "flowlytix-key-endorsement+jwt";
 export const KEY_REVOCATION_TYPE: "flowlytix-key-revocation+jwt";
 export const MAX_FILE_SIZE: number;
+/** The default product's code and audience, "flowlytix-app": what every file made before products carries. */
+export const DEFAULT_PRODUCT: "flowlytix-app";
+/** The named entitlement of verified claims, or undefined when the license has none by that name. */
+export function entitlement(claims: Claims | null, name: string): number | boolean | string | undefined;
 export const CLOCK_TOLERANCE_MS: number;
 
 export interface ClientOptions {
@@ -66,6 +74,8 @@ export interface ClientOptions {
   jwks?: object | string;
   /** The vendor's root key set: the app then survives key rotations with no update. */
   rootJwks?: object | string;
+  /** The code of the product this app is (as in the web admin): files for another product are refused. Default "flowlytix-app". */
+  product?: string;
   /** Where the state (license, trusted time, revocations, queue) is kept, e.g. in app.getPath("userData"). */
   statePath: string;
   serverURL?: string;

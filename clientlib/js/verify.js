@@ -170,9 +170,52 @@ const CLAIM_KINDS = {
   starts_at: "string", expires_at: "string",
   grace_period_days: "number", check_in_days: "number", max_offline_days: "number",
   device_id: "string", device_fingerprint_sha256: "string",
-  key_endorsement: "string",
+  key_endorsement: "string", entitlements: "object",
 };
-const OPTIONAL = new Set(["device_id", "device_fingerprint_sha256", "key_endorsement"]);
+const OPTIONAL = new Set(["device_id", "device_fingerprint_sha256", "key_endorsement", "entitlements"]);
+
+/** The default product's audience: files made before products carry it. */
+export const DEFAULT_PRODUCT = "flowlytix-app";
+const AUDIENCE = /^[a-z0-9][a-z0-9._-]{0,99}$/;
+const ENTITLEMENT_NAME = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
+const MAX_ENTITLEMENTS = 100;
+const MAX_ENTITLEMENT_STRING = 128; // bytes of UTF-8
+const MAX_ENTITLEMENT_INT = Number.MAX_SAFE_INTEGER; // 2^53-1, as the Go verifier
+
+// entitlementsOf holds the entitlements claim to the Go verifier's rules
+// (license.ParseEntitlements): names as features, values whole numbers
+// within ±(2^53-1) written without fraction or exponent, booleans, or
+// strings of at most 128 UTF-8 bytes without control characters.
+function entitlementsOf(raw) {
+  const members = checkObject(raw);
+  if (members.size > MAX_ENTITLEMENTS) throw invalid(`claims: entitlements: ${members.size} is more than ${MAX_ENTITLEMENTS}`);
+  const out = {};
+  for (const [name, m] of members) {
+    if (!ENTITLEMENT_NAME.test(name)) throw invalid(`claims: entitlements: ${JSON.stringify(name)} is not an entitlement name`);
+    let v;
+    if (m.kind === "boolean") v = m.raw === "true";
+    else if (m.kind === "number") {
+      v = Number(m.raw);
+      if (!INTEGER.test(m.raw) || Math.abs(v) > MAX_ENTITLEMENT_INT) throw invalid(`claims: entitlements: "${name}" is ${m.raw}; a number must be a whole number from -${MAX_ENTITLEMENT_INT} to ${MAX_ENTITLEMENT_INT}`);
+    } else if (m.kind === "string") {
+      v = JSON.parse(m.raw);
+      if (new TextEncoder().encode(v).length > MAX_ENTITLEMENT_STRING) throw invalid(`claims: entitlements: "${name}" is longer than ${MAX_ENTITLEMENT_STRING} bytes`);
+      if (/[\x00-\x1f\x7f]/.test(v)) throw invalid(`claims: entitlements: "${name}" holds a control character`);
+    } else throw invalid(`claims: entitlements: "${name}" is ${m.raw}; want a whole number, true, false or a short string`);
+    Object.defineProperty(out, name, { value: v, enumerable: true });
+  }
+  return out;
+}
+
+/**
+ * entitlement returns the named entitlement of verified claims (a number,
+ * a boolean or a string), or undefined when the license has none by that
+ * name.
+ */
+export function entitlement(claims, name) {
+  const e = claims?.entitlements;
+  return e && Object.hasOwn(e, name) ? e[name] : undefined;
+}
 const INTEGER = /^-?(0|[1-9]\d*)$/;
 const UTC_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.0+)?Z$/;
 
@@ -234,8 +277,12 @@ function decodeClaims(text) {
     if (want === "number" && !INTEGER.test(m.raw)) throw invalid(`claims: "${name}" is not an integer`);
   }
   const c = JSON.parse(text);
+  if (members.has("entitlements")) {
+    c.entitlements = entitlementsOf(members.get("entitlements").raw);
+    if (Object.keys(c.entitlements).length === 0) delete c.entitlements;
+  }
   if (c.iss !== "flowlytix-licensing") throw invalid(`claims: iss is "${c.iss}"`);
-  if (c.aud !== "flowlytix-app") throw invalid(`claims: aud is "${c.aud}"`);
+  if (!AUDIENCE.test(c.aud)) throw invalid(`claims: aud "${c.aud}" is not a product audience`);
   if (c.license_version !== 1) throw invalid(`claims: license_version is ${c.license_version}, want 1`);
   for (const k of ["sub", "jti", "customer_id", "tenant_id", "tier"]) if (c[k] === "") throw invalid(`claims: ${k} is empty`);
   if (c.max_devices < 1) throw invalid("claims: max_devices must be at least 1");
@@ -344,6 +391,8 @@ export async function verifyLicense(text, opts) {
     if (key) await compactVerify(parsed.compact, key, { algorithms: ["RS256"] });
     else if (opts.rootJwks) await verifyThroughRoot(parsed, opts.rootJwks, opts.keyRevocations || []);
     else throw invalid(`signed by unknown key "${parsed.header.kid}"`);
+    const product = opts.product || DEFAULT_PRODUCT;
+    if (parsed.claims.aud !== product) throw invalid(`the file is for the product "${parsed.claims.aud}", and this app is "${product}"`);
   } catch (e) {
     return { status: Status.INVALID, reason: e instanceof InvalidLicenseError ? e.message : "invalid license file: " + (e.code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" ? "bad signature" : e.message),
       claims: null, daysRemaining: 0, inGrace: false, graceDaysRemaining: 0 };

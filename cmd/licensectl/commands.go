@@ -150,7 +150,9 @@ func (e *env) issue(ctx context.Context, args []string) error {
 	customer := fs.String("customer-id", "", "the customer's id, a UUID (required)")
 	tenant := fs.String("tenant-id", "", "the tenant the app should use (default: the customer id)")
 	sub := fs.String("subscription-id", "", "the subscription's id, a UUID (default: a new one)")
-	tier := fs.String("tier", "", "basic, professional or enterprise (required)")
+	tier := fs.String("tier", "", "the tier's name, e.g. basic, professional or enterprise (required)")
+	product := fs.String("product", "", "the product's code, e.g. com.acme.editor (default: the default product, flowlytix-app)")
+	entitlements := fs.String("entitlements", "", `named values as a JSON object, e.g. '{"projects":10,"sso":true}'`)
 	features := fs.String("features", "", "comma-separated feature names, e.g. export,sync")
 	maxDevices := fs.Int("max-devices", 0, "seats (required, at least 1)")
 	starts := fs.String("starts", "", "RFC 3339 start (default: now)")
@@ -171,8 +173,15 @@ func (e *env) issue(ctx context.Context, args []string) error {
 		return usagef("--max-devices is required and must be at least 1")
 	}
 	in := issuer.Input{
-		SubscriptionID: *sub, CustomerID: *customer, TenantID: *tenant, Tier: *tier,
+		SubscriptionID: *sub, CustomerID: *customer, TenantID: *tenant, Tier: *tier, Audience: *product,
 		MaxDevices: *maxDevices, GracePeriodDays: *grace, CheckInDays: *checkIn, MaxOfflineDays: *offline,
+	}
+	if *entitlements != "" {
+		m, err := license.ParseEntitlements([]byte(*entitlements))
+		if err != nil {
+			return usagef("--entitlements: %v", err)
+		}
+		in.Entitlements = m
 	}
 	for _, f := range strings.Split(*features, ",") {
 		if f = strings.TrimSpace(f); f != "" {
@@ -239,7 +248,8 @@ func (e *env) issue(ctx context.Context, args []string) error {
 }
 
 func (e *env) verify(ctx context.Context, args []string) error {
-	fs := e.newFlags("verify", "verify (--jwks FILE | --root ROOT_JWKS) [--device-id ID] [--fingerprint FP] LICENSE")
+	fs := e.newFlags("verify", "verify (--jwks FILE | --root ROOT_JWKS) [--product CODE] [--device-id ID] [--fingerprint FP] LICENSE")
+	product := fs.String("product", "", "the code of the product the app is (default: flowlytix-app): a file for another product is invalid")
 	jwksPath := fs.String("jwks", "", "the public key set (JWKS) the app embeds")
 	rootPath := fs.String("root", "", "the root key set the app pins (licensectl root jwks): accepts files whose signer the root endorsed")
 	deviceID := fs.String("device-id", "", "this device's id, for a device-bound file")
@@ -256,7 +266,7 @@ func (e *env) verify(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usagef("want exactly one LICENSE file, got %d arguments", len(pos))
 	}
-	opts := clientlib.VerifyOptions{DeviceID: *deviceID, Fingerprint: *fingerprint}
+	opts := clientlib.VerifyOptions{DeviceID: *deviceID, Fingerprint: *fingerprint, Product: *product}
 	if opts.Now, err = parseTime("now", *now); err != nil {
 		return err
 	}
@@ -328,6 +338,11 @@ func describe(w io.Writer, res clientlib.Result) {
 	}
 	fmt.Fprintf(w, "subscription: %s\ncustomer: %s\ntier: %s\nfeatures: %s\nmax devices: %d\n",
 		c.SubscriptionID, c.CustomerID, c.Tier, strings.Join(c.Features, ","), c.MaxDevices)
+	fmt.Fprintf(w, "product: %s\n", c.Audience)
+	if len(c.Entitlements) > 0 {
+		ent, _ := json.Marshal(c.Entitlements)
+		fmt.Fprintf(w, "entitlements: %s\n", ent)
+	}
 	fmt.Fprintf(w, "expires: %s (%d days remaining, %d days of grace)\n", license.FormatTime(c.ExpiresAt), res.DaysRemaining, c.GracePeriodDays)
 	if res.InGrace {
 		fmt.Fprintf(w, "in grace: %d days until %s\n", res.GraceDaysRemaining, license.FormatTime(c.Expiry))

@@ -102,6 +102,26 @@ func TestKeysIssueInspectVerify(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, "invalid\n", r.stdout)
 
+	// A file for a product other than the default, with entitlements:
+	// valid for that product's app, invalid for any other.
+	r = licensectl(t, dir, "issue", "--keys", "keys", "--customer-id", customer, "--tier", "Studio",
+		"--product", "com.acme.editor", "--entitlements", `{"projects":10,"sso":true}`,
+		"--max-devices", "3", "--expires", "2099-01-01T00:00:00Z", "--out", "editor.lic")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "--product", "com.acme.editor", "editor.lic")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, `entitlements: {"projects":10,"sso":true}`)
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "editor.lic")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "invalid\n", r.stdout)
+	assert.Contains(t, r.stderr, `for the product "com.acme.editor", and this app is "flowlytix-app"`)
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "--product", "com.acme.editor", "customer.lic")
+	assert.Equal(t, 1, r.code, "a default-product file in another product's app")
+	r = licensectl(t, dir, "issue", "--keys", "keys", "--customer-id", customer, "--tier", "Studio",
+		"--entitlements", `{"projects":1.5}`, "--max-devices", "3", "--expires", "2099-01-01T00:00:00Z", "--out", "bad.lic")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "whole number")
+
 	huge := bytes.Repeat([]byte("A"), 3<<20)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "huge.lic"), huge, 0o644))
 	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "huge.lic")
@@ -151,7 +171,7 @@ func TestUsageErrorsExitTwoAndSayWhatToDo(t *testing.T) {
 		{"verify a missing file", []string{"verify", "--jwks", "missing.json", "x.lic"}, "no such file"},
 		{"issue without terms", []string{"issue", "--keys", "k", "--out", "x.lic"}, "missing --customer-id, --tier, --expires"},
 		{"issue with a bad date", []string{"issue", "--keys", "k", "--out", "x", "--customer-id", customer, "--tier", "basic", "--max-devices", "1", "--expires", "soon"}, "RFC 3339"},
-		{"issue with a bad tier", []string{"issue", "--keys", "k", "--out", "x", "--customer-id", customer, "--tier", "gold", "--max-devices", "1", "--expires", "2099-01-01"}, "tier"},
+		{"issue with a bad tier", []string{"issue", "--keys", "k", "--out", "x", "--customer-id", customer, "--tier", "<gold>", "--max-devices", "1", "--expires", "2099-01-01"}, "tier"},
 		{"keys generate with a weak size", []string{"keys", "generate", "--out", "k", "--bits", "1024"}, "out of range"},
 		{"request with a bad key", []string{"request", "--license-key", "nope", "--device-id", "d", "--fingerprint", "f", "--out", "r"}, "FLX-"},
 		{"an unknown flag", []string{"inspect", "--bogus", "x"}, "flag provided but not defined"},

@@ -201,6 +201,14 @@ func All(real, attacker *keys.Key, c *license.Claims) ([]Case, error) {
 		{"features_null", "features null", func(m map[string]any) { m["features"] = nil }},
 		{"max_devices_zero", "no seats", func(m map[string]any) { m["max_devices"] = 0 }},
 		{"half_device_binding", "device_id without a fingerprint", func(m map[string]any) { m["device_id"] = "dev-1" }},
+		{"entitlement_fraction", "an entitlement of 1.5: numbers are whole", func(m map[string]any) { m["entitlements"] = map[string]any{"projects": 1.5} }},
+		{"entitlement_null", "an entitlement of null", func(m map[string]any) { m["entitlements"] = map[string]any{"projects": nil} }},
+		{"entitlement_object", "an entitlement whose value is an object", func(m map[string]any) { m["entitlements"] = map[string]any{"projects": map[string]any{"n": 1}} }},
+		{"entitlement_array", "an entitlement whose value is an array", func(m map[string]any) { m["entitlements"] = map[string]any{"projects": []int{1}} }},
+		{"entitlements_array", "entitlements as an array: the format wants an object", func(m map[string]any) { m["entitlements"] = []string{"projects"} }},
+		{"entitlement_name_upper_case", "an entitlement name in upper case", func(m map[string]any) { m["entitlements"] = map[string]any{"Projects": 10} }},
+		{"entitlement_long_string", "an entitlement string of 129 bytes", func(m map[string]any) { m["entitlements"] = map[string]any{"region": strings.Repeat("e", 129)} }},
+		{"entitlement_control_character", "an entitlement string holding a control character", func(m map[string]any) { m["entitlements"] = map[string]any{"region": "e\u0001u"} }},
 	} {
 		tok, err := signWith(good, editClaims(c, ed.edit))
 		add(ed.name, ed.why+", signed by the real key", tok, err)
@@ -242,6 +250,15 @@ func All(real, attacker *keys.Key, c *license.Claims) ([]Case, error) {
 	}
 	tok, err = signWith([]byte(`{"alg":"RS256","kid":"`+kid+`","typ":"`+license.Type+`","ᴀlg":"none"}`), payload)
 	add("header_member_non_ascii", "a header member whose name is not ASCII, signed by the real key", tok, err)
+	for _, raw := range []struct{ name, why, insert string }{
+		{"entitlement_exponent", "an entitlement written 1e3: numbers are plain whole numbers", `"entitlements":{"projects":1e3},`},
+		{"entitlement_beyond_2_53", "an entitlement of 2^53, which JavaScript cannot hold exactly", `"entitlements":{"projects":9007199254740992},`},
+		{"entitlement_duplicate", "an entitlement named twice", `"entitlements":{"projects":1,"projects":1000},`},
+		{"entitlement_name_escaped_duplicate", "an entitlement named twice, once with a \\u escape", `"entitlements":{"projects":1,"\u0070rojects":1000},`},
+	} {
+		tok, err := signWith(good, []byte(strings.Replace(string(payload), `{`, `{`+raw.insert, 1)))
+		add(raw.name, raw.why+", signed by the real key", tok, err)
+	}
 	dup := strings.Replace(string(payload), `"max_devices":`, `"max_devices":1000,"max_devices":`, 1)
 	tok, err = signWith(good, []byte(dup))
 	add("duplicate_claim", "max_devices twice in the claims, signed by the real key", tok, err)

@@ -64,9 +64,12 @@ type Vector struct {
 	Fingerprint string `json:"fingerprint"`
 	// Trust is what the verifier is given: "" the jwks (the signing
 	// keys), "root" the root_jwks alone (section 4.1 of the format).
-	Trust  string `json:"trust,omitempty"`
-	State  State  `json:"state"`
-	Expect Expect `json:"expect"`
+	Trust string `json:"trust,omitempty"`
+	// Product is the product the verifier is told the app is (its code);
+	// empty means the default product, flowlytix-app.
+	Product string `json:"product,omitempty"`
+	State   State  `json:"state"`
+	Expect  Expect `json:"expect"`
 }
 
 // State is the cached state of a vector.
@@ -102,6 +105,10 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func day(n float64) time.Time { return t0.Add(time.Duration(n * float64(24*time.Hour))) }
 
 const (
+	// otherProduct is a product other than the default one.
+	otherProduct = "com.acme.editor"
+	// MaxSafe is the largest entitlement number, 2^53-1.
+	MaxSafe     = license.MaxEntitlementInt
 	subID       = "0b6f2f1c-8a55-4a4e-9a57-7c8b8b1e2f10"
 	futureSubID = "7d3c1c55-0f63-4d0e-9a8e-2f4b3e1a9c77"
 	airSubID    = "3e5a2b10-6c4d-4f8e-a1b2-c3d4e5f60718"
@@ -150,8 +157,13 @@ func run(out, fuzzDir string) error {
 	airIn := boundIn
 	airIn.SubscriptionID, airIn.Tier, airIn.GracePeriodDays, airIn.CheckInDays, airIn.MaxOfflineDays = airSubID, license.TierEnterprise, 0, 0, 0
 
+	entitledIn := standardIn
+	entitledIn.Entitlements = map[string]any{"projects": 10, "sso": true, "region": "eu-west", "storage_gb": int64(MaxSafe), "offset": -3}
+	productIn := entitledIn
+	productIn.Audience = otherProduct
+
 	files := map[string]*issuer.License{}
-	for name, in := range map[string]issuer.Input{"standard": standardIn, "bound": boundIn, "future": futureIn, "airgapped": airIn} {
+	for name, in := range map[string]issuer.Input{"standard": standardIn, "bound": boundIn, "future": futureIn, "airgapped": airIn, "entitled": entitledIn, "product": productIn} {
 		lic, err := iss.Issue(ctx, in)
 		if err != nil {
 			return fmt.Errorf("issue %s: %w", name, err)
@@ -163,6 +175,7 @@ func run(out, fuzzDir string) error {
 		return Revocation{Seq: seq, SubscriptionID: sub, DeviceID: dev, State: state, At: license.FormatTime(day(float64(seq)))}
 	}
 	type v struct {
+		product          string
 		name, desc, file string
 		now              time.Time
 		dev, fp          string
@@ -172,44 +185,49 @@ func run(out, fuzzDir string) error {
 		days, graceDays  int
 	}
 	vs := []v{
-		{"valid", "a plain file well inside its term", "standard", day(10), "", "", time.Time{}, time.Time{}, nil, "valid", 355, 0},
-		{"valid_fraction_of_a_day", "days_remaining counts whole days, rounded down", "standard", day(10.5), "", "", time.Time{}, time.Time{}, nil, "valid", 354, 0},
-		{"valid_unbound_with_device", "a file bound to no device is valid on any device", "standard", day(10), "any-device", "any-fingerprint", time.Time{}, time.Time{}, nil, "valid", 355, 0},
-		{"valid_device_bound", "a device-bound file on its own device", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, nil, "valid", 355, 0},
-		{"device_mismatch_fingerprint", "the right device id with another fingerprint", "bound", day(10), device, "another-fingerprint", time.Time{}, time.Time{}, nil, "device_mismatch", 355, 0},
-		{"device_mismatch_device_id", "the right fingerprint with another device id", "bound", day(10), "desktop-2", fingerprint, time.Time{}, time.Time{}, nil, "device_mismatch", 355, 0},
-		{"device_mismatch_no_fingerprint", "a device-bound file checked without a fingerprint", "bound", day(10), device, "", time.Time{}, time.Time{}, nil, "device_mismatch", 355, 0},
-		{"valid_at_expires_at", "at expires_at exactly the file is still valid: grace starts after it", "standard", day(365), "", "", time.Time{}, day(364), nil, "valid", 0, 0},
-		{"grace", "a day past expires_at, 14 days of grace", "standard", day(366), "", "", time.Time{}, day(360), nil, "grace", 0, 13},
-		{"grace_last_hour", "an hour before exp", "standard", day(379).Add(-time.Hour), "", "", time.Time{}, day(370), nil, "grace", 0, 0},
-		{"expired_at_exp", "at exp exactly the file is expired", "standard", day(379), "", "", time.Time{}, day(378), nil, "expired", 0, 0},
-		{"expired", "long past exp (and past max_offline_days: expired is checked first)", "standard", day(500), "", "", time.Time{}, time.Time{}, nil, "expired", 0, 0},
-		{"not_yet_valid", "before starts_at (nbf)", "future", day(1), "", "", time.Time{}, time.Time{}, nil, "not_yet_valid", 394, 0},
-		{"check_in_required", "31 days without a sync, 30 allowed", "standard", day(31), "", "", time.Time{}, time.Time{}, nil, "check_in_required", 334, 0},
-		{"check_in_boundary", "exactly max_offline_days after iat is still allowed", "standard", day(30), "", "", time.Time{}, time.Time{}, nil, "valid", 335, 0},
-		{"check_in_satisfied_by_sync", "a sync 11 days ago resets the offline clock", "standard", day(31), "", "", time.Time{}, day(20), nil, "valid", 334, 0},
-		{"check_in_sync_older_than_iat", "a sync before iat counts from iat", "standard", day(31), "", "", time.Time{}, day(-5), nil, "check_in_required", 334, 0},
-		{"airgapped_never_checks_in", "max_offline_days 0: no check-in ever", "airgapped", day(300), device, fingerprint, time.Time{}, time.Time{}, nil, "valid", 65, 0},
-		{"airgapped_expires_without_grace", "grace 0: expired right at expires_at", "airgapped", day(365), device, fingerprint, time.Time{}, time.Time{}, nil, "expired", 0, 0},
-		{"revoked_subscription", "the revocation list revokes the subscription", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "revoked")}, "revoked", 355, 0},
-		{"suspended_subscription", "a suspension also answers revoked", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "suspended")}, "revoked", 355, 0},
-		{"reinstated", "suspended, then reinstated: the latest entry wins", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "suspended"), rev(2, subID, "", "active")}, "valid", 355, 0},
-		{"reinstated_listed_out_of_order", "the highest seq wins, not the list order", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(2, subID, "", "active"), rev(1, subID, "", "suspended")}, "valid", 355, 0},
-		{"suspended_after_reinstatement", "reinstated, then suspended again", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "suspended"), rev(2, subID, "", "active"), rev(3, subID, "", "suspended")}, "revoked", 355, 0},
-		{"device_blocked", "this device is blocked", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, device, "blocked")}, "revoked", 355, 0},
-		{"device_blocked_unbound_file", "an unbound file on a blocked device id", "standard", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, device, "blocked")}, "revoked", 355, 0},
-		{"other_device_blocked", "another device's block does not touch this one", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, "desktop-2", "blocked")}, "valid", 355, 0},
-		{"other_subscription_revoked", "another subscription's revocation does not touch this one", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, futureSubID, "", "revoked")}, "valid", 355, 0},
-		{"clock_tampered", "the clock 50 days behind the latest trusted time", "standard", day(50), "", "", day(100), time.Time{}, nil, "clock_tampered", 315, 0},
-		{"clock_within_tolerance", "4 minutes behind the latest trusted time is allowed", "standard", day(10).Add(-4 * time.Minute), "", "", day(10), time.Time{}, nil, "valid", 355, 0},
-		{"clock_just_past_tolerance", "5 minutes and 1 second behind is not", "standard", day(10).Add(-5*time.Minute - time.Second), "", "", day(10), time.Time{}, nil, "clock_tampered", 355, 0},
-		{"clock_before_iat", "10 minutes before the file was signed", "standard", day(0).Add(-10 * time.Minute), "", "", time.Time{}, time.Time{}, nil, "clock_tampered", 365, 0},
-		{"clock_before_iat_within_tolerance", "3 minutes before iat (and nbf): not tampering, not yet valid", "standard", day(0).Add(-3 * time.Minute), "", "", time.Time{}, time.Time{}, nil, "not_yet_valid", 365, 0},
-		{"order_tampered_beats_mismatch", "clock_tampered is checked before device_mismatch", "bound", day(50), device, "another-fingerprint", day(100), time.Time{}, nil, "clock_tampered", 315, 0},
-		{"order_mismatch_beats_revoked", "device_mismatch is checked before revoked", "bound", day(10), device, "another-fingerprint", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "revoked")}, "device_mismatch", 355, 0},
-		{"order_revoked_beats_not_yet_valid", "revoked is checked before not_yet_valid", "future", day(1), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, futureSubID, "", "revoked")}, "revoked", 394, 0},
-		{"order_revoked_beats_expired", "revoked is checked before expired", "standard", day(500), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "revoked")}, "revoked", 0, 0},
-		{"order_check_in_beats_grace", "check_in_required is checked before grace", "standard", day(370), "", "", time.Time{}, day(330), nil, "check_in_required", 0, 0},
+		{"", "valid", "a plain file well inside its term", "standard", day(10), "", "", time.Time{}, time.Time{}, nil, "valid", 355, 0},
+		{"", "valid_fraction_of_a_day", "days_remaining counts whole days, rounded down", "standard", day(10.5), "", "", time.Time{}, time.Time{}, nil, "valid", 354, 0},
+		{"", "valid_unbound_with_device", "a file bound to no device is valid on any device", "standard", day(10), "any-device", "any-fingerprint", time.Time{}, time.Time{}, nil, "valid", 355, 0},
+		{"", "valid_device_bound", "a device-bound file on its own device", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, nil, "valid", 355, 0},
+		{"", "device_mismatch_fingerprint", "the right device id with another fingerprint", "bound", day(10), device, "another-fingerprint", time.Time{}, time.Time{}, nil, "device_mismatch", 355, 0},
+		{"", "device_mismatch_device_id", "the right fingerprint with another device id", "bound", day(10), "desktop-2", fingerprint, time.Time{}, time.Time{}, nil, "device_mismatch", 355, 0},
+		{"", "device_mismatch_no_fingerprint", "a device-bound file checked without a fingerprint", "bound", day(10), device, "", time.Time{}, time.Time{}, nil, "device_mismatch", 355, 0},
+		{"", "valid_at_expires_at", "at expires_at exactly the file is still valid: grace starts after it", "standard", day(365), "", "", time.Time{}, day(364), nil, "valid", 0, 0},
+		{"", "grace", "a day past expires_at, 14 days of grace", "standard", day(366), "", "", time.Time{}, day(360), nil, "grace", 0, 13},
+		{"", "grace_last_hour", "an hour before exp", "standard", day(379).Add(-time.Hour), "", "", time.Time{}, day(370), nil, "grace", 0, 0},
+		{"", "expired_at_exp", "at exp exactly the file is expired", "standard", day(379), "", "", time.Time{}, day(378), nil, "expired", 0, 0},
+		{"", "expired", "long past exp (and past max_offline_days: expired is checked first)", "standard", day(500), "", "", time.Time{}, time.Time{}, nil, "expired", 0, 0},
+		{"", "not_yet_valid", "before starts_at (nbf)", "future", day(1), "", "", time.Time{}, time.Time{}, nil, "not_yet_valid", 394, 0},
+		{"", "check_in_required", "31 days without a sync, 30 allowed", "standard", day(31), "", "", time.Time{}, time.Time{}, nil, "check_in_required", 334, 0},
+		{"", "check_in_boundary", "exactly max_offline_days after iat is still allowed", "standard", day(30), "", "", time.Time{}, time.Time{}, nil, "valid", 335, 0},
+		{"", "check_in_satisfied_by_sync", "a sync 11 days ago resets the offline clock", "standard", day(31), "", "", time.Time{}, day(20), nil, "valid", 334, 0},
+		{"", "check_in_sync_older_than_iat", "a sync before iat counts from iat", "standard", day(31), "", "", time.Time{}, day(-5), nil, "check_in_required", 334, 0},
+		{"", "airgapped_never_checks_in", "max_offline_days 0: no check-in ever", "airgapped", day(300), device, fingerprint, time.Time{}, time.Time{}, nil, "valid", 65, 0},
+		{"", "airgapped_expires_without_grace", "grace 0: expired right at expires_at", "airgapped", day(365), device, fingerprint, time.Time{}, time.Time{}, nil, "expired", 0, 0},
+		{"", "revoked_subscription", "the revocation list revokes the subscription", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "revoked")}, "revoked", 355, 0},
+		{"", "suspended_subscription", "a suspension also answers revoked", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "suspended")}, "revoked", 355, 0},
+		{"", "reinstated", "suspended, then reinstated: the latest entry wins", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "suspended"), rev(2, subID, "", "active")}, "valid", 355, 0},
+		{"", "reinstated_listed_out_of_order", "the highest seq wins, not the list order", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(2, subID, "", "active"), rev(1, subID, "", "suspended")}, "valid", 355, 0},
+		{"", "suspended_after_reinstatement", "reinstated, then suspended again", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "suspended"), rev(2, subID, "", "active"), rev(3, subID, "", "suspended")}, "revoked", 355, 0},
+		{"", "device_blocked", "this device is blocked", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, device, "blocked")}, "revoked", 355, 0},
+		{"", "device_blocked_unbound_file", "an unbound file on a blocked device id", "standard", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, device, "blocked")}, "revoked", 355, 0},
+		{"", "other_device_blocked", "another device's block does not touch this one", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, "desktop-2", "blocked")}, "valid", 355, 0},
+		{"", "other_subscription_revoked", "another subscription's revocation does not touch this one", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, futureSubID, "", "revoked")}, "valid", 355, 0},
+		{"", "clock_tampered", "the clock 50 days behind the latest trusted time", "standard", day(50), "", "", day(100), time.Time{}, nil, "clock_tampered", 315, 0},
+		{"", "clock_within_tolerance", "4 minutes behind the latest trusted time is allowed", "standard", day(10).Add(-4 * time.Minute), "", "", day(10), time.Time{}, nil, "valid", 355, 0},
+		{"", "clock_just_past_tolerance", "5 minutes and 1 second behind is not", "standard", day(10).Add(-5*time.Minute - time.Second), "", "", day(10), time.Time{}, nil, "clock_tampered", 355, 0},
+		{"", "clock_before_iat", "10 minutes before the file was signed", "standard", day(0).Add(-10 * time.Minute), "", "", time.Time{}, time.Time{}, nil, "clock_tampered", 365, 0},
+		{"", "clock_before_iat_within_tolerance", "3 minutes before iat (and nbf): not tampering, not yet valid", "standard", day(0).Add(-3 * time.Minute), "", "", time.Time{}, time.Time{}, nil, "not_yet_valid", 365, 0},
+		{"", "order_tampered_beats_mismatch", "clock_tampered is checked before device_mismatch", "bound", day(50), device, "another-fingerprint", day(100), time.Time{}, nil, "clock_tampered", 315, 0},
+		{"", "order_mismatch_beats_revoked", "device_mismatch is checked before revoked", "bound", day(10), device, "another-fingerprint", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "revoked")}, "device_mismatch", 355, 0},
+		{"", "order_revoked_beats_not_yet_valid", "revoked is checked before not_yet_valid", "future", day(1), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, futureSubID, "", "revoked")}, "revoked", 394, 0},
+		{"", "order_revoked_beats_expired", "revoked is checked before expired", "standard", day(500), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "revoked")}, "revoked", 0, 0},
+		{"", "order_check_in_beats_grace", "check_in_required is checked before grace", "standard", day(370), "", "", time.Time{}, day(330), nil, "check_in_required", 0, 0},
+		{"", "entitlements", "named entitlements beside the features: a whole number, a boolean, a string, 2^53-1 and a negative number", "entitled", day(10), "", "", time.Time{}, time.Time{}, nil, "valid", 355, 0},
+		{otherProduct, "product_matches", "a file for the product the app is", "product", day(10), "", "", time.Time{}, time.Time{}, nil, "valid", 355, 0},
+		{"", "product_other_than_default", "a file for another product, checked by an app of the default product", "product", day(10), "", "", time.Time{}, time.Time{}, nil, "invalid", 0, 0},
+		{"com.acme.viewer", "product_other", "a file for one product, checked by an app of another", "product", day(10), "", "", time.Time{}, time.Time{}, nil, "invalid", 0, 0},
+		{otherProduct, "product_default_file_in_other_app", "a default-product file, checked by an app of another product", "standard", day(10), "", "", time.Time{}, time.Time{}, nil, "invalid", 0, 0},
 	}
 
 	if err := os.MkdirAll(filepath.Join(out, "files"), 0o755); err != nil {
@@ -235,9 +253,11 @@ func run(out, fuzzDir string) error {
 		return license.FormatTime(t)
 	}
 	for _, x := range vs {
-		claims, err := json.Marshal(files[x.file].Claims)
-		if err != nil {
-			return err
+		var claims []byte
+		if x.status != "invalid" {
+			if claims, err = json.Marshal(files[x.file].Claims); err != nil {
+				return err
+			}
 		}
 		revs := x.revs
 		if revs == nil {
@@ -245,7 +265,7 @@ func run(out, fuzzDir string) error {
 		}
 		m.Vectors = append(m.Vectors, Vector{
 			Name: x.name, Description: x.desc, File: "files/" + x.file + ".lic", Now: license.FormatTime(x.now),
-			DeviceID: x.dev, Fingerprint: x.fp,
+			DeviceID: x.dev, Fingerprint: x.fp, Product: x.product,
 			State:  State{LatestTrustedTime: opt(x.trusted), LastSync: opt(x.sync), Revocations: revs},
 			Expect: Expect{Status: x.status, DaysRemaining: x.days, InGrace: x.status == "grace", GraceDaysRemaining: x.graceDays, Claims: claims},
 		})

@@ -19,7 +19,7 @@ async function run() {
     ran++;
     const trust = v.trust === "root" ? { rootJwks, keyRevocations: v.state.key_revocations || [] } : { jwks };
     const res = await verifyLicense(await get(v.file), {
-      ...trust, now: v.now, deviceId: v.device_id, fingerprint: v.fingerprint,
+      ...trust, now: v.now, deviceId: v.device_id, fingerprint: v.fingerprint, product: v.product,
       state: { latestTrustedTime: v.state.latest_trusted_time, lastSync: v.state.last_sync, revocations: v.state.revocations },
     });
     const want = v.expect;

@@ -23,7 +23,7 @@ for (const v of manifest.vectors) {
     const file = readFileSync(join(dir, v.file), "utf8");
     const trust = v.trust === "root" ? { rootJwks, keyRevocations: v.state.key_revocations || [] } : { jwks };
     const res = await verifyLicense(file, {
-      ...trust, now: v.now, deviceId: v.device_id, fingerprint: v.fingerprint,
+      ...trust, now: v.now, deviceId: v.device_id, fingerprint: v.fingerprint, product: v.product,
       state: { latestTrustedTime: v.state.latest_trusted_time, lastSync: v.state.last_sync, revocations: v.state.revocations },
     });
     assert.equal(res.status, v.expect.status, res.reason);

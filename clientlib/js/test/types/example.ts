@@ -2,7 +2,7 @@
 // against index.d.ts (test/types.test.js), so the declarations and the
 // code cannot drift apart unnoticed.
 import {
-  LicenseClient, APIError, Status, checkUsage, machineFingerprint, verifyLicense,
+  LicenseClient, APIError, Status, checkUsage, machineFingerprint, verifyLicense, entitlement, DEFAULT_PRODUCT,
   type Result, type SyncReport, type RejectedRow, type LoopOptions, type KnownRevocation,
 } from "../../index.js";
 
@@ -10,7 +10,7 @@ declare const log: (...args: unknown[]) => void;
 
 async function main(jwks: object): Promise<void> {
   const fingerprint: string = await machineFingerprint("com.acme.editor");
-  const client = await new LicenseClient({ jwks, statePath: "/tmp/state.json", deviceId: "d1", fingerprint, maxQueue: 1000 }).open();
+  const client = await new LicenseClient({ jwks, statePath: "/tmp/state.json", deviceId: "d1", fingerprint, maxQueue: 1000, product: "com.acme.editor" }).open();
   const result: Result = await client.check();
   if (result.status === Status.VALID && result.claims) log(result.claims.features.join(","));
   const why: string | null = checkUsage("export", 1, 0);
@@ -37,7 +37,9 @@ async function main(jwks: object): Promise<void> {
   if (online.valid && !online.inGracePeriod) log(online.subscriptionTier, online.daysRemaining, online.expiresAt);
   await client.stop();
   await client.close();
-  const v = await verifyLicense("-----BEGIN FLOWLYTIX LICENSE-----", { jwks, deviceId: "d1", fingerprint });
+  const v = await verifyLicense("-----BEGIN FLOWLYTIX LICENSE-----", { jwks, deviceId: "d1", fingerprint, product: "com.acme.editor" });
+  const projects = entitlement(v.claims, "projects");
+  if (typeof projects === "number" && projects > 10) log("more than ten projects", DEFAULT_PRODUCT);
   log(v.daysRemaining, n);
 }
 
