@@ -169,7 +169,7 @@ func (a *Console) updateCustomer(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, err, "details", a.customerView)
 		return
 	}
-	if *after == *before {
+	if after.UpdatedAt.Equal(before.UpdatedAt) { // nothing changed: nothing was written
 		back(w, r, "/admin/customers/"+id, "unchanged")
 		return
 	}

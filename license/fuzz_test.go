@@ -1,6 +1,7 @@
 package license_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -69,6 +70,36 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		if *r2 != *r {
 			t.Fatalf("round trip changed the request: got %+v, want %+v", r2, r)
+		}
+	})
+}
+
+// FuzzParseEntitlements: any input is read or refused, never a panic, and
+// what is read writes back to what reads the same.
+func FuzzParseEntitlements(f *testing.F) {
+	for _, seed := range []string{`{"projects":10,"sso":true,"region":"eu"}`, `{"a":9007199254740991}`, `{"a":1.5}`, `{"a":1,"a":2}`, `{}`, `null`, `[]`, `{"quota.export":-3}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := license.ParseEntitlements(data)
+		if err != nil {
+			return
+		}
+		if err := license.CheckEntitlements(m); err != nil {
+			t.Fatalf("read %q, which its own check refuses: %v", data, err)
+		}
+		out, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := license.ParseEntitlements(out)
+		if err != nil || len(back) != len(m) {
+			t.Fatalf("%q read as %v wrote %s, read back as %v (%v)", data, m, out, back, err)
+		}
+		for k, v := range m {
+			if back[k] != v {
+				t.Fatalf("%q: %s changed from %v to %v", data, k, v, back[k])
+			}
 		}
 	})
 }

@@ -25,6 +25,11 @@ func TestLicenseKeyPrefix(t *testing.T) {
 		{"flx-abcu", "", false}, // U is not a key character
 		{"ada@example.com", "", false},
 		{"Acme Corp", "", false},
+		{"acme-7k2q", "ACME-7K2Q", true}, // another product's prefix, before a dash
+		{"ACME-7K2QM-XW9", "ACME-7K2QM-XW9", true},
+		{"Acme Corp-7K2", "", false}, // a blank before the dash: words, not a key
+		{"x-7k2q", "", false},        // prefixes are 2 to 8 characters
+		{"acme-", "", false},
 		{"", "", false},
 	} {
 		got, ok := license.LicenseKeyPrefix(tc.in)

@@ -91,7 +91,10 @@ func TestLicenseKeys(t *testing.T) {
 		{"FLX-ABCDE-FGHJK-MNPQR-STVWX-YZO1L", "FLX-ABCDE-FGHJK-MNPQR-STVWX-YZ011", true},
 		{"FLX-ABCDE-FGHJK-MNPQR-STVWX-YZ01U", "", false},
 		{"FLX-ABCDE-FGHJK-MNPQR-STVWXYZ012", "", false},
-		{"ABC-ABCDE-FGHJK-MNPQR-STVWX-YZ012", "", false},
+		{"acme-abcde-fghjk-mnpqr-stvwx-yz012", "ACME-ABCDE-FGHJK-MNPQR-STVWX-YZ012", true}, // another product's prefix
+		{"A-ABCDE-FGHJK-MNPQR-STVWX-YZ012", "", false},                                     // a prefix is 2 to 8 characters
+		{"1AB-ABCDE-FGHJK-MNPQR-STVWX-YZ012", "", false},                                   // starting with a letter
+		{"ÄB-ABCDE-FGHJK-MNPQR-STVWX-YZ012", "", false},
 		{"", "", false},
 	}
 	for _, tc := range cases {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 )
 
@@ -15,6 +16,38 @@ type CustomerInput struct {
 	FirstName   *string
 	LastName    *string
 	Status      *string
+	ExternalID  *string
+	// Tags replaces the tags when not nil (an empty list clears them).
+	Tags []string
+}
+
+// MaxTags bounds the tags of one customer or subscription.
+const MaxTags = 20
+
+// checkTags trims the tags, drops empty ones and repeats (in any case),
+// and holds each to 1 to 40 characters without commas (lists and forms
+// join tags with commas) or control characters.
+func checkTags(field string, tags []string) ([]string, error) {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		t = strings.TrimSpace(t)
+		if t == "" || seen[strings.ToLower(t)] {
+			continue
+		}
+		if err := checkField(field, t, false, 40); err != nil {
+			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: field, Message: fmt.Sprintf("tag %q: %s", t, strings.TrimPrefix(err.Error(), field+" "))}
+		}
+		if strings.ContainsRune(t, ',') {
+			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: field, Message: fmt.Sprintf("tag %q holds a comma: commas separate tags", t)}
+		}
+		seen[strings.ToLower(t)] = true
+		out = append(out, t)
+	}
+	if len(out) > MaxTags {
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: field, Message: fmt.Sprintf("%d tags is more than %d", len(out), MaxTags)}
+	}
+	return out, nil
 }
 
 func (in *CustomerInput) apply(c *Customer) error {
@@ -38,6 +71,19 @@ func (in *CustomerInput) apply(c *Customer) error {
 		}
 		*f.dst = strings.TrimSpace(*f.src)
 	}
+	if in.ExternalID != nil {
+		if err := checkField("external_id", strings.TrimSpace(*in.ExternalID), false, 200); err != nil {
+			return err
+		}
+		c.ExternalID = strings.TrimSpace(*in.ExternalID)
+	}
+	if in.Tags != nil {
+		tags, err := checkTags("tags", in.Tags)
+		if err != nil {
+			return err
+		}
+		c.Tags = tags
+	}
 	if in.Status != nil {
 		switch *in.Status {
 		case CustomerActive, CustomerArchived:
@@ -54,7 +100,7 @@ func (s *Service) CreateCustomer(ctx context.Context, actor Actor, in CustomerIn
 	if in.Email == nil {
 		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "email", Message: "email is required"}
 	}
-	c := &Customer{Status: CustomerActive, CreatedAt: s.Now()}
+	c := &Customer{Status: CustomerActive, CreatedAt: s.Now(), Tags: []string{}}
 	if err := in.apply(c); err != nil {
 		return nil, err
 	}
@@ -79,7 +125,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, actor Actor, id string, in
 		if err := in.apply(&c); err != nil {
 			return err
 		}
-		if c == *before {
+		if sameCustomer(&c, before) {
 			out = before // nothing changed: nothing written, nothing audited
 			return nil
 		}
@@ -91,4 +137,9 @@ func (s *Service) UpdateCustomer(ctx context.Context, actor Actor, id string, in
 		return s.audit(ctx, tx, actor, "customer.update", "customer", id, before, &c)
 	})
 	return out, err
+}
+
+func sameCustomer(a, b *Customer) bool {
+	return a.Email == b.Email && a.CompanyName == b.CompanyName && a.FirstName == b.FirstName && a.LastName == b.LastName &&
+		a.Status == b.Status && a.ExternalID == b.ExternalID && slices.Equal(a.Tags, b.Tags)
 }

@@ -52,53 +52,94 @@ const (
 
 // Customer owns subscriptions.
 type Customer struct {
-	ID          string    `json:"id"`
-	Email       string    `json:"email"`
-	CompanyName string    `json:"company_name"`
-	FirstName   string    `json:"first_name"`
-	LastName    string    `json:"last_name"`
-	Status      string    `json:"status"` // active or archived
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string `json:"id"`
+	Email       string `json:"email"`
+	CompanyName string `json:"company_name"`
+	FirstName   string `json:"first_name"`
+	LastName    string `json:"last_name"`
+	Status      string `json:"status"` // active or archived
+	// ExternalID is the vendor's own id for the customer (its CRM's, say);
+	// Tags are the vendor's labels. Both are searchable.
+	ExternalID string    `json:"external_id"`
+	Tags       []string  `json:"tags"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// DefaultProductID is the product everything made before products
+// belongs to; its code is license.Audience.
+const DefaultProductID = "00000000-0000-4000-8000-000000000001"
+
+// Product is one app a vendor sells. Its code is the audience of its
+// license files: an app told its product refuses another's files.
+type Product struct {
+	ID   string `json:"id"`
+	Code string `json:"code"` // e.g. com.acme.editor
+	Name string `json:"name"`
+	// KeyPrefix starts its license keys (FLX for the default product).
+	KeyPrefix string    `json:"key_prefix"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Plan is a template for subscriptions: what a tier includes and costs.
 type Plan struct {
-	ID              string   `json:"id"`
-	Name            string   `json:"name"`
-	Tier            string   `json:"tier"`
-	Features        []string `json:"features"`
-	PriceCents      int64    `json:"price_cents"`
-	Currency        string   `json:"currency"`
-	BillingPeriod   string   `json:"billing_period"` // month or year
-	MaxDevices      int      `json:"max_devices"`
-	GracePeriodDays int      `json:"grace_period_days"`
-	CheckInDays     int      `json:"check_in_days"`
-	MaxOfflineDays  int      `json:"max_offline_days"`
+	ID        string `json:"id"`
+	ProductID string `json:"product_id"`
+	// Product is the product's code (filled on reads).
+	Product      string         `json:"product"`
+	Name         string         `json:"name"`
+	Tier         string         `json:"tier"`
+	Features     []string       `json:"features"`
+	Entitlements map[string]any `json:"entitlements"`
+	// DurationDays is how long a subscription made from the plan lasts
+	// when no expiry is given.
+	DurationDays    int    `json:"duration_days"`
+	PriceCents      int64  `json:"price_cents"`
+	Currency        string `json:"currency"`
+	BillingPeriod   string `json:"billing_period"` // month or year
+	MaxDevices      int    `json:"max_devices"`
+	GracePeriodDays int    `json:"grace_period_days"`
+	CheckInDays     int    `json:"check_in_days"`
+	MaxOfflineDays  int    `json:"max_offline_days"`
 	// FreeSeatsAfterDays frees the seat of a device silent for that many
 	// days; 0 keeps seats until an admin or the app frees them.
-	FreeSeatsAfterDays int       `json:"free_seats_after_days"`
-	CreatedAt          time.Time `json:"created_at"`
+	FreeSeatsAfterDays int `json:"free_seats_after_days"`
+	// ExternalPriceID is what a payment provider names the plan's price
+	// (a Stripe price id, say); unique when set.
+	ExternalPriceID string `json:"external_price_id,omitempty"`
+	// ArchivedAt is set once the plan is archived: no new subscription is
+	// made from it; those made before keep it.
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
 }
 
 // Subscription is what a customer bought: the terms every license file of
 // it carries.
 type Subscription struct {
-	ID              string    `json:"id"`
-	CustomerID      string    `json:"customer_id"`
-	PlanID          string    `json:"plan_id,omitempty"`
-	TenantID        string    `json:"tenant_id,omitempty"`
-	LicenseKey      string    `json:"license_key"`
-	Tier            string    `json:"tier"`
-	Features        []string  `json:"features"`
-	MaxDevices      int       `json:"max_devices"`
-	ActiveDevices   int       `json:"active_devices"`
-	Status          string    `json:"status"`
-	StartsAt        time.Time `json:"starts_at"`
-	ExpiresAt       time.Time `json:"expires_at"`
-	GracePeriodDays int       `json:"grace_period_days"`
-	CheckInDays     int       `json:"check_in_days"`
-	MaxOfflineDays  int       `json:"max_offline_days"`
+	ID         string `json:"id"`
+	CustomerID string `json:"customer_id"`
+	ProductID  string `json:"product_id"`
+	// Product is the product's code, the audience of its files (filled
+	// on reads).
+	Product    string   `json:"product"`
+	PlanID     string   `json:"plan_id,omitempty"`
+	TenantID   string   `json:"tenant_id,omitempty"`
+	LicenseKey string   `json:"license_key"`
+	Tier       string   `json:"tier"`
+	Features   []string `json:"features"`
+	// Entitlements are named values signed beside the features
+	// (license.ParseEntitlements); quota.FEATURE is a monthly usage quota.
+	Entitlements    map[string]any `json:"entitlements"`
+	ExternalID      string         `json:"external_id"`
+	Tags            []string       `json:"tags"`
+	MaxDevices      int            `json:"max_devices"`
+	ActiveDevices   int            `json:"active_devices"`
+	Status          string         `json:"status"`
+	StartsAt        time.Time      `json:"starts_at"`
+	ExpiresAt       time.Time      `json:"expires_at"`
+	GracePeriodDays int            `json:"grace_period_days"`
+	CheckInDays     int            `json:"check_in_days"`
+	MaxOfflineDays  int            `json:"max_offline_days"`
 	// FreeSeatsAfterDays comes from the plan (see Plan).
 	FreeSeatsAfterDays int `json:"free_seats_after_days"`
 	// Revision grows with every change of the terms; a device whose file
@@ -308,6 +349,9 @@ type CustomerFilter struct {
 type SubscriptionFilter struct {
 	Status         string
 	Tier           string
+	ProductID      string
+	PlanID         string
+	Tag            string // one of its tags, in any case
 	CustomerID     string
 	Query          string    // license key (or its prefix), customer email or company
 	ExpiringBefore time.Time // only active ones expiring before this
@@ -371,6 +415,37 @@ type DayCount struct {
 	Day   string `json:"day"`
 	Count int64  `json:"count"`
 }
+
+// UsageFilter selects usage: of one customer, one subscription, or all;
+// of one feature or all; over days From to To ("YYYY-MM-DD", UTC,
+// inclusive), per day or per month.
+type UsageFilter struct {
+	CustomerID     string
+	SubscriptionID string
+	Feature        string
+	From, To       string
+	GroupBy        string // day (default) or month
+}
+
+// UsageRow is the usage of one feature in one period ("2026-11-30" or
+// "2026-11").
+type UsageRow struct {
+	Period  string `json:"period"`
+	Feature string `json:"feature"`
+	Events  int64  `json:"events"`
+	Count   int64  `json:"count"`
+}
+
+// QuotaUse says how much of a monthly quota (entitlement quota.FEATURE)
+// a subscription used this month.
+type QuotaUse struct {
+	Feature string `json:"feature"`
+	Quota   int64  `json:"quota"`
+	Used    int64  `json:"used"`
+}
+
+// Over reports whether the quota is exceeded.
+func (q QuotaUse) Over() bool { return q.Used > q.Quota }
 
 // FeatureDayCount is one feature's usage on one day.
 type FeatureDayCount struct {

@@ -2,6 +2,7 @@ package syncserver
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -68,19 +69,14 @@ func (s *Service) checkSubscriptionFilter(f *SubscriptionFilter) error {
 	if err := oneOf("status", f.Status, SubscriptionStatuses...); err != nil {
 		return err
 	}
-	if err := oneOf("tier", f.Tier, license.Tiers...); err != nil {
-		return err
+	if f.Tier != "" && !license.ValidTier(f.Tier) {
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "tier", Message: fmt.Sprintf("tier %q is not a tier name", f.Tier)}
 	}
 	if len(f.IDs) > MaxPageSize {
 		return invalidf("at most %d subscriptions at once", MaxPageSize)
 	}
 	f.Now = s.Now()
 	return nil
-}
-
-// ListPlans lists the plans.
-func (s *Service) ListPlans(ctx context.Context) ([]Plan, error) {
-	return s.store.ListPlans(ctx)
 }
 
 // ListDevices lists devices and counts all that match, each with its

@@ -154,8 +154,8 @@ func (s *Service) sign(ctx context.Context, sub *Subscription, deviceID, fingerp
 // device when deviceID is set.
 func issuerInput(sub *Subscription, deviceID, fingerprintSHA256 string) issuer.Input {
 	return issuer.Input{
-		SubscriptionID: sub.ID, CustomerID: sub.CustomerID, TenantID: sub.TenantID, Tier: sub.Tier,
-		Features: sub.Features, MaxDevices: sub.MaxDevices, StartsAt: sub.StartsAt, ExpiresAt: sub.ExpiresAt,
+		SubscriptionID: sub.ID, CustomerID: sub.CustomerID, TenantID: sub.TenantID, Tier: sub.Tier, Audience: sub.Product,
+		Features: sub.Features, Entitlements: sub.Entitlements, MaxDevices: sub.MaxDevices, StartsAt: sub.StartsAt, ExpiresAt: sub.ExpiresAt,
 		GracePeriodDays: sub.GracePeriodDays, CheckInDays: sub.CheckInDays, MaxOfflineDays: sub.MaxOfflineDays,
 		DeviceID: deviceID, DeviceFingerprintSHA256: fingerprintSHA256,
 	}

@@ -24,9 +24,20 @@ type Store interface {
 	UpdateCustomer(ctx context.Context, c *Customer) error
 	ListCustomers(ctx context.Context, f CustomerFilter) ([]Customer, int, error)
 
+	CreateProduct(ctx context.Context, p *Product) error
+	// GetProduct finds a product by id or by code.
+	GetProduct(ctx context.Context, idOrCode string) (*Product, error)
+	ListProducts(ctx context.Context) ([]Product, error)
+	// UpdateProduct stores a product's name and key prefix.
+	UpdateProduct(ctx context.Context, p *Product) error
+
 	CreatePlan(ctx context.Context, p *Plan) error
 	GetPlan(ctx context.Context, id string) (*Plan, error)
+	// ListPlans lists every plan, archived ones included.
 	ListPlans(ctx context.Context) ([]Plan, error)
+	// UpdatePlan stores a plan's changes (archiving included); the
+	// subscriptions made from it keep their terms.
+	UpdatePlan(ctx context.Context, p *Plan) error
 
 	// CreateSubscription stores s; LicenseKey must be set and unique.
 	CreateSubscription(ctx context.Context, s *Subscription) error
@@ -37,6 +48,9 @@ type Store interface {
 	// UpdateSubscriptionTerms stores changed terms (expiry, seats, features,
 	// days) and bumps the revision. A revoked subscription is ErrConflict.
 	UpdateSubscriptionTerms(ctx context.Context, s *Subscription) error
+	// UpdateSubscriptionLabels stores the external id and tags, which are
+	// not terms: the revision stays.
+	UpdateSubscriptionLabels(ctx context.Context, s *Subscription) error
 	// SetSubscriptionStatus changes the status and, when state is not
 	// empty, appends the revocation entry in the same transaction. With
 	// from, only a subscription in one of those statuses changes (checked in
@@ -140,6 +154,11 @@ type Store interface {
 	// CustomerUsage is a customer's usage per feature and day since the
 	// day from (YYYY-MM-DD), from the rollup by subscription.
 	CustomerUsage(ctx context.Context, customerID, from string) ([]FeatureDayCount, error)
+	// Usage sums usage per period and feature from the rollups.
+	Usage(ctx context.Context, f UsageFilter) ([]UsageRow, error)
+	// UsageSince sums one subscription's count of each feature since
+	// the day from.
+	UsageSince(ctx context.Context, subscriptionID, from string, features []string) (map[string]int64, error)
 	// RecentHeartbeats lists a device's latest heartbeats, newest first.
 	RecentHeartbeats(ctx context.Context, deviceRowID string, limit int) ([]Heartbeat, error)
 	// EachCustomer, EachSubscription and EachDevice call fn for every row

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/flowlytix/licensing/issuer"
@@ -14,11 +15,17 @@ import (
 // SubscriptionInput creates a subscription. With a plan, the plan gives
 // the tier, features, seats and days that are not set.
 type SubscriptionInput struct {
-	CustomerID      string
-	PlanID          string
+	CustomerID string
+	PlanID     string
+	// Product is the product's id or code: the plan's when a plan is
+	// given, the default product otherwise.
+	Product         string
 	TenantID        string
 	Tier            string
 	Features        []string
+	Entitlements    map[string]any
+	ExternalID      string
+	Tags            []string
 	MaxDevices      int
 	StartsAt        time.Time
 	ExpiresAt       time.Time
@@ -46,28 +53,69 @@ func fieldError(err error) error {
 // CreateSubscription adds a subscription with a new license key.
 func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in SubscriptionInput) (*Subscription, error) {
 	sub := &Subscription{CustomerID: in.CustomerID, PlanID: in.PlanID, TenantID: in.TenantID, Tier: in.Tier,
-		Features: in.Features, MaxDevices: in.MaxDevices, StartsAt: in.StartsAt, ExpiresAt: in.ExpiresAt,
-		GracePeriodDays: DefaultGracePeriodDays, CheckInDays: DefaultCheckInDays, MaxOfflineDays: DefaultMaxOfflineDays}
+		Features: in.Features, Entitlements: in.Entitlements, MaxDevices: in.MaxDevices, StartsAt: in.StartsAt, ExpiresAt: in.ExpiresAt,
+		GracePeriodDays: DefaultGracePeriodDays, CheckInDays: DefaultCheckInDays, MaxOfflineDays: DefaultMaxOfflineDays,
+		ProductID: DefaultProductID, ExternalID: strings.TrimSpace(in.ExternalID)}
+	if err := checkField("external_id", sub.ExternalID, false, 200); err != nil {
+		return nil, err
+	}
+	tags, err := checkTags("tags", in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	sub.Tags = tags
+	if in.Product != "" {
+		prod, err := s.store.GetProduct(ctx, in.Product)
+		if errors.Is(err, ErrNotFound) {
+			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "product", Message: fmt.Sprintf("product %s does not exist", in.Product)}
+		}
+		if err != nil {
+			return nil, err
+		}
+		sub.ProductID = prod.ID
+	}
 	if in.PlanID != "" {
 		p, err := s.store.GetPlan(ctx, in.PlanID)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
-				return nil, Errorf(KindInvalid, CodeInvalidRequest, "plan_id: plan %s does not exist", in.PlanID)
+				return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "plan_id", Message: fmt.Sprintf("plan %s does not exist", in.PlanID)}
 			}
 			return nil, err
 		}
+		if p.ArchivedAt != nil {
+			return nil, &Error{Kind: KindConflict, Code: CodeConflict, Field: "plan_id", Message: fmt.Sprintf("the plan %q is archived: pick another plan, or bring it back first", p.Name)}
+		}
+		if in.Product != "" && sub.ProductID != p.ProductID {
+			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "plan_id", Message: fmt.Sprintf("the plan %q is for the product %s, not %s", p.Name, p.Product, in.Product)}
+		}
+		sub.ProductID = p.ProductID
 		if sub.Tier == "" {
 			sub.Tier = p.Tier
 		}
 		if sub.Features == nil {
 			sub.Features = p.Features
 		}
+		if sub.Entitlements == nil {
+			sub.Entitlements = p.Entitlements
+		}
 		if sub.MaxDevices == 0 {
 			sub.MaxDevices = p.MaxDevices
 		}
 		sub.GracePeriodDays, sub.CheckInDays, sub.MaxOfflineDays = p.GracePeriodDays, p.CheckInDays, p.MaxOfflineDays
 		sub.FreeSeatsAfterDays = p.FreeSeatsAfterDays
+		if sub.ExpiresAt.IsZero() {
+			start := sub.StartsAt
+			if start.IsZero() {
+				start = s.Now()
+			}
+			sub.ExpiresAt = start.Add(time.Duration(p.DurationDays) * license.Day)
+		}
 	}
+	prod, err := s.store.GetProduct(ctx, sub.ProductID)
+	if err != nil {
+		return nil, err
+	}
+	sub.Product = prod.Code
 	for _, d := range []struct {
 		src *int
 		dst *int
@@ -93,7 +141,7 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 		}
 		return nil, err
 	}
-	key, err := license.NewLicenseKey()
+	key, err := license.NewLicenseKeyWithPrefix(prod.KeyPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +185,18 @@ func redacted(sub *Subscription) *Subscription {
 // TermsInput changes a subscription's terms; nil fields stay. Features
 // set to an empty, non-nil list clears them.
 type TermsInput struct {
-	ExpiresAt       *time.Time
-	MaxDevices      *int
-	Features        []string
+	ExpiresAt  *time.Time
+	MaxDevices *int
+	Features   []string
+	// PlanID moves the subscription to another plan of its product: the
+	// plan's tier, features, entitlements, seats and days apply, but for
+	// those this input sets too. An empty string detaches it from any plan.
+	PlanID *string
+	// Entitlements, when not nil, replace the entitlements (empty clears).
+	Entitlements map[string]any
+	// ExternalID and Tags are labels, not terms: they change no file.
+	ExternalID      *string
+	Tags            []string
 	Tier            *string
 	GracePeriodDays *int
 	CheckInDays     *int
@@ -167,6 +224,44 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 		}
 		sub := *before
 		sub.Features = slices.Clone(before.Features)
+		sub.Tags = slices.Clone(before.Tags)
+		if in.PlanID != nil && *in.PlanID != before.PlanID {
+			sub.PlanID = *in.PlanID
+			if sub.PlanID != "" {
+				p, err := tx.GetPlan(ctx, sub.PlanID)
+				if errors.Is(err, ErrNotFound) {
+					return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "plan_id", Message: fmt.Sprintf("plan %s does not exist", sub.PlanID)}
+				}
+				if err != nil {
+					return err
+				}
+				if p.ProductID != before.ProductID {
+					return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "plan_id", Message: fmt.Sprintf(
+						"the plan %q is for the product %s, and this subscription's is %s: its apps would refuse the files", p.Name, p.Product, before.Product)}
+				}
+				if p.ArchivedAt != nil {
+					return &Error{Kind: KindConflict, Code: CodeConflict, Field: "plan_id", Message: fmt.Sprintf("the plan %q is archived: pick another plan, or bring it back first", p.Name)}
+				}
+				sub.Tier, sub.Features, sub.Entitlements, sub.MaxDevices = p.Tier, slices.Clone(p.Features), p.Entitlements, p.MaxDevices
+				sub.GracePeriodDays, sub.CheckInDays, sub.MaxOfflineDays, sub.FreeSeatsAfterDays = p.GracePeriodDays, p.CheckInDays, p.MaxOfflineDays, p.FreeSeatsAfterDays
+			}
+		}
+		if in.Entitlements != nil {
+			sub.Entitlements = in.Entitlements
+		}
+		if in.ExternalID != nil {
+			sub.ExternalID = strings.TrimSpace(*in.ExternalID)
+			if err := checkField("external_id", sub.ExternalID, false, 200); err != nil {
+				return err
+			}
+		}
+		if in.Tags != nil {
+			tags, err := checkTags("tags", in.Tags)
+			if err != nil {
+				return err
+			}
+			sub.Tags = tags
+		}
 		if in.ExpiresAt != nil {
 			t := in.ExpiresAt.UTC().Truncate(time.Second)
 			if t.Before(before.ExpiresAt) && !in.AllowShorter {
@@ -205,14 +300,23 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 				"%d devices hold seats, more than %d: deactivate %d of them first, or confirm that they keep their seats until deactivated (no new device can activate meanwhile)",
 				before.ActiveDevices, sub.MaxDevices, before.ActiveDevices-sub.MaxDevices)}
 		}
-		if sameTerms(before, &sub) {
+		labels := sub.ExternalID != before.ExternalID || !slices.Equal(sub.Tags, before.Tags)
+		terms := !sameTerms(before, &sub)
+		if !terms && !labels {
 			out = before
 			return nil
 		}
 		changed = true
 		sub.UpdatedAt = s.Now()
-		if err := tx.UpdateSubscriptionTerms(ctx, &sub); err != nil {
-			return err
+		if labels {
+			if err := tx.UpdateSubscriptionLabels(ctx, &sub); err != nil {
+				return err
+			}
+		}
+		if terms {
+			if err := tx.UpdateSubscriptionTerms(ctx, &sub); err != nil {
+				return err
+			}
 		}
 		if sub.Status == SubscriptionExpired && s.Now().Before(sub.HardExpiresAt()) {
 			if _, err := tx.SetSubscriptionStatus(ctx, id, SubscriptionActive, "", s.Now(), SubscriptionExpired); err != nil {
@@ -233,7 +337,8 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 // sameTerms reports whether a and b carry the same terms.
 func sameTerms(a, b *Subscription) bool {
 	return a.ExpiresAt.Equal(b.ExpiresAt) && a.MaxDevices == b.MaxDevices && slices.Equal(a.Features, b.Features) &&
-		a.Tier == b.Tier && a.GracePeriodDays == b.GracePeriodDays && a.CheckInDays == b.CheckInDays && a.MaxOfflineDays == b.MaxOfflineDays
+		a.Tier == b.Tier && a.GracePeriodDays == b.GracePeriodDays && a.CheckInDays == b.CheckInDays && a.MaxOfflineDays == b.MaxOfflineDays &&
+		a.PlanID == b.PlanID && sameEntitlements(a.Entitlements, b.Entitlements) && a.FreeSeatsAfterDays == b.FreeSeatsAfterDays
 }
 
 // Renew moves a subscription's expiry later. Renewing to the current

@@ -37,6 +37,10 @@ type SyncOutput struct {
 	// KeyRevocations are the root's statements revoking signing keys:
 	// apps that pin the root refuse every file of those keys.
 	KeyRevocations []string
+	// OverQuota lists the monthly quotas (entitlements quota.FEATURE) the
+	// subscription has exceeded this month, counting this sync's events:
+	// the app decides what to do.
+	OverQuota []QuotaUse
 }
 
 // Bounds on one usage event, so that no single event can overflow a daily
@@ -142,6 +146,17 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		}
 		out.Accepted, out.Duplicates = res.Accepted, res.Duplicates
 		s.Events.Add(int64(res.Accepted))
+	}
+	if quotas := Quotas(sub); len(quotas) > 0 {
+		// After the write, so that this sync's events count; a failure
+		// here loses nothing but the answer's quota news.
+		if use, err := s.quotaUse(ctx, sub, quotas, now); err == nil {
+			for _, q := range use {
+				if q.Over() {
+					out.OverQuota = append(out.OverQuota, q)
+				}
+			}
+		}
 	}
 	s.Syncs.Add(1)
 	return out, nil

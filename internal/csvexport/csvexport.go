@@ -111,3 +111,15 @@ func Audit(ctx context.Context, cw *csv.Writer, svc *syncserver.Service, f syncs
 	}
 	return finish(cw, err)
 }
+
+// Usage writes usage rows: period, feature, events, count.
+func Usage(cw *csv.Writer, rows []syncserver.UsageRow) error {
+	err := row(cw, "period", "feature", "events", "count")
+	for _, u := range rows {
+		if err != nil {
+			break
+		}
+		err = row(cw, u.Period, u.Feature, strconv.FormatInt(u.Events, 10), strconv.FormatInt(u.Count, 10))
+	}
+	return finish(cw, err)
+}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -80,15 +81,18 @@ func respond[T any](a *API, w http.ResponseWriter, r *http.Request, status int, 
 }
 
 type customerRequest struct {
-	Email       *string `json:"email"`
-	CompanyName *string `json:"company_name"`
-	FirstName   *string `json:"first_name"`
-	LastName    *string `json:"last_name"`
-	Status      *string `json:"status"`
+	Email       *string  `json:"email"`
+	CompanyName *string  `json:"company_name"`
+	FirstName   *string  `json:"first_name"`
+	LastName    *string  `json:"last_name"`
+	Status      *string  `json:"status"`
+	ExternalID  *string  `json:"external_id"`
+	Tags        []string `json:"tags"`
 }
 
 func (c customerRequest) input() syncserver.CustomerInput {
-	return syncserver.CustomerInput{Email: c.Email, CompanyName: c.CompanyName, FirstName: c.FirstName, LastName: c.LastName, Status: c.Status}
+	return syncserver.CustomerInput{Email: c.Email, CompanyName: c.CompanyName, FirstName: c.FirstName, LastName: c.LastName, Status: c.Status,
+		ExternalID: c.ExternalID, Tags: c.Tags}
 }
 
 func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
@@ -131,17 +135,21 @@ func (a *API) patchCustomer(w http.ResponseWriter, r *http.Request) {
 }
 
 type subscriptionRequest struct {
-	CustomerID      string    `json:"customer_id"`
-	PlanID          string    `json:"plan_id"`
-	TenantID        string    `json:"tenant_id"`
-	Tier            string    `json:"tier"`
-	Features        []string  `json:"features"`
-	MaxDevices      int       `json:"max_devices"`
-	ExpiresAt       time.Time `json:"expires_at"`
-	StartsAt        time.Time `json:"starts_at"`
-	GracePeriodDays *int      `json:"grace_period_days"`
-	CheckInDays     *int      `json:"check_in_days"`
-	MaxOfflineDays  *int      `json:"max_offline_days"`
+	CustomerID      string          `json:"customer_id"`
+	PlanID          string          `json:"plan_id"`
+	Product         string          `json:"product"`
+	TenantID        string          `json:"tenant_id"`
+	Tier            string          `json:"tier"`
+	Features        []string        `json:"features"`
+	Entitlements    json.RawMessage `json:"entitlements"`
+	ExternalID      string          `json:"external_id"`
+	Tags            []string        `json:"tags"`
+	MaxDevices      int             `json:"max_devices"`
+	ExpiresAt       time.Time       `json:"expires_at"`
+	StartsAt        time.Time       `json:"starts_at"`
+	GracePeriodDays *int            `json:"grace_period_days"`
+	CheckInDays     *int            `json:"check_in_days"`
+	MaxOfflineDays  *int            `json:"max_offline_days"`
 }
 
 func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
@@ -154,12 +162,14 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "customer_id, tier, features, max_devices and expires_at are required"))
 		return
 	}
-	if req.ExpiresAt.IsZero() {
-		writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "expires_at is required"))
+	ent, err := entitlements(req.Entitlements)
+	if err != nil {
+		writeError(w, r, a.log, err)
 		return
 	}
 	sub, err := a.svc.CreateSubscription(r.Context(), ActorFrom(r.Context()), syncserver.SubscriptionInput{
-		CustomerID: req.CustomerID, PlanID: req.PlanID, TenantID: req.TenantID, Tier: req.Tier, Features: req.Features,
+		CustomerID: req.CustomerID, PlanID: req.PlanID, Product: req.Product, TenantID: req.TenantID, Tier: req.Tier, Features: req.Features,
+		Entitlements: ent, ExternalID: req.ExternalID, Tags: req.Tags,
 		MaxDevices: req.MaxDevices, StartsAt: req.StartsAt, ExpiresAt: req.ExpiresAt,
 		GracePeriodDays: req.GracePeriodDays, CheckInDays: req.CheckInDays, MaxOfflineDays: req.MaxOfflineDays,
 	})
@@ -173,7 +183,16 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := syncserver.SubscriptionFilter{CustomerID: q.Get("customer_id"), Query: q.Get("q"), Status: q.Get("status"), Tier: q.Get("tier"), Page: p}
+	f := syncserver.SubscriptionFilter{CustomerID: q.Get("customer_id"), Query: q.Get("q"), Status: q.Get("status"), Tier: q.Get("tier"),
+		PlanID: q.Get("plan_id"), Tag: q.Get("tag"), Page: p}
+	if prod := q.Get("product"); prod != "" {
+		pr, err := a.svc.GetProduct(r.Context(), prod)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		f.ProductID = pr.ID
+	}
 	items, total, err := a.svc.ListSubscriptions(r.Context(), f)
 	respond(a, w, r, http.StatusOK, listResponse[syncserver.Subscription]{items, total, p.Page, p.PageSize}, err)
 }

@@ -170,6 +170,7 @@ type syncResponse struct {
 	Accepted         int                     `json:"accepted"`
 	Duplicates       int                     `json:"duplicates"`
 	KeyRevocations   []string                `json:"key_revocations,omitempty"`
+	OverQuota        []syncserver.QuotaUse   `json:"over_quota,omitempty"`
 }
 
 func (a *API) sync(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +193,8 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := syncResponse{Status: string(out.Status), ServerTime: out.ServerTime, Revocations: out.Revocations,
-		RevocationCursor: out.Cursor, Accepted: out.Accepted, Duplicates: out.Duplicates, KeyRevocations: out.KeyRevocations}
+		RevocationCursor: out.Cursor, Accepted: out.Accepted, Duplicates: out.Duplicates, KeyRevocations: out.KeyRevocations,
+		OverQuota: out.OverQuota}
 	if resp.Revocations == nil {
 		resp.Revocations = []syncserver.Revocation{}
 	}

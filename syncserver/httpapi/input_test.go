@@ -98,7 +98,7 @@ func TestBadInputGetsA4xxAndStoresNothing(t *testing.T) {
 			{"customers: bad page", "GET", "/api/v1/customers?page=0", ``, true, 400, "invalid_request"},
 			{"customers: page size too big", "GET", "/api/v1/customers?page_size=100000", ``, true, 400, "invalid_request"},
 			{"subscription: unknown customer", "POST", "/api/v1/subscriptions", `{"customer_id":"` + uuid.NewString() + `","tier":"basic","features":[],"max_devices":1,"expires_at":"2099-01-01T00:00:00Z"}`, true, 400, "invalid_request"},
-			{"subscription: bad tier", "POST", "/api/v1/subscriptions", `{"customer_id":"` + customer + `","tier":"gold","features":[],"max_devices":1,"expires_at":"2099-01-01T00:00:00Z"}`, true, 400, "invalid_request"},
+			{"subscription: bad tier", "POST", "/api/v1/subscriptions", `{"customer_id":"` + customer + `","tier":"<gold>","features":[],"max_devices":1,"expires_at":"2099-01-01T00:00:00Z"}`, true, 400, "invalid_request"},
 			{"subscription: no seats", "POST", "/api/v1/subscriptions", `{"customer_id":"` + customer + `","tier":"basic","features":[],"max_devices":0,"expires_at":"2099-01-01T00:00:00Z"}`, true, 400, "invalid_request"},
 			{"subscription: seats as a string", "POST", "/api/v1/subscriptions", `{"customer_id":"` + customer + `","tier":"basic","features":[],"max_devices":"3","expires_at":"2099-01-01T00:00:00Z"}`, true, 400, "invalid_request"},
 			{"subscription: ends before it starts", "POST", "/api/v1/subscriptions", `{"customer_id":"` + customer + `","tier":"basic","features":[],"max_devices":1,"starts_at":"2099-01-01T00:00:00Z","expires_at":"2098-01-01T00:00:00Z"}`, true, 400, "invalid_request"},

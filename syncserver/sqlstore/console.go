@@ -102,3 +102,68 @@ func (s *Store) prefixPattern(p string) string {
 	}
 	return p + s.d.PrefixWildcard
 }
+
+// Usage sums usage per period and feature from the rollups, never from
+// usage_events: by subscription (usage_daily_by_subscription, one index
+// range per subscription) when a customer or subscription is named, else
+// from the global usage_daily.
+func (s *Store) Usage(ctx context.Context, f syncserver.UsageFilter) ([]syncserver.UsageRow, error) {
+	period := "u.day"
+	if f.GroupBy == "month" {
+		period = "substr(u.day, 1, 7)"
+	}
+	w := where{}
+	w.add("u.day >= $#", f.From)
+	w.add("u.day <= $#", f.To)
+	from := "usage_daily u"
+	switch {
+	case f.SubscriptionID != "":
+		from = "usage_daily_by_subscription u"
+		w.add("u.subscription_id = $#", f.SubscriptionID)
+		if f.CustomerID != "" {
+			w.add("u.subscription_id IN (SELECT s.id FROM subscriptions s WHERE s.customer_id = $#)", f.CustomerID)
+		}
+	case f.CustomerID != "":
+		from = "usage_daily_by_subscription u"
+		w.add("u.subscription_id IN (SELECT s.id FROM subscriptions s WHERE s.customer_id = $#)", f.CustomerID)
+	}
+	if f.Feature != "" {
+		w.add("u.feature = $#", f.Feature)
+	}
+	return queryAll(ctx, s, "usage", `SELECT `+period+`, u.feature, sum(u.events), sum(u.total_count) FROM `+from+w.sql()+
+		` GROUP BY `+period+`, u.feature ORDER BY `+period+`, u.feature`, w.args,
+		func(row scanner, u *syncserver.UsageRow) error {
+			return row.Scan(&u.Period, &u.Feature, &u.Events, &u.Count)
+		})
+}
+
+// UsageSince sums one subscription's usage of each feature since the day
+// from (the month's first day, for quotas).
+func (s *Store) UsageSince(ctx context.Context, subscriptionID, from string, features []string) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(features) == 0 {
+		return out, nil
+	}
+	w := where{}
+	w.add("subscription_id = $#", subscriptionID)
+	w.add("day >= $#", from)
+	in := make([]string, len(features))
+	for i, f := range features {
+		in[i] = w.next(f)
+	}
+	w.conds = append(w.conds, "feature IN ("+strings.Join(in, ", ")+")")
+	rows, err := s.reader().QueryContext(ctx, `SELECT feature, sum(total_count) FROM usage_daily_by_subscription`+w.sql()+` GROUP BY feature`, w.args...)
+	if err != nil {
+		return nil, s.dbErr("usage since", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f string
+		var n int64
+		if err := rows.Scan(&f, &n); err != nil {
+			return nil, s.dbErr("usage since", err)
+		}
+		out[f] = n
+	}
+	return out, s.dbErr("usage since", rows.Err())
+}

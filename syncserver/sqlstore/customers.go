@@ -8,15 +8,17 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 )
 
-const customerCols = "id, email, company_name, first_name, last_name, status, created_at, updated_at"
+const customerCols = "id, email, company_name, first_name, last_name, status, created_at, updated_at, external_id, tags"
 
 func scanCustomer(row scanner, c *syncserver.Customer) error {
-	return row.Scan(&c.ID, &c.Email, &c.CompanyName, &c.FirstName, &c.LastName, &c.Status, tm(&c.CreatedAt), tm(&c.UpdatedAt))
+	return row.Scan(&c.ID, &c.Email, &c.CompanyName, &c.FirstName, &c.LastName, &c.Status, tm(&c.CreatedAt), tm(&c.UpdatedAt),
+		&c.ExternalID, listScan{&c.Tags})
 }
 
-// customerSearch is the lowercased text the q filter matches.
+// customerSearch is the lowercased text the q filter matches: email,
+// names, the vendor's id and tags.
 func customerSearch(c *syncserver.Customer) string {
-	return strings.ToLower(strings.Join([]string{c.Email, c.CompanyName, c.FirstName, c.LastName}, " "))
+	return strings.ToLower(strings.Join(append([]string{c.Email, c.CompanyName, c.FirstName, c.LastName, c.ExternalID}, c.Tags...), " "))
 }
 
 // likePattern makes a LIKE pattern that matches q anywhere, with LIKE's
@@ -39,8 +41,8 @@ func (s *Store) CreateCustomer(ctx context.Context, c *syncserver.Customer) erro
 		c.Status = "active"
 	}
 	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO customers (`+customerCols+`, search) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		c.ID, c.Email, c.CompanyName, c.FirstName, c.LastName, c.Status, s.t(c.CreatedAt), s.t(c.UpdatedAt), customerSearch(c))
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO customers (`+customerCols+`, search) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		c.ID, c.Email, c.CompanyName, c.FirstName, c.LastName, c.Status, s.t(c.CreatedAt), s.t(c.UpdatedAt), c.ExternalID, encodeList(c.Tags), customerSearch(c))
 	if s.d.IsUniqueViolation(err) {
 		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a customer with email %s already exists", c.Email)
 	}
@@ -79,8 +81,9 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *syncserver.Customer) erro
 		return err
 	}
 	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
-	res, err := s.writer().ExecContext(ctx, `UPDATE customers SET email = $2, company_name = $3, first_name = $4, last_name = $5, status = $6, updated_at = $7, search = $8 WHERE id = $1`,
-		c.ID, c.Email, c.CompanyName, c.FirstName, c.LastName, c.Status, s.t(c.UpdatedAt), customerSearch(c))
+	res, err := s.writer().ExecContext(ctx, `UPDATE customers SET email = $2, company_name = $3, first_name = $4, last_name = $5, status = $6, updated_at = $7, search = $8,
+		external_id = $9, tags = $10 WHERE id = $1`,
+		c.ID, c.Email, c.CompanyName, c.FirstName, c.LastName, c.Status, s.t(c.UpdatedAt), customerSearch(c), c.ExternalID, encodeList(c.Tags))
 	if s.d.IsUniqueViolation(err) {
 		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a customer with email %s already exists", c.Email)
 	}
@@ -106,7 +109,7 @@ func (s *Store) customerWhere(f syncserver.CustomerFilter) where {
 		w.add("id = $#", q)
 	} else if q != "" && f.Prefix {
 		p := s.prefixPattern(strings.ToLower(q))
-		w.add("(email "+s.d.PrefixOp+" $# OR lower(company_name) "+s.d.PrefixOp+" $#)", p, p)
+		w.add("(email "+s.d.PrefixOp+" $# OR lower(company_name) "+s.d.PrefixOp+" $# OR external_id = $#)", p, p, q)
 	} else if q != "" {
 		w.add("search LIKE $# ESCAPE '\\'", likePattern(q))
 	}

@@ -447,12 +447,10 @@ func (s *Store) SyncState(ctx context.Context, subscriptionID, deviceID string) 
 	var jti sql.NullString
 	var rev sql.NullInt64
 	var issued, expires time.Time
-	dest := []any{&sub.ID, &sub.CustomerID, &sub.PlanID, &sub.TenantID, &sub.LicenseKey, &sub.Tier, listScan{&sub.Features},
-		&sub.MaxDevices, &sub.ActiveDevices, &sub.Status, tm(&sub.StartsAt), tm(&sub.ExpiresAt), &sub.GracePeriodDays,
-		&sub.CheckInDays, &sub.MaxOfflineDays, &sub.FreeSeatsAfterDays, &sub.Revision, tm(&sub.CreatedAt), tm(&sub.UpdatedAt),
+	dest := append(subscriptionDest(&sub),
 		&dev.ID, &dev.SubscriptionID, &dev.DeviceID, &dev.FingerprintSHA256, &dev.Platform, &dev.AppVersion, &dev.Hostname,
 		&dev.Status, tm(&dev.ActivatedAt), tm(&dev.LastSeenAt), tmn(&dev.DeactivatedAt),
-		&jti, &rev, tm(&issued), tm(&expires)}
+		&jti, &rev, tm(&issued), tm(&expires))
 	err := s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+`, `+prefixed("d.", deviceCols)+`,
 		lf.jti, lf.revision, lf.issued_at, lf.expires_at
 		FROM subscriptions s
@@ -489,11 +487,9 @@ func (s *Store) ActivationState(ctx context.Context, key, deviceID string) (*syn
 	var activated, seen, issued, expires time.Time
 	var deactivated *time.Time
 	var rev sql.NullInt64
-	dest := []any{&sub.ID, &sub.CustomerID, &sub.PlanID, &sub.TenantID, &sub.LicenseKey, &sub.Tier, listScan{&sub.Features},
-		&sub.MaxDevices, &sub.ActiveDevices, &sub.Status, tm(&sub.StartsAt), tm(&sub.ExpiresAt), &sub.GracePeriodDays,
-		&sub.CheckInDays, &sub.MaxOfflineDays, &sub.FreeSeatsAfterDays, &sub.Revision, tm(&sub.CreatedAt), tm(&sub.UpdatedAt),
+	dest := append(subscriptionDest(&sub),
 		&devID, &devDevice, &fp, &platform, &appVersion, &hostname, &status, tm(&activated), tm(&seen), tmn(&deactivated),
-		&jti, &rev, tm(&issued), tm(&expires), &token}
+		&jti, &rev, tm(&issued), tm(&expires), &token)
 	err := s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+`,
 		d.id, d.device_id, d.fingerprint_sha256, d.platform, d.app_version, d.hostname, d.status, d.activated_at, d.last_seen_at, d.deactivated_at,
 		lf.jti, lf.revision, lf.issued_at, lf.expires_at, lf.token

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -77,13 +78,8 @@ func encodeList(l []string) string {
 type listScan struct{ dst *[]string }
 
 func (l listScan) Scan(src any) error {
-	var raw []byte
-	switch v := src.(type) {
-	case string:
-		raw = []byte(v)
-	case []byte:
-		raw = v
-	case nil:
+	raw := textBytes(src)
+	if raw == nil {
 		*l.dst = []string{}
 		return nil
 	}
@@ -140,4 +136,46 @@ func (s *Store) unindexed(col string) string {
 		return col
 	}
 	return s.d.Unindexed(col)
+}
+
+// encodeEntitlements writes entitlements as a JSON object ({} when none).
+func encodeEntitlements(m map[string]any) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// entitlementsScan reads a JSON entitlements column, with numbers as
+// int64 (license.ParseEntitlements), as a license file carries them.
+type entitlementsScan struct{ dst *map[string]any }
+
+func (e entitlementsScan) Scan(src any) error {
+	raw := textBytes(src)
+	if raw == nil {
+		*e.dst = map[string]any{}
+		return nil
+	}
+	m, err := license.ParseEntitlements(raw)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	*e.dst = m
+	return nil
+}
+
+// textBytes is a text column's bytes as either driver gives them; nil for
+// NULL.
+func textBytes(src any) []byte {
+	switch v := src.(type) {
+	case string:
+		return []byte(v)
+	case []byte:
+		return v
+	}
+	return nil
 }

@@ -279,6 +279,14 @@ func (r *retryable) Unwrap() error { return r.err }
 // t converts a time for the engine.
 func (s *Store) t(t time.Time) any { return s.d.Time(t.UTC()) }
 
+// tn converts an optional time for the engine (NULL when nil).
+func (s *Store) tn(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return s.t(*t)
+}
+
 // timeScan reads a time column whatever the engine stores: Unix
 // milliseconds (SQLite) or a timestamp (PostgreSQL).
 type timeScan struct{ dst *time.Time }

@@ -12,12 +12,18 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 )
 
-const subscriptionCols = "s.id, s.customer_id, COALESCE(s.plan_id, ''), s.tenant_id, s.license_key, s.tier, s.features, s.max_devices, s.active_devices, s.status, s.starts_at, s.expires_at, s.grace_period_days, s.check_in_days, s.max_offline_days, s.free_seats_after_days, s.revision, s.created_at, s.updated_at"
+const subscriptionCols = "s.id, s.customer_id, COALESCE(s.plan_id, ''), s.tenant_id, s.license_key, s.tier, s.features, s.max_devices, s.active_devices, s.status, s.starts_at, s.expires_at, s.grace_period_days, s.check_in_days, s.max_offline_days, s.free_seats_after_days, s.revision, s.created_at, s.updated_at, s.product_id, COALESCE((SELECT pr.code FROM products pr WHERE pr.id = s.product_id), ''), s.entitlements, s.external_id, s.tags"
+
+// subscriptionDest is where a row of subscriptionCols goes.
+func subscriptionDest(x *syncserver.Subscription) []any {
+	return []any{&x.ID, &x.CustomerID, &x.PlanID, &x.TenantID, &x.LicenseKey, &x.Tier, listScan{&x.Features},
+		&x.MaxDevices, &x.ActiveDevices, &x.Status, tm(&x.StartsAt), tm(&x.ExpiresAt), &x.GracePeriodDays,
+		&x.CheckInDays, &x.MaxOfflineDays, &x.FreeSeatsAfterDays, &x.Revision, tm(&x.CreatedAt), tm(&x.UpdatedAt),
+		&x.ProductID, &x.Product, entitlementsScan{&x.Entitlements}, &x.ExternalID, listScan{&x.Tags}}
+}
 
 func scanSubscription(row scanner, x *syncserver.Subscription) error {
-	return row.Scan(&x.ID, &x.CustomerID, &x.PlanID, &x.TenantID, &x.LicenseKey, &x.Tier, listScan{&x.Features},
-		&x.MaxDevices, &x.ActiveDevices, &x.Status, tm(&x.StartsAt), tm(&x.ExpiresAt), &x.GracePeriodDays,
-		&x.CheckInDays, &x.MaxOfflineDays, &x.FreeSeatsAfterDays, &x.Revision, tm(&x.CreatedAt), tm(&x.UpdatedAt))
+	return row.Scan(subscriptionDest(x)...)
 }
 
 func nullString(s string) any {
@@ -59,13 +65,17 @@ func (s *Store) CreateSubscription(ctx context.Context, x *syncserver.Subscripti
 			}
 			monthly = MonthlyPriceCents(p)
 		}
+		if x.ProductID == "" {
+			x.ProductID = syncserver.DefaultProductID
+		}
 		_, err := tx.writer().ExecContext(ctx, `INSERT INTO subscriptions (id, customer_id, plan_id, tenant_id, license_key, license_key_hash, tier, features,
 			max_devices, active_devices, status, starts_at, expires_at, hard_expires_at, grace_period_days, check_in_days, max_offline_days,
-			free_seats_after_days, monthly_price_cents, revision, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			free_seats_after_days, monthly_price_cents, revision, created_at, updated_at, product_id, entitlements, external_id, tags)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 			x.ID, x.CustomerID, nullString(x.PlanID), x.TenantID, x.LicenseKey, syncserver.LicenseKeyHash(x.LicenseKey), x.Tier, encodeList(x.Features),
 			x.MaxDevices, x.Status, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()), x.GracePeriodDays, x.CheckInDays,
-			x.MaxOfflineDays, x.FreeSeatsAfterDays, monthly, x.Revision, tx.t(x.CreatedAt), tx.t(x.UpdatedAt))
+			x.MaxOfflineDays, x.FreeSeatsAfterDays, monthly, x.Revision, tx.t(x.CreatedAt), tx.t(x.UpdatedAt),
+			x.ProductID, encodeEntitlements(x.Entitlements), x.ExternalID, encodeList(x.Tags))
 		if tx.d.IsUniqueViolation(err) {
 			return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a subscription with this id or license key already exists")
 		}
@@ -107,12 +117,22 @@ func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subsc
 		return err
 	}
 	return s.inTx(ctx, func(tx *Store) error {
+		var monthly int64
+		if x.PlanID != "" {
+			p, err := tx.GetPlan(ctx, x.PlanID)
+			if err != nil {
+				return err
+			}
+			monthly = MonthlyPriceCents(p)
+		}
 		var rev int64
 		err := tx.writer().QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,
 			hard_expires_at = $7, grace_period_days = $8, check_in_days = $9, max_offline_days = $10, free_seats_after_days = $11,
-			tenant_id = $12, revision = revision + 1, updated_at = $13 WHERE id = $1 AND status <> 'revoked' RETURNING revision`,
+			tenant_id = $12, revision = revision + 1, updated_at = $13, plan_id = $14, monthly_price_cents = $15, entitlements = $16
+			WHERE id = $1 AND status <> 'revoked' RETURNING revision`,
 			x.ID, x.Tier, encodeList(x.Features), x.MaxDevices, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()),
-			x.GracePeriodDays, x.CheckInDays, x.MaxOfflineDays, x.FreeSeatsAfterDays, x.TenantID, tx.t(x.UpdatedAt)).Scan(&rev)
+			x.GracePeriodDays, x.CheckInDays, x.MaxOfflineDays, x.FreeSeatsAfterDays, x.TenantID, tx.t(x.UpdatedAt),
+			nullString(x.PlanID), monthly, encodeEntitlements(x.Entitlements)).Scan(&rev)
 		if err == sql.ErrNoRows {
 			if _, err := tx.GetSubscription(ctx, x.ID); err != nil {
 				return err
@@ -125,6 +145,20 @@ func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subsc
 		x.Revision = rev
 		return nil
 	})
+}
+
+// UpdateSubscriptionLabels stores the vendor's id and tags: not terms, so
+// the revision (and every device's file) stays.
+func (s *Store) UpdateSubscriptionLabels(ctx context.Context, x *syncserver.Subscription) error {
+	if err := given("update subscription labels", x.UpdatedAt); err != nil {
+		return err
+	}
+	res, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET external_id = $2, tags = $3, updated_at = $4 WHERE id = $1`,
+		x.ID, x.ExternalID, encodeList(x.Tags), s.t(x.UpdatedAt))
+	if err != nil {
+		return s.dbErr("update subscription labels", err)
+	}
+	return mustAffect(res, "subscription", x.ID)
 }
 
 // SetSubscriptionStatus changes the status and appends the revocation entry
@@ -185,6 +219,15 @@ func (s *Store) subscriptionQuery(f syncserver.SubscriptionFilter) (string, wher
 	if f.Tier != "" {
 		w.add("s.tier = $#", f.Tier)
 	}
+	if f.ProductID != "" {
+		w.add("s.product_id = $#", f.ProductID)
+	}
+	if f.PlanID != "" {
+		w.add("s.plan_id = $#", f.PlanID)
+	}
+	if t := strings.TrimSpace(f.Tag); t != "" {
+		w.add("lower(s.tags) LIKE $# ESCAPE '\\'", likePattern(strconv.Quote(t)))
+	}
 	if f.CustomerID != "" {
 		w.add("s.customer_id = $#", f.CustomerID)
 	}
@@ -212,8 +255,9 @@ func (s *Store) subscriptionQuery(f syncserver.SubscriptionFilter) (string, wher
 	}
 	if f.Query != "" {
 		if prefix, ok := license.LicenseKeyPrefix(f.Query); ok {
-			// A key or the start of one: a range of the key index.
-			w.add("s.license_key "+s.d.PrefixOp+" $#", prefix+s.d.PrefixWildcard)
+			// A key or the start of one: a range of the key index; or, as
+			// "crm-43" reads like a key's start, the vendor's own id.
+			w.add("(s.license_key "+s.d.PrefixOp+" $# OR s.external_id = $#)", prefix+s.d.PrefixWildcard, strings.TrimSpace(f.Query))
 		} else {
 			q := strings.TrimSpace(f.Query)
 			if syncserver.IsUUID(q) {
@@ -222,7 +266,10 @@ func (s *Store) subscriptionQuery(f syncserver.SubscriptionFilter) (string, wher
 			} else {
 				// The matching customers first (one pass over customers),
 				// then their subscriptions through the customer index.
-				w.add("s.customer_id IN (SELECT c.id FROM customers c WHERE c.search LIKE $# ESCAPE '\\')", likePattern(q))
+				// Or the vendor's own id of the subscription, through its
+				// index. (Tags are matched by the Tag filter: a LIKE here
+				// would read every subscription.)
+				w.add("(s.customer_id IN (SELECT c.id FROM customers c WHERE c.search LIKE $# ESCAPE '\\') OR s.external_id = $#)", likePattern(q), q)
 			}
 		}
 	}

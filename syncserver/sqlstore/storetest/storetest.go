@@ -62,6 +62,10 @@ func Run(t *testing.T, open Opener) {
 		{"audit entries name their customer and filter by who, what and when", testAuditByCustomer},
 		{"a customer's notes and usage, a device's heartbeats", testNotesUsageHeartbeats},
 		{"unblocking frees the device to activate again and tells its apps", testUnblock},
+		{"products and plans are stored, found, changed and archived", testProductsAndPlans},
+		{"subscriptions carry their product, entitlements, vendor's id and tags", testSubscriptionCatalogFields},
+		{"customers carry the vendor's id and tags, and are found by them", testCustomerLabels},
+		{"usage is summed per day or month, per customer or subscription, from the rollups", testUsageQuery},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

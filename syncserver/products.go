@@ -1,0 +1,320 @@
+package syncserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowlytix/licensing/issuer"
+	"github.com/flowlytix/licensing/license"
+)
+
+// ProductInput creates or changes a product; nil fields stay in a change.
+// A product's code never changes: it is the audience of its files, which
+// the apps in the field check.
+type ProductInput struct {
+	Code      string
+	Name      *string
+	KeyPrefix *string
+}
+
+// CreateProduct adds a product. Its key prefix defaults to FLX.
+func (s *Service) CreateProduct(ctx context.Context, actor Actor, in ProductInput) (*Product, error) {
+	code := strings.TrimSpace(in.Code)
+	if !license.ValidAudience(code) {
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "code", Message: fmt.Sprintf(
+			"code %q: use 1 to 100 lowercase letters, digits and . _ - (starting with a letter or digit), as in com.acme.editor", in.Code)}
+	}
+	p := &Product{Code: code, KeyPrefix: license.DefaultKeyPrefix, CreatedAt: s.Now()}
+	if in.Name == nil {
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "name", Message: "name is required"}
+	}
+	if err := in.apply(p); err != nil {
+		return nil, err
+	}
+	err := s.store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreateProduct(ctx, p); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "product.create", "product", p.ID, nil, p)
+	})
+	return p, err
+}
+
+func (in *ProductInput) apply(p *Product) error {
+	if in.Name != nil {
+		name := strings.TrimSpace(*in.Name)
+		if err := checkField("name", name, true, 200); err != nil {
+			return err
+		}
+		p.Name = name
+	}
+	if in.KeyPrefix != nil {
+		prefix := strings.ToUpper(strings.TrimSpace(*in.KeyPrefix))
+		if !license.ValidKeyPrefix(prefix) {
+			return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "key_prefix", Message: fmt.Sprintf(
+				"key prefix %q: use 2 to 8 letters and digits, starting with a letter", *in.KeyPrefix)}
+		}
+		p.KeyPrefix = prefix
+	}
+	return nil
+}
+
+// UpdateProduct changes a product's name or key prefix (keys already made
+// keep theirs).
+func (s *Service) UpdateProduct(ctx context.Context, actor Actor, id string, in ProductInput) (*Product, error) {
+	if in.Code != "" {
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "code", Message: "a product's code never changes: apps in the field check it in their license files; make a new product instead"}
+	}
+	var out *Product
+	err := s.store.InTx(ctx, func(tx Store) error {
+		before, err := tx.GetProduct(ctx, id)
+		if err != nil {
+			return err
+		}
+		p := *before
+		if err := in.apply(&p); err != nil {
+			return err
+		}
+		out = &p
+		if p == *before {
+			return nil
+		}
+		if err := tx.UpdateProduct(ctx, &p); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "product.update", "product", p.ID, before, &p)
+	})
+	return out, err
+}
+
+// GetProduct reads a product by id or code.
+func (s *Service) GetProduct(ctx context.Context, idOrCode string) (*Product, error) {
+	return s.store.GetProduct(ctx, idOrCode)
+}
+
+// ListProducts lists the products by name.
+func (s *Service) ListProducts(ctx context.Context) ([]Product, error) {
+	return s.store.ListProducts(ctx)
+}
+
+// PlanInput creates or changes a plan; nil fields stay in a change (and
+// take their defaults when a plan is made).
+type PlanInput struct {
+	// Product is the product's id or code (default: the default product);
+	// it is set when the plan is made and never changes.
+	Product            string
+	Name               *string
+	Tier               *string
+	Features           []string
+	Entitlements       map[string]any
+	DurationDays       *int
+	PriceCents         *int64
+	Currency           *string
+	BillingPeriod      *string
+	MaxDevices         *int
+	GracePeriodDays    *int
+	CheckInDays        *int
+	MaxOfflineDays     *int
+	FreeSeatsAfterDays *int
+	ExternalPriceID    *string
+}
+
+func (in *PlanInput) apply(p *Plan) error {
+	if in.Name != nil {
+		p.Name = strings.TrimSpace(*in.Name)
+	}
+	if err := checkField("name", p.Name, true, 200); err != nil {
+		return err
+	}
+	if in.Tier != nil {
+		p.Tier = strings.TrimSpace(*in.Tier)
+	}
+	if in.Features != nil {
+		p.Features = in.Features
+	}
+	if in.Entitlements != nil {
+		p.Entitlements = in.Entitlements
+	}
+	for _, f := range []struct {
+		src *int
+		dst *int
+	}{{in.DurationDays, &p.DurationDays}, {in.MaxDevices, &p.MaxDevices}, {in.GracePeriodDays, &p.GracePeriodDays},
+		{in.CheckInDays, &p.CheckInDays}, {in.MaxOfflineDays, &p.MaxOfflineDays}, {in.FreeSeatsAfterDays, &p.FreeSeatsAfterDays}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if in.PriceCents != nil {
+		p.PriceCents = *in.PriceCents
+	}
+	if in.Currency != nil {
+		p.Currency = strings.ToUpper(strings.TrimSpace(*in.Currency))
+	}
+	if in.BillingPeriod != nil {
+		p.BillingPeriod = strings.TrimSpace(*in.BillingPeriod)
+	}
+	if in.ExternalPriceID != nil {
+		p.ExternalPriceID = strings.TrimSpace(*in.ExternalPriceID)
+	}
+	// The terms a subscription of the plan would be signed with.
+	if err := fieldError((&issuer.Input{CustomerID: DefaultProductID, Tier: p.Tier, Features: p.Features, Entitlements: p.Entitlements,
+		MaxDevices: p.MaxDevices, ExpiresAt: time.Unix(1, 0), GracePeriodDays: p.GracePeriodDays, CheckInDays: p.CheckInDays,
+		MaxOfflineDays: p.MaxOfflineDays}).Validate()); err != nil {
+		return err
+	}
+	switch {
+	case p.DurationDays < 1 || p.DurationDays > license.MaxDays:
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "duration_days", Message: fmt.Sprintf("duration_days is %d: want 1 to %d", p.DurationDays, license.MaxDays)}
+	case p.FreeSeatsAfterDays < 0 || p.FreeSeatsAfterDays > license.MaxDays:
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "free_seats_after_days", Message: fmt.Sprintf("free_seats_after_days is %d: want 0 (never) to %d", p.FreeSeatsAfterDays, license.MaxDays)}
+	case p.PriceCents < 0:
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "price_cents", Message: "price_cents must not be negative"}
+	case len(p.Currency) != 3 || strings.Trim(p.Currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "":
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "currency", Message: fmt.Sprintf("currency %q: want a three-letter ISO 4217 code such as USD or EUR", p.Currency)}
+	case p.BillingPeriod != "month" && p.BillingPeriod != "year":
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "billing_period", Message: fmt.Sprintf("billing_period %q: want month or year", p.BillingPeriod)}
+	}
+	return checkField("external_price_id", p.ExternalPriceID, false, 200)
+}
+
+// CreatePlan adds a plan to a product.
+func (s *Service) CreatePlan(ctx context.Context, actor Actor, in PlanInput) (*Plan, error) {
+	p := &Plan{ProductID: DefaultProductID, Features: []string{}, Entitlements: map[string]any{}, DurationDays: 365,
+		Currency: "USD", BillingPeriod: "month", MaxDevices: 1, GracePeriodDays: DefaultGracePeriodDays,
+		CheckInDays: DefaultCheckInDays, MaxOfflineDays: DefaultMaxOfflineDays, CreatedAt: s.Now()}
+	if in.Product != "" {
+		prod, err := s.store.GetProduct(ctx, in.Product)
+		if errors.Is(err, ErrNotFound) {
+			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "product", Message: fmt.Sprintf("product %s does not exist: make it first", in.Product)}
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.ProductID = prod.ID
+	}
+	if err := in.apply(p); err != nil {
+		return nil, err
+	}
+	err := s.store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreatePlan(ctx, p); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "plan.create", "plan", p.ID, nil, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.store.GetPlan(ctx, p.ID)
+}
+
+// UpdatePlan changes a plan. Subscriptions made from it keep their terms
+// (change them one by one, or in bulk); new ones take the change.
+func (s *Service) UpdatePlan(ctx context.Context, actor Actor, id string, in PlanInput) (*Plan, error) {
+	if in.Product != "" {
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "product", Message: "a plan's product never changes: make a plan for the other product"}
+	}
+	return s.changePlan(ctx, actor, id, "plan.update", func(p *Plan) error { return in.apply(p) })
+}
+
+// ArchivePlan archives a plan (archive true) or brings it back. An
+// archived plan makes no new subscription; its subscriptions keep it.
+func (s *Service) ArchivePlan(ctx context.Context, actor Actor, id string, archive bool) (*Plan, error) {
+	action := "plan.archive"
+	if !archive {
+		action = "plan.unarchive"
+	}
+	return s.changePlan(ctx, actor, id, action, func(p *Plan) error {
+		if archive && p.ArchivedAt == nil {
+			t := s.Now()
+			p.ArchivedAt = &t
+		} else if !archive {
+			p.ArchivedAt = nil
+		}
+		return nil
+	})
+}
+
+func (s *Service) changePlan(ctx context.Context, actor Actor, id, action string, change func(*Plan) error) (*Plan, error) {
+	var out *Plan
+	err := s.store.InTx(ctx, func(tx Store) error {
+		before, err := tx.GetPlan(ctx, id)
+		if err != nil {
+			return err
+		}
+		p := *before
+		p.Features = slices.Clone(before.Features)
+		if err := change(&p); err != nil {
+			return err
+		}
+		out = &p
+		if samePlan(before, &p) {
+			return nil
+		}
+		if err := tx.UpdatePlan(ctx, &p); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, action, "plan", id, before, &p)
+	})
+	return out, err
+}
+
+func samePlan(a, b *Plan) bool {
+	return a.Name == b.Name && a.Tier == b.Tier && slices.Equal(a.Features, b.Features) && sameEntitlements(a.Entitlements, b.Entitlements) &&
+		a.DurationDays == b.DurationDays && a.PriceCents == b.PriceCents && a.Currency == b.Currency && a.BillingPeriod == b.BillingPeriod &&
+		a.MaxDevices == b.MaxDevices && a.GracePeriodDays == b.GracePeriodDays && a.CheckInDays == b.CheckInDays &&
+		a.MaxOfflineDays == b.MaxOfflineDays && a.FreeSeatsAfterDays == b.FreeSeatsAfterDays && a.ExternalPriceID == b.ExternalPriceID &&
+		(a.ArchivedAt == nil) == (b.ArchivedAt == nil)
+}
+
+// sameEntitlements compares entitlements as a file would carry them (an int
+// and an int64 of one value are the same).
+func sameEntitlements(a, b map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || normalEntitlement(v) != normalEntitlement(w) {
+			return false
+		}
+	}
+	return true
+}
+
+func normalEntitlement(v any) any {
+	if n, ok := v.(int); ok {
+		return int64(n)
+	}
+	return v
+}
+
+// GetPlan reads a plan.
+func (s *Service) GetPlan(ctx context.Context, id string) (*Plan, error) {
+	return s.store.GetPlan(ctx, id)
+}
+
+// PlanFilter selects plans.
+type PlanFilter struct {
+	Product         string // a product's id or code
+	IncludeArchived bool
+}
+
+// ListPlans lists the plans by name: those of one product, and archived
+// ones only when asked.
+func (s *Service) ListPlans(ctx context.Context, f ...PlanFilter) ([]Plan, error) {
+	all, err := s.store.ListPlans(ctx)
+	if err != nil || len(f) == 0 {
+		return all, err
+	}
+	out := all[:0:0]
+	for _, p := range all {
+		if (f[0].Product == "" || p.ProductID == f[0].Product || p.Product == f[0].Product) && (f[0].IncludeArchived || p.ArchivedAt == nil) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
