@@ -105,6 +105,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"money":     func(cents int64) string { return "$" + thousands(int(cents/100)) + fmt.Sprintf(".%02d", cents%100) },
+	"price":     price,
 	"thousands": func(n any) string { return thousands(toInt(n)) },
 	"short":     func(id string) string { return id[:min(8, len(id))] },
 	"key":       func(k string) string { return k[:min(9, len(k))] },
@@ -156,10 +157,21 @@ func (a *Console) Mount(r chi.Router) {
 			r.Post("/subscriptions/{id}/renew", a.renew)
 			r.Post("/subscriptions/{id}/shorten", a.shorten)
 			r.Post("/subscriptions/{id}/terms", a.changeTerms)
+			r.Post("/subscriptions/{id}/labels", a.subscriptionLabels)
 			r.Post("/subscriptions/{id}/{change:suspend|reinstate|revoke}", a.statusChange)
 			// POST: it may sign and record a new file, a change no GET makes.
 			r.Post("/subscriptions/{id}/license-file", a.licenseFile)
 			r.Get("/license-files/{jti}", a.issuedFile)
+			r.Get("/plans", a.plans)
+			r.Get("/plans/new", a.newPlan)
+			r.Post("/plans", a.createPlan)
+			r.Get("/plans/{id}", a.plan)
+			r.Post("/plans/{id}", a.updatePlan)
+			r.Post("/plans/{id}/{action:archive|unarchive}", a.archivePlan)
+			r.Post("/products", a.createProduct)
+			r.Post("/products/{id}", a.updateProduct)
+			r.Get("/usage", a.usage)
+			r.Get("/usage.csv", a.usageCSV)
 			r.Get("/devices", a.devices)
 			r.Get("/devices.csv", a.exportDevices)
 			r.Get("/devices/{id}", a.device)

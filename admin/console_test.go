@@ -411,6 +411,11 @@ func TestConsoleScreenshots(t *testing.T) {
 	shoot("admin-customer.png", widths[0], "/admin/customers/"+d.CustomerID, d.DeviceID)
 	shoot("admin-device.png", widths[0], "/admin/devices/"+d.ID, d.FingerprintSHA256)
 	shoot("admin-phone.png", widths[1], "/admin/customers/"+d.CustomerID, "Usage")
+	plans, err := s.svc.ListPlans(bg, syncserver.PlanFilter{Product: "com.flowlytix.viewer"})
+	require.NoError(t, err)
+	require.NotEmpty(t, plans)
+	shoot("admin-plans.png", widths[0], "/admin/plans", "com.flowlytix.viewer")
+	shoot("admin-plan-phone.png", widths[1], "/admin/plans/"+plans[0].ID, "Entitlements")
 	if os.Getenv("LICENSING_SCREENSHOTS") == "1" {
 		for name, png := range shots {
 			require.NoError(t, os.WriteFile(filepath.Join("..", "docs", name), png, 0o644))

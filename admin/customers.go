@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -33,8 +34,15 @@ func (a *Console) customersView(r *http.Request, f *form) (string, page, error) 
 }
 
 func customerInput(r *http.Request) syncserver.CustomerInput {
-	return syncserver.CustomerInput{Email: str(r.PostFormValue("email")), CompanyName: str(r.PostFormValue("company_name")),
+	in := syncserver.CustomerInput{Email: str(r.PostFormValue("email")), CompanyName: str(r.PostFormValue("company_name")),
 		FirstName: str(r.PostFormValue("first_name")), LastName: str(r.PostFormValue("last_name"))}
+	if _, sent := r.PostForm["external_id"]; sent {
+		in.ExternalID = str(r.PostFormValue("external_id"))
+	}
+	if _, sent := r.PostForm["tags"]; sent {
+		in.Tags = tags(r.PostFormValue("tags"))
+	}
+	return in
 }
 
 func (a *Console) createCustomer(w http.ResponseWriter, r *http.Request) {
@@ -124,9 +132,19 @@ func (a *Console) customerView(r *http.Request, f *form) (string, page, error) {
 	if err != nil {
 		return "", page{}, err
 	}
-	plans, err := a.svc.ListPlans(ctx)
+	plans, err := a.svc.ListPlans(ctx, syncserver.PlanFilter{})
 	if err != nil {
 		return "", page{}, err
+	}
+	products, err := a.svc.ListProducts(ctx)
+	if err != nil {
+		return "", page{}, err
+	}
+	tierNames := slices.Clone(tiers)
+	for _, p := range plans {
+		if !slices.Contains(tierNames, p.Tier) {
+			tierNames = append(tierNames, p.Tier)
+		}
 	}
 	byFeature := map[string]*featureUsage{}
 	for _, u := range usage {
@@ -153,7 +171,7 @@ func (a *Console) customerView(r *http.Request, f *form) (string, page, error) {
 	return "customer", page{Title: c.Email, Nav: "customers", Form: f, Data: map[string]any{
 		"Customer": c, "Subscriptions": subs, "Keys": keys, "Devices": devices, "DeviceTotal": deviceTotal, "Files": files,
 		"Usage": features, "UsageFrom": now.AddDate(0, 0, -(customerDays - 1)).Format("2006-01-02"), "UsageTo": now.Format("2006-01-02"),
-		"Notes": notes, "Timeline": auditRows(timeline), "Plans": plans, "Tiers": tiers,
+		"Notes": notes, "Timeline": auditRows(timeline), "Plans": plans, "Tiers": tierNames, "Products": products, "Tags": strings.Join(c.Tags, ", "),
 		"DefaultExpiry": now.AddDate(1, 0, 0).Format("2006-01-02"), "DefaultTier": defTier, "DefaultSeats": defSeats}}, nil
 }
 

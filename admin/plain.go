@@ -11,24 +11,39 @@ import (
 
 // labels are the names the pages give the service's fields.
 var labels = map[string]string{
-	"email":             "Email",
-	"company_name":      "Company",
-	"first_name":        "First name",
-	"last_name":         "Last name",
-	"max_devices":       "Seats",
-	"expires_at":        "Expiry",
-	"starts_at":         "Start",
-	"features":          "Features",
-	"tier":              "Tier",
-	"grace_period_days": "Grace days",
-	"check_in_days":     "Check-in days",
-	"max_offline_days":  "Offline days",
-	"days":              "Days",
-	"name":              "Name",
-	"body":              "Note",
-	"file":              "File",
-	"from":              "From",
-	"to":                "To",
+	"email":                 "Email",
+	"company_name":          "Company",
+	"first_name":            "First name",
+	"last_name":             "Last name",
+	"max_devices":           "Seats",
+	"expires_at":            "Expiry",
+	"starts_at":             "Start",
+	"features":              "Features",
+	"tier":                  "Tier",
+	"grace_period_days":     "Grace days",
+	"check_in_days":         "Check-in days",
+	"max_offline_days":      "Offline days",
+	"days":                  "Days",
+	"name":                  "Name",
+	"body":                  "Note",
+	"file":                  "File",
+	"from":                  "From",
+	"to":                    "To",
+	"price":                 "Price",
+	"currency":              "Currency",
+	"billing_period":        "Billing period",
+	"duration_days":         "Lasts (days)",
+	"free_seats_after_days": "Free seats after (days)",
+	"external_price_id":     "Price id",
+	"entitlements":          "Entitlements",
+	"code":                  "Code",
+	"key_prefix":            "Key prefix",
+	"product":               "Product",
+	"plan_id":               "Plan",
+	"external_id":           "External id",
+	"tags":                  "Tags",
+	"feature":               "Feature",
+	"group_by":              "Per",
 }
 
 // plain words for the errors a person can fix, field by field; the API keeps
@@ -52,7 +67,10 @@ func plain(de *syncserver.Error) string {
 			return "The expiry must be after the start date."
 		}
 	case "tier":
-		return "Choose a tier: basic, professional or enterprise."
+		if strings.Contains(msg, "is missing") {
+			return "Name a tier, e.g. basic, professional or enterprise."
+		}
+		return "A tier's name is 1 to 64 letters, digits, spaces and _ . -, starting with a letter or digit."
 	}
 	// The service's messages name the field first ("features: ..."): a
 	// form shows the message beside the field, under its label.

@@ -183,6 +183,7 @@ var flashes = map[string]string{
 	"renewed":               "Renewed: devices get a new license file on their next sync.",
 	"shortened":             "The expiry was moved earlier: devices get a license file that ends sooner on their next sync.",
 	"terms-saved":           "Saved: devices get a new license file on their next sync.",
+	"labels-saved":          "Saved. The external id and tags are yours alone: no device gets a new file for them.",
 	"suspend":               "Suspended: devices learn it on their next sync or validate. Reinstate to undo.",
 	"reinstate":             "Reinstated.",
 	"revoke":                "Revoked for good.",

@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,8 @@ import (
 
 // subscriptionFilter reads the list's filters from a query.
 func (a *Console) subscriptionFilter(q url.Values) syncserver.SubscriptionFilter {
-	f := syncserver.SubscriptionFilter{Status: q.Get("status"), Tier: q.Get("tier"), Query: q.Get("q"), CustomerID: q.Get("customer")}
+	f := syncserver.SubscriptionFilter{Status: q.Get("status"), Tier: q.Get("tier"), Query: q.Get("q"), CustomerID: q.Get("customer"),
+		PlanID: q.Get("plan"), Tag: q.Get("tag")}
 	if q.Get("expiring") == "30" {
 		f.ExpiringBefore = a.svc.Now().Add(30 * 24 * time.Hour)
 	}
@@ -183,7 +185,10 @@ func (a *Console) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Console) createSubscription(w http.ResponseWriter, r *http.Request) {
-	in := syncserver.SubscriptionInput{CustomerID: r.PostFormValue("customer_id"), PlanID: r.PostFormValue("plan_id"), Tier: r.PostFormValue("tier")}
+	in := syncserver.SubscriptionInput{CustomerID: r.PostFormValue("customer_id"), PlanID: r.PostFormValue("plan_id"), Tier: strings.TrimSpace(r.PostFormValue("tier"))}
+	if in.PlanID == "" {
+		in.Product = r.PostFormValue("product")
+	}
 	// What the form shows is what is granted: a plan fills the fields (by
 	// script, or from the plan when they are left empty), and a field set
 	// by hand overrides the plan.
@@ -270,8 +275,23 @@ func (a *Console) subscriptionView(r *http.Request, f *form) (string, page, erro
 	if now := a.svc.Now(); renewTo.Before(now) {
 		renewTo = now.AddDate(1, 0, 0)
 	}
+	var plan *syncserver.Plan
+	if sub.PlanID != "" {
+		if plan, err = a.svc.GetPlan(ctx, sub.PlanID); err != nil {
+			return "", page{}, err
+		}
+	}
+	plans, err := a.svc.ListPlans(ctx, syncserver.PlanFilter{Product: sub.ProductID})
+	if err != nil {
+		return "", page{}, err
+	}
+	quotas, err := a.svc.QuotaUse(ctx, sub)
+	if err != nil {
+		return "", page{}, err
+	}
 	return "subscription", page{Title: "Subscription " + sub.LicenseKey[:9], Nav: "subscriptions", Form: f, Data: map[string]any{
 		"Sub": sub, "Customer": cust, "Devices": devices, "Files": files, "Audit": auditRows(audit),
+		"Plan": plan, "Plans": plans, "Quotas": quotas, "Entitlements": entitlementsText(sub.Entitlements), "Tags": strings.Join(sub.Tags, ", "),
 		"Usable": sub.Usable(a.svc.Now()), "Final": sub.Status == syncserver.SubscriptionRevoked,
 		"Features": strings.Join(sub.Features, ", "), "Expires": sub.ExpiresAt.Format("2006-01-02"),
 		"RenewTo": renewTo.Format("2006-01-02"), "Over": sub.ActiveDevices - sub.MaxDevices}}, nil
@@ -321,10 +341,8 @@ func (a *Console) shorten(w http.ResponseWriter, r *http.Request) {
 
 func (a *Console) changeTerms(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	in := syncserver.TermsInput{Features: features(r.PostFormValue("features")), AllowBelowActive: r.PostFormValue("allow_below_active") == "yes"}
-	seats, err := formInt(r, "max_devices")
-	in.MaxDevices = seats
 	changed := false
+	in, err := a.termsInput(r, id)
 	if err == nil {
 		_, changed, err = a.svc.ChangeTerms(r.Context(), actor(r), id, in, "subscription.change")
 	}
@@ -333,6 +351,78 @@ func (a *Console) changeTerms(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	back(w, r, "/admin/subscriptions/"+id, map[bool]string{true: "terms-saved", false: "unchanged"}[changed])
+}
+
+// termsInput reads the terms form. The form sends every field with the
+// subscription's values; only those the admin changed are passed on, so
+// that a new plan's terms apply but for what was changed beside it.
+func (a *Console) termsInput(r *http.Request, id string) (syncserver.TermsInput, error) {
+	_ = r.ParseForm()
+	in := syncserver.TermsInput{AllowBelowActive: r.PostFormValue("allow_below_active") == "yes"}
+	cur, err := a.svc.GetSubscription(r.Context(), id)
+	if err != nil {
+		return in, err
+	}
+	if _, sent := r.PostForm["plan_id"]; sent {
+		if p := r.PostFormValue("plan_id"); p != cur.PlanID {
+			in.PlanID = &p
+		}
+	}
+	if _, sent := r.PostForm["tier"]; sent {
+		if t := strings.TrimSpace(r.PostFormValue("tier")); t != cur.Tier {
+			in.Tier = &t
+		}
+	}
+	if f := features(r.PostFormValue("features")); !slices.Equal(f, cur.Features) {
+		in.Features = f
+	}
+	if _, sent := r.PostForm["entitlements"]; sent {
+		ent, err := parseEntitlements(r.PostFormValue("entitlements"))
+		if err != nil {
+			return in, err
+		}
+		if entitlementsText(ent) != entitlementsText(cur.Entitlements) {
+			in.Entitlements = ent
+		}
+	}
+	for _, x := range []struct {
+		name string
+		cur  int
+		dst  **int
+	}{{"max_devices", cur.MaxDevices, &in.MaxDevices}, {"grace_period_days", cur.GracePeriodDays, &in.GracePeriodDays},
+		{"check_in_days", cur.CheckInDays, &in.CheckInDays}, {"max_offline_days", cur.MaxOfflineDays, &in.MaxOfflineDays}} {
+		v, err := formInt(r, x.name)
+		if err != nil {
+			return in, err
+		}
+		if v != nil && *v != x.cur {
+			*x.dst = v
+		}
+	}
+	return in, nil
+}
+
+// labels saves the vendor's id and tags of a subscription: no new file.
+func (a *Console) subscriptionLabels(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	in := syncserver.TermsInput{ExternalID: str(r.PostFormValue("external_id")), Tags: tags(r.PostFormValue("tags"))}
+	_, changed, err := a.svc.ChangeTerms(r.Context(), actor(r), id, in, "subscription.change")
+	if err != nil {
+		a.refuse(w, r, err, "labels", a.subscriptionView)
+		return
+	}
+	back(w, r, "/admin/subscriptions/"+id, map[bool]string{true: "labels-saved", false: "unchanged"}[changed])
+}
+
+// tags reads a comma-separated list of tags (an empty one clears them).
+func tags(v string) []string {
+	out := []string{}
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (a *Console) statusChange(w http.ResponseWriter, r *http.Request) {

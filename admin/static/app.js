@@ -86,5 +86,6 @@
     set("features", o.getAttribute("data-features"));
     set("grace_period_days", o.getAttribute("data-grace"));
     set("max_offline_days", o.getAttribute("data-offline"));
+    set("product", o.getAttribute("data-product"));
   });
 })();

@@ -32,10 +32,25 @@ func Fill(ctx context.Context, svc *syncserver.Service, st syncserver.Store) (bo
 	const actor = syncserver.Actor("demo")
 	rnd := rand.New(rand.NewPCG(7, 11))
 	now := svc.Now()
+	// Two products: the default one, and a second app whose licenses the
+	// first's apps refuse.
+	viewerName, viewerPrefix := "Flowlytix Viewer", "VIEW"
+	viewer, err := svc.CreateProduct(ctx, actor, syncserver.ProductInput{Code: "com.flowlytix.viewer", Name: &viewerName, KeyPrefix: &viewerPrefix})
+	if err != nil {
+		return false, fmt.Errorf("demo product: %w", err)
+	}
 	plans := []*syncserver.Plan{
-		{Name: "Basic", Tier: license.TierBasic, Features: []string{"export"}, PriceCents: 1900, BillingPeriod: "month", MaxDevices: 2, GracePeriodDays: 7, CheckInDays: 7, MaxOfflineDays: 30},
-		{Name: "Professional", Tier: license.TierProfessional, Features: []string{"export", "sync", "reports"}, PriceCents: 4900, BillingPeriod: "month", MaxDevices: 5, GracePeriodDays: 14, CheckInDays: 7, MaxOfflineDays: 30},
-		{Name: "Enterprise", Tier: license.TierEnterprise, Features: []string{"export", "sync", "reports", "sso", "audit"}, PriceCents: 240000, BillingPeriod: "year", MaxDevices: 50, GracePeriodDays: 30, CheckInDays: 14, MaxOfflineDays: 0, FreeSeatsAfterDays: 90},
+		{Name: "Basic", Tier: license.TierBasic, Features: []string{"export"}, Entitlements: map[string]any{"projects": int64(3), "quota.export": int64(500)},
+			PriceCents: 1900, BillingPeriod: "month", MaxDevices: 2, GracePeriodDays: 7, CheckInDays: 7, MaxOfflineDays: 30},
+		{Name: "Professional", Tier: license.TierProfessional, Features: []string{"export", "sync", "reports"}, Entitlements: map[string]any{"projects": int64(25)},
+			PriceCents: 4900, BillingPeriod: "month", MaxDevices: 5, GracePeriodDays: 14, CheckInDays: 7, MaxOfflineDays: 30},
+		{Name: "Enterprise", Tier: license.TierEnterprise, Features: []string{"export", "sync", "reports", "sso", "audit"}, Entitlements: map[string]any{"projects": int64(1000), "sso": true},
+			PriceCents: 240000, BillingPeriod: "year", MaxDevices: 50, GracePeriodDays: 30, CheckInDays: 14, MaxOfflineDays: 0, FreeSeatsAfterDays: 90,
+			ExternalPriceID: "price_demo_enterprise_yearly"},
+		{ProductID: viewer.ID, Name: "Viewer Solo", Tier: "Solo", Features: []string{"export"}, Entitlements: map[string]any{"quota.export": int64(100)},
+			PriceCents: 900, BillingPeriod: "month", MaxDevices: 1, DurationDays: 30, GracePeriodDays: 3, CheckInDays: 7, MaxOfflineDays: 14},
+		{ProductID: viewer.ID, Name: "Viewer Team", Tier: "Team", Features: []string{"export", "share"}, Entitlements: map[string]any{"seats_per_room": int64(8), "region": "eu"},
+			PriceCents: 29000, BillingPeriod: "year", MaxDevices: 10, GracePeriodDays: 14, CheckInDays: 7, MaxOfflineDays: 30, FreeSeatsAfterDays: 60},
 	}
 	for _, p := range plans {
 		p.CreatedAt = now
@@ -56,7 +71,12 @@ func Fill(ctx context.Context, svc *syncserver.Service, st syncserver.Store) (bo
 	statuses := []string{"", "", "", "", "", "suspend", "", "revoke"}
 	for i, c := range companies {
 		email, company, first, last := c.email, c.company, c.first, c.last
-		cust, err := svc.CreateCustomer(ctx, actor, syncserver.CustomerInput{Email: &email, CompanyName: &company, FirstName: &first, LastName: &last})
+		in := syncserver.CustomerInput{Email: &email, CompanyName: &company, FirstName: &first, LastName: &last}
+		if i%3 == 0 {
+			ext := fmt.Sprintf("CRM-%04d", 1000+i*7)
+			in.ExternalID, in.Tags = &ext, []string{[]string{"reseller", "eu"}[i%2]}
+		}
+		cust, err := svc.CreateCustomer(ctx, actor, in)
 		if err != nil {
 			return false, err
 		}
