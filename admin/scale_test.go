@@ -64,6 +64,7 @@ func BenchmarkConsolePagesAtScale(b *testing.B) {
 			require.NoError(b, err)
 			cust, err := s.svc.GetCustomer(ctx, sub.CustomerID)
 			require.NoError(b, err)
+			yearAgo := s.svc.Now().AddDate(-1, 0, 1).Format("2006-01-02")
 			pages := []struct{ name, method, path, form string }{
 				{"overview", "GET", "/admin/", ""},
 				{"customers", "GET", "/admin/customers", ""},
@@ -88,6 +89,12 @@ func BenchmarkConsolePagesAtScale(b *testing.B) {
 				{"search email", "POST", "/admin/search", "q=" + url.QueryEscape(cust.Email)},
 				{"search fingerprint", "POST", "/admin/search", "q=" + d.FingerprintSHA256},
 				{"search device id", "POST", "/admin/search", "q=" + url.QueryEscape(d.DeviceID)},
+				{"plans", "GET", "/admin/plans", ""},
+				{"usage of a customer, a year per month", "GET", "/admin/usage?customer=" + cust.ID + "&from=" + yearAgo + "&per=month", ""},
+				{"usage of a customer, a year per day", "GET", "/admin/usage?customer=" + cust.ID + "&from=" + yearAgo + "&per=day", ""},
+				{"usage of a subscription, a year per day", "GET", "/admin/usage?subscription=" + sub.ID + "&from=" + yearAgo + "&per=day", ""},
+				{"usage API of a customer, a year", "GET", "/api/v1/usage?customer_id=" + cust.ID + "&from=" + yearAgo + "&group_by=month", ""},
+				{"usage API of everyone, a year", "GET", "/api/v1/usage?from=" + yearAgo + "&group_by=month", ""},
 			}
 			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			for _, p := range pages {

@@ -355,3 +355,44 @@ func TestAirGappedRequestImport(t *testing.T) {
 func startLicensedB(b *testing.B) *licensed { return startLicensed(b) }
 
 func (l *licensed) subscriptionB(b *testing.B) *syncserver.Subscription { return l.subscription(nil) }
+
+// An app of another product: it activates its own product's key, reads
+// its entitlements, hears when a monthly quota is passed, and refuses a
+// file of the default product.
+func TestAnAppOfItsOwnProductWithEntitlementsAndAQuota(t *testing.T) {
+	ctx := context.Background()
+	l := startLicensed(t)
+	name := "Acme Editor"
+	_, err := l.svc.CreateProduct(ctx, "test", syncserver.ProductInput{Code: "com.acme.editor", Name: &name})
+	require.NoError(t, err)
+	sub := l.subscription(func(in *syncserver.SubscriptionInput) {
+		in.Product, in.Entitlements = "com.acme.editor", map[string]any{"projects": 10, "quota.export": 3}
+	})
+	cfg := clientlib.Config{JWKS: jwks(t), AppID: "com.acme.editor", Product: "com.acme.editor", CachePath: filepath.Join(t.TempDir(), "cache.db"),
+		DeviceID: "studio", Fingerprint: "fp-studio", ServerURL: l.url()}
+	c, err := clientlib.Open(ctx, cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	res, err := c.Activate(ctx, sub.LicenseKey)
+	require.NoError(t, err)
+	require.Equal(t, clientlib.StatusValid, res.Status, res.Reason)
+	projects, ok := res.Claims.Entitlement("projects")
+	assert.True(t, ok)
+	assert.Equal(t, int64(10), projects)
+
+	for range 2 {
+		require.NoError(t, c.RecordUsage(ctx, "export", 2, 0))
+	}
+	rep, err := c.Sync(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []clientlib.QuotaUse{{Feature: "export", Quota: 3, Used: 4}}, rep.OverQuota)
+
+	// A default-product file is refused by this app, whatever its signature.
+	other := l.subscription(nil)
+	def := openClient(t, l, filepath.Join(t.TempDir(), "def.db"), "pc", nil)
+	dres, err := def.Activate(ctx, other.LicenseKey)
+	require.NoError(t, err)
+	_, err = c.Import(ctx, []byte(license.Armor(dres.Token)))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `for the product "flowlytix-app", and this app is "com.acme.editor"`)
+}

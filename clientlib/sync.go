@@ -164,6 +164,10 @@ type SyncReport struct {
 	// was not installed; the current file stays. It wraps
 	// ErrUpdateRequired when the file's key is unknown to this app.
 	RefusedFile error
+	// OverQuota lists the monthly quotas the subscription has passed, as
+	// the last answer of this sync said: the app decides what to do (warn,
+	// or stop the feature until the month ends).
+	OverQuota []QuotaUse
 }
 
 type queued struct {
@@ -297,6 +301,7 @@ func (c *Client) send(ctx context.Context, rep *SyncReport, tok *license.Token, 
 	rep.Heartbeats += len(req.Heartbeats)
 	rep.Revocations += len(out.Revocations)
 	rep.NewLicense = rep.NewLicense || newTok != nil
+	rep.OverQuota = out.OverQuota
 	return nil
 }
 
@@ -380,7 +385,17 @@ type syncResponse struct {
 	Accepted    int          `json:"accepted"`
 	Duplicates  int          `json:"duplicates"`
 	// KeyRevocations are the root's statements revoking signing keys.
-	KeyRevocations []string `json:"key_revocations"`
+	KeyRevocations []string   `json:"key_revocations"`
+	OverQuota      []QuotaUse `json:"over_quota"`
+}
+
+// QuotaUse is a monthly quota (the license's entitlement quota.FEATURE)
+// and how much of it the subscription used this month, all its devices
+// together, as the server counted at the sync.
+type QuotaUse struct {
+	Feature string `json:"feature"`
+	Quota   int64  `json:"quota"`
+	Used    int64  `json:"used"`
 }
 
 // newSyncRequest makes the request that sends batch, and the queue ids it

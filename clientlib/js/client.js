@@ -318,7 +318,7 @@ export class LicenseClient extends EventEmitter {
    * of the same events is counted by the server as duplicates.
    */
   async sync() {
-    const report = { accepted: 0, duplicates: 0, rejected: 0, status: "", newLicense: false, refusedFile: null };
+    const report = { accepted: 0, duplicates: 0, rejected: 0, status: "", newLicense: false, refusedFile: null, overQuota: [] };
     for (;;) {
       const parsed = this.#state.license_file ? parse(this.#state.license_file) : null;
       if (!parsed) throw new Error("no license: activate or import one");
@@ -403,6 +403,9 @@ export class LicenseClient extends EventEmitter {
     report.accepted += out.accepted;
     report.duplicates += out.duplicates;
     report.status = out.status;
+    // The monthly quotas (entitlements quota.FEATURE) passed, as the
+    // latest answer said: the app decides what to do.
+    report.overQuota = (out.over_quota || []).map((q) => ({ feature: q.feature, quota: q.quota, used: q.used }));
     report.newLicense ||= !!newFile;
   }
 

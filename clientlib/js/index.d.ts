@@ -93,6 +93,8 @@ export interface SyncReport {
   duplicates: number;
   /** Queued rows this sync set aside (refused by the server, or sure to be); see rejected(). */
   rejected: number;
+  /** The monthly quotas (entitlements quota.FEATURE) the subscription has passed this month, all its devices together. */
+  overQuota: { feature: string; quota: number; used: number }[];
   status: string;
   newLicense: boolean;
   /** Why a newer license file the server sent was not installed (the current file stays); null when none was refused. */

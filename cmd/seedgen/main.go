@@ -70,6 +70,8 @@ type gen struct {
 	pg    bool
 	stats map[[2]string]int64 // day, metric
 	usage map[[2]string]*[3]float64
+	// bySub is usage per subscription, day and feature: events, count.
+	bySub map[[3]string]*[2]int64
 }
 
 func run(ctx context.Context, c config) error {
@@ -80,7 +82,7 @@ func run(ctx context.Context, c config) error {
 	defer s.Close()
 	g := &gen{c: c, s: s, db: s.DB(), rnd: rand.New(rand.NewPCG(c.seed, c.seed^0x9e3779b97f4a7c15)),
 		now: time.Now().UTC(), pg: s.Dialect().Name == "postgres",
-		stats: map[[2]string]int64{}, usage: map[[2]string]*[3]float64{}}
+		stats: map[[2]string]int64{}, usage: map[[2]string]*[3]float64{}, bySub: map[[3]string]*[2]int64{}}
 	var n int
 	if err := g.db.QueryRowContext(ctx, "SELECT count(*) FROM subscriptions").Scan(&n); err != nil {
 		return err
@@ -217,6 +219,12 @@ func (g *gen) usageEvents(ctx context.Context) error {
 		g.usage[k][0]++
 		g.usage[k][1] += float64(count)
 		g.usage[k][2] += dur
+		sk := [3]string{s.id, k[0], f}
+		if g.bySub[sk] == nil {
+			g.bySub[sk] = &[2]int64{}
+		}
+		g.bySub[sk][0]++
+		g.bySub[sk][1] += count
 		return []any{dev, uuid.NewString(), s.id, f, count, dur, g.t(at), nil, g.t(at)}
 	})
 }
@@ -239,11 +247,24 @@ func (g *gen) rollups(ctx context.Context) error {
 	for k := range g.usage {
 		ukeys = append(ukeys, k)
 	}
-	return g.insert(ctx, "usage_daily", []string{"day", "feature", "events", "total_count", "total_duration"}, len(ukeys), func(int) []any {
+	if err := g.insert(ctx, "usage_daily", []string{"day", "feature", "events", "total_count", "total_duration"}, len(ukeys), func(int) []any {
 		k := ukeys[i]
 		i++
 		v := g.usage[k]
 		return []any{k[0], k[1], int64(v[0]), int64(v[1]), v[2]}
+	}); err != nil {
+		return err
+	}
+	i = 0
+	skeys := make([][3]string, 0, len(g.bySub))
+	for k := range g.bySub {
+		skeys = append(skeys, k)
+	}
+	return g.insert(ctx, "usage_daily_by_subscription", []string{"subscription_id", "day", "feature", "events", "total_count"}, len(skeys), func(int) []any {
+		k := skeys[i]
+		i++
+		v := g.bySub[k]
+		return []any{k[0], k[1], k[2], v[0], v[1]}
 	})
 }
 

@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LicenseClient, Status, parse } from "../index.js";
+import { LicenseClient, Status, parse, entitlement } from "../index.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const dir = mkdtempSync(join(tmpdir(), "flowlytix-js-"));
@@ -317,6 +317,26 @@ test("an activation request the vendor turns into this device's file", async () 
 // key set keeps syncing: its queue drains, a revocation issued after the
 // rotation reaches it, it stays valid on its old file, and the report says
 // to update; a new activation it cannot verify gives its seat back.
+test("an app of its own product reads its entitlements, hears of a passed quota, and refuses another product's file", async () => {
+  await admin("/api/v1/products", { code: "com.acme.js", name: "Acme JS", key_prefix: "AJS" });
+  const c0 = await admin("/api/v1/customers", { email: `js-product-${Date.now()}@example.com` });
+  const sub = await admin("/api/v1/subscriptions", { customer_id: c0.id, product: "com.acme.js", tier: "Studio", features: ["export"], max_devices: 2,
+    entitlements: { projects: 5, "quota.export": 1 }, expires_at: new Date(Date.now() + 365 * 86400e3).toISOString().replace(/\.\d+Z$/, "Z") });
+  assert.match(sub.license_key, /^AJS-/);
+  const c = await new LicenseClient({ jwks, product: "com.acme.js", serverURL: base(), statePath: join(dir, "product.json"), deviceId: "studio", fingerprint: "fp-studio" }).open();
+  const res = await c.activate(sub.license_key);
+  assert.equal(res.status, Status.VALID, res.reason);
+  assert.equal(entitlement(res.claims, "projects"), 5);
+  assert.equal(entitlement(res.claims, "seats"), undefined);
+  await c.recordUsage("export", 1, 0);
+  await c.recordUsage("export", 1, 0);
+  const rep = await c.sync();
+  assert.deepEqual(rep.overQuota, [{ feature: "export", quota: 1, used: 2 }]);
+  // An app of the default product refuses the file, and gives the seat back.
+  const other = await client("default-app").open();
+  await assert.rejects(other.activate(sub.license_key), (e) => e.code === "license_file_invalid" && /seat was given back/.test(e.message));
+});
+
 test("an app with the old keys syncs through a rotation", async () => {
   const sub = await subscription();
   const c = await client("old-build").open();
