@@ -93,6 +93,7 @@ func catalogFlow(t *testing.T, s *site, w width) {
 	require.Len(t, out.OverQuota, 1, "the sync says the quota is passed")
 	visit(t, ctx, s.url+"/admin/subscriptions/"+act.Subscription.ID)
 	assert.Contains(t, text(t, ctx, `#quotas`), "over quota")
+	assert.Contains(t, text(t, ctx, `#sub-usage`), "export")
 	check(t, ctx, w, "subscription of a plan")
 
 	// New terms and new labels.
