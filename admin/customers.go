@@ -140,12 +140,7 @@ func (a *Console) customerView(r *http.Request, f *form) (string, page, error) {
 	if err != nil {
 		return "", page{}, err
 	}
-	tierNames := slices.Clone(tiers)
-	for _, p := range plans {
-		if !slices.Contains(tierNames, p.Tier) {
-			tierNames = append(tierNames, p.Tier)
-		}
-	}
+	tierNames := tiersOf(plans)
 	byFeature := map[string]*featureUsage{}
 	for _, u := range usage {
 		fu := byFeature[u.Feature]
@@ -201,4 +196,15 @@ func (a *Console) addNote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	back(w, r, "/admin/customers/"+id+"#notes", "note-added")
+}
+
+// tiersOf lists the default tiers and those the plans name, once each.
+func tiersOf(plans []syncserver.Plan) []string {
+	out := slices.Clone(tiers)
+	for _, p := range plans {
+		if !slices.Contains(out, p.Tier) {
+			out = append(out, p.Tier)
+		}
+	}
+	return out
 }

@@ -41,8 +41,12 @@ func (a *Console) subscriptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Console) subscriptionsPage(r *http.Request, list []syncserver.Subscription, total int, p syncserver.Page, f *form) page {
+	plans, err := a.svc.ListPlans(r.Context(), syncserver.PlanFilter{IncludeArchived: true})
+	if err != nil {
+		a.log.WarnContext(r.Context(), "list the plans' tiers", "err", err)
+	}
 	return page{Title: "Subscriptions", Nav: "subscriptions", Form: f, Data: map[string]any{"List": list, "Pager": newPager(r, p, total),
-		"Statuses": syncserver.SubscriptionStatuses, "Tiers": tiers, "CSV": exportLink(r, "/admin/subscriptions.csv"),
+		"Statuses": syncserver.SubscriptionStatuses, "Tiers": tiersOf(plans), "CSV": exportLink(r, "/admin/subscriptions.csv"),
 		"Customers": a.customerNames(r, list)}}
 }
 
@@ -150,7 +154,7 @@ func (a *Console) bulk(w http.ResponseWriter, r *http.Request) {
 func (a *Console) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
 	q := strings.TrimSpace(r.PostFormValue("q"))
 	v := url.Values{}
-	for _, k := range []string{"status", "tier", "expiring"} {
+	for _, k := range []string{"status", "tier", "expiring", "tag", "plan"} {
 		if x := r.PostFormValue(k); x != "" {
 			v.Set(k, x)
 		}

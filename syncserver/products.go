@@ -160,7 +160,9 @@ func (in *PlanInput) apply(p *Plan) error {
 	if in.ExternalPriceID != nil {
 		p.ExternalPriceID = strings.TrimSpace(*in.ExternalPriceID)
 	}
-	// The terms a subscription of the plan would be signed with.
+	// The terms a subscription of the plan would be signed with, checked
+	// by the issuer's own rules (the customer id is any UUID: a plan has
+	// none, and the expiry any time: a plan's comes from its duration).
 	if err := fieldError((&issuer.Input{CustomerID: DefaultProductID, Tier: p.Tier, Features: p.Features, Entitlements: p.Entitlements,
 		MaxDevices: p.MaxDevices, ExpiresAt: time.Unix(1, 0), GracePeriodDays: p.GracePeriodDays, CheckInDays: p.CheckInDays,
 		MaxOfflineDays: p.MaxOfflineDays}).Validate()); err != nil {
