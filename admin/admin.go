@@ -158,6 +158,7 @@ func (a *Console) Mount(r chi.Router) {
 			r.Post("/subscriptions/{id}/shorten", a.shorten)
 			r.Post("/subscriptions/{id}/terms", a.changeTerms)
 			r.Post("/subscriptions/{id}/labels", a.subscriptionLabels)
+			r.Post("/subscriptions/{id}/notes", a.addSubscriptionNote)
 			r.Post("/subscriptions/{id}/{change:suspend|reinstate|revoke}", a.statusChange)
 			// POST: it may sign and record a new file, a change no GET makes.
 			r.Post("/subscriptions/{id}/license-file", a.licenseFile)

@@ -112,6 +112,14 @@ func catalogFlow(t *testing.T, s *site, w width) {
 	assert.Equal(t, []string{"vip", "eu"}, after.Tags)
 	assert.Equal(t, sub.Revision, after.Revision, "labels change no file")
 
+	// A note on it shows on its page and its customer's.
+	submit(t, ctx, map[string]string{`#note-body`: "Asked for a quota raise in March."}, `#note-body`)
+	assert.Contains(t, text(t, ctx, `#notes`), "Asked for a quota raise")
+	notes, err := s.svc.ListCustomerNotes(bg, c.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, notes, 1)
+	assert.Equal(t, sub.ID, notes[0].SubscriptionID)
+
 	// Its usage, per month.
 	click(t, ctx, `#usage-link`)
 	assert.Contains(t, text(t, ctx, `#usage-rows`), "export")

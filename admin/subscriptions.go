@@ -293,6 +293,10 @@ func (a *Console) subscriptionView(r *http.Request, f *form) (string, page, erro
 	if err != nil {
 		return "", page{}, err
 	}
+	notes, err := a.svc.ListSubscriptionNotes(ctx, sub.ID, 20)
+	if err != nil {
+		return "", page{}, err
+	}
 	now := a.svc.Now()
 	usage, err := a.svc.Usage(ctx, syncserver.UsageFilter{SubscriptionID: sub.ID, GroupBy: "month",
 		From: now.AddDate(0, -2, 1-now.Day()).Format("2006-01-02"), To: now.Format("2006-01-02")})
@@ -301,7 +305,7 @@ func (a *Console) subscriptionView(r *http.Request, f *form) (string, page, erro
 	}
 	return "subscription", page{Title: "Subscription " + sub.LicenseKey[:9], Nav: "subscriptions", Form: f, Data: map[string]any{
 		"Sub": sub, "Customer": cust, "Devices": devices, "Files": files, "Audit": auditRows(audit),
-		"Plan": plan, "Plans": plans, "Quotas": quotas, "Usage": usage, "Entitlements": entitlementsText(sub.Entitlements), "Tags": strings.Join(sub.Tags, ", "),
+		"Plan": plan, "Plans": plans, "Quotas": quotas, "Usage": usage, "Notes": notes, "Entitlements": entitlementsText(sub.Entitlements), "Tags": strings.Join(sub.Tags, ", "),
 		"Usable": sub.Usable(a.svc.Now()), "Final": sub.Status == syncserver.SubscriptionRevoked,
 		"Features": strings.Join(sub.Features, ", "), "Expires": sub.ExpiresAt.Format("2006-01-02"),
 		"RenewTo": renewTo.Format("2006-01-02"), "Over": sub.ActiveDevices - sub.MaxDevices}}, nil
@@ -410,6 +414,15 @@ func (a *Console) termsInput(r *http.Request, id string) (syncserver.TermsInput,
 		}
 	}
 	return in, nil
+}
+
+func (a *Console) addSubscriptionNote(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if _, err := a.svc.AddSubscriptionNote(r.Context(), actor(r), id, r.PostFormValue("body")); err != nil {
+		a.refuse(w, r, err, "note", a.subscriptionView)
+		return
+	}
+	back(w, r, "/admin/subscriptions/"+id+"#notes", "note-added")
 }
 
 // labels saves the vendor's id and tags of a subscription: no new file.

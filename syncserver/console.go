@@ -97,6 +97,25 @@ const MaxNoteBytes = 4000
 
 // AddCustomerNote keeps a note on a customer, audited.
 func (s *Service) AddCustomerNote(ctx context.Context, actor Actor, customerID, body string) (*CustomerNote, error) {
+	return s.addNote(ctx, actor, customerID, "", body)
+}
+
+// AddSubscriptionNote keeps a note on a subscription: its customer's
+// page shows it too.
+func (s *Service) AddSubscriptionNote(ctx context.Context, actor Actor, subscriptionID, body string) (*CustomerNote, error) {
+	sub, err := s.store.GetSubscription(ctx, subscriptionID)
+	if err != nil {
+		return nil, err
+	}
+	return s.addNote(ctx, actor, sub.CustomerID, sub.ID, body)
+}
+
+// ListSubscriptionNotes lists a subscription's latest notes, newest first.
+func (s *Service) ListSubscriptionNotes(ctx context.Context, subscriptionID string, limit int) ([]CustomerNote, error) {
+	return s.store.ListSubscriptionNotes(ctx, subscriptionID, min(max(limit, 1), MaxPageSize))
+}
+
+func (s *Service) addNote(ctx context.Context, actor Actor, customerID, subscriptionID, body string) (*CustomerNote, error) {
 	body = strings.TrimSpace(body)
 	if body == "" {
 		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "body", Message: "the note is empty: write something first"}
@@ -109,13 +128,16 @@ func (s *Service) AddCustomerNote(ctx context.Context, actor Actor, customerID, 
 			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "body", Message: "the note contains a control character"}
 		}
 	}
-	n := &CustomerNote{CustomerID: customerID, Author: string(actor), Body: body, CreatedAt: s.Now()}
+	n := &CustomerNote{CustomerID: customerID, SubscriptionID: subscriptionID, Author: string(actor), Body: body, CreatedAt: s.Now()}
 	err := s.store.InTx(ctx, func(tx Store) error {
 		if _, err := tx.GetCustomer(ctx, customerID); err != nil {
 			return err
 		}
 		if err := tx.AddCustomerNote(ctx, n); err != nil {
 			return err
+		}
+		if subscriptionID != "" {
+			return s.audit(ctx, tx, actor, "subscription.note", "subscription", subscriptionID, nil, n)
 		}
 		return s.audit(ctx, tx, actor, "customer.note", "customer", customerID, nil, n)
 	})

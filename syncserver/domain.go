@@ -403,11 +403,14 @@ type LicenseFileFilter struct {
 
 // CustomerNote is a note support staff keep on a customer.
 type CustomerNote struct {
-	ID         string    `json:"id"`
-	CustomerID string    `json:"customer_id"`
-	Author     string    `json:"author"`
-	Body       string    `json:"body"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         string `json:"id"`
+	CustomerID string `json:"customer_id"`
+	// SubscriptionID names the subscription the note is about; empty for
+	// a note on the customer as a whole.
+	SubscriptionID string    `json:"subscription_id,omitempty"`
+	Author         string    `json:"author"`
+	Body           string    `json:"body"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 // DayCount is one day's figure; Day is YYYY-MM-DD in UTC.

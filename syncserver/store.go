@@ -151,6 +151,7 @@ type Store interface {
 
 	AddCustomerNote(ctx context.Context, n *CustomerNote) error
 	ListCustomerNotes(ctx context.Context, customerID string, limit int) ([]CustomerNote, error)
+	ListSubscriptionNotes(ctx context.Context, subscriptionID string, limit int) ([]CustomerNote, error)
 	// CustomerUsage is a customer's usage per feature and day since the
 	// day from (YYYY-MM-DD), from the rollup by subscription.
 	CustomerUsage(ctx context.Context, customerID, from string) ([]FeatureDayCount, error)

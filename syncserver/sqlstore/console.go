@@ -18,18 +18,27 @@ func (s *Store) AddCustomerNote(ctx context.Context, n *syncserver.CustomerNote)
 	if n.ID == "" {
 		n.ID = newID()
 	}
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO customer_notes (id, customer_id, author, body, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		n.ID, n.CustomerID, n.Author, n.Body, s.t(n.CreatedAt))
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO customer_notes (id, customer_id, author, body, created_at, subscription_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+		n.ID, n.CustomerID, n.Author, n.Body, s.t(n.CreatedAt), n.SubscriptionID)
 	return s.dbErr("add customer note", err)
 }
 
-// ListCustomerNotes lists a customer's latest notes, newest first.
+func scanNote(row scanner, n *syncserver.CustomerNote) error {
+	return row.Scan(&n.ID, &n.CustomerID, &n.Author, &n.Body, tm(&n.CreatedAt), &n.SubscriptionID)
+}
+
+// ListCustomerNotes lists a customer's latest notes, those on its
+// subscriptions included, newest first.
 func (s *Store) ListCustomerNotes(ctx context.Context, customerID string, limit int) ([]syncserver.CustomerNote, error) {
-	return queryAll(ctx, s, "list customer notes", `SELECT id, customer_id, author, body, created_at FROM customer_notes
-		WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2`, []any{customerID, limit},
-		func(row scanner, n *syncserver.CustomerNote) error {
-			return row.Scan(&n.ID, &n.CustomerID, &n.Author, &n.Body, tm(&n.CreatedAt))
-		})
+	return queryAll(ctx, s, "list customer notes", `SELECT id, customer_id, author, body, created_at, subscription_id FROM customer_notes
+		WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2`, []any{customerID, limit}, scanNote)
+}
+
+// ListSubscriptionNotes lists the latest notes on a subscription, newest
+// first.
+func (s *Store) ListSubscriptionNotes(ctx context.Context, subscriptionID string, limit int) ([]syncserver.CustomerNote, error) {
+	return queryAll(ctx, s, "list subscription notes", `SELECT id, customer_id, author, body, created_at, subscription_id FROM customer_notes
+		WHERE subscription_id = $1 ORDER BY created_at DESC, id LIMIT $2`, []any{subscriptionID, limit}, scanNote)
 }
 
 // CustomerUsage sums a customer's usage per feature and day since from,

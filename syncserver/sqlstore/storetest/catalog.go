@@ -111,6 +111,16 @@ func testSubscriptionCatalogFields(t *testing.T, s syncserver.Store) {
 	assert.Equal(t, plan.ID, changed.PlanID)
 	assert.Equal(t, map[string]any{"projects": int64(20), "sso": true}, changed.Entitlements)
 
+	// A note on the subscription is one of its customer's notes.
+	require.NoError(t, s.AddCustomerNote(ctx, &syncserver.CustomerNote{CustomerID: x.CustomerID, SubscriptionID: x.ID, Author: "admin:a@example.com", Body: "on the sub", CreatedAt: time.Now()}))
+	require.NoError(t, s.AddCustomerNote(ctx, &syncserver.CustomerNote{CustomerID: x.CustomerID, Author: "admin:a@example.com", Body: "on the customer", CreatedAt: time.Now()}))
+	subNotes, err := s.ListSubscriptionNotes(ctx, x.ID, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"on the sub"}, ids(subNotes, func(n syncserver.CustomerNote) string { return n.Body }))
+	custNotes, err := s.ListCustomerNotes(ctx, x.CustomerID, 10)
+	require.NoError(t, err)
+	assert.Len(t, custNotes, 2)
+
 	for _, tc := range []struct {
 		name string
 		f    syncserver.SubscriptionFilter
