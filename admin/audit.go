@@ -183,7 +183,7 @@ func (a *Console) audit(w http.ResponseWriter, r *http.Request) {
 	if clamped(w, r, p, total) {
 		return
 	}
-	data["List"], data["Pager"], data["CSV"] = auditRows(list), newPager(r, p, total), exportLink(r, "/admin/audit.csv")
+	data["List"], data["Pager"], data["CSV"] = auditRows(list), newPager(r, p, total), a.exportLink(r, "/admin/audit.csv")
 	a.render(w, r, "audit", page{Title: "Audit log", Nav: "audit", Data: data})
 }
 

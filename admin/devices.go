@@ -33,7 +33,7 @@ func (a *Console) devices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.render(w, r, "devices", page{Title: "Devices", Nav: "devices", Data: map[string]any{"List": list, "Pager": newPager(r, p, total),
-		"Statuses": syncserver.DeviceStatuses, "CSV": exportLink(r, "/admin/devices.csv"), "Customers": a.deviceCustomers(r, list)}})
+		"Statuses": syncserver.DeviceStatuses, "CSV": a.exportLink(r, "/admin/devices.csv"), "Customers": a.deviceCustomers(r, list)}})
 }
 
 // deviceCustomers maps the customer ids of a list of devices to names.

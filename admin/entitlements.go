@@ -33,7 +33,7 @@ func entitlementValue(v any) string {
 	switch x := v.(type) {
 	case string:
 		// Text that would read as another type is quoted.
-		if x == "true" || x == "false" || x == "" || strings.TrimSpace(x) != x {
+		if x == "true" || x == "false" || x == "" || strings.TrimSpace(x) != x || strings.HasPrefix(x, `"`) {
 			return strconv.Quote(x)
 		}
 		if _, err := strconv.ParseInt(x, 10, 64); err == nil {

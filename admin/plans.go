@@ -3,6 +3,7 @@ package admin
 import (
 	"math"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -118,12 +119,14 @@ func formPrice(v string) (int64, error) {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	whole, frac, _ := strings.Cut(v, ".")
-	if err != nil || f < 0 || len(frac) > 2 || len(whole) > 10 || math.IsInf(f, 0) {
+	if err != nil || !priceText.MatchString(v) || len(frac) > 2 || len(whole) > 10 {
 		return 0, &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "price",
 			Message: "type the price as an amount such as 19.90 (at most two decimals, not negative)"}
 	}
 	return int64(math.Round(f * 100)), nil
 }
+
+var priceText = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,2})?$`)
 
 func price(cents int64) string {
 	return strconv.FormatInt(cents/100, 10) + "." + strconv.FormatInt(100+cents%100, 10)[1:]

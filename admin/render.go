@@ -386,11 +386,11 @@ var tiers = license.Tiers
 // exportLink is the CSV export of the list a page shows: its filters,
 // without the page number, the message, or a license key typed as a
 // search (a key never goes into a URL).
-func exportLink(r *http.Request, path string) string {
+func (a *Console) exportLink(r *http.Request, path string) string {
 	q := r.URL.Query()
 	q.Del("page")
 	q.Del("done")
-	if _, isKey := license.LicenseKeyPrefix(q.Get("q")); isKey {
+	if q.Get("q") != "" && a.svc.IsKeyStart(r.Context(), q.Get("q")) {
 		q.Del("q")
 	}
 	return path + "?" + q.Encode()

@@ -11,7 +11,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flowlytix/licensing/internal/csvexport"
-	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -46,7 +45,7 @@ func (a *Console) subscriptionsPage(r *http.Request, list []syncserver.Subscript
 		a.log.WarnContext(r.Context(), "list the plans' tiers", "err", err)
 	}
 	return page{Title: "Subscriptions", Nav: "subscriptions", Form: f, Data: map[string]any{"List": list, "Pager": newPager(r, p, total),
-		"Statuses": syncserver.SubscriptionStatuses, "Tiers": tiersOf(plans), "CSV": exportLink(r, "/admin/subscriptions.csv"),
+		"Statuses": syncserver.SubscriptionStatuses, "Tiers": tiersOf(plans), "CSV": a.exportLink(r, "/admin/subscriptions.csv"),
 		"Customers": a.customerNames(r, list)}}
 }
 
@@ -159,7 +158,7 @@ func (a *Console) searchSubscriptions(w http.ResponseWriter, r *http.Request) {
 			v.Set(k, x)
 		}
 	}
-	if q != "" && looksLikeKey(q) {
+	if q != "" && a.looksLikeKey(r, q) {
 		list, total, err := a.svc.ListSubscriptions(r.Context(), syncserver.SubscriptionFilter{Query: q, Page: syncserver.Page{PageSize: listPageSize}})
 		if err != nil {
 			a.failed(w, r, err)
@@ -232,10 +231,9 @@ func (a *Console) createSubscription(w http.ResponseWriter, r *http.Request) {
 }
 
 // looksLikeKey reports whether a search is a license key or the start of
-// one.
-func looksLikeKey(q string) bool {
-	_, ok := license.LicenseKeyPrefix(q)
-	return ok
+// one, of any product.
+func (a *Console) looksLikeKey(r *http.Request, q string) bool {
+	return a.svc.IsKeyStart(r.Context(), q)
 }
 
 // withURLParam sets a route parameter, so that a view of another route

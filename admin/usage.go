@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/flowlytix/licensing/internal/csvexport"
 	"github.com/flowlytix/licensing/syncserver"
@@ -22,7 +23,12 @@ func (a *Console) usage(w http.ResponseWriter, r *http.Request) {
 	if f.GroupBy == "" {
 		f.GroupBy = "month"
 		if f.From == "" {
-			f.From = a.svc.Now().AddDate(-1, 0, 1).Format("2006-01") + "-01" // twelve months, this one included
+			// Twelve months, the last one's included.
+			end := a.svc.Now()
+			if t, err := time.Parse(time.DateOnly, f.To); err == nil {
+				end = t
+			}
+			f.From = end.AddDate(-1, 0, 1).Format("2006-01") + "-01"
 		}
 	}
 	data := map[string]any{"Filter": f}

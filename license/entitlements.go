@@ -19,7 +19,9 @@ const (
 	MaxEntitlementInt = 1<<53 - 1
 )
 
-var integerText = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+// integerText is a whole number as the format writes it: no fraction, no
+// exponent, and no -0, which JavaScript would keep apart from 0.
+var integerText = regexp.MustCompile(`^(0|-?[1-9][0-9]*)$`)
 
 // ParseEntitlements reads an entitlements object: member names follow the
 // feature-name rule (ValidFeatureName); values are integers within
@@ -95,6 +97,12 @@ func checkEntitlementString(name, s string) error {
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
 			return fmt.Errorf("entitlements: %q holds a control character", name)
+		}
+		// U+FFFD is what Go's decoder makes of a lone surrogate
+		// ("\ud800"), which JavaScript keeps: refused, so that no two
+		// verifiers read one string two ways.
+		if r == utf8.RuneError {
+			return fmt.Errorf("entitlements: %q holds U+FFFD or a lone surrogate", name)
 		}
 	}
 	return nil

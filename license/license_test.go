@@ -299,6 +299,10 @@ func TestEntitlementsAreReadAsWrittenOrRefused(t *testing.T) {
 		{`{"Projects":1}`, nil, "not an entitlement name"},
 		{`{"projects":1,"projects":2}`, nil, "duplicate member"},
 		{`{"note":"a\u0007b"}`, nil, "control character"},
+		{`{"n":-0}`, nil, "whole number"},
+		{`{"note":"\ud800"}`, nil, "lone surrogate"},
+		{`{"note":"\ufffd"}`, nil, "lone surrogate"},
+		{`{"note":"\ud83d\ude00 ok"}`, map[string]any{"note": "\U0001F600 ok"}, ""},
 		{`[1]`, nil, "object"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {

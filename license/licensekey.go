@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -99,7 +100,11 @@ func ParseLicenseKey(s string) (string, error) {
 // look-alikes mapped, dashes between the groups. ok is false for text that
 // cannot start a key (an email, a company name, "FLX" with nothing after
 // it, which would match every key).
-func LicenseKeyPrefix(s string) (prefix string, ok bool) {
+//
+// Another product's prefix counts only when it is one of prefixes (the
+// products' own): "Coca-Cola" is a company to look for, not the key start
+// COCA-C01A.
+func LicenseKeyPrefix(s string, prefixes ...string) (prefix string, ok bool) {
 	s = strings.ToUpper(strings.TrimSpace(s))
 	// Another product's prefix ends at the first dash ("ACME-7K2"); FLX,
 	// the default product's, may be followed by a blank or nothing at all
@@ -107,7 +112,7 @@ func LicenseKeyPrefix(s string) (prefix string, ok bool) {
 	// name such as "Acme Corp") is not a key.
 	var head, rest string
 	found := false
-	if i := strings.IndexByte(s, '-'); i > 0 && !strings.ContainsRune(s[:i], ' ') {
+	if i := strings.IndexByte(s, '-'); i > 0 && (s[:i] == DefaultKeyPrefix || slices.ContainsFunc(prefixes, func(p string) bool { return strings.EqualFold(p, s[:i]) })) {
 		head, rest, found = s[:i], s[i+1:], true
 	} else if strings.HasPrefix(s, DefaultKeyPrefix) {
 		head, rest, found = DefaultKeyPrefix, s[len(DefaultKeyPrefix):], true

@@ -28,11 +28,13 @@ func TestLicenseKeyPrefix(t *testing.T) {
 		{"acme-7k2q", "ACME-7K2Q", true}, // another product's prefix, before a dash
 		{"ACME-7K2QM-XW9", "ACME-7K2QM-XW9", true},
 		{"Acme Corp-7K2", "", false}, // a blank before the dash: words, not a key
-		{"x-7k2q", "", false},        // prefixes are 2 to 8 characters
+		{"Coca-Cola", "", false},     // COCA is no product's prefix: a company to look for
+		{"crm-43", "", false},
+		{"x-7k2q", "", false}, // prefixes are 2 to 8 characters
 		{"acme-", "", false},
 		{"", "", false},
 	} {
-		got, ok := license.LicenseKeyPrefix(tc.in)
+		got, ok := license.LicenseKeyPrefix(tc.in, "ACME", "X")
 		assert.Equal(t, tc.ok, ok, tc.in)
 		assert.Equal(t, tc.want, got, tc.in)
 	}

@@ -47,12 +47,13 @@ func (s *Service) Search(ctx context.Context, q string) (*SearchResult, error) {
 	}
 	p := Page{PageSize: searchLimit, NoCount: true}
 	var err error
-	if _, isKey := license.LicenseKeyPrefix(q); isKey || IsUUID(q) {
+	isKey := s.IsKeyStart(ctx, q)
+	if isKey || IsUUID(q) {
 		if out.Subscriptions, _, err = s.ListSubscriptions(ctx, SubscriptionFilter{Query: q, Page: p}); err != nil {
 			return nil, err
 		}
 	}
-	if _, isKey := license.LicenseKeyPrefix(q); !isKey {
+	if !isKey {
 		// One pass over the customers' text, then their subscriptions by
 		// the customer index.
 		if out.Customers, _, err = s.ListCustomers(ctx, CustomerFilter{Query: q, Prefix: true, Page: p}); err != nil {
@@ -282,7 +283,7 @@ func (s *Service) ExportCustomers(ctx context.Context, f CustomerFilter, fn func
 // ExportSubscriptions calls fn for each subscription f selects, its status
 // as shown now.
 func (s *Service) ExportSubscriptions(ctx context.Context, f SubscriptionFilter, fn func(*Subscription) error) error {
-	if err := s.checkSubscriptionFilter(&f); err != nil {
+	if err := s.checkSubscriptionFilter(ctx, &f); err != nil {
 		return err
 	}
 	return s.store.EachSubscription(ctx, f, func(sub *Subscription) error { return fn(s.shown(sub)) })

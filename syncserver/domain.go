@@ -347,11 +347,14 @@ type CustomerFilter struct {
 
 // SubscriptionFilter selects subscriptions.
 type SubscriptionFilter struct {
-	Status         string
-	Tier           string
-	ProductID      string
-	PlanID         string
-	Tag            string // one of its tags, in any case
+	Status    string
+	Tier      string
+	ProductID string
+	PlanID    string
+	Tag       string // one of its tags, in any case
+	// KeyPrefixes are the products' key prefixes, for reading Query as
+	// the start of a license key (the service sets them).
+	KeyPrefixes    []string
 	CustomerID     string
 	Query          string    // license key (or its prefix), customer email or company
 	ExpiringBefore time.Time // only active ones expiring before this

@@ -24,6 +24,10 @@ type ProductInput struct {
 // CreateProduct adds a product. Its key prefix defaults to FLX.
 func (s *Service) CreateProduct(ctx context.Context, actor Actor, in ProductInput) (*Product, error) {
 	code := strings.TrimSpace(in.Code)
+	if IsUUID(code) {
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "code", Message: fmt.Sprintf(
+			"code %q has the form of an id, which the API reads as one: name the product as the app knows itself, e.g. com.acme.editor", in.Code)}
+	}
 	if !license.ValidAudience(code) {
 		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "code", Message: fmt.Sprintf(
 			"code %q: use 1 to 100 lowercase letters, digits and . _ - (starting with a letter or digit), as in com.acme.editor", in.Code)}
@@ -79,6 +83,11 @@ func (s *Service) UpdateProduct(ctx context.Context, actor Actor, id string, in 
 		if err := in.apply(&p); err != nil {
 			return err
 		}
+		if p.ID == DefaultProductID && p.KeyPrefix != before.KeyPrefix {
+			// Apps built before products make offline activation
+			// requests only for FLX- keys.
+			return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "key_prefix", Message: "the default product's keys start with FLX for good: apps in the field read only those; give another product its own prefix"}
+		}
 		out = &p
 		if p == *before {
 			return nil
@@ -89,6 +98,31 @@ func (s *Service) UpdateProduct(ctx context.Context, actor Actor, id string, in 
 		return s.audit(ctx, tx, actor, "product.update", "product", p.ID, before, &p)
 	})
 	return out, err
+}
+
+// KeyPrefixes lists the products' key prefixes (FLX, the default, among
+// them): what a search reads as the start of a license key.
+func (s *Service) KeyPrefixes(ctx context.Context) ([]string, error) {
+	products, err := s.store.ListProducts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(products))
+	for _, p := range products {
+		out = append(out, p.KeyPrefix)
+	}
+	return out, nil
+}
+
+// IsKeyStart reports whether q is a license key or its start, of one of
+// the products.
+func (s *Service) IsKeyStart(ctx context.Context, q string) bool {
+	prefixes, err := s.KeyPrefixes(ctx)
+	if err != nil {
+		prefixes = nil // FLX alone, as before products
+	}
+	_, ok := license.LicenseKeyPrefix(q, prefixes...)
+	return ok
 }
 
 // GetProduct reads a product by id or code.
@@ -163,6 +197,9 @@ func (in *PlanInput) apply(p *Plan) error {
 	// The terms a subscription of the plan would be signed with, checked
 	// by the issuer's own rules (the customer id is any UUID: a plan has
 	// none, and the expiry any time: a plan's comes from its duration).
+	if err := checkQuotas(p.Entitlements); err != nil {
+		return err
+	}
 	if err := fieldError((&issuer.Input{CustomerID: DefaultProductID, Tier: p.Tier, Features: p.Features, Entitlements: p.Entitlements,
 		MaxDevices: p.MaxDevices, ExpiresAt: time.Unix(1, 0), GracePeriodDays: p.GracePeriodDays, CheckInDays: p.CheckInDays,
 		MaxOfflineDays: p.MaxOfflineDays}).Validate()); err != nil {

@@ -55,7 +55,7 @@ func (s *Service) shown(sub *Subscription) *Subscription {
 // ListSubscriptions lists subscriptions and counts all that match, their
 // statuses as shown now.
 func (s *Service) ListSubscriptions(ctx context.Context, f SubscriptionFilter) ([]Subscription, int, error) {
-	if err := s.checkSubscriptionFilter(&f); err != nil {
+	if err := s.checkSubscriptionFilter(ctx, &f); err != nil {
 		return nil, 0, err
 	}
 	list, total, err := s.store.ListSubscriptions(ctx, f)
@@ -65,7 +65,14 @@ func (s *Service) ListSubscriptions(ctx context.Context, f SubscriptionFilter) (
 	return list, total, err
 }
 
-func (s *Service) checkSubscriptionFilter(f *SubscriptionFilter) error {
+func (s *Service) checkSubscriptionFilter(ctx context.Context, f *SubscriptionFilter) error {
+	if f.Query != "" {
+		prefixes, err := s.KeyPrefixes(ctx)
+		if err != nil {
+			return err
+		}
+		f.KeyPrefixes = prefixes
+	}
 	if err := oneOf("status", f.Status, SubscriptionStatuses...); err != nil {
 		return err
 	}

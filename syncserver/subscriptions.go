@@ -170,6 +170,9 @@ func (s *Service) checkTerms(sub *Subscription) error {
 	if err := checkField("tenant_id", sub.TenantID, false, 200); err != nil {
 		return err
 	}
+	if err := checkQuotas(sub.Entitlements); err != nil {
+		return err
+	}
 	return fieldError(in.Validate())
 }
 
@@ -218,9 +221,6 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 		before, err := tx.GetSubscription(ctx, id)
 		if err != nil {
 			return err
-		}
-		if before.Status == SubscriptionRevoked {
-			return Errorf(KindConflict, CodeConflict, "the subscription is revoked, which is final")
 		}
 		sub := *before
 		sub.Features = slices.Clone(before.Features)
@@ -292,6 +292,9 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 				*d.dst = *d.src
 			}
 		}
+		if before.Status == SubscriptionRevoked && !sameTerms(before, &sub) {
+			return Errorf(KindConflict, CodeConflict, "the subscription is revoked, which is final")
+		}
 		if err := s.checkTerms(&sub); err != nil {
 			return err
 		}
@@ -318,7 +321,7 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 				return err
 			}
 		}
-		if sub.Status == SubscriptionExpired && s.Now().Before(sub.HardExpiresAt()) {
+		if terms && sub.Status == SubscriptionExpired && s.Now().Before(sub.HardExpiresAt()) {
 			if _, err := tx.SetSubscriptionStatus(ctx, id, SubscriptionActive, "", s.Now(), SubscriptionExpired); err != nil {
 				return err
 			}

@@ -17,6 +17,28 @@ const QuotaPrefix = "quota."
 // MaxUsageDays bounds one usage query's range.
 const MaxUsageDays = 3 * 366
 
+// checkQuotas holds the entitlements named quota.FEATURE to what a quota
+// is: a whole number, 0 or more, of a feature name.
+func checkQuotas(ent map[string]any) error {
+	for name, v := range ent {
+		feature, ok := strings.CutPrefix(name, QuotaPrefix)
+		if !ok {
+			continue
+		}
+		n, isInt := v.(int64)
+		if i, ok := v.(int); ok {
+			n, isInt = int64(i), true
+		}
+		switch {
+		case !license.ValidFeatureName(feature):
+			return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "entitlements", Message: fmt.Sprintf("%s: a quota is quota.FEATURE, with a feature's name", name)}
+		case !isInt || n < 0:
+			return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "entitlements", Message: fmt.Sprintf("%s: a quota is a whole number of uses a month, 0 or more", name)}
+		}
+	}
+	return nil
+}
+
 // Quotas lists a subscription's monthly quotas by feature, from its
 // numeric entitlements named quota.FEATURE.
 func Quotas(sub *Subscription) map[string]int64 {

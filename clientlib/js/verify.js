@@ -196,11 +196,14 @@ function entitlementsOf(raw) {
     if (m.kind === "boolean") v = m.raw === "true";
     else if (m.kind === "number") {
       v = Number(m.raw);
-      if (!INTEGER.test(m.raw) || Math.abs(v) > MAX_ENTITLEMENT_INT) throw invalid(`claims: entitlements: "${name}" is ${m.raw}; a number must be a whole number from -${MAX_ENTITLEMENT_INT} to ${MAX_ENTITLEMENT_INT}`);
+      if (!INTEGER.test(m.raw) || m.raw === "-0" || Math.abs(v) > MAX_ENTITLEMENT_INT) throw invalid(`claims: entitlements: "${name}" is ${m.raw}; a number must be a whole number from -${MAX_ENTITLEMENT_INT} to ${MAX_ENTITLEMENT_INT}`);
     } else if (m.kind === "string") {
       v = JSON.parse(m.raw);
       if (new TextEncoder().encode(v).length > MAX_ENTITLEMENT_STRING) throw invalid(`claims: entitlements: "${name}" is longer than ${MAX_ENTITLEMENT_STRING} bytes`);
       if (/[\x00-\x1f\x7f]/.test(v)) throw invalid(`claims: entitlements: "${name}" holds a control character`);
+      // As the Go verifier: a lone surrogate (which Go reads as U+FFFD)
+      // and U+FFFD itself are refused.
+      if (/\uFFFD/.test(v) || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(v)) throw invalid(`claims: entitlements: "${name}" holds U+FFFD or a lone surrogate`);
     } else throw invalid(`claims: entitlements: "${name}" is ${m.raw}; want a whole number, true, false or a short string`);
     Object.defineProperty(out, name, { value: v, enumerable: true });
   }

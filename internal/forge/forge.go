@@ -254,6 +254,8 @@ func All(real, attacker *keys.Key, c *license.Claims) ([]Case, error) {
 		{"entitlement_exponent", "an entitlement written 1e3: numbers are plain whole numbers", `"entitlements":{"projects":1e3},`},
 		{"entitlement_beyond_2_53", "an entitlement of 2^53, which JavaScript cannot hold exactly", `"entitlements":{"projects":9007199254740992},`},
 		{"entitlement_duplicate", "an entitlement named twice", `"entitlements":{"projects":1,"projects":1000},`},
+		{"entitlement_negative_zero", "an entitlement of -0, which JavaScript keeps apart from 0", `"entitlements":{"projects":-0},`},
+		{"entitlement_lone_surrogate", "an entitlement string holding a lone surrogate, which Go reads as U+FFFD", `"entitlements":{"region":"eu\ud800"},`},
 		{"entitlement_name_escaped_duplicate", "an entitlement named twice, once with a \\u escape", `"entitlements":{"projects":1,"\u0070rojects":1000},`},
 	} {
 		tok, err := signWith(good, []byte(strings.Replace(string(payload), `{`, `{`+raw.insert, 1)))

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/csv"
 	"strings"
 	"testing"
@@ -161,5 +162,50 @@ func TestProductsPlansAndEntitlementsThroughTheAPI(t *testing.T) {
 			expectError(t, s.do("GET", "/api/v1/usage?"+q, nil, true), 400, "invalid_request")
 		}
 		expectError(t, s.do("GET", "/api/v1/usage", nil, false), 401, "unauthorized")
+	})
+}
+
+// What the review of the catalog found, held: the default product keeps
+// FLX keys, a code is never an id, a quota is a whole number, labels stay
+// changeable on a revoked subscription, a hyphenated company is searched
+// as a company, and a renewal keeps the price the subscription was sold at.
+func TestCatalogEdges(t *testing.T) {
+	eachBackend(t, httpapi.Limits{}, func(t *testing.T, s *server) {
+		expectError(t, s.do("PATCH", "/api/v1/products/flowlytix-app", map[string]any{"key_prefix": "NEW"}, true), 400, "invalid_request")
+		r := s.do("PATCH", "/api/v1/products/flowlytix-app", map[string]any{"name": "Acme Desktop"}, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		expectError(t, s.do("POST", "/api/v1/products", map[string]any{"code": uuid.NewString(), "name": "An id"}, true), 400, "invalid_request")
+		for _, ent := range []map[string]any{{"quota.export": -1}, {"quota.export": true}, {"quota.Export": 5}} {
+			expectError(t, s.do("POST", "/api/v1/plans", map[string]any{"name": "Q", "tier": "x", "max_devices": 1, "entitlements": ent}, true), 400, "invalid_request")
+		}
+
+		r = s.do("POST", "/api/v1/plans", map[string]any{"name": "Pro", "tier": "pro", "max_devices": 2, "price_cents": 1000}, true)
+		require.Equal(t, 201, r.status, "%s", r.body)
+		planID := r.json(t)["id"].(string)
+		r = s.do("POST", "/api/v1/customers", map[string]any{"email": "cola@example.com", "company_name": "Coca-Cola"}, true)
+		require.Equal(t, 201, r.status, "%s", r.body)
+		r = s.do("POST", "/api/v1/subscriptions", map[string]any{"customer_id": r.json(t)["id"], "plan_id": planID}, true)
+		require.Equal(t, 201, r.status, "%s", r.body)
+		subID := r.json(t)["id"].(string)
+		r = s.do("GET", "/api/v1/subscriptions?q=Coca-Cola", nil, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Equal(t, float64(1), r.json(t)["total"], "a hyphenated company is a company, not a key")
+
+		// The plan's price rises; a renewal keeps the price sold.
+		require.Equal(t, 200, s.do("PATCH", "/api/v1/plans/"+planID, map[string]any{"price_cents": 5000}, true).status)
+		before, err := s.svc.Overview(context.Background(), 1)
+		require.NoError(t, err)
+		r = s.do("POST", "/api/v1/subscriptions/"+subID+"/renew", map[string]any{"expires_at": time.Now().AddDate(2, 0, 0).UTC().Format(time.RFC3339)}, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		after, err := s.svc.Overview(context.Background(), 1)
+		require.NoError(t, err)
+		assert.Equal(t, before.MonthlyRevenueCents, after.MonthlyRevenueCents, "a renewal keeps the price sold")
+
+		// Revoked: terms never change again, labels still may.
+		require.Equal(t, 200, s.do("POST", "/api/v1/subscriptions/"+subID+"/revoke", nil, true).status)
+		expectError(t, s.do("PATCH", "/api/v1/subscriptions/"+subID, map[string]any{"max_devices": 5}, true), 409, "conflict")
+		r = s.do("PATCH", "/api/v1/subscriptions/"+subID, map[string]any{"tags": []string{"churned"}, "external_id": "crm-9"}, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Equal(t, []any{"churned"}, r.json(t)["tags"])
 	})
 }

@@ -24,8 +24,12 @@ func customerSearch(c *syncserver.Customer) string {
 // likePattern makes a LIKE pattern that matches q anywhere, with LIKE's
 // wildcards in q escaped.
 func likePattern(q string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(strings.TrimSpace(q))) + "%"
+	return "%" + likeEscape(strings.ToLower(strings.TrimSpace(q))) + "%"
+}
+
+// likeEscape escapes LIKE's wildcards (with ESCAPE '\').
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // CreateCustomer stores c, filling its id when empty.

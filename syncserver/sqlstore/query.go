@@ -70,8 +70,18 @@ func encodeList(l []string) string {
 	if l == nil {
 		l = []string{}
 	}
-	b, _ := json.Marshal(l)
-	return string(b)
+	return jsonText(l)
+}
+
+// jsonText is v as JSON with < > & written as they are, so that a list's
+// text holds each string as jsonText(string) writes it (the tag filter
+// matches on that).
+func jsonText(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // listScan reads a JSON list column.

@@ -128,7 +128,8 @@ func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subsc
 		var rev int64
 		err := tx.writer().QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,
 			hard_expires_at = $7, grace_period_days = $8, check_in_days = $9, max_offline_days = $10, free_seats_after_days = $11,
-			tenant_id = $12, revision = revision + 1, updated_at = $13, plan_id = $14, monthly_price_cents = $15, entitlements = $16
+			tenant_id = $12, revision = revision + 1, updated_at = $13, plan_id = $14, entitlements = $16,
+			monthly_price_cents = CASE WHEN COALESCE(plan_id, '') = COALESCE($14, '') THEN monthly_price_cents ELSE $15 END
 			WHERE id = $1 AND status <> 'revoked' RETURNING revision`,
 			x.ID, x.Tier, encodeList(x.Features), x.MaxDevices, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()),
 			x.GracePeriodDays, x.CheckInDays, x.MaxOfflineDays, x.FreeSeatsAfterDays, x.TenantID, tx.t(x.UpdatedAt),
@@ -226,7 +227,10 @@ func (s *Store) subscriptionQuery(f syncserver.SubscriptionFilter) (string, wher
 		w.add("s.plan_id = $#", f.PlanID)
 	}
 	if t := strings.TrimSpace(f.Tag); t != "" {
-		w.add("lower(s.tags) LIKE $# ESCAPE '\\'", likePattern(strconv.Quote(t)))
+		// The tag as the list's JSON holds it, quotes included, in any
+		// case; both sides lowered by the engine, which folds as it folds
+		// (SQLite: ASCII only), so a tag typed as stored always matches.
+		w.add("lower(s.tags) LIKE lower($#) ESCAPE '\\'", "%"+likeEscape(jsonText(t))+"%")
 	}
 	if f.CustomerID != "" {
 		w.add("s.customer_id = $#", f.CustomerID)
@@ -254,7 +258,7 @@ func (s *Store) subscriptionQuery(f syncserver.SubscriptionFilter) (string, wher
 		}
 	}
 	if f.Query != "" {
-		if prefix, ok := license.LicenseKeyPrefix(f.Query); ok {
+		if prefix, ok := license.LicenseKeyPrefix(f.Query, f.KeyPrefixes...); ok {
 			// A key or the start of one: a range of the key index; or, as
 			// "crm-43" reads like a key's start, the vendor's own id.
 			w.add("(s.license_key "+s.d.PrefixOp+" $# OR s.external_id = $#)", prefix+s.d.PrefixWildcard, strings.TrimSpace(f.Query))

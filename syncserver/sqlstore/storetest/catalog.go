@@ -80,7 +80,7 @@ func testSubscriptionCatalogFields(t *testing.T, s syncserver.Store) {
 	plan := &syncserver.Plan{CreatedAt: time.Now(), ProductID: p.ID, Name: "Viewer yearly", Tier: "Team", MaxDevices: 5, PriceCents: 12000, BillingPeriod: "year"}
 	require.NoError(t, s.CreatePlan(ctx, plan))
 	x := subscription(t, s, 2, func(x *syncserver.Subscription) {
-		x.ProductID, x.Entitlements, x.ExternalID, x.Tags = p.ID, map[string]any{"projects": int64(3)}, "crm-42", []string{"vip", "Reseller"}
+		x.ProductID, x.Entitlements, x.ExternalID, x.Tags = p.ID, map[string]any{"projects": int64(3)}, "crm-42", []string{"vip", "Reseller", "R&D <eu>", "Ärger_100%"}
 	})
 	plainSub := subscription(t, s, 1)
 	got, err := s.GetSubscription(ctx, x.ID)
@@ -88,7 +88,17 @@ func testSubscriptionCatalogFields(t *testing.T, s syncserver.Store) {
 	assert.Equal(t, "com.acme.viewer", got.Product)
 	assert.Equal(t, map[string]any{"projects": int64(3)}, got.Entitlements)
 	assert.Equal(t, "crm-42", got.ExternalID)
-	assert.Equal(t, []string{"vip", "Reseller"}, got.Tags)
+	assert.Equal(t, []string{"vip", "Reseller", "R&D <eu>", "Ärger_100%"}, got.Tags)
+	for _, tag := range []string{"R&D <eu>", "r&d <EU>", "Ärger_100%"} {
+		list, _, err := s.ListSubscriptions(ctx, syncserver.SubscriptionFilter{Tag: tag})
+		require.NoError(t, err)
+		assert.Equal(t, []string{x.ID}, ids(list, func(s syncserver.Subscription) string { return s.ID }), "tag %q", tag)
+	}
+	for _, tag := range []string{"Ärger_1000%", "R&D", "ärger_100%x"} {
+		list, _, err := s.ListSubscriptions(ctx, syncserver.SubscriptionFilter{Tag: tag})
+		require.NoError(t, err)
+		assert.Empty(t, list, "tag %q is none of its tags", tag)
+	}
 	old, err := s.GetSubscription(ctx, plainSub.ID)
 	require.NoError(t, err)
 	assert.Equal(t, license.Audience, old.Product, "a subscription made without a product is the default product's")
