@@ -239,6 +239,9 @@ func (s *Service) CreatePlan(ctx context.Context, actor Actor, in PlanInput) (*P
 		return nil, err
 	}
 	err := s.store.InTx(ctx, func(tx Store) error {
+		if err := uniquePlan(ctx, tx, p); err != nil {
+			return err
+		}
 		if err := tx.CreatePlan(ctx, p); err != nil {
 			return err
 		}
@@ -293,12 +296,37 @@ func (s *Service) changePlan(ctx context.Context, actor Actor, id, action string
 		if samePlan(before, &p) {
 			return nil
 		}
+		if err := uniquePlan(ctx, tx, &p); err != nil {
+			return err
+		}
 		if err := tx.UpdatePlan(ctx, &p); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, actor, action, "plan", id, before, &p)
 	})
 	return out, err
+}
+
+// uniquePlan names the field of a plan that another plan already has: the
+// name (unique across all products, as the schema has it since its first
+// version) or the payment provider's price id.
+func uniquePlan(ctx context.Context, tx Store, p *Plan) error {
+	plans, err := tx.ListPlans(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range plans {
+		switch {
+		case o.ID == p.ID:
+		case o.Name == p.Name:
+			return &Error{Kind: KindConflict, Code: CodeConflict, Field: "name", Message: fmt.Sprintf(
+				"a plan named %q exists already (of %s; plan names are unique across all products): give this one another name, e.g. %q", p.Name, o.Product, p.Name+" 2")}
+		case p.ExternalPriceID != "" && o.ExternalPriceID == p.ExternalPriceID:
+			return &Error{Kind: KindConflict, Code: CodeConflict, Field: "external_price_id", Message: fmt.Sprintf(
+				"the plan %q has the price id %q already: a payment provider's price names one plan", o.Name, p.ExternalPriceID)}
+		}
+	}
+	return nil
 }
 
 func samePlan(a, b *Plan) bool {
