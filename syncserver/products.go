@@ -308,8 +308,7 @@ func (s *Service) changePlan(ctx context.Context, actor Actor, id, action string
 }
 
 // uniquePlan names the field of a plan that another plan already has: the
-// name (unique across all products, as the schema has it since its first
-// version) or the payment provider's price id.
+// name within its product, or the payment provider's price id.
 func uniquePlan(ctx context.Context, tx Store, p *Plan) error {
 	plans, err := tx.ListPlans(ctx)
 	if err != nil {
@@ -318,9 +317,9 @@ func uniquePlan(ctx context.Context, tx Store, p *Plan) error {
 	for _, o := range plans {
 		switch {
 		case o.ID == p.ID:
-		case o.Name == p.Name:
+		case o.Name == p.Name && o.ProductID == p.ProductID:
 			return &Error{Kind: KindConflict, Code: CodeConflict, Field: "name", Message: fmt.Sprintf(
-				"a plan named %q exists already (of %s; plan names are unique across all products): give this one another name, e.g. %q", p.Name, o.Product, p.Name+" 2")}
+				"the product has a plan named %q already: give this one another name, e.g. %q", p.Name, p.Name+" 2")}
 		case p.ExternalPriceID != "" && o.ExternalPriceID == p.ExternalPriceID:
 			return &Error{Kind: KindConflict, Code: CodeConflict, Field: "external_price_id", Message: fmt.Sprintf(
 				"the plan %q has the price id %q already: a payment provider's price names one plan", o.Name, p.ExternalPriceID)}

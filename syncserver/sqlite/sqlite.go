@@ -53,6 +53,9 @@ var Dialect = &sqlstore.Dialect{
 	// across processes.
 	LockMigrations:        func(context.Context, *sql.DB) (func(), error) { return func() {}, nil },
 	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+	ForeignKeysOff:        "PRAGMA foreign_keys = OFF",
+	ForeignKeysOn:         "PRAGMA foreign_keys = ON",
+	ForeignKeyCheck:       "PRAGMA foreign_key_check",
 	SyncCommitters:        1,
 	InsertUsage:           insertUsage,
 	ParamPrefix:           "?",

@@ -179,3 +179,18 @@ func TestAPathWithURICharactersOpensItself(t *testing.T) {
 		require.NoError(t, err, "%s: the file is where it was asked for", dir)
 	}
 }
+
+// Migration 0008 rebuilds plans with foreign keys off; after it they are
+// on again, and a subscription cannot name a plan that does not exist.
+func TestForeignKeysAreOnAfterMigrating(t *testing.T) {
+	s := testenv.SQLite(t)
+	var on int
+	require.NoError(t, s.DB().QueryRowContext(context.Background(), "PRAGMA foreign_keys").Scan(&on))
+	assert.Equal(t, 1, on)
+	c := &syncserver.Customer{Email: "fk@example.com", CreatedAt: time.Now()}
+	require.NoError(t, s.CreateCustomer(context.Background(), c))
+	_, err := s.DB().ExecContext(context.Background(), `INSERT INTO subscriptions (id, customer_id, plan_id, license_key, license_key_hash, tier, max_devices, status,
+		starts_at, expires_at, hard_expires_at, created_at, updated_at) VALUES ('s', ?1, 'no-such-plan', 'k', 'h', 't', 1, 'active', 0, 1, 1, 0, 0)`, c.ID)
+	require.Error(t, err, "a dangling plan is refused")
+	assert.Contains(t, err.Error(), "FOREIGN KEY")
+}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -58,6 +59,14 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 		if err != nil {
 			return applied, fmt.Errorf("migrate %s: %w", version, err)
 		}
+		// The writer is one connection, so the switch holds for the
+		// transaction that follows.
+		noFK := strings.HasPrefix(string(body), MigrateWithoutForeignKeys) && s.d.ForeignKeysOff != ""
+		if noFK {
+			if _, err := s.write.ExecContext(ctx, s.d.ForeignKeysOff); err != nil {
+				return applied, fmt.Errorf("migrate %s: %w", version, err)
+			}
+		}
 		err = s.runTx(ctx, func(tx *Store) error {
 			var n int
 			// Another process may have applied it between our read and our
@@ -74,10 +83,37 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 			_, err := tx.tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", version, s.t(time.Now()))
 			return err
 		})
+		if noFK {
+			err = errors.Join(err, s.foreignKeysBack(ctx))
+		}
 		if err != nil {
 			return applied, fmt.Errorf("migrate %s: %w", version, err)
 		}
 		applied = append(applied, version)
 	}
 	return applied, nil
+}
+
+// MigrateWithoutForeignKeys, as a migration's first line, runs it with
+// foreign keys off where the dialect needs that to rebuild a table; they
+// are checked and switched back on after it.
+const MigrateWithoutForeignKeys = "-- migrate: without foreign keys"
+
+func (s *Store) foreignKeysBack(ctx context.Context) error {
+	rows, err := s.write.QueryContext(ctx, s.d.ForeignKeyCheck)
+	if err != nil {
+		return err
+	}
+	broken := 0
+	for rows.Next() {
+		broken++
+	}
+	rows.Close()
+	if _, err := s.write.ExecContext(ctx, s.d.ForeignKeysOn); err != nil {
+		return err
+	}
+	if broken > 0 {
+		return fmt.Errorf("%d rows break a foreign key after it", broken)
+	}
+	return rows.Err()
 }

@@ -38,6 +38,11 @@ type Dialect struct {
 	LockMigrations func(ctx context.Context, db *sql.DB) (unlock func(), err error)
 	// CreateMigrationsTable is the DDL of schema_migrations.
 	CreateMigrationsTable string
+	// ForeignKeysOff and ForeignKeysOn, when set, bracket a migration that
+	// asks for it (its first line is MigrateWithoutForeignKeys): SQLite
+	// rebuilds a table only so, and its foreign keys cannot be switched
+	// inside a transaction. ForeignKeyCheck then lists what is broken.
+	ForeignKeysOff, ForeignKeysOn, ForeignKeyCheck string
 	// TryLock takes a named lock shared by every process on the database,
 	// without waiting; nil means a lock within this process is enough (one
 	// process owns an SQLite file).

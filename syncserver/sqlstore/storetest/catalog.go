@@ -51,6 +51,11 @@ func testProductsAndPlans(t *testing.T, s syncserver.Store) {
 	assert.Nil(t, got.ArchivedAt)
 	assertCode(t, s.CreatePlan(ctx, &syncserver.Plan{CreatedAt: time.Now(), Name: "Other", Tier: "basic", MaxDevices: 1, ExternalPriceID: "price_123"}),
 		syncserver.KindConflict, syncserver.CodeConflict)
+	// A name is unique within a product: the default product may have a
+	// "Studio" too, the editor not a second one.
+	require.NoError(t, s.CreatePlan(ctx, &syncserver.Plan{CreatedAt: time.Now(), Name: "Studio", Tier: "x", MaxDevices: 1}))
+	assertCode(t, s.CreatePlan(ctx, &syncserver.Plan{CreatedAt: time.Now(), ProductID: p.ID, Name: "Studio", Tier: "x", MaxDevices: 1}),
+		syncserver.KindConflict, syncserver.CodeConflict)
 	plain := &syncserver.Plan{CreatedAt: time.Now(), Name: "Plain", Tier: "basic", MaxDevices: 1}
 	require.NoError(t, s.CreatePlan(ctx, plain))
 	again, err := s.GetPlan(ctx, plain.ID)
@@ -70,7 +75,7 @@ func testProductsAndPlans(t *testing.T, s syncserver.Store) {
 	assert.Equal(t, int64(2900), archived.PriceCents)
 	plans, err := s.ListPlans(ctx)
 	require.NoError(t, err)
-	assert.Len(t, plans, 2, "archived plans are listed too")
+	assert.Len(t, plans, 3, "archived plans are listed too")
 	assertCode(t, s.UpdatePlan(ctx, &syncserver.Plan{ID: uuid.NewString(), Name: "x", Tier: "x", MaxDevices: 1}), syncserver.KindNotFound, syncserver.CodeNotFound)
 }
 
