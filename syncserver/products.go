@@ -371,14 +371,14 @@ type PlanFilter struct {
 
 // ListPlans lists the plans by name: those of one product, and archived
 // ones only when asked.
-func (s *Service) ListPlans(ctx context.Context, f ...PlanFilter) ([]Plan, error) {
+func (s *Service) ListPlans(ctx context.Context, f PlanFilter) ([]Plan, error) {
 	all, err := s.store.ListPlans(ctx)
-	if err != nil || len(f) == 0 {
-		return all, err
+	if err != nil {
+		return nil, err
 	}
 	out := all[:0:0]
 	for _, p := range all {
-		if (f[0].Product == "" || p.ProductID == f[0].Product || p.Product == f[0].Product) && (f[0].IncludeArchived || p.ArchivedAt == nil) {
+		if (f.Product == "" || p.ProductID == f.Product || p.Product == f.Product) && (f.IncludeArchived || p.ArchivedAt == nil) {
 			out = append(out, p)
 		}
 	}

@@ -94,13 +94,17 @@ func (req planRequest) input() (syncserver.PlanInput, error) {
 		FreeSeatsAfterDays: req.FreeSeatsAfterDays, ExternalPriceID: req.ExternalPriceID}, err
 }
 
-func (a *API) createPlan(w http.ResponseWriter, r *http.Request) {
+// planInput reads a plan body: the JSON, then its entitlements.
+func planInput(r *http.Request) (syncserver.PlanInput, error) {
 	var req planRequest
 	if err := decode(r, &req, false); err != nil {
-		writeError(w, r, a.log, err)
-		return
+		return syncserver.PlanInput{}, err
 	}
-	in, err := req.input()
+	return req.input()
+}
+
+func (a *API) createPlan(w http.ResponseWriter, r *http.Request) {
+	in, err := planInput(r)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -126,12 +130,7 @@ func (a *API) getPlan(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) patchPlan(w http.ResponseWriter, r *http.Request) {
-	var req planRequest
-	if err := decode(r, &req, false); err != nil {
-		writeError(w, r, a.log, err)
-		return
-	}
-	in, err := req.input()
+	in, err := planInput(r)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return

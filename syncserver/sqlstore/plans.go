@@ -84,6 +84,19 @@ func (s *Store) ListPlans(ctx context.Context) ([]syncserver.Plan, error) {
 	return queryAll(ctx, s, "list plans", `SELECT `+planCols+` FROM plans p ORDER BY p.name`, nil, scanPlan)
 }
 
+// planMonthly is the monthly price of a plan (0 without one), which a
+// subscription of it adds to revenue.
+func (s *Store) planMonthly(ctx context.Context, planID string) (int64, error) {
+	if planID == "" {
+		return 0, nil
+	}
+	p, err := s.GetPlan(ctx, planID)
+	if err != nil {
+		return 0, err
+	}
+	return MonthlyPriceCents(p), nil
+}
+
 // MonthlyPriceCents normalises a plan's price to a month: yearly prices are
 // divided by 12.
 func MonthlyPriceCents(p *syncserver.Plan) int64 {

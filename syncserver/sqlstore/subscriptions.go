@@ -57,18 +57,14 @@ func (s *Store) CreateSubscription(ctx context.Context, x *syncserver.Subscripti
 		x.StartsAt = x.CreatedAt
 	}
 	return s.inTx(ctx, func(tx *Store) error {
-		var monthly int64
-		if x.PlanID != "" {
-			p, err := tx.GetPlan(ctx, x.PlanID)
-			if err != nil {
-				return err
-			}
-			monthly = MonthlyPriceCents(p)
+		monthly, err := tx.planMonthly(ctx, x.PlanID)
+		if err != nil {
+			return err
 		}
 		if x.ProductID == "" {
 			x.ProductID = syncserver.DefaultProductID
 		}
-		_, err := tx.writer().ExecContext(ctx, `INSERT INTO subscriptions (id, customer_id, plan_id, tenant_id, license_key, license_key_hash, tier, features,
+		_, err = tx.writer().ExecContext(ctx, `INSERT INTO subscriptions (id, customer_id, plan_id, tenant_id, license_key, license_key_hash, tier, features,
 			max_devices, active_devices, status, starts_at, expires_at, hard_expires_at, grace_period_days, check_in_days, max_offline_days,
 			free_seats_after_days, monthly_price_cents, revision, created_at, updated_at, product_id, entitlements, external_id, tags)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
@@ -117,16 +113,12 @@ func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subsc
 		return err
 	}
 	return s.inTx(ctx, func(tx *Store) error {
-		var monthly int64
-		if x.PlanID != "" {
-			p, err := tx.GetPlan(ctx, x.PlanID)
-			if err != nil {
-				return err
-			}
-			monthly = MonthlyPriceCents(p)
+		monthly, err := tx.planMonthly(ctx, x.PlanID)
+		if err != nil {
+			return err
 		}
 		var rev int64
-		err := tx.writer().QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,
+		err = tx.writer().QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,
 			hard_expires_at = $7, grace_period_days = $8, check_in_days = $9, max_offline_days = $10, free_seats_after_days = $11,
 			tenant_id = $12, revision = revision + 1, updated_at = $13, plan_id = $14, entitlements = $16,
 			monthly_price_cents = CASE WHEN COALESCE(plan_id, '') = COALESCE($14, '') THEN monthly_price_cents ELSE $15 END
