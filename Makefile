@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test ./license -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./license -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./license -run '^$$' -fuzz '^FuzzParseEntitlements$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./license -run '^$$' -fuzz '^FuzzParseProof$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./syncserver/httpapi -run '^$$' -fuzz '^FuzzAPIBodies$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./syncserver -run '^$$' -fuzz '^FuzzImportCustomers$$' -fuzztime $(FUZZTIME)
 

@@ -47,6 +47,10 @@ type Input struct {
 	// fingerprint is the lowercase hex SHA-256 (license.FingerprintHash).
 	DeviceID                string
 	DeviceFingerprintSHA256 string
+	// DeviceKeyThumbprint, for a device-bound file, is the RFC 7638
+	// thumbprint of the device's key (cnf.jkt); empty for a device that has
+	// no key (an app from before device keys).
+	DeviceKeyThumbprint string
 }
 
 // ValidationError says which input is wrong and why.
@@ -129,6 +133,14 @@ func (in *Input) Validate() error {
 		}
 		if !license.IsFingerprintHash(in.DeviceFingerprintSHA256) {
 			return invalid("device_fingerprint_sha256", "must be 64 lowercase hex digits")
+		}
+	}
+	if in.DeviceKeyThumbprint != "" {
+		if in.DeviceID == "" {
+			return invalid("device_key", "binds a device key, and the file is bound to no device")
+		}
+		if !license.IsThumbprint(in.DeviceKeyThumbprint) {
+			return invalid("device_key", "the thumbprint must be 43 characters of base64url")
 		}
 	}
 	return nil
@@ -229,6 +241,7 @@ func Claims(in Input, now time.Time) (*license.Claims, error) {
 		MaxOfflineDays:          in.MaxOfflineDays,
 		DeviceID:                in.DeviceID,
 		DeviceFingerprintSHA256: in.DeviceFingerprintSHA256,
+		DeviceKeyThumbprint:     in.DeviceKeyThumbprint,
 	}, nil
 }
 
@@ -277,6 +290,10 @@ func (i *Issuer) IssueForRequest(ctx context.Context, in Input, req *license.Req
 	}
 	in.DeviceID = req.DeviceID
 	in.DeviceFingerprintSHA256 = req.DeviceFingerprintSHA256
+	in.DeviceKeyThumbprint = ""
+	if k := req.DeviceKey(); k != nil {
+		in.DeviceKeyThumbprint = k.Thumbprint
+	}
 	return i.Issue(ctx, in)
 }
 

@@ -84,6 +84,12 @@ type Claims struct {
 	// 10, sso: true, region: "eu"): int64, bool or string, checked by
 	// ParseEntitlements. Absent from a file that has none.
 	Entitlements map[string]any
+
+	// DeviceKeyThumbprint, in a device-bound file, is the RFC 7638
+	// thumbprint of the device's public key (the RFC 7800 claim
+	// cnf: {"jkt": ...}): the server takes app calls for this file only
+	// with a DPoP proof made with that key. Verifiers before it ignore it.
+	DeviceKeyThumbprint string
 }
 
 // Entitlement returns the named entitlement's value (an int64, a bool or
@@ -130,6 +136,12 @@ type wireClaims struct {
 	DeviceFingerprintSHA256 string         `json:"device_fingerprint_sha256,omitempty"`
 	KeyEndorsement          string         `json:"key_endorsement,omitempty"`
 	Entitlements            map[string]any `json:"entitlements,omitempty"`
+	Cnf                     *confirmation  `json:"cnf,omitempty"`
+}
+
+// confirmation is the RFC 7800 cnf claim; jkt is the only method used.
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // claimKinds gives the JSON type of every claim the format defines. All are
@@ -144,12 +156,12 @@ var claimKinds = map[string]jsonKind{
 	"starts_at": kindString, "expires_at": kindString,
 	"grace_period_days": kindNumber, "check_in_days": kindNumber, "max_offline_days": kindNumber,
 	"device_id": kindString, "device_fingerprint_sha256": kindString,
-	"key_endorsement": kindString, "entitlements": kindObject,
+	"key_endorsement": kindString, "entitlements": kindObject, "cnf": kindObject,
 }
 
 func optionalClaim(name string) bool {
 	switch name {
-	case "device_id", "device_fingerprint_sha256", "key_endorsement", "entitlements":
+	case "device_id", "device_fingerprint_sha256", "key_endorsement", "entitlements", "cnf":
 		return true
 	}
 	return false
@@ -165,6 +177,10 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 	if features == nil {
 		features = []string{}
 	}
+	var cnf *confirmation
+	if c.DeviceKeyThumbprint != "" {
+		cnf = &confirmation{JKT: c.DeviceKeyThumbprint}
+	}
 	return json.Marshal(wireClaims{
 		Iss: c.Issuer, Aud: c.Audience, Sub: c.SubscriptionID, Jti: c.ID,
 		Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix(), Exp: c.Expiry.Unix(),
@@ -174,7 +190,7 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 		StartsAt: FormatTime(c.StartsAt), ExpiresAt: FormatTime(c.ExpiresAt),
 		GracePeriodDays: c.GracePeriodDays, CheckInDays: c.CheckInDays, MaxOfflineDays: c.MaxOfflineDays,
 		DeviceID: c.DeviceID, DeviceFingerprintSHA256: c.DeviceFingerprintSHA256,
-		KeyEndorsement: c.KeyEndorsement, Entitlements: c.Entitlements,
+		KeyEndorsement: c.KeyEndorsement, Entitlements: c.Entitlements, Cnf: cnf,
 	})
 }
 
@@ -220,6 +236,7 @@ func decodeClaims(data []byte) (*Claims, error) {
 	var w struct {
 		wireClaims
 		Entitlements json.RawMessage `json:"entitlements"`
+		Cnf          json.RawMessage `json:"cnf"`
 	}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("claims: %w", err)
@@ -243,6 +260,11 @@ func decodeClaims(data []byte) (*Claims, error) {
 		}
 		if len(c.Entitlements) == 0 {
 			c.Entitlements = nil
+		}
+	}
+	if len(w.Cnf) > 0 {
+		if c.DeviceKeyThumbprint, err = parseConfirmation(w.Cnf); err != nil {
+			return nil, fmt.Errorf("claims: %w", err)
 		}
 	}
 	if c.StartsAt, err = parseUTC("starts_at", w.StartsAt); err != nil {
@@ -290,6 +312,9 @@ func (c *Claims) check(members map[string]jsonKind) error {
 	if hasID != hasFP {
 		return fmt.Errorf("claims: device_id and device_fingerprint_sha256 go together")
 	}
+	if _, hasCnf := members["cnf"]; hasCnf && !hasID {
+		return fmt.Errorf("claims: cnf binds a device key, and the file is bound to no device")
+	}
 	if hasID {
 		if c.DeviceID == "" {
 			return fmt.Errorf("claims: device_id is empty")
@@ -299,6 +324,33 @@ func (c *Claims) check(members map[string]jsonKind) error {
 		}
 	}
 	return nil
+}
+
+// parseConfirmation reads cnf: an object with jkt, a SHA-256 JWK
+// thumbprint. Other confirmation methods (RFC 7800's jwk, x5t#S256) are not
+// used by the format, and a file bound to a key it cannot name is refused
+// rather than read as bound to none.
+func parseConfirmation(data []byte) (string, error) {
+	members, err := checkObject(data)
+	if err != nil {
+		return "", fmt.Errorf("cnf: %w", err)
+	}
+	if members["jkt"] != kindString {
+		return "", fmt.Errorf("cnf must carry jkt, a string")
+	}
+	for name := range members {
+		if name != "jkt" && strings.ToLower(name) == "jkt" {
+			return "", fmt.Errorf("cnf: %q is not \"jkt\"", name)
+		}
+	}
+	var v confirmation
+	if err := json.Unmarshal(data, &v); err != nil {
+		return "", fmt.Errorf("cnf: %w", err)
+	}
+	if !IsThumbprint(v.JKT) {
+		return "", fmt.Errorf("cnf.jkt must be a SHA-256 JWK thumbprint: 43 characters of base64url")
+	}
+	return v.JKT, nil
 }
 
 // featureName is the rule for a feature name, in files and in usage.

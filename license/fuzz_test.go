@@ -3,6 +3,7 @@ package license_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/flowlytix/licensing/internal/testkeys"
@@ -68,7 +69,7 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("parse a re-encoded request: %v", err)
 		}
-		if *r2 != *r {
+		if !reflect.DeepEqual(r2, r) {
 			t.Fatalf("round trip changed the request: got %+v, want %+v", r2, r)
 		}
 	})
@@ -100,6 +101,35 @@ func FuzzParseEntitlements(f *testing.F) {
 			if back[k] != v {
 				t.Fatalf("%q: %s changed from %v to %v", data, k, v, back[k])
 			}
+		}
+	})
+}
+
+// FuzzParseProof feeds arbitrary DPoP headers to the proof parser: it must
+// not panic, must refuse with ErrInvalidProof, and a proof it accepts must
+// carry a key whose thumbprint is well formed.
+func FuzzParseProof(f *testing.F) {
+	k, err := license.NewDeviceKey()
+	if err != nil {
+		f.Fatal(err)
+	}
+	proof, err := k.NewProof("POST", "https://licensing.example.com/api/v1/licensing/sync", t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(proof)
+	f.Add("a.b.c")
+	f.Add("eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6Im5vbmUifQ.e30.")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := license.ParseProof(s)
+		if err != nil {
+			if !errors.Is(err, license.ErrInvalidProof) {
+				t.Fatalf("got error %v, want one wrapping ErrInvalidProof", err)
+			}
+			return
+		}
+		if !license.IsThumbprint(p.Key.Thumbprint) || p.ID == "" {
+			t.Fatalf("accepted a proof without a key or an id: %+v", p)
 		}
 	})
 }

@@ -39,6 +39,11 @@ type Request struct {
 	AppVersion              string    `json:"app_version"`
 	CreatedAt               time.Time `json:"created_at"`
 	Nonce                   string    `json:"nonce"`
+	// DevicePublicKey is the device's public key (a P-256 JWK), when the
+	// app made one: the license file is then bound to it (cnf.jkt), and the
+	// app API takes calls for it only with proofs made with its private
+	// half.
+	DevicePublicKey json.RawMessage `json:"device_public_key,omitempty"`
 }
 
 // FingerprintHash is how a raw device fingerprint appears in files and
@@ -107,7 +112,24 @@ func (r *Request) Validate() error {
 	if err := checkText("nonce", r.Nonce, 8, 200); err != nil {
 		return bad("%v", err)
 	}
+	if len(r.DevicePublicKey) > 0 {
+		if _, err := ParseDevicePublicKey(r.DevicePublicKey); err != nil {
+			return bad("device_public_key: %v", err)
+		}
+	}
 	return nil
+}
+
+// DeviceKey is the request's device public key, nil when it has none.
+func (r *Request) DeviceKey() *DevicePublicKey {
+	if len(r.DevicePublicKey) == 0 {
+		return nil
+	}
+	k, err := ParseDevicePublicKey(r.DevicePublicKey)
+	if err != nil {
+		return nil
+	}
+	return k
 }
 
 // checkText refuses empty (when min > 0), overlong, invalid UTF-8 and
@@ -136,14 +158,15 @@ func checkText(name, s string, min, max int) error {
 // Encode writes the request file: armored, base64url JSON folded at 64.
 func (r *Request) Encode() ([]byte, error) {
 	js, err := json.Marshal(struct {
-		LicenseKey              string `json:"license_key"`
-		DeviceID                string `json:"device_id"`
-		DeviceFingerprintSHA256 string `json:"device_fingerprint_sha256"`
-		Platform                string `json:"platform"`
-		AppVersion              string `json:"app_version"`
-		CreatedAt               string `json:"created_at"`
-		Nonce                   string `json:"nonce"`
-	}{r.LicenseKey, r.DeviceID, r.DeviceFingerprintSHA256, r.Platform, r.AppVersion, FormatTime(r.CreatedAt), r.Nonce})
+		LicenseKey              string          `json:"license_key"`
+		DeviceID                string          `json:"device_id"`
+		DeviceFingerprintSHA256 string          `json:"device_fingerprint_sha256"`
+		Platform                string          `json:"platform"`
+		AppVersion              string          `json:"app_version"`
+		CreatedAt               string          `json:"created_at"`
+		Nonce                   string          `json:"nonce"`
+		DevicePublicKey         json.RawMessage `json:"device_public_key,omitempty"`
+	}{r.LicenseKey, r.DeviceID, r.DeviceFingerprintSHA256, r.Platform, r.AppVersion, FormatTime(r.CreatedAt), r.Nonce, r.DevicePublicKey})
 	if err != nil {
 		return nil, fmt.Errorf("encode activation request: %w", err)
 	}
@@ -196,18 +219,23 @@ func ParseRequest(data []byte) (*Request, error) {
 		if !requestMembers[name] {
 			return nil, bad("unknown field %q", name)
 		}
-		if kind != kindString {
-			return nil, bad("%q is a %s, want a string", name, kind)
+		want := kindString
+		if name == "device_public_key" {
+			want = kindObject
+		}
+		if kind != want {
+			return nil, bad("%q is a %s, want a %s", name, kind, want)
 		}
 	}
 	var w struct {
-		LicenseKey              string `json:"license_key"`
-		DeviceID                string `json:"device_id"`
-		DeviceFingerprintSHA256 string `json:"device_fingerprint_sha256"`
-		Platform                string `json:"platform"`
-		AppVersion              string `json:"app_version"`
-		CreatedAt               string `json:"created_at"`
-		Nonce                   string `json:"nonce"`
+		LicenseKey              string          `json:"license_key"`
+		DeviceID                string          `json:"device_id"`
+		DeviceFingerprintSHA256 string          `json:"device_fingerprint_sha256"`
+		Platform                string          `json:"platform"`
+		AppVersion              string          `json:"app_version"`
+		CreatedAt               string          `json:"created_at"`
+		Nonce                   string          `json:"nonce"`
+		DevicePublicKey         json.RawMessage `json:"device_public_key"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
@@ -225,15 +253,18 @@ func ParseRequest(data []byte) (*Request, error) {
 		LicenseKey: w.LicenseKey, DeviceID: w.DeviceID,
 		DeviceFingerprintSHA256: w.DeviceFingerprintSHA256,
 		Platform:                w.Platform, AppVersion: w.AppVersion,
-		CreatedAt: created.UTC(), Nonce: w.Nonce,
+		CreatedAt: created.UTC(), Nonce: w.Nonce, DevicePublicKey: w.DevicePublicKey,
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	r.LicenseKey, _ = ParseLicenseKey(r.LicenseKey)
+	if k := r.DeviceKey(); k != nil {
+		r.DevicePublicKey = k.JWK // canonical: its members in one order, unknown ones dropped
+	}
 	return r, nil
 }
 
 // requestMembers are the members an activation request may carry.
 var requestMembers = map[string]bool{"license_key": true, "device_id": true, "device_fingerprint_sha256": true,
-	"platform": true, "app_version": true, "created_at": true, "nonce": true}
+	"platform": true, "app_version": true, "created_at": true, "nonce": true, "device_public_key": true}
