@@ -141,7 +141,7 @@ func TestTheAdminInABrowser(t *testing.T) {
 	navigate(t, ctx, chromedp.Click(`#confirm`))
 	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(`#reinstate`), chromedp.Text(`#status`, &status)))
 	assert.Equal(t, "suspended", status)
-	v, err := s.svc.Validate(context.Background(), act.Token, "laptop")
+	v, err := s.svc.Validate(context.Background(), act.Token, "laptop", syncserver.Proof{})
 	require.NoError(t, err)
 	assert.False(t, v.Valid)
 	assert.Equal(t, syncserver.ReasonSubscriptionInactive, v.Reason)
@@ -199,7 +199,7 @@ func TestTheAdminInABrowser(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, next, now.ID, "the promoted key signs")
 	assert.Equal(t, keys.StateRetired, s.svc.Keys().Info(old.ID).State)
-	v, err = s.svc.Validate(context.Background(), act.Token, "laptop")
+	v, err = s.svc.Validate(context.Background(), act.Token, "laptop", syncserver.Proof{})
 	require.NoError(t, err)
 	assert.True(t, v.Valid, "a file signed by the old key still verifies: %s", v.Reason)
 

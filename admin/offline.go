@@ -65,7 +65,7 @@ func (a *Console) offlineActivate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Console) revocationList(w http.ResponseWriter, r *http.Request) {
-	jws, err := a.svc.SignedRevocations(r.Context(), 0)
+	jws, err := a.svc.SignedRevocationList(r.Context(), "")
 	if err != nil {
 		a.failed(w, r, err)
 		return

@@ -211,7 +211,7 @@ func TestSignedRevocationListImportedByHand(t *testing.T) {
 	require.NoError(t, err)
 	_, err = l.svc.ChangeStatus(ctx, "test", sub.ID, "revoke")
 	require.NoError(t, err)
-	jws, err := l.svc.SignedRevocations(ctx, 0)
+	jws, err := l.svc.SignedRevocationList(ctx, "")
 	require.NoError(t, err)
 	n, err := c.ImportRevocations(ctx, []byte(jws))
 	require.NoError(t, err)

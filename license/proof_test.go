@@ -34,10 +34,16 @@ func TestAProofChecksForItsRequestOnly(t *testing.T) {
 	require.NoError(t, p.Check("POST", "HTTPS://Licensing.Example.com:443/api/v1/licensing/sync", t0, 5*time.Minute), "scheme, host and default port are normalised")
 
 	for name, check := range map[string]func() error{
-		"another method":      func() error { return p.Check("GET", syncURL, t0, 5*time.Minute) },
-		"another path":        func() error { return p.Check("POST", "https://licensing.example.com/api/v1/licensing/deactivate", t0, 5*time.Minute) },
-		"another host":        func() error { return p.Check("POST", "https://evil.example.com/api/v1/licensing/sync", t0, 5*time.Minute) },
-		"plain http":          func() error { return p.Check("POST", "http://licensing.example.com/api/v1/licensing/sync", t0, 5*time.Minute) },
+		"another method": func() error { return p.Check("GET", syncURL, t0, 5*time.Minute) },
+		"another path": func() error {
+			return p.Check("POST", "https://licensing.example.com/api/v1/licensing/deactivate", t0, 5*time.Minute)
+		},
+		"another host": func() error {
+			return p.Check("POST", "https://evil.example.com/api/v1/licensing/sync", t0, 5*time.Minute)
+		},
+		"plain http": func() error {
+			return p.Check("POST", "http://licensing.example.com/api/v1/licensing/sync", t0, 5*time.Minute)
+		},
 		"too old":             func() error { return p.Check("POST", syncURL, t0.Add(6*time.Minute), 5*time.Minute) },
 		"from the far future": func() error { return p.Check("POST", syncURL, t0.Add(-6*time.Minute), 5*time.Minute) },
 	} {

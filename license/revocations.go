@@ -17,6 +17,10 @@ const (
 	StateSuspended = "suspended"
 	StateBlocked   = "blocked"
 	StateActive    = "active" // reinstated
+	// StateDeactivated, on a device's entry, says its seat was freed: a
+	// file the server signed no later than the entry's time is revoked on
+	// that device (a later file, from activating again, is not).
+	StateDeactivated = "deactivated"
 )
 
 // Revocation is one entry of the revocation list. An entry without a device

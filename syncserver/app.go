@@ -13,12 +13,19 @@ import (
 
 // ActivateInput is an app's activation request.
 type ActivateInput struct {
-	LicenseKey        string
-	DeviceFingerprint string // raw; only its SHA-256 is kept
-	DeviceID          string
-	Platform          string
-	AppVersion        string
-	Hostname          string
+	LicenseKey string
+	// DeviceFingerprint is the raw fingerprint (only its SHA-256 is kept),
+	// from apps before device keys; DeviceFingerprintSHA256 is its hash,
+	// which is all an app sends now. Exactly one is set.
+	DeviceFingerprint       string
+	DeviceFingerprintSHA256 string
+	// DevicePublicKey is the device's public key, a P-256 JWK; empty from
+	// an app before device keys.
+	DevicePublicKey []byte
+	DeviceID        string
+	Platform        string
+	AppVersion      string
+	Hostname        string
 }
 
 // ActivateOutput is what an activation gives the app.
@@ -77,13 +84,33 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 		required bool
 		max      int
 	}{
-		{"device_fingerprint", in.DeviceFingerprint, true, 1024}, {"device_info.device_id", in.DeviceID, true, 200},
+		{"device_fingerprint", in.DeviceFingerprint, false, 1024}, {"device_info.device_id", in.DeviceID, true, 200},
 		{"device_info.platform", in.Platform, true, 100}, {"device_info.app_version", in.AppVersion, true, 100},
 		{"device_info.hostname", in.Hostname, false, 255},
 	} {
 		if err := checkField(f.name, f.v, f.required, f.max); err != nil {
 			return nil, err
 		}
+	}
+	fp := in.DeviceFingerprintSHA256
+	switch {
+	case (in.DeviceFingerprint == "") == (fp == ""):
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "device_fingerprint_sha256",
+			Message: "send the device fingerprint's SHA-256 as device_fingerprint_sha256 (or, from an older app, the fingerprint as device_fingerprint), one of the two"}
+	case fp == "":
+		fp = license.FingerprintHash(in.DeviceFingerprint)
+	case !license.IsFingerprintHash(fp):
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "device_fingerprint_sha256",
+			Message: "device_fingerprint_sha256 must be 64 lowercase hex digits: the SHA-256 of the device fingerprint"}
+	}
+	var devKey DeviceKey
+	if len(in.DevicePublicKey) > 0 {
+		k, err := license.ParseDevicePublicKey(in.DevicePublicKey)
+		if err != nil {
+			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "device_public_key",
+				Message: "device_public_key must be an EC P-256 public JWK (kty, crv, x, y): " + err.Error(), Err: err}
+		}
+		devKey = DeviceKey{PublicKey: string(k.JWK), Thumbprint: k.Thumbprint}
 	}
 	sub, dev, latest, err := s.store.ActivationState(ctx, key, in.DeviceID)
 	if err != nil {
@@ -96,19 +123,21 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 	if !usable(sub, now) {
 		return nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s", AppStatusOf(sub, now))
 	}
-	fp := license.FingerprintHash(in.DeviceFingerprint)
 	act := Activation{SubscriptionID: sub.ID, DeviceID: in.DeviceID, FingerprintSHA256: fp,
-		Platform: in.Platform, AppVersion: in.AppVersion, Hostname: in.Hostname, At: now}
+		Platform: in.Platform, AppVersion: in.AppVersion, Hostname: in.Hostname,
+		PublicKey: devKey.PublicKey, KeyThumbprint: devKey.Thumbprint, At: now}
 
-	// The same device again, with a file that is still current: no
-	// signature, no seat.
-	if dev != nil && dev.HoldsSeat() && dev.FingerprintSHA256 == fp && latest != nil && s.current(sub, latest, now) {
+	// The same device again, with the same key and a file that is still
+	// current: no signature, no seat. (A file's cnf is always the key the
+	// device had when it was signed.)
+	if dev != nil && dev.HoldsSeat() && dev.FingerprintSHA256 == fp && dev.KeyThumbprint == devKey.Thumbprint &&
+		latest != nil && s.current(sub, latest, now) {
 		if dev, _, err = s.store.Activate(ctx, act); err != nil {
 			return nil, err
 		}
 		return &ActivateOutput{Subscription: sub, Device: dev, Token: latest.Token, File: license.Armor(latest.Token)}, nil
 	}
-	lic, rec, err := s.sign(ctx, sub, in.DeviceID, fp)
+	lic, rec, err := s.sign(ctx, sub, in.DeviceID, fp, devKey.Thumbprint)
 	if err != nil {
 		return nil, err
 	}
@@ -135,8 +164,9 @@ func (s *Service) current(sub *Subscription, f *LicenseFileRecord, now time.Time
 	return true
 }
 
-// Deactivate frees the seat of the device the token belongs to.
-func (s *Service) Deactivate(ctx context.Context, token, deviceID string) error {
+// Deactivate frees the seat of the device the token belongs to. A device
+// with a key needs the call's proof made with it.
+func (s *Service) Deactivate(ctx context.Context, token, deviceID string, p Proof) error {
 	if err := checkField("token", token, true, license.MaxFileSize); err != nil {
 		return err
 	}
@@ -157,6 +187,16 @@ func (s *Service) Deactivate(ctx context.Context, token, deviceID string) error 
 		}
 		return err
 	}
-	_, err = s.store.DeactivateDevice(ctx, dev.ID, s.Now())
-	return err
+	now := s.Now()
+	proof, err := s.proofForDevice(p, dev, now)
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx Store) error {
+		if err := s.useProof(ctx, tx, proof); err != nil {
+			return err
+		}
+		_, err := tx.DeactivateDevice(ctx, dev.ID, now)
+		return err
+	})
 }

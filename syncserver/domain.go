@@ -48,6 +48,10 @@ const (
 	StateSuspended = license.StateSuspended
 	StateBlocked   = license.StateBlocked
 	StateActive    = license.StateActive
+	// StateDeactivated says one device's seat was freed (by an admin, the
+	// app, or the seat reclaim job): the device learns it on its next
+	// sync and stops; activating again takes a seat again.
+	StateDeactivated = license.StateDeactivated
 )
 
 // Customer owns subscriptions.
@@ -199,7 +203,17 @@ type Device struct {
 	ActivatedAt   time.Time  `json:"activated_at"`
 	LastSeenAt    time.Time  `json:"last_seen_at"`
 	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`
+	// PublicKey is the device's public key (a P-256 JWK) and KeyThumbprint
+	// its RFC 7638 thumbprint, the cnf.jkt of its files: app calls for the
+	// device need a DPoP proof made with that key. Both are empty for a
+	// device activated before device keys, until it enrols.
+	PublicKey     string `json:"public_key,omitempty"`
+	KeyThumbprint string `json:"key_thumbprint,omitempty"`
 }
+
+// Enrolled reports whether the device has a key: every app call for it then
+// needs a proof.
+func (d *Device) Enrolled() bool { return d.KeyThumbprint != "" }
 
 // InUse reports whether the device is active and its subscription unlocks
 // the app: what "active devices" count.

@@ -84,10 +84,13 @@ const (
 	CodeDeviceNotFound       = "device_not_found"
 	CodeDeviceMismatch       = "device_mismatch"
 	CodeTokenInvalid         = "token_invalid"
-	CodeRateLimited          = "rate_limited"
-	CodeRequestTooLarge      = "request_too_large"
-	CodeInternal             = "internal_error"
-	CodeUnavailable          = "unavailable"
+	// CodeInvalidProof: an app call for an enrolled device came without a
+	// valid DPoP proof made with its key (401).
+	CodeInvalidProof    = "invalid_proof"
+	CodeRateLimited     = "rate_limited"
+	CodeRequestTooLarge = "request_too_large"
+	CodeInternal        = "internal_error"
+	CodeUnavailable     = "unavailable"
 )
 
 // KindOf returns the kind of err: that of the first *Error in its chain, or

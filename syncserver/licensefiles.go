@@ -18,7 +18,7 @@ func (s *Service) UnboundLicenseFile(ctx context.Context, actor Actor, id string
 	if f != nil && s.current(sub, f, now) {
 		return license.Armor(f.Token), nil
 	}
-	lic, rec, err := s.sign(ctx, sub, "", "")
+	lic, rec, err := s.sign(ctx, sub, "", "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,11 @@ func (s *Service) OfflineActivate(ctx context.Context, actor Actor, requestFile 
 	if !usable(sub, now) {
 		return nil, nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s", AppStatusOf(sub, now))
 	}
-	lic, rec, err := s.sign(ctx, sub, req.DeviceID, req.DeviceFingerprintSHA256)
+	var key DeviceKey
+	if k := req.DeviceKey(); k != nil {
+		key = DeviceKey{PublicKey: string(k.JWK), Thumbprint: k.Thumbprint}
+	}
+	lic, rec, err := s.sign(ctx, sub, req.DeviceID, req.DeviceFingerprintSHA256, key.Thumbprint)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,7 +98,7 @@ func (s *Service) OfflineActivate(ctx context.Context, actor Actor, requestFile 
 		var err error
 		dev, created, err = tx.Activate(ctx, Activation{SubscriptionID: sub.ID, DeviceID: req.DeviceID,
 			FingerprintSHA256: req.DeviceFingerprintSHA256, Platform: req.Platform, AppVersion: req.AppVersion,
-			Hostname: AirGappedHostname, At: now, File: rec})
+			Hostname: AirGappedHostname, PublicKey: key.PublicKey, KeyThumbprint: key.Thumbprint, At: now, File: rec})
 		if err != nil {
 			return err
 		}

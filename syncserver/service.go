@@ -34,6 +34,9 @@ type Config struct {
 	// Roots, when set, is the vendor's root key set: endorsements of the
 	// signing keys are taken only when one of them signed them.
 	Roots license.KeySource
+	// ProofWindow is how far a DPoP proof's iat may be from the clock
+	// (default DefaultProofWindow).
+	ProofWindow time.Duration
 }
 
 // Service is the server's domain logic: what the app API and the admin API
@@ -51,6 +54,7 @@ type Service struct {
 	revocationDocs  revocationDocCache
 	keyStore        KeyStore
 	roots           license.KeySource
+	proofWindow     time.Duration
 
 	// Counters for metrics.
 	Signatures  atomic.Int64
@@ -83,8 +87,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SessionIdleTimeout <= 0 {
 		cfg.SessionIdleTimeout = DefaultSessionIdleTimeout
 	}
+	if cfg.ProofWindow <= 0 {
+		cfg.ProofWindow = DefaultProofWindow
+	}
 	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
-		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore, roots: cfg.Roots}
+		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore, roots: cfg.Roots,
+		proofWindow: cfg.ProofWindow}
 	svc.signing.Store(newSigning(cfg.Keys, iss))
 	return svc, nil
 }
@@ -133,8 +141,10 @@ func (s *Service) Now() time.Time { return s.now().UTC() }
 
 // sign issues a file for sub, bound to a device when deviceID is set, and
 // returns it with the record to store.
-func (s *Service) sign(ctx context.Context, sub *Subscription, deviceID, fingerprintSHA256 string) (*issuer.License, *LicenseFileRecord, error) {
-	lic, err := s.signing.Load().issuer.Issue(ctx, issuerInput(sub, deviceID, fingerprintSHA256))
+func (s *Service) sign(ctx context.Context, sub *Subscription, deviceID, fingerprintSHA256, keyThumbprint string) (*issuer.License, *LicenseFileRecord, error) {
+	in := issuerInput(sub, deviceID, fingerprintSHA256)
+	in.DeviceKeyThumbprint = keyThumbprint
+	lic, err := s.signing.Load().issuer.Issue(ctx, in)
 	if err != nil {
 		var ve *issuer.ValidationError
 		if errors.As(err, &ve) {

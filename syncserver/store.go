@@ -118,6 +118,20 @@ type Store interface {
 
 	RecordValidation(ctx context.Context, v Validation) error
 
+	// UseProofID records the id of a DPoP proof until expires: a second
+	// use of the same id before then is an error with code invalid_proof.
+	// Every replica sees it (it is in the database).
+	UseProofID(ctx context.Context, id string, expires time.Time) error
+	// PruneProofIDs deletes the proof ids that expired before before.
+	PruneProofIDs(ctx context.Context, before time.Time) (int, error)
+	// DevicesByKey lists the devices bound to a key's thumbprint (one,
+	// unless an app reused its key for another subscription).
+	DevicesByKey(ctx context.Context, thumbprint string) ([]Device, error)
+	// SubscriptionRevocations pages one subscription's entries with seq >
+	// cursor, at most limit, and the cursor to ask from next (the last
+	// entry's seq).
+	SubscriptionRevocations(ctx context.Context, subscriptionID string, cursor int64, limit int) ([]Revocation, int64, error)
+
 	CreateAdminUser(ctx context.Context, u *AdminUser) error
 	GetAdminUserByEmail(ctx context.Context, email string) (*AdminUser, error)
 	GetAdminUser(ctx context.Context, id string) (*AdminUser, error)
@@ -203,7 +217,11 @@ type Activation struct {
 	Platform          string
 	AppVersion        string
 	Hostname          string
-	At                time.Time
+	// PublicKey and KeyThumbprint are the device's key (a P-256 JWK and
+	// its thumbprint); empty for an app from before device keys.
+	PublicKey     string
+	KeyThumbprint string
+	At            time.Time
 	// File, when set, is recorded in the same transaction as the seat, with
 	// its DeviceRowID filled in: a device never holds a seat without the file
 	// it was given, nor a file without its seat.
@@ -221,6 +239,20 @@ type SyncBatch struct {
 	// File, when set, is a license file signed for the device during the
 	// sync, recorded in the same transaction as its events.
 	File *LicenseFileRecord
+	// ProofID, when set, is the sync's DPoP proof (UseProofID), taken in
+	// the same transaction: a replayed proof stores nothing.
+	ProofID      string
+	ProofExpires time.Time
+	// Enrol, when set, binds this key to a device that has none, in the
+	// same transaction as the file that names it; a device that got a key
+	// meanwhile makes the sync fail with invalid_proof.
+	Enrol *DeviceKey
+}
+
+// DeviceKey is a device's public key as stored.
+type DeviceKey struct {
+	PublicKey  string // the P-256 JWK
+	Thumbprint string // its RFC 7638 thumbprint
 }
 
 // SyncResult counts what a sync stored.

@@ -23,6 +23,9 @@ type SyncInput struct {
 	Cursor     int64
 	Heartbeats []Heartbeat
 	Usage      []UsageEvent
+	// Proof is the call's DPoP proof: required once the device has a key;
+	// from a device without one, it enrols the key.
+	Proof Proof
 }
 
 // SyncOutput is the server's answer.
@@ -117,12 +120,25 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		latest = nil // whatever the device holds, a revoked key signed it
 	}
 	now := s.Now()
-	out := &SyncOutput{Status: AppStatusOf(sub, now), ServerTime: now, KeyRevocations: s.RootKeyRevocations()}
-	if dev.Status == DeviceDeactivated {
-		return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device was deactivated; activate it again")
+	proof, err := s.proofForDevice(in.Proof, dev, now)
+	if err != nil {
+		return nil, err
 	}
-	if dev.Status == DeviceBlocked {
-		out.Status = AppRevoked // the revocation list says "blocked" for this device
+	var enrol *DeviceKey
+	if proof != nil && !dev.Enrolled() {
+		// A device from before device keys proves its new key: it is
+		// bound now, with a file that names it (cnf), in one transaction.
+		enrol = &DeviceKey{PublicKey: string(proof.Key.JWK), Thumbprint: proof.Key.Thumbprint}
+		dev.PublicKey, dev.KeyThumbprint = enrol.PublicKey, enrol.Thumbprint
+		latest = nil
+	}
+	out := &SyncOutput{Status: AppStatusOf(sub, now), ServerTime: now, KeyRevocations: s.RootKeyRevocations()}
+	if dev.Status == DeviceBlocked || dev.Status == DeviceDeactivated {
+		// The revocation list says "blocked" or "deactivated" for this
+		// device, and the app stops on it. What it queued is still
+		// stored: it was recorded while the device held its seat.
+		out.Status = AppRevoked
+		enrol = nil
 	}
 	// Everything that can fail comes before the write: once the app's
 	// events are stored, the sync must say so, or the app would send them
@@ -139,13 +155,19 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		}
 	}
 	if dev.Status != DeviceBlocked {
-		res, err := s.store.RecordSync(ctx, SyncBatch{DeviceRowID: dev.ID, SubscriptionID: sub.ID, At: now,
-			AppVersion: latestAppVersion(in.Heartbeats), Heartbeats: in.Heartbeats, Usage: in.Usage, File: rec})
+		batch := SyncBatch{DeviceRowID: dev.ID, SubscriptionID: sub.ID, At: now,
+			AppVersion: latestAppVersion(in.Heartbeats), Heartbeats: in.Heartbeats, Usage: in.Usage, File: rec, Enrol: enrol}
+		if proof != nil {
+			batch.ProofID, batch.ProofExpires = proof.id, proof.expires
+		}
+		res, err := s.store.RecordSync(ctx, batch)
 		if err != nil {
 			return nil, err
 		}
 		out.Accepted, out.Duplicates = res.Accepted, res.Duplicates
 		s.Events.Add(int64(res.Accepted))
+	} else if err := s.useProof(ctx, s.store, proof); err != nil {
+		return nil, err
 	}
 	if quotas := Quotas(sub); len(quotas) > 0 {
 		// After the write, so that this sync's events count; a failure
@@ -180,7 +202,7 @@ func (s *Service) fileFor(ctx context.Context, sub *Subscription, dev *Device, l
 		}
 		return license.Armor(f.Token), nil, nil
 	}
-	lic, rec, err := s.sign(ctx, sub, dev.DeviceID, dev.FingerprintSHA256)
+	lic, rec, err := s.sign(ctx, sub, dev.DeviceID, dev.FingerprintSHA256, dev.KeyThumbprint)
 	if err != nil {
 		return nil, nil, err
 	}

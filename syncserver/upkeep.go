@@ -31,6 +31,12 @@ func (s *Service) PruneLogs(ctx context.Context, retention time.Duration) (valid
 	return validations, heartbeats, err
 }
 
+// PruneProofIDs forgets the DPoP proof ids whose proofs are too old to be
+// taken anyway.
+func (s *Service) PruneProofIDs(ctx context.Context) (int, error) {
+	return s.store.PruneProofIDs(ctx, s.Now())
+}
+
 // TryJobLock takes a scheduled job's lock so that, of several replicas,
 // one runs it at a time; ok is false when another holds it.
 func (s *Service) TryJobLock(ctx context.Context, name string) (unlock func(), ok bool, err error) {

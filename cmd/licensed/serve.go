@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"runtime"
 	"sync"
@@ -48,7 +49,12 @@ type config struct {
 	ActivatePerKey   int
 	ValidatePerIP    int
 	ValidatePerToken int
+	SyncPerIP        int
+	SyncPerDevice    int
+	DeactivatePerIP  int
+	DeactivatePerDev int
 	DebugAddr        string
+	PublicURL        string
 	KeyReload        time.Duration
 	RootJWKS         string
 }
@@ -74,6 +80,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on shutdown (LICENSED_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.RootJWKS, "root-jwks", "", "the vendor's root key set (licensectl root jwks): endorsements of the signing keys are taken only when it signed them (LICENSED_ROOT_JWKS)")
 	fs.DurationVar(&c.KeyReload, "key-reload-interval", 15*time.Second, "how often to read the key directory again, so that a key added, promoted, retired or revoked through another replica is in force here too (LICENSED_KEY_RELOAD_INTERVAL)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "the base URL apps reach this server at, e.g. https://licensing.example.com, when a proxy in front changes scheme, host or port: the apps' DPoP proofs name it (LICENSED_PUBLIC_URL)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060; keep it private (LICENSED_DEBUG_ADDR)")
 	for _, l := range []struct {
 		dst  *int
@@ -84,7 +91,11 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 		{&c.ActivatePerIP, "activate-per-ip", 30, "activations a minute from one client address"},
 		{&c.ActivatePerKey, "activate-per-key", 10, "activations a minute of one license key"},
 		{&c.ValidatePerIP, "validate-per-ip", 600, "validations a minute from one client address"},
-		{&c.ValidatePerToken, "validate-per-token", 60, "validations a minute of one token"},
+		{&c.ValidatePerToken, "validate-per-token", 60, "validations a minute of one device"},
+		{&c.SyncPerIP, "sync-per-ip", 1200, "syncs a minute from one client address"},
+		{&c.SyncPerDevice, "sync-per-device", 120, "syncs a minute of one device"},
+		{&c.DeactivatePerIP, "deactivate-per-ip", 30, "deactivations a minute from one client address"},
+		{&c.DeactivatePerDev, "deactivate-per-device", 10, "deactivations a minute of one device"},
 	} {
 		fs.IntVar(l.dst, l.name, l.def, l.what+"; -1: no limit ("+envName(l.name)+")")
 	}
@@ -99,6 +110,12 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+			return c, usageError{fmt.Errorf("--public-url %q: want the scheme and host apps reach, e.g. https://licensing.example.com (no path)", c.PublicURL)}
+		}
 	}
 	switch c.LogRequests {
 	case "all", "errors":
@@ -223,8 +240,11 @@ func newHandler(c config, svc *syncserver.Service, log *slog.Logger) (*httpapi.A
 	}
 	limit := func(n int) httpapi.Limit { return httpapi.Limit{Burst: n, Every: time.Minute} }
 	return httpapi.New(httpapi.Config{Service: svc, Log: log, TrustProxy: c.TrustProxy, QuietOK: c.LogRequests == "errors",
+		PublicURL: c.PublicURL,
 		Limits: httpapi.Limits{ActivatePerIP: limit(c.ActivatePerIP), ActivatePerKey: limit(c.ActivatePerKey),
-			ValidatePerIP: limit(c.ValidatePerIP), ValidatePerKey: limit(c.ValidatePerToken)},
+			ValidatePerIP: limit(c.ValidatePerIP), ValidatePerKey: limit(c.ValidatePerToken),
+			SyncPerIP: limit(c.SyncPerIP), SyncPerDevice: limit(c.SyncPerDevice),
+			DeactivatePerIP: limit(c.DeactivatePerIP), DeactivatePerDevice: limit(c.DeactivatePerDev)},
 		SessionActor: web.SessionActor, Mount: web.Mount})
 }
 

@@ -347,3 +347,75 @@ func sameOrigin(r *http.Request) bool {
 	}
 	return false
 }
+
+// revocationPage is a page of a revocation list for admins: has_more says
+// to ask again from revocation_cursor.
+type revocationPage struct {
+	Revocations []syncserver.Revocation `json:"revocations"`
+	Cursor      int64                   `json:"revocation_cursor"`
+	HasMore     bool                    `json:"has_more"`
+}
+
+// limitOf reads ?limit= (1 to MaxRevocationPage; default the maximum).
+func limitOf(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return syncserver.MaxRevocationPage, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > syncserver.MaxRevocationPage {
+		return 0, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "limit must be a whole number from 1 to %d", syncserver.MaxRevocationPage)
+	}
+	return n, nil
+}
+
+// allRevocations pages every subscription's entries, as JSON or (Accept:
+// application/jose) as a signed list per page.
+func (a *API) allRevocations(w http.ResponseWriter, r *http.Request) {
+	a.revocationList(w, r, "")
+}
+
+// subscriptionRevocations pages one subscription's entries.
+func (a *API) subscriptionRevocations(w http.ResponseWriter, r *http.Request) {
+	a.revocationList(w, r, chi.URLParam(r, "id"))
+}
+
+func (a *API) revocationList(w http.ResponseWriter, r *http.Request, subscriptionID string) {
+	since, ok := a.since(w, r)
+	if !ok {
+		return
+	}
+	limit, err := limitOf(r)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	ctx := r.Context()
+	if wantsJOSE(r) {
+		var jws string
+		var cursor int64
+		if subscriptionID != "" {
+			jws, cursor, err = a.svc.SignedSubscriptionRevocations(ctx, subscriptionID, since, limit)
+		} else {
+			jws, cursor, err = a.svc.SignedRevocations(ctx, since, limit)
+		}
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		w.Header().Set("Revocation-Cursor", strconv.FormatInt(cursor, 10))
+		writeJOSE(w, jws)
+		return
+	}
+	var revs []syncserver.Revocation
+	var cursor int64
+	if subscriptionID != "" {
+		revs, cursor, err = a.svc.SubscriptionRevocations(ctx, subscriptionID, since, limit)
+	} else {
+		revs, cursor, err = a.svc.Revocations(ctx, since, limit)
+	}
+	if revs == nil {
+		revs = []syncserver.Revocation{}
+	}
+	respond(a, w, r, http.StatusOK, revocationPage{revs, cursor, len(revs) == limit}, err)
+}

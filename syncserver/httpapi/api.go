@@ -21,7 +21,17 @@ type Limits struct {
 	ActivatePerIP  Limit // default 30 a minute
 	ActivatePerKey Limit // default 10 a minute
 	ValidatePerIP  Limit // default 600 a minute: many devices share a NAT
-	ValidatePerKey Limit // default 60 a minute, keyed by token
+	ValidatePerKey Limit // default 60 a minute, per device (token and device id)
+	// Syncs: a device with a long backlog sends it in requests of 1,000
+	// events, one after another.
+	SyncPerIP     Limit // default 1,200 a minute
+	SyncPerDevice Limit // default 120 a minute
+	// Deactivations free seats: few are ever needed.
+	DeactivatePerIP     Limit // default 30 a minute
+	DeactivatePerDevice Limit // default 10 a minute
+	// Revocation lists, read by a proving device.
+	RevocationsPerIP     Limit // default 600 a minute
+	RevocationsPerDevice Limit // default 60 a minute, per key
 }
 
 func (l *Limits) defaults() {
@@ -37,6 +47,12 @@ func (l *Limits) defaults() {
 	def(&l.ActivatePerKey, 10)
 	def(&l.ValidatePerIP, 600)
 	def(&l.ValidatePerKey, 60)
+	def(&l.SyncPerIP, 1200)
+	def(&l.SyncPerDevice, 120)
+	def(&l.DeactivatePerIP, 30)
+	def(&l.DeactivatePerDevice, 10)
+	def(&l.RevocationsPerIP, 600)
+	def(&l.RevocationsPerDevice, 60)
 }
 
 // Config wires the API.
@@ -49,6 +65,10 @@ type Config struct {
 	TrustProxy bool
 	// QuietOK leaves successful requests out of the log (the load tests).
 	QuietOK bool
+	// PublicURL is the base URL apps reach the server at (behind a proxy
+	// that changes scheme, host or port): DPoP proofs name it. Empty means
+	// the request's own scheme and Host.
+	PublicURL string
 	// SessionActor, when set, authenticates a web admin session for the
 	// admin API (the web admin package provides it).
 	SessionActor func(r *http.Request) (syncserver.Actor, bool)
@@ -67,7 +87,11 @@ type API struct {
 	jwksFor    atomic.Pointer[jwksCache]
 	csrf       *http.CrossOriginProtection
 
+	publicURL string
+
 	activateIP, activateKey, validateIP, validateKey *limiter
+	syncIP, syncDevice, deactivateIP, deactivateDev  *limiter
+	revocationsIP, revocationsDevice                 *limiter
 	router                                           chi.Router
 }
 
@@ -82,6 +106,10 @@ func New(cfg Config) (*API, error) {
 		quietOK: cfg.QuietOK, session: cfg.SessionActor, csrf: http.NewCrossOriginProtection(),
 		activateIP: newLimiter(cfg.Limits.ActivatePerIP), activateKey: newLimiter(cfg.Limits.ActivatePerKey),
 		validateIP: newLimiter(cfg.Limits.ValidatePerIP), validateKey: newLimiter(cfg.Limits.ValidatePerKey),
+		syncIP: newLimiter(cfg.Limits.SyncPerIP), syncDevice: newLimiter(cfg.Limits.SyncPerDevice),
+		deactivateIP: newLimiter(cfg.Limits.DeactivatePerIP), deactivateDev: newLimiter(cfg.Limits.DeactivatePerDevice),
+		revocationsIP: newLimiter(cfg.Limits.RevocationsPerIP), revocationsDevice: newLimiter(cfg.Limits.RevocationsPerDevice),
+		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 	}
 	a.router = a.routes(cfg.Mount)
 	return a, nil
@@ -160,6 +188,8 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 			r.Get("/subscriptions/{id}/license-file", a.licenseFile)
 			r.Post("/subscriptions/{id}/license-file", a.issueLicenseFile)
 			r.Get("/subscriptions/{id}/devices", a.listDevices)
+			r.Get("/subscriptions/{id}/revocations", a.subscriptionRevocations)
+			r.Get("/revocations", a.allRevocations)
 			r.Post("/devices/{id}/deactivate", a.deactivateDevice)
 			r.Post("/devices/{id}/block", a.blockDevice)
 			r.Post("/devices/{id}/unblock", a.unblockDevice)

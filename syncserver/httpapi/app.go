@@ -35,9 +35,11 @@ type check = struct {
 }
 
 type activateRequest struct {
-	LicenseKey        string `json:"license_key"`
-	DeviceFingerprint string `json:"device_fingerprint"`
-	DeviceInfo        struct {
+	LicenseKey              string          `json:"license_key"`
+	DeviceFingerprint       string          `json:"device_fingerprint"`
+	DeviceFingerprintSHA256 string          `json:"device_fingerprint_sha256"`
+	DevicePublicKey         json.RawMessage `json:"device_public_key"`
+	DeviceInfo              struct {
 		DeviceID   string `json:"device_id"`
 		Platform   string `json:"platform"`
 		AppVersion string `json:"app_version"`
@@ -79,7 +81,8 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := a.svc.Activate(r.Context(), syncserver.ActivateInput{
-		LicenseKey: req.LicenseKey, DeviceFingerprint: req.DeviceFingerprint, DeviceID: req.DeviceInfo.DeviceID,
+		LicenseKey: req.LicenseKey, DeviceFingerprint: req.DeviceFingerprint, DeviceFingerprintSHA256: req.DeviceFingerprintSHA256,
+		DevicePublicKey: req.DevicePublicKey, DeviceID: req.DeviceInfo.DeviceID,
 		Platform: req.DeviceInfo.Platform, AppVersion: req.DeviceInfo.AppVersion, Hostname: req.DeviceInfo.Hostname,
 	})
 	if err != nil {
@@ -115,9 +118,39 @@ type validateResponse struct {
 	IsInGracePeriod  bool       `json:"is_in_grace_period"`
 }
 
-func tokenKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
+// deviceKey keys a device's rate limits before anything is verified: its
+// token and the device id it claims. A caller inventing either only limits
+// itself, and the per-address limit still holds.
+func deviceKey(token, deviceID string) string {
+	sum := sha256.Sum256([]byte(token + "\x00" + deviceID))
 	return hex.EncodeToString(sum[:8])
+}
+
+// proof is the request's DPoP proof and what it must have been made for.
+// A request with several DPoP headers carries none that counts (RFC 9449
+// allows exactly one).
+func (a *API) proof(r *http.Request) syncserver.Proof {
+	p := syncserver.Proof{Method: r.Method, URL: a.requestURL(r)}
+	if v := r.Header.Values("DPoP"); len(v) == 1 {
+		p.JWS = v[0]
+	} else if len(v) > 1 {
+		p.JWS = "several DPoP headers"
+	}
+	return p
+}
+
+// requestURL is the URL the app reached, without the query: under the
+// public URL when one is set (a proxy in front), else the request's own
+// scheme and Host.
+func (a *API) requestURL(r *http.Request) string {
+	if a.publicURL != "" {
+		return a.publicURL + r.URL.EscapedPath()
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.EscapedPath()
 }
 
 func (a *API) validate(w http.ResponseWriter, r *http.Request) {
@@ -126,10 +159,10 @@ func (a *API) validate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if a.rateLimited(w, r, check{a.validateIP, a.clientIP(r)}, check{a.validateKey, tokenKey(req.Token)}) {
+	if a.rateLimited(w, r, check{a.validateIP, a.clientIP(r)}, check{a.validateKey, deviceKey(req.Token, req.DeviceID)}) {
 		return
 	}
-	out, err := a.svc.Validate(r.Context(), req.Token, req.DeviceID)
+	out, err := a.svc.Validate(r.Context(), req.Token, req.DeviceID, a.proof(r))
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -179,7 +212,10 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	in := syncserver.SyncInput{Token: req.Token, DeviceID: req.DeviceID, Cursor: req.RevocationCursor}
+	if a.rateLimited(w, r, check{a.syncIP, a.clientIP(r)}, check{a.syncDevice, deviceKey(req.Token, req.DeviceID)}) {
+		return
+	}
+	in := syncserver.SyncInput{Token: req.Token, DeviceID: req.DeviceID, Cursor: req.RevocationCursor, Proof: a.proof(r)}
 	for _, h := range req.Heartbeats {
 		in.Heartbeats = append(in.Heartbeats, syncserver.Heartbeat{At: h.At, AppVersion: h.AppVersion})
 	}
@@ -210,38 +246,66 @@ func (a *API) deactivate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if err := a.svc.Deactivate(r.Context(), req.Token, req.DeviceID); err != nil {
+	if a.rateLimited(w, r, check{a.deactivateIP, a.clientIP(r)}, check{a.deactivateDev, deviceKey(req.Token, req.DeviceID)}) {
+		return
+	}
+	if err := a.svc.Deactivate(r.Context(), req.Token, req.DeviceID, a.proof(r)); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 }
 
+// revocations answers the proving device's subscription's entries: the
+// DPoP proof names the device by its key. Admins read any list through
+// the admin API.
 func (a *API) revocations(w http.ResponseWriter, r *http.Request) {
-	var since int64
-	if s := r.URL.Query().Get("since"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "since must be a whole number, 0 or more"))
-			return
-		}
-		since = n
+	since, ok := a.since(w, r)
+	if !ok {
+		return
 	}
-	if strings.Contains(r.Header.Get("Accept"), "application/jose") {
-		jws, err := a.svc.SignedRevocations(r.Context(), since)
+	p := a.proof(r)
+	if a.rateLimited(w, r, check{a.revocationsIP, a.clientIP(r)}, check{a.revocationsDevice, deviceKey(p.JWS, "")}) {
+		return
+	}
+	if wantsJOSE(r) {
+		jws, err := a.svc.SignedDeviceRevocations(r.Context(), p, since)
 		if err != nil {
 			writeError(w, r, a.log, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/jose")
-		w.Header().Set("Content-Disposition", `attachment; filename="revocations.jws"`)
-		w.Write([]byte(jws))
+		writeJOSE(w, jws)
 		return
 	}
-	revs, cursor, err := a.svc.Revocations(r.Context(), since)
+	revs, cursor, err := a.svc.DeviceRevocations(r.Context(), p, since)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"revocations": revs, "revocation_cursor": cursor})
+}
+
+// since reads the ?since= cursor, answering 400 when it is not a whole
+// number.
+func (a *API) since(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	s := r.URL.Query().Get("since")
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "since must be a whole number, 0 or more"))
+		return 0, false
+	}
+	return n, true
+}
+
+func wantsJOSE(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/jose")
+}
+
+func writeJOSE(w http.ResponseWriter, jws string) {
+	w.Header().Set("Content-Type", "application/jose")
+	w.Header().Set("Content-Disposition", `attachment; filename="revocations.jws"`)
+	w.Write([]byte(jws))
 }

@@ -54,6 +54,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		// one in a moment, will answer.
 		retryAfter(w, time.Second)
 	}
+	if de.Code == syncserver.CodeInvalidProof {
+		// RFC 9449 section 7.1: the scheme, the error and the algorithms
+		// a proof may use.
+		w.Header().Set("WWW-Authenticate", `DPoP error="invalid_dpop_proof", algs="ES256"`)
+	}
 	var body errorBody
 	body.Error.Code = de.Code
 	body.Error.Message = de.Message

@@ -150,13 +150,15 @@ func TestLifecycle(t *testing.T) {
 		require.Equal(t, 200, r.status, "%s", r.body)
 		expectError(t, s.do("GET", "/api/v1/subscriptions/"+subID+"/license-file", nil, true), 403, "license_inactive")
 		expectError(t, s.do("POST", "/api/v1/subscriptions/"+subID+"/reinstate", nil, true), 409, "conflict")
-		r = s.do("GET", "/api/v1/licensing/revocations?since=0", nil, false)
+		// The public list answers only a proving device; admins read any.
+		expectError(t, s.do("GET", "/api/v1/licensing/revocations?since=0", nil, false), 401, "invalid_proof")
+		r = s.do("GET", "/api/v1/subscriptions/"+subID+"/revocations?since=0", nil, true)
 		require.Equal(t, 200, r.status)
 		states := []string{}
 		for _, e := range r.json(t)["revocations"].([]any) {
 			states = append(states, e.(map[string]any)["state"].(string))
 		}
-		assert.Equal(t, []string{"suspended", "active", "revoked"}, states)
+		assert.Equal(t, []string{"suspended", "active", "deactivated", "revoked"}, states, "the deactivated laptop's entry among them")
 
 		// Every admin change is in the audit log with who did it.
 		audit, total, err := s.store.ListAudit(context.Background(), syncserver.AuditFilter{TargetType: "subscription", TargetID: subID})
@@ -211,10 +213,8 @@ func TestAirGappedActivationThroughTheAPI(t *testing.T) {
 		// The signed revocation list verifies with the same keys.
 		r = s.do("POST", "/api/v1/subscriptions/"+res.Claims.SubscriptionID+"/suspend", nil, true)
 		require.Equal(t, 200, r.status)
-		rq, _ := newRequest("GET", s.url+"/api/v1/licensing/revocations?since=0")
-		rq.Header.Set("Accept", "application/jose")
-		resp, err := httpDo(rq)
-		require.NoError(t, err)
+		resp := s.doWith("GET", "/api/v1/subscriptions/"+res.Claims.SubscriptionID+"/revocations?since=0", nil, true, map[string]string{"Accept": "application/jose"})
+		require.Equal(t, 200, resp.status, "%s", resp.body)
 		assert.Equal(t, "application/jose", resp.header.Get("Content-Type"))
 		payload, err := license.VerifyJSON(string(resp.body), s.svc.Keys(), license.RevocationListType)
 		require.NoError(t, err)

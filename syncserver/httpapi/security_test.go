@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -58,15 +56,9 @@ func TestTheSignedRevocationListIsSignedOncePerList(t *testing.T) {
 	eachBackend(t, httpapi.Limits{}, func(t *testing.T, s *server) {
 		subID, _ := s.subscription(1)
 		get := func(since string) string {
-			req, _ := http.NewRequest("GET", s.url+"/api/v1/licensing/revocations?since="+since, nil)
-			req.Header.Set("Accept", "application/jose")
-			resp, err := http.DefaultClient.Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			require.Equal(t, 200, resp.StatusCode)
-			b, err := io.ReadAll(resp.Body)
-			require.NoError(t, err)
-			return string(b)
+			r := s.doWith("GET", "/api/v1/revocations?since="+since, nil, true, map[string]string{"Accept": "application/jose"})
+			require.Equal(t, 200, r.status, "%s", r.body)
+			return string(r.body)
 		}
 		first := get("0")
 		signed := s.svc.Signatures.Load()

@@ -83,6 +83,12 @@ func (r response) json(t *testing.T) map[string]any {
 // as JSON; admin adds the bearer token.
 func (s *server) do(method, path string, body any, admin bool) response {
 	s.t.Helper()
+	return s.doWith(method, path, body, admin, nil)
+}
+
+// doWith is do with more request headers (DPoP, Accept).
+func (s *server) doWith(method, path string, body any, admin bool, headers map[string]string) response {
+	s.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -102,6 +108,9 @@ func (s *server) do(method, path string, body any, admin bool) response {
 	}
 	if admin {
 		req.Header.Set("Authorization", "Bearer "+s.admin)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(s.t, err)

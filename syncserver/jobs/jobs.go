@@ -29,6 +29,7 @@ type Work interface {
 	IdleDevices(ctx context.Context, silence time.Duration) (inactive, freed int, err error)
 	PruneLogs(ctx context.Context, retention time.Duration) (validations, heartbeats int, err error)
 	PruneSessions(ctx context.Context) (int, error)
+	PruneProofIDs(ctx context.Context) (int, error)
 }
 
 var _ Work = (*syncserver.Service)(nil)
@@ -94,6 +95,10 @@ func New(cfg Config) *Scheduler {
 		{"prune-sessions", "*/15 * * * *", func(ctx context.Context) (string, error) {
 			n, err := w.PruneSessions(ctx)
 			return fmt.Sprintf("%d ended sessions pruned", n), err
+		}},
+		{"prune-proof-ids", "*/10 * * * *", func(ctx context.Context) (string, error) {
+			n, err := w.PruneProofIDs(ctx)
+			return fmt.Sprintf("%d expired DPoP proof ids pruned", n), err
 		}},
 	}
 	for _, j := range s.jobs {

@@ -12,11 +12,24 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 )
 
-const deviceCols = "id, subscription_id, device_id, fingerprint_sha256, platform, app_version, hostname, status, activated_at, last_seen_at, deactivated_at"
+const deviceCols = "id, subscription_id, device_id, fingerprint_sha256, platform, app_version, hostname, status, activated_at, last_seen_at, deactivated_at, public_key, public_key_jkt"
 
 func scanDevice(row scanner, d *syncserver.Device) error {
-	return row.Scan(&d.ID, &d.SubscriptionID, &d.DeviceID, &d.FingerprintSHA256, &d.Platform, &d.AppVersion, &d.Hostname,
-		&d.Status, tm(&d.ActivatedAt), tm(&d.LastSeenAt), tmn(&d.DeactivatedAt))
+	return row.Scan(deviceDest(d)...)
+}
+
+func deviceDest(d *syncserver.Device) []any {
+	return []any{&d.ID, &d.SubscriptionID, &d.DeviceID, &d.FingerprintSHA256, &d.Platform, &d.AppVersion, &d.Hostname,
+		&d.Status, tm(&d.ActivatedAt), tm(&d.LastSeenAt), tmn(&d.DeactivatedAt), &d.PublicKey, &d.KeyThumbprint}
+}
+
+// DevicesByKey lists the devices bound to a key's thumbprint.
+func (s *Store) DevicesByKey(ctx context.Context, thumbprint string) ([]syncserver.Device, error) {
+	if thumbprint == "" {
+		return nil, nil
+	}
+	return queryAll(ctx, s, "devices by key", `SELECT `+deviceCols+` FROM devices WHERE public_key_jkt = $1 ORDER BY id LIMIT 100`,
+		[]any{thumbprint}, scanDevice)
 }
 
 // GetDevice finds a device by the server's id.
@@ -230,10 +243,14 @@ func (s *Store) refreshDevice(ctx context.Context, a syncserver.Activation, exis
 	if existing.FingerprintSHA256 != a.FingerprintSHA256 {
 		return nil, syncserver.Errorf(syncserver.KindConflict, syncserver.CodeFingerprintMismatch, "device %s is active with another fingerprint", a.DeviceID)
 	}
-	res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6
+	// Activating again with the license key is how an app that lost its
+	// cache gets back in: the key it sends now is the device's key.
+	res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6,
+		public_key = $9, public_key_jkt = $10
 		WHERE id = $1 AND status IN ('active', 'inactive') AND fingerprint_sha256 = $7
 		AND (SELECT status FROM subscriptions WHERE id = $8) = 'active'`,
-		existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, s.t(a.At), a.FingerprintSHA256, a.SubscriptionID)
+		existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, s.t(a.At), a.FingerprintSHA256, a.SubscriptionID,
+		a.PublicKey, a.KeyThumbprint)
 	if err != nil {
 		return nil, s.dbErr("refresh device", err)
 	}
@@ -245,6 +262,7 @@ func (s *Store) refreshDevice(ctx context.Context, a syncserver.Activation, exis
 	}
 	d := *existing
 	d.Status, d.Platform, d.AppVersion, d.Hostname, d.LastSeenAt = syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, a.At.Truncate(time.Millisecond)
+	d.PublicKey, d.KeyThumbprint = a.PublicKey, a.KeyThumbprint
 	return &d, s.recordActivationFile(ctx, a, &d)
 }
 
@@ -253,23 +271,33 @@ func (s *Store) refreshDevice(ctx context.Context, a syncserver.Activation, exis
 func (s *Store) seatDevice(ctx context.Context, a syncserver.Activation, existing *syncserver.Device) (*syncserver.Device, error) {
 	d := syncserver.Device{SubscriptionID: a.SubscriptionID, DeviceID: a.DeviceID, FingerprintSHA256: a.FingerprintSHA256,
 		Platform: a.Platform, AppVersion: a.AppVersion, Hostname: a.Hostname, Status: syncserver.DeviceActive,
-		ActivatedAt: a.At.Truncate(time.Millisecond), LastSeenAt: a.At.Truncate(time.Millisecond)}
+		ActivatedAt: a.At.Truncate(time.Millisecond), LastSeenAt: a.At.Truncate(time.Millisecond),
+		PublicKey: a.PublicKey, KeyThumbprint: a.KeyThumbprint}
 	if existing != nil {
 		res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
-			activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL WHERE id = $1 AND status = 'deactivated'`,
-			existing.ID, syncserver.DeviceActive, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, s.t(a.At), syncserver.Day(a.At))
+			activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL, public_key = $9, public_key_jkt = $10
+			WHERE id = $1 AND status = 'deactivated'`,
+			existing.ID, syncserver.DeviceActive, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, s.t(a.At), syncserver.Day(a.At),
+			a.PublicKey, a.KeyThumbprint)
 		if err != nil {
 			return nil, s.dbErr("reactivate device", err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return nil, errRaced // another activation or a block got in first; the seat rolls back
 		}
+		// The device's entry said "deactivated" (or "active" after a
+		// block was lifted): it is active again, for every copy of the
+		// list.
+		if _, err := s.appendRevocation(ctx, a.SubscriptionID, a.DeviceID, syncserver.StateActive, a.At); err != nil {
+			return nil, err
+		}
 		d.ID = existing.ID
 		return &d, nil
 	}
 	d.ID = newID()
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $10)`,
-		d.ID, a.SubscriptionID, a.DeviceID, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, syncserver.DeviceActive, s.t(a.At), syncserver.Day(a.At))
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $11, $12, $10)`,
+		d.ID, a.SubscriptionID, a.DeviceID, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, syncserver.DeviceActive, s.t(a.At), syncserver.Day(a.At),
+		a.PublicKey, a.KeyThumbprint)
 	if s.d.IsUniqueViolation(err) {
 		return nil, errRaced
 	}
@@ -412,8 +440,14 @@ func (s *Store) endDevice(ctx context.Context, id, status string, at time.Time) 
 				break
 			}
 		}
-		if changed == 1 && status == syncserver.DeviceBlocked {
-			if _, err := tx.appendRevocation(ctx, d.SubscriptionID, d.DeviceID, syncserver.StateBlocked, at); err != nil {
+		if changed == 1 {
+			// The device learns it on its next sync: blocked, or
+			// deactivated (it stops, and may activate again).
+			state := syncserver.StateDeactivated
+			if status == syncserver.DeviceBlocked {
+				state = syncserver.StateBlocked
+			}
+			if _, err := tx.appendRevocation(ctx, d.SubscriptionID, d.DeviceID, state, at); err != nil {
 				return err
 			}
 		}
@@ -447,9 +481,7 @@ func (s *Store) SyncState(ctx context.Context, subscriptionID, deviceID string) 
 	var jti sql.NullString
 	var rev sql.NullInt64
 	var issued, expires time.Time
-	dest := append(subscriptionDest(&sub),
-		&dev.ID, &dev.SubscriptionID, &dev.DeviceID, &dev.FingerprintSHA256, &dev.Platform, &dev.AppVersion, &dev.Hostname,
-		&dev.Status, tm(&dev.ActivatedAt), tm(&dev.LastSeenAt), tmn(&dev.DeactivatedAt),
+	dest := append(append(subscriptionDest(&sub), deviceDest(&dev)...),
 		&jti, &rev, tm(&issued), tm(&expires))
 	err := s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+`, `+prefixed("d.", deviceCols)+`,
 		lf.jti, lf.revision, lf.issued_at, lf.expires_at
@@ -483,15 +515,16 @@ func (s *Store) SyncState(ctx context.Context, subscriptionID, deviceID string) 
 // was activated before (nil otherwise) and its newest file (nil if none).
 func (s *Store) ActivationState(ctx context.Context, key, deviceID string) (*syncserver.Subscription, *syncserver.Device, *syncserver.LicenseFileRecord, error) {
 	var sub syncserver.Subscription
-	var devID, devDevice, fp, platform, appVersion, hostname, status, jti, token sql.NullString
+	var devID, devDevice, fp, platform, appVersion, hostname, status, pubKey, jkt, jti, token sql.NullString
 	var activated, seen, issued, expires time.Time
 	var deactivated *time.Time
 	var rev sql.NullInt64
 	dest := append(subscriptionDest(&sub),
-		&devID, &devDevice, &fp, &platform, &appVersion, &hostname, &status, tm(&activated), tm(&seen), tmn(&deactivated),
+		&devID, &devDevice, &fp, &platform, &appVersion, &hostname, &status, tm(&activated), tm(&seen), tmn(&deactivated), &pubKey, &jkt,
 		&jti, &rev, tm(&issued), tm(&expires), &token)
 	err := s.reader().QueryRowContext(ctx, `SELECT `+subscriptionCols+`,
 		d.id, d.device_id, d.fingerprint_sha256, d.platform, d.app_version, d.hostname, d.status, d.activated_at, d.last_seen_at, d.deactivated_at,
+		d.public_key, d.public_key_jkt,
 		lf.jti, lf.revision, lf.issued_at, lf.expires_at, lf.token
 		FROM subscriptions s
 		LEFT JOIN devices d ON d.subscription_id = s.id AND d.device_id = $2
@@ -508,7 +541,7 @@ func (s *Store) ActivationState(ctx context.Context, key, deviceID string) (*syn
 	if devID.Valid {
 		dev = &syncserver.Device{ID: devID.String, SubscriptionID: sub.ID, DeviceID: devDevice.String, FingerprintSHA256: fp.String,
 			Platform: platform.String, AppVersion: appVersion.String, Hostname: hostname.String, Status: status.String,
-			ActivatedAt: activated, LastSeenAt: seen, DeactivatedAt: deactivated}
+			ActivatedAt: activated, LastSeenAt: seen, DeactivatedAt: deactivated, PublicKey: pubKey.String, KeyThumbprint: jkt.String}
 	}
 	var latest *syncserver.LicenseFileRecord
 	if jti.Valid && dev != nil {

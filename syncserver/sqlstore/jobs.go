@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"time"
+
+	"github.com/flowlytix/licensing/syncserver"
 )
 
 // ExpireSubscriptions marks active subscriptions past their grace expired.
@@ -94,22 +96,30 @@ func (s *Store) freeSeats(ctx context.Context, days int, before, now time.Time) 
 			WHERE id IN (SELECT id FROM devices WHERE status IN ('active', 'inactive') AND last_seen_at < $2
 				AND subscription_id IN (SELECT id FROM subscriptions WHERE free_seats_after_days = $3) LIMIT $4)
 			AND status IN ('active', 'inactive') AND last_seen_at < $2
-			RETURNING subscription_id`, tx.t(now), tx.t(before), days, jobChunk)
+			RETURNING subscription_id, device_id`, tx.t(now), tx.t(before), days, jobChunk)
 		if err != nil {
 			return tx.dbErr("free seats", err)
 		}
 		perSub := map[string]int{}
+		var ended [][2]string
 		for rows.Next() {
-			var sub string
-			if err := rows.Scan(&sub); err != nil {
+			var sub, dev string
+			if err := rows.Scan(&sub, &dev); err != nil {
 				rows.Close()
 				return tx.dbErr("free seats", err)
 			}
 			perSub[sub]++
+			ended = append(ended, [2]string{sub, dev})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return tx.dbErr("free seats", err)
+		}
+		// Each device learns on its next sync that its seat went.
+		for _, e := range ended {
+			if _, err := tx.appendRevocation(ctx, e[0], e[1], syncserver.StateDeactivated, now); err != nil {
+				return err
+			}
 		}
 		for sub, n := range perSub {
 			if err := tx.releaseSeat(ctx, sub, n); err != nil {

@@ -58,6 +58,22 @@ func (s *Store) RevocationsFor(ctx context.Context, subscriptionID string, curso
 	return out, latest, err
 }
 
+// SubscriptionRevocations pages one subscription's entries after cursor.
+func (s *Store) SubscriptionRevocations(ctx context.Context, subscriptionID string, cursor int64, limit int) ([]syncserver.Revocation, int64, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	out, err := queryAll(ctx, s, "list revocations", `SELECT seq, subscription_id, device_id, state, at FROM revocations
+		WHERE subscription_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, []any{subscriptionID, cursor, limit}, scanRevocation)
+	if err != nil {
+		return nil, cursor, err
+	}
+	if len(out) > 0 {
+		cursor = out[len(out)-1].Seq
+	}
+	return out, cursor, nil
+}
+
 func scanRevocation(row scanner, r *syncserver.Revocation) error {
 	return row.Scan(&r.Seq, &r.SubscriptionID, &r.DeviceID, &r.State, tm(&r.At))
 }

@@ -48,6 +48,16 @@ func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncser
 // row once.
 func (s *Store) recordSync(ctx context.Context, b syncserver.SyncBatch, r *rollup) (syncserver.SyncResult, error) {
 	var res syncserver.SyncResult
+	if b.ProofID != "" {
+		if err := s.UseProofID(ctx, b.ProofID, b.ProofExpires); err != nil {
+			return res, err
+		}
+	}
+	if b.Enrol != nil {
+		if err := s.enrol(ctx, b.DeviceRowID, b.Enrol); err != nil {
+			return res, err
+		}
+	}
 	day := syncserver.Day(b.At)
 	if err := s.markSeen(ctx, b, day, r); err != nil {
 		return res, err

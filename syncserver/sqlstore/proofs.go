@@ -1,0 +1,59 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/flowlytix/licensing/syncserver"
+)
+
+// errReplayed refuses a DPoP proof whose id was taken already.
+func errReplayed() error {
+	return syncserver.Errorf(syncserver.KindUnauthorized, syncserver.CodeInvalidProof,
+		"this DPoP proof was used already; make a new proof for each request")
+}
+
+// UseProofID records a proof id; a second use before it expires is
+// refused. The primary key does the checking, so two replicas racing with
+// one proof cannot both pass.
+func (s *Store) UseProofID(ctx context.Context, id string, expires time.Time) error {
+	res, err := s.writer().ExecContext(ctx, `INSERT INTO proof_ids (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, s.t(expires))
+	if err != nil {
+		return s.dbErr("use proof id", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errReplayed()
+	}
+	return nil
+}
+
+// PruneProofIDs deletes proof ids that expired before before, in chunks,
+// so that SQLite's one write lock is never held long.
+func (s *Store) PruneProofIDs(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		res, err := s.writer().ExecContext(ctx, `DELETE FROM proof_ids WHERE id IN (SELECT id FROM proof_ids WHERE expires_at < $1 LIMIT $2)`, s.t(before), jobChunk*10)
+		if err != nil {
+			return total, s.dbErr("prune proof ids", err)
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+		if n < jobChunk*10 {
+			return total, nil
+		}
+	}
+}
+
+// enrol binds a key to a device that has none.
+func (s *Store) enrol(ctx context.Context, deviceRowID string, k *syncserver.DeviceKey) error {
+	res, err := s.writer().ExecContext(ctx, `UPDATE devices SET public_key = $2, public_key_jkt = $3 WHERE id = $1 AND public_key_jkt = ''`,
+		deviceRowID, k.PublicKey, k.Thumbprint)
+	if err != nil {
+		return s.dbErr("enrol device key", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return syncserver.Errorf(syncserver.KindUnauthorized, syncserver.CodeInvalidProof,
+			"this device enrolled another key meanwhile; activate it again with its license key")
+	}
+	return nil
+}
