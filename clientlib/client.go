@@ -71,6 +71,10 @@ type Client struct {
 
 	syncMu  sync.Mutex // one sync at a time
 	trigger chan struct{}
+
+	keyMu       sync.Mutex
+	key         *license.DeviceKey // loaded or made on first use
+	clockOffset time.Duration      // the server's clock minus this one, when far apart (under mu)
 }
 
 // Errors a client returns.
@@ -298,11 +302,19 @@ func (c *Client) install(ctx context.Context, tok *license.Token) error {
 
 // ActivationRequest makes the activation request file an air-gapped
 // machine sends to the vendor.
+//
+// It carries the device's public key (made now if it has none): the file
+// the vendor makes from it is bound to that key.
 func (c *Client) ActivationRequest(licenseKey string) ([]byte, error) {
 	req, err := license.NewRequest(licenseKey, c.cfg.DeviceID, c.cfg.Fingerprint, c.cfg.Platform, c.cfg.AppVersion, c.cfg.Now())
 	if err != nil {
 		return nil, err
 	}
+	key, err := c.deviceKey(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	req.DevicePublicKey = key.PublicJWK()
 	return req.Encode()
 }
 

@@ -21,6 +21,9 @@ type APIError struct {
 	Status  int
 	Code    string
 	Message string
+	// RetryAfter is how long the server asked to wait (429 and 503, from
+	// Retry-After); Run waits at least that long.
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -32,6 +35,11 @@ func (e *APIError) Error() string {
 // (activate, sync): Go's transport may then send it again on a new
 // connection when a kept-alive one turns out to be dead, as it is after
 // the server restarted, instead of failing with EOF.
+//
+// Every call but activate carries a DPoP proof made with the device key.
+// A proof refused as invalid is made once more, with the clock corrected
+// by the server's Date: the first may have been replayed by the transport
+// after a lost answer, or made by a clock minutes off.
 func (c *Client) post(ctx context.Context, path string, replayable bool, in, out any) error {
 	if c.cfg.ServerURL == "" {
 		return ErrOffline
@@ -40,6 +48,16 @@ func (c *Client) post(ctx context.Context, path string, replayable bool, in, out
 	if err != nil {
 		return err
 	}
+	prove := path != "/api/v1/licensing/activate"
+	err = c.postOnce(ctx, path, replayable, prove, body, out)
+	var ae *APIError
+	if prove && errors.As(err, &ae) && ae.Code == "invalid_proof" {
+		err = c.postOnce(ctx, path, replayable, prove, body, out)
+	}
+	return err
+}
+
+func (c *Client) postOnce(ctx context.Context, path string, replayable, prove bool, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.ServerURL+path, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -49,11 +67,19 @@ func (c *Client) post(ctx context.Context, path string, replayable bool, in, out
 	if replayable {
 		req.Header["Idempotency-Key"] = nil // marks it so; nothing is sent
 	}
+	if prove {
+		proof, err := c.proof(ctx, http.MethodPost, req.URL.String())
+		if err != nil {
+			return err
+		}
+		req.Header.Set("DPoP", proof)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("license server unreachable: %w", err)
 	}
 	defer resp.Body.Close()
+	c.learnClock(resp)
 	const maxAnswer = 8 << 20
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
@@ -72,9 +98,10 @@ func (c *Client) post(ctx context.Context, path string, replayable bool, in, out
 			if len(snippet) > 200 {
 				snippet = snippet[:200] + "…"
 			}
-			return &APIError{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), Message: http.StatusText(resp.StatusCode) + ": " + snippet}
+			return &APIError{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), Message: http.StatusText(resp.StatusCode) + ": " + snippet,
+				RetryAfter: retryAfter(resp)}
 		}
-		return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message, RetryAfter: retryAfter(resp)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -84,16 +111,33 @@ func (c *Client) post(ctx context.Context, path string, replayable bool, in, out
 	return nil
 }
 
+// retryAfter reads Retry-After in seconds (the form the server uses);
+// 0 when absent or in another form.
+func retryAfter(resp *http.Response) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(min(n, 24*3600)) * time.Second
+}
+
 // Activate activates this device online with a license key and installs
-// the device-bound license file the server returns.
+// the device-bound license file the server returns. The device's key (made
+// now if it has none) goes with it: the file is bound to it, and every
+// later call proves it. Only the fingerprint's SHA-256 leaves the machine.
 func (c *Client) Activate(ctx context.Context, licenseKey string) (Result, error) {
 	var out struct {
 		LicenseFile string `json:"license_file"`
 		SignedToken string `json:"signed_token"`
 	}
-	err := c.post(ctx, "/api/v1/licensing/activate", true, map[string]any{
-		"license_key": licenseKey, "device_fingerprint": c.cfg.Fingerprint,
-		"device_info": map[string]any{"device_id": c.cfg.DeviceID, "platform": c.cfg.Platform, "app_version": c.cfg.AppVersion},
+	key, err := c.deviceKey(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("activate: %w", err)
+	}
+	err = c.post(ctx, "/api/v1/licensing/activate", true, map[string]any{
+		"license_key": licenseKey, "device_fingerprint_sha256": license.FingerprintHash(c.cfg.Fingerprint),
+		"device_public_key": key.PublicJWK(),
+		"device_info":       map[string]any{"device_id": c.cfg.DeviceID, "platform": c.cfg.Platform, "app_version": c.cfg.AppVersion},
 	}, &out)
 	if err != nil {
 		return Result{}, fmt.Errorf("activate: %w", err)
@@ -499,6 +543,13 @@ func (c *Client) Run(ctx context.Context, errs func(error)) {
 				}
 				failures++
 				wait = backoff(failures)
+				// A server that said when to come back (429, 503) is
+				// not asked sooner; the jitter spreads a fleet told
+				// the same.
+				var ae *APIError
+				if errors.As(err, &ae) && ae.RetryAfter > 0 {
+					wait = max(wait, ae.RetryAfter+time.Duration(rand.Int64N(int64(ae.RetryAfter/2)+1)))
+				}
 				if errs != nil {
 					errs(err)
 				}

@@ -42,6 +42,8 @@ const (
 	StateSuspended = license.StateSuspended
 	StateBlocked   = license.StateBlocked
 	StateActive    = license.StateActive
+	// StateDeactivated: the device's seat was freed on the server.
+	StateDeactivated = license.StateDeactivated
 )
 
 // Revocation is one entry of the revocation list (license.Revocation).
@@ -138,9 +140,12 @@ func Evaluate(c *license.Claims, opts VerifyOptions) Result {
 	case c.DeviceBound() && !sameDevice(c, opts):
 		res.Status = StatusDeviceMismatch
 		res.Reason = "the file is bound to another device"
-	case revoked(c.SubscriptionID, deviceID, opts.State.Revocations) != "":
+	case revoked(c, deviceID, opts.State.Revocations) != "":
 		res.Status = StatusRevoked
-		res.Reason = "the cached revocation list says " + revoked(c.SubscriptionID, deviceID, opts.State.Revocations)
+		res.Reason = "the cached revocation list says " + revoked(c, deviceID, opts.State.Revocations)
+		if revoked(c, deviceID, opts.State.Revocations) == StateDeactivated {
+			res.Reason = ReasonDeactivated
+		}
 	case now.Before(c.NotBefore):
 		res.Status = StatusNotYetValid
 		res.Reason = "the license starts at " + license.FormatTime(c.StartsAt)
@@ -169,11 +174,20 @@ func sameDevice(c *license.Claims, opts VerifyOptions) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(c.DeviceFingerprintSHA256)) == 1
 }
 
-// revoked returns the blocking state (revoked, suspended or blocked) of the
-// subscription or the device, or "" when neither is blocked. For each, only
-// its latest entry (highest seq) counts, so a reinstatement ("active")
-// lifts an earlier suspension.
-func revoked(subscriptionID, deviceID string, entries []Revocation) string {
+// ReasonDeactivated is the reason of a revoked result whose device was
+// deactivated on the server (an admin, the app elsewhere, or the seat
+// reclaim job freed its seat): words an app can show as they are.
+const ReasonDeactivated = "this device was deactivated; activate it again"
+
+// revoked returns the blocking state (revoked, suspended, blocked or
+// deactivated) of the file's subscription or of the device, or "" when
+// neither is blocked. For each, only its latest entry (highest seq)
+// counts, so a reinstatement ("active") lifts an earlier suspension. A
+// device's "deactivated" counts against files signed no later than it
+// (iat at or before the entry's time, in whole seconds): activating again
+// gives a newer file, which it does not touch.
+func revoked(c *license.Claims, deviceID string, entries []Revocation) string {
+	subscriptionID := c.SubscriptionID
 	var sub, dev *Revocation
 	for i := range entries {
 		e := &entries[i]
@@ -198,6 +212,10 @@ func revoked(subscriptionID, deviceID string, entries []Revocation) string {
 		switch e.State {
 		case StateRevoked, StateSuspended, StateBlocked:
 			return e.State
+		case StateDeactivated:
+			if e == dev && !c.IssuedAt.After(e.At.Truncate(time.Second)) {
+				return e.State
+			}
 		}
 	}
 	return ""

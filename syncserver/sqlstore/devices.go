@@ -132,7 +132,7 @@ func (s *Store) deviceQuery(f syncserver.DeviceFilter) (string, where) {
 	return from, w
 }
 
-const listedDeviceCols = "d.id, d.subscription_id, d.device_id, d.fingerprint_sha256, d.platform, d.app_version, d.hostname, d.status, d.activated_at, d.last_seen_at, d.deactivated_at, s.customer_id, s.status, s.expires_at, s.grace_period_days"
+const listedDeviceCols = "d.id, d.subscription_id, d.device_id, d.fingerprint_sha256, d.platform, d.app_version, d.hostname, d.status, d.activated_at, d.last_seen_at, d.deactivated_at, d.public_key, d.public_key_jkt, s.customer_id, s.status, s.expires_at, s.grace_period_days"
 
 // scanListedDevice scans a device and its subscription's status as shown at
 // now (the stored status when now is zero).
@@ -140,7 +140,8 @@ func scanListedDevice(now time.Time) func(row scanner, d *syncserver.Device) err
 	return func(row scanner, d *syncserver.Device) error {
 		var sub syncserver.Subscription
 		err := row.Scan(&d.ID, &d.SubscriptionID, &d.DeviceID, &d.FingerprintSHA256, &d.Platform, &d.AppVersion, &d.Hostname,
-			&d.Status, tm(&d.ActivatedAt), tm(&d.LastSeenAt), tmn(&d.DeactivatedAt), &d.CustomerID, &sub.Status, tm(&sub.ExpiresAt), &sub.GracePeriodDays)
+			&d.Status, tm(&d.ActivatedAt), tm(&d.LastSeenAt), tmn(&d.DeactivatedAt), &d.PublicKey, &d.KeyThumbprint,
+			&d.CustomerID, &sub.Status, tm(&sub.ExpiresAt), &sub.GracePeriodDays)
 		d.SubscriptionStatus = sub.Status
 		if !now.IsZero() {
 			d.SubscriptionStatus = sub.StatusAt(now)
@@ -488,7 +489,7 @@ func (s *Store) SyncState(ctx context.Context, subscriptionID, deviceID string) 
 		FROM subscriptions s
 		JOIN devices d ON d.subscription_id = s.id AND d.device_id = $2
 		LEFT JOIN license_files lf ON lf.jti = (SELECT f.jti FROM license_files f
-			WHERE f.subscription_id = s.id AND f.device_row_id = d.id ORDER BY f.issued_at DESC, f.revision DESC LIMIT 1)
+			WHERE f.subscription_id = s.id AND f.device_row_id = d.id ORDER BY f.issued_at DESC, f.revision DESC, f.jti DESC LIMIT 1)
 		WHERE s.id = $1`, subscriptionID, deviceID).Scan(dest...)
 	if err == sql.ErrNoRows {
 		if _, err := s.GetSubscription(ctx, subscriptionID); err != nil {
@@ -529,7 +530,7 @@ func (s *Store) ActivationState(ctx context.Context, key, deviceID string) (*syn
 		FROM subscriptions s
 		LEFT JOIN devices d ON d.subscription_id = s.id AND d.device_id = $2
 		LEFT JOIN license_files lf ON lf.jti = (SELECT f.jti FROM license_files f
-			WHERE f.subscription_id = s.id AND f.device_row_id = d.id ORDER BY f.issued_at DESC, f.revision DESC LIMIT 1)
+			WHERE f.subscription_id = s.id AND f.device_row_id = d.id ORDER BY f.issued_at DESC, f.revision DESC, f.jti DESC LIMIT 1)
 		WHERE s.license_key_hash = $1`, syncserver.LicenseKeyHash(key), deviceID).Scan(dest...)
 	if err == sql.ErrNoRows || err == nil && subtle.ConstantTimeCompare([]byte(sub.LicenseKey), []byte(key)) != 1 {
 		return nil, nil, nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeLicenseNotFound, "no subscription has this license key")

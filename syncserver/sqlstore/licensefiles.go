@@ -26,7 +26,7 @@ func (s *Store) RecordLicenseFile(ctx context.Context, f *syncserver.LicenseFile
 func (s *Store) LatestLicenseFile(ctx context.Context, subscriptionID, deviceRowID string) (*syncserver.LicenseFileRecord, error) {
 	var f syncserver.LicenseFileRecord
 	err := scanLicenseFile(s.reader().QueryRowContext(ctx, `SELECT `+licenseFileCols+` FROM license_files
-		WHERE subscription_id = $1 AND device_row_id = $2 ORDER BY issued_at DESC, revision DESC LIMIT 1`, subscriptionID, deviceRowID), &f)
+		WHERE subscription_id = $1 AND device_row_id = $2 ORDER BY issued_at DESC, revision DESC, jti DESC LIMIT 1`, subscriptionID, deviceRowID), &f)
 	if err == sql.ErrNoRows {
 		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "no license file issued yet")
 	}
