@@ -12,6 +12,7 @@ import { compactVerify } from "jose";
 import { checkObject } from "./strictjson.js";
 import { EventEmitter } from "node:events";
 import { QueueJournal } from "./queue.js";
+import { DeviceKey } from "./devicekey.js";
 
 /** The default bound on queued usage events (o.maxQueue overrides it). */
 export const MAX_QUEUE = 100_000;
@@ -70,7 +71,7 @@ const LOOP_MIN_INTERVAL = 60e3;
 const BACKOFF_BASE = 30e3;
 const BACKOFF_MAX = 3600e3;
 
-const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [], rejected: [] });
+const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [], rejected: [], device_key: null });
 
 /**
  * refusedFile is the error for a license file from the server that this app
@@ -97,12 +98,17 @@ export class LicenseClient extends EventEmitter {
   #usageQueued; // queued usage events, counted
   #loop = null; // the background loop, when started
   #parsed = null; // the verified current file, cached by check()
+  #key = null; // the device key (devicekey.js), loaded or made by open()
+  #clockOffsetMs = 0; // the server's clock minus this one, when far apart
   /**
    * @param {object} o jwks and/or rootJwks (the vendor's root key set: the
    *   app then accepts every file whose key the root endorsed, through key
    *   rotations, with no update), statePath, serverURL (optional),
    *   deviceId, fingerprint, appVersion, platform, now (a function
-   *   returning ms)
+   *   returning ms), deviceKeyProtector ({ protect(text), unprotect(stored) },
+   *   sync or async: how the device's private key is kept, e.g. with
+   *   Electron's safeStorage; without it the key is kept in the state
+   *   file, which only its owner can read)
    */
   constructor(o) {
     super();
@@ -146,7 +152,38 @@ export class LicenseClient extends EventEmitter {
     } else if (torn) {
       await this.#journal.compact(this.#state.queue); // no append after a torn line
     }
+    await this.#loadKey();
     return this;
+  }
+
+  /**
+   * loadKey reads the device key, or makes and keeps one: at first open,
+   * and for a state from before device keys, whose device then enrols on
+   * its next sync (the server binds the key its first proof shows).
+   */
+  async #loadKey() {
+    const p = this.#o.deviceKeyProtector;
+    const kept = this.#state.device_key;
+    if (kept) {
+      try {
+        const text = typeof kept === "string" ? (p ? await p.unprotect(kept) : kept) : JSON.stringify(kept);
+        this.#key = new DeviceKey(JSON.parse(text));
+        return;
+      } catch (e) {
+        throw new Error(`license state ${this.#o.statePath}: the device key cannot be read (${e.message}): delete the state and activate again`);
+      }
+    }
+    const key = DeviceKey.generate();
+    const text = JSON.stringify(key.toJSON());
+    const stored = p ? await p.protect(text) : key.toJSON();
+    if (p && typeof stored !== "string") throw new Error("deviceKeyProtector.protect must return a string (or a promise of one)");
+    await this.#update((s) => { s.device_key = stored; });
+    this.#key = key;
+  }
+
+  /** deviceKeyThumbprint is the RFC 7638 thumbprint of this installation's device key: what cnf.jkt in its license file says. */
+  deviceKeyThumbprint() {
+    return this.#key ? this.#key.thumbprint() : "";
   }
 
   /** enqueue adds an entry to the journal, durably, then to the queue. */
@@ -257,7 +294,28 @@ export class LicenseClient extends EventEmitter {
    */
   async #post(path, body, { replayable = false } = {}) {
     if (!this.#o.serverURL) throw new Error("no server configured");
-    const send = () => fetch(this.#o.serverURL + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const url = this.#o.serverURL + path;
+    const prove = path !== "/api/v1/licensing/activate";
+    try {
+      return await this.#postOnce(url, body, replayable, prove);
+    } catch (e) {
+      // A proof refused may have been made by a clock minutes off (the
+      // answer's Date corrected it) or replayed after a lost answer: one
+      // more, freshly made.
+      if (!(prove && e instanceof APIError && e.code === "invalid_proof")) throw e;
+      return this.#postOnce(url, body, replayable, prove);
+    }
+  }
+
+  async #postOnce(url, body, replayable, prove) {
+    const send = () => {
+      const headers = { "content-type": "application/json" };
+      if (prove) {
+        if (!this.#key) throw new Error("open() the client first: it loads the device key");
+        headers.dpop = this.#key.proof("POST", url, this.#o.now() + this.#clockOffsetMs);
+      }
+      return fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
+    };
     let r;
     try {
       r = await send();
@@ -266,6 +324,11 @@ export class LicenseClient extends EventEmitter {
       // error status is an answer, and is never retried.
       if (!replayable || !(err instanceof TypeError)) throw err;
       r = await send();
+    }
+    const date = Date.parse(r.headers.get("date") || "");
+    if (!Number.isNaN(date)) {
+      const offset = date - this.#o.now();
+      this.#clockOffsetMs = Math.abs(offset) > 60e3 ? offset : 0;
     }
     const text = await r.text();
     let json = null;
@@ -276,7 +339,11 @@ export class LicenseClient extends EventEmitter {
 
   /** activate activates this device with a license key. */
   async activate(licenseKey) {
-    const out = await this.#post("/api/v1/licensing/activate", { license_key: licenseKey, device_fingerprint: this.#o.fingerprint,
+    if (!this.#key) throw new Error("open() the client first: it loads the device key");
+    // Only the fingerprint's SHA-256 leaves the machine; the device's public
+    // key goes with it, and the file comes back bound to it (cnf.jkt).
+    const out = await this.#post("/api/v1/licensing/activate", { license_key: licenseKey,
+      device_fingerprint_sha256: fingerprintHash(this.#o.fingerprint), device_public_key: this.#key.publicJWK(),
       device_info: { device_id: this.#o.deviceId, platform: this.#o.platform, app_version: this.#o.appVersion } }, { replayable: true });
     const v = await verifyLicense(out.license_file, { ...this.#trust(), now: this.#o.now(), deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
     if (v.status === Status.INVALID) {
@@ -446,14 +513,16 @@ export class LicenseClient extends EventEmitter {
 
   /**
    * activationRequest writes the file an air-gapped machine sends to the
-   * vendor: armored base64url JSON, with only the fingerprint's SHA-256.
+   * vendor: armored base64url JSON, with only the fingerprint's SHA-256,
+   * and the device's public key, which the file made from it is bound to.
    */
   activationRequest(licenseKey) {
+    if (!this.#key) throw new Error("open() the client first: it loads the device key");
     const body = Buffer.from(JSON.stringify({
       license_key: licenseKey.trim().toUpperCase(), device_id: this.#o.deviceId,
       device_fingerprint_sha256: fingerprintHash(this.#o.fingerprint), platform: this.#o.platform,
       app_version: this.#o.appVersion, created_at: new Date(this.#o.now()).toISOString().replace(/\.\d+Z$/, "Z"),
-      nonce: randomBytes(16).toString("base64url"),
+      nonce: randomBytes(16).toString("base64url"), device_public_key: this.#key.publicJWK(),
     })).toString("base64url");
     return "-----BEGIN FLOWLYTIX ACTIVATION REQUEST-----\n" + body.match(/.{1,64}/g).join("\n") + "\n-----END FLOWLYTIX ACTIVATION REQUEST-----\n";
   }

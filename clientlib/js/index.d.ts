@@ -16,11 +16,13 @@ export interface Claims {
   features: string[]; max_devices: number; starts_at: string; expires_at: string;
   grace_period_days: number; check_in_days: number; max_offline_days: number;
   device_id?: string; device_fingerprint_sha256?: string;
+  /** In a device-bound file: the device key it is bound to (RFC 7800), its RFC 7638 thumbprint. */
+  cnf?: { jkt: string };
   /** Named values beside the features (projects: 10, sso: true); absent when the license has none. */
   entitlements?: Record<string, number | boolean | string>;
 }
 
-export interface Revocation { seq: number; subscription_id: string; device_id?: string; state: "revoked" | "suspended" | "blocked" | "active"; at: string; }
+export interface Revocation { seq: number; subscription_id: string; device_id?: string; state: "revoked" | "suspended" | "blocked" | "active" | "deactivated"; at: string; }
 
 export type Time = Date | number | string;
 
@@ -68,6 +70,8 @@ export const DEFAULT_PRODUCT: "flowlytix-app";
 /** The named entitlement of verified claims, or undefined when the license has none by that name. */
 export function entitlement(claims: Claims | null, name: string): number | boolean | string | undefined;
 export const CLOCK_TOLERANCE_MS: number;
+/** The reason of a revoked result whose device was deactivated on the server: words an app can show. */
+export const REASON_DEACTIVATED: "this device was deactivated; activate it again";
 
 export interface ClientOptions {
   /** The signing keys the app embeds; give jwks, rootJwks or both. */
@@ -86,6 +90,12 @@ export interface ClientOptions {
   /** The most usage events queued before recordUsage rejects with code "queue_full" (default 100,000). */
   maxQueue?: number;
   now?: () => number;
+  /**
+   * How the device's private key is kept: protect turns its JWK text into what the state file holds,
+   * unprotect turns that back (e.g. Electron's safeStorage.encryptString / decryptString, in base64).
+   * Without it the key is kept in the state file, which only its owner can read (0600).
+   */
+  deviceKeyProtector?: { protect(text: string): string | Promise<string>; unprotect(stored: string): string | Promise<string> };
 }
 
 export interface SyncReport {
@@ -136,7 +146,7 @@ export interface KnownRevocation {
   subscriptionId: string;
   /** The device it names, or "" when it is the whole subscription's. */
   deviceId: string;
-  state: "revoked" | "suspended" | "blocked" | "active";
+  state: "revoked" | "suspended" | "blocked" | "active" | "deactivated";
   /** RFC 3339. */
   at: string;
 }
@@ -181,6 +191,8 @@ export class LicenseClient {
   /** The installed license file, "" when there is none (not a secret: an app may offer it for backup). */
   licenseFile(): string;
   revocations(): KnownRevocation[];
+  /** The RFC 7638 thumbprint of this installation's device key (made by open()): what cnf.jkt in its license file says. */
+  deviceKeyThumbprint(): string;
 }
 
 /**

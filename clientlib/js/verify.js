@@ -170,9 +170,25 @@ const CLAIM_KINDS = {
   starts_at: "string", expires_at: "string",
   grace_period_days: "number", check_in_days: "number", max_offline_days: "number",
   device_id: "string", device_fingerprint_sha256: "string",
-  key_endorsement: "string", entitlements: "object",
+  key_endorsement: "string", entitlements: "object", cnf: "object",
 };
-const OPTIONAL = new Set(["device_id", "device_fingerprint_sha256", "key_endorsement", "entitlements"]);
+const OPTIONAL = new Set(["device_id", "device_fingerprint_sha256", "key_endorsement", "entitlements", "cnf"]);
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+// confirmationOf reads cnf (RFC 7800) as the Go verifier does: an object
+// carrying jkt, a SHA-256 JWK thumbprint in base64url; a file bound to a
+// key it cannot name is refused rather than read as bound to none.
+function confirmationOf(raw) {
+  const members = checkObject(raw);
+  for (const name of members.keys()) {
+    if (name !== "jkt" && name.toLowerCase() === "jkt") throw invalid(`claims: cnf: "${name}" is not "jkt"`);
+  }
+  const m = members.get("jkt");
+  if (!m || m.kind !== "string") throw invalid("claims: cnf must carry jkt, a string");
+  const jkt = JSON.parse(m.raw);
+  if (!THUMBPRINT.test(jkt) || b64urlEncode(b64urlDecode(jkt)) !== jkt) throw invalid("claims: cnf.jkt must be a SHA-256 JWK thumbprint: 43 characters of base64url");
+  return { jkt };
+}
 
 /** The default product's audience: files made before products carry it. */
 export const DEFAULT_PRODUCT = "flowlytix-app";
@@ -284,6 +300,7 @@ function decodeClaims(text) {
     c.entitlements = entitlementsOf(members.get("entitlements").raw);
     if (Object.keys(c.entitlements).length === 0) delete c.entitlements;
   }
+  if (members.has("cnf")) c.cnf = confirmationOf(members.get("cnf").raw);
   if (c.iss !== "flowlytix-licensing") throw invalid(`claims: iss is "${c.iss}"`);
   if (!AUDIENCE.test(c.aud)) throw invalid(`claims: aud "${c.aud}" is not a product audience`);
   if (c.license_version !== 1) throw invalid(`claims: license_version is ${c.license_version}, want 1`);
@@ -300,6 +317,7 @@ function decodeClaims(text) {
   if (c.exp !== expires + c.grace_period_days * 86400) throw invalid("claims: exp is not expires_at plus the grace period");
   const hasID = members.has("device_id");
   if (hasID !== members.has("device_fingerprint_sha256")) throw invalid("claims: device_id and device_fingerprint_sha256 go together");
+  if (members.has("cnf") && !hasID) throw invalid("claims: cnf binds a device key, and the file is bound to no device");
   if (hasID) {
     if (c.device_id === "") throw invalid("claims: device_id is empty");
     if (!/^[0-9a-f]{64}$/.test(c.device_fingerprint_sha256)) throw invalid("claims: device_fingerprint_sha256 must be 64 lowercase hex digits");
@@ -316,7 +334,15 @@ export function fingerprintHash(fingerprint) {
 
 const ms = (t) => (t === undefined || t === null || t === "" ? 0 : t instanceof Date ? t.getTime() : typeof t === "number" ? t : Date.parse(t));
 
-function revokedState(sub, deviceId, entries) {
+/** The reason of a revoked outcome whose device was deactivated on the server. */
+export const REASON_DEACTIVATED = "this device was deactivated; activate it again";
+
+// revokedState is the blocking state of the file's subscription or of the
+// device: for each only its latest entry counts; a device's "deactivated"
+// counts against files signed no later than it (iat at or before the
+// entry's time, in whole seconds), so activating again is not undone by it.
+function revokedState(c, deviceId, entries) {
+  const sub = c.sub;
   let subE = null;
   let devE = null;
   for (const e of entries || []) {
@@ -327,7 +353,10 @@ function revokedState(sub, deviceId, entries) {
       if (!devE || e.seq > devE.seq) devE = e;
     }
   }
-  for (const e of [subE, devE]) if (e && ["revoked", "suspended", "blocked"].includes(e.state)) return e.state;
+  for (const e of [subE, devE]) {
+    if (e && ["revoked", "suspended", "blocked"].includes(e.state)) return e.state;
+    if (e && e === devE && e.state === "deactivated" && c.iat <= Math.floor(Date.parse(e.at) / 1000)) return e.state;
+  }
   return "";
 }
 
@@ -350,7 +379,7 @@ export function evaluate(c, opts = {}) {
   if (expiresAt - now > 0) res.daysRemaining = Math.floor((expiresAt - now) / DAY_MS);
   const trusted = Math.max(iat, ms(state.latestTrustedTime));
   const deviceId = opts.deviceId || c.device_id || "";
-  const rev = revokedState(c.sub, deviceId, state.revocations);
+  const rev = revokedState(c, deviceId, state.revocations);
   const lastCheckIn = Math.max(iat, ms(state.lastSync));
   if (now < trusted - CLOCK_TOLERANCE_MS) {
     res.status = Status.CLOCK_TAMPERED;
@@ -360,7 +389,7 @@ export function evaluate(c, opts = {}) {
     res.reason = "the file is bound to another device";
   } else if (rev) {
     res.status = Status.REVOKED;
-    res.reason = "the cached revocation list says " + rev;
+    res.reason = rev === "deactivated" ? REASON_DEACTIVATED : "the cached revocation list says " + rev;
   } else if (now < nbf) {
     res.status = Status.NOT_YET_VALID;
     res.reason = "the license starts at " + c.starts_at;

@@ -115,6 +115,9 @@ const (
 	customerID  = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 	device      = "laptop-7"
 	fingerprint = "fingerprint-of-laptop-7"
+	// deviceKeyThumbprint is a device key's RFC 7638 thumbprint (any 32
+	// bytes in base64url has its form; verifiers only read it).
+	deviceKeyThumbprint = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 )
 
 func main() {
@@ -161,9 +164,12 @@ func run(out, fuzzDir string) error {
 	entitledIn.Entitlements = map[string]any{"projects": 10, "sso": true, "region": "eu-west", "storage_gb": int64(MaxSafe), "offset": -3}
 	productIn := entitledIn
 	productIn.Audience = otherProduct
+	// keyed is bound to a device key too (cnf.jkt): verifiers expose it.
+	keyedIn := boundIn
+	keyedIn.DeviceKeyThumbprint = deviceKeyThumbprint
 
 	files := map[string]*issuer.License{}
-	for name, in := range map[string]issuer.Input{"standard": standardIn, "bound": boundIn, "future": futureIn, "airgapped": airIn, "entitled": entitledIn, "product": productIn} {
+	for name, in := range map[string]issuer.Input{"standard": standardIn, "bound": boundIn, "future": futureIn, "airgapped": airIn, "entitled": entitledIn, "product": productIn, "keyed": keyedIn} {
 		lic, err := iss.Issue(ctx, in)
 		if err != nil {
 			return fmt.Errorf("issue %s: %w", name, err)
@@ -173,6 +179,10 @@ func run(out, fuzzDir string) error {
 
 	rev := func(seq int64, sub, dev, state string) Revocation {
 		return Revocation{Seq: seq, SubscriptionID: sub, DeviceID: dev, State: state, At: license.FormatTime(day(float64(seq)))}
+	}
+	// revAt is an entry at a given time (files are signed at day 0).
+	revAt := func(seq int64, dev, state string, at time.Time) Revocation {
+		return Revocation{Seq: seq, SubscriptionID: subID, DeviceID: dev, State: state, At: license.FormatTime(at)}
 	}
 	type v struct {
 		product          string
@@ -212,6 +222,13 @@ func run(out, fuzzDir string) error {
 		{"", "device_blocked", "this device is blocked", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, device, "blocked")}, "revoked", 355, 0},
 		{"", "device_blocked_unbound_file", "an unbound file on a blocked device id", "standard", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, device, "blocked")}, "revoked", 355, 0},
 		{"", "other_device_blocked", "another device's block does not touch this one", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, "desktop-2", "blocked")}, "valid", 355, 0},
+		{"", "device_key_bound", "a file bound to a device key (cnf.jkt) on its device: the claim is exposed, and the outcome is the same", "keyed", day(10), device, fingerprint, time.Time{}, time.Time{}, nil, "valid", 355, 0},
+		{"", "device_deactivated", "this device was deactivated after the file was signed", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, device, "deactivated")}, "revoked", 355, 0},
+		{"", "device_deactivated_same_second", "deactivated in the second the file was signed: the file is revoked", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{revAt(3, device, "deactivated", day(0).Add(500*time.Millisecond))}, "revoked", 355, 0},
+		{"", "device_deactivated_before_the_file", "deactivated before this file was signed (it activated again): valid", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{revAt(3, device, "deactivated", day(0).Add(-time.Second))}, "valid", 355, 0},
+		{"", "device_deactivated_then_active", "deactivated, then activated again: the latest entry wins", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, device, "deactivated"), rev(4, subID, device, "active")}, "valid", 355, 0},
+		{"", "other_device_deactivated", "another device's deactivation does not touch this one", "bound", day(10), device, fingerprint, time.Time{}, time.Time{}, []Revocation{rev(3, subID, "desktop-2", "deactivated")}, "valid", 355, 0},
+		{"", "deactivated_entry_without_device", "a deactivated entry for the whole subscription means nothing: only devices are deactivated", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(3, subID, "", "deactivated")}, "valid", 355, 0},
 		{"", "other_subscription_revoked", "another subscription's revocation does not touch this one", "standard", day(10), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, futureSubID, "", "revoked")}, "valid", 355, 0},
 		{"", "clock_tampered", "the clock 50 days behind the latest trusted time", "standard", day(50), "", "", day(100), time.Time{}, nil, "clock_tampered", 315, 0},
 		{"", "clock_within_tolerance", "4 minutes behind the latest trusted time is allowed", "standard", day(10).Add(-4 * time.Minute), "", "", day(10), time.Time{}, nil, "valid", 355, 0},

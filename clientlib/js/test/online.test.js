@@ -311,6 +311,82 @@ test("an activation request the vendor turns into this device's file", async () 
   const res = await c.importLicense(await r.text());
   assert.equal(res.status, Status.VALID);
   assert.equal(res.claims.device_id, "plant");
+  assert.equal(res.claims.cnf.jkt, c.deviceKeyThumbprint(), "the request carried the device key, and the file is bound to it");
+});
+
+async function get(path) {
+  const r = await fetch(base() + path, { headers: { authorization: `Bearer ${token}` } });
+  assert.ok(r.ok);
+  return r.json();
+}
+
+test("the file is bound to the device key, and a copy without the key drives nothing", async () => {
+  const sub = await subscription();
+  const c = await client("keyed").open();
+  const res = await c.activate(sub.license_key);
+  assert.match(c.deviceKeyThumbprint(), /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(res.claims.cnf.jkt, c.deviceKeyThumbprint());
+  const dev = (await get(`/api/v1/subscriptions/${sub.id}/devices`)).items[0];
+  assert.equal(dev.key_thumbprint, c.deviceKeyThumbprint());
+  assert.equal(dev.fingerprint_sha256, (await import("../index.js")).fingerprintHash("fp-keyed"), "only the hash was sent");
+  await c.sync();
+  const body = JSON.stringify({ token: parse(c.licenseFile()).compact, device_id: "keyed" });
+  for (const path of ["/api/v1/licensing/sync", "/api/v1/licensing/validate", "/api/v1/licensing/deactivate"]) {
+    const r = await fetch(base() + path, { method: "POST", headers: { "content-type": "application/json" }, body });
+    assert.equal(r.status, 401, path);
+    assert.equal((await r.json()).error.code, "invalid_proof");
+  }
+  assert.equal((await get(`/api/v1/subscriptions/${sub.id}`)).active_devices, 1, "the copy freed nothing");
+});
+
+test("an admin's deactivation reaches the device: revoked, with a reason to show", async () => {
+  const sub = await subscription();
+  const c = await client("reclaimed").open();
+  await c.activate(sub.license_key);
+  await c.recordUsage("export", 2);
+  const dev = (await get(`/api/v1/subscriptions/${sub.id}/devices`)).items[0];
+  await admin(`/api/v1/devices/${dev.id}/deactivate`);
+  const report = await c.sync();
+  assert.equal(report.status, "revoked");
+  assert.equal(report.accepted, 1, "what it recorded while it held the seat reached the server");
+  const res = await c.check();
+  assert.equal(res.status, Status.REVOKED);
+  assert.equal(res.reason, "this device was deactivated; activate it again");
+  assert.ok(c.revocations().some((r) => r.deviceId === "reclaimed" && r.state === "deactivated"));
+  assert.equal((await get(`/api/v1/subscriptions/${sub.id}`)).active_devices, 0);
+  // Activating again (a second later: a file signed after the entry), then
+  // syncing, brings it back.
+  await new Promise((r) => setTimeout(r, 1100));
+  await c.activate(sub.license_key);
+  await c.sync();
+  assert.equal((await c.check()).status, Status.VALID);
+});
+
+test("a state from before device keys enrols on its next sync, and the key can live in the keychain", async () => {
+  const sub = await subscription();
+  // What an older app did: the raw fingerprint, no key; its state held the file.
+  const r = await fetch(base() + "/api/v1/licensing/activate", { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ license_key: sub.license_key, device_fingerprint: "fp-legacy", device_info: { device_id: "legacy", platform: "linux/x64", app_version: "0.9" } }) });
+  const act = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(act));
+  writeFileSync(join(dir, "legacy.json"), JSON.stringify({ license_file: act.license_file, latest_trusted_ms: 0, last_sync_ms: 0, revocations: [] }), { mode: 0o600 });
+  const kept = [];
+  const protector = { protect: async (text) => { kept.push(text); return "sealed:" + Buffer.from(text).toString("base64"); },
+    unprotect: async (s) => Buffer.from(s.replace(/^sealed:/, ""), "base64").toString() };
+  const c = await new LicenseClient({ jwks, serverURL: base(), statePath: join(dir, "legacy.json"), deviceId: "legacy", fingerprint: "fp-legacy",
+    deviceKeyProtector: protector }).open();
+  assert.equal(kept.length, 1, "a key was made and handed to the protector");
+  assert.ok(!readFileSync(join(dir, "legacy.json"), "utf8").includes('"d":'), "the state file holds only what the protector returned");
+  const report = await c.sync();
+  assert.ok(report.newLicense, "enrolment answers a file naming the key");
+  assert.equal((await c.check()).claims.cnf.jkt, c.deviceKeyThumbprint());
+  await c.close();
+  // Opened again, the key comes back through the protector.
+  const again = await new LicenseClient({ jwks, serverURL: base(), statePath: join(dir, "legacy.json"), deviceId: "legacy", fingerprint: "fp-legacy",
+    deviceKeyProtector: protector }).open();
+  assert.equal(again.deviceKeyThumbprint(), c.deviceKeyThumbprint());
+  await again.sync();
+  await again.close();
 });
 
 // Last: it rotates the server's signing key. An app that embeds only the old
