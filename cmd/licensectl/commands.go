@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -248,12 +249,13 @@ func (e *env) issue(ctx context.Context, args []string) error {
 }
 
 func (e *env) verify(ctx context.Context, args []string) error {
-	fs := e.newFlags("verify", "verify (--jwks FILE | --root ROOT_JWKS) [--product CODE] [--device-id ID] [--fingerprint FP] LICENSE")
+	fs := e.newFlags("verify", "verify (--jwks FILE | --root ROOT_JWKS) [--product CODE] [--device-id ID] [--fingerprint FP] [--device-key FILE] LICENSE")
 	product := fs.String("product", "", "the code of the product the app is (default: flowlytix-app): a file for another product is invalid")
 	jwksPath := fs.String("jwks", "", "the public key set (JWKS) the app embeds")
 	rootPath := fs.String("root", "", "the root key set the app pins (licensectl root jwks): accepts files whose signer the root endorsed")
 	deviceID := fs.String("device-id", "", "this device's id, for a device-bound file")
 	fingerprint := fs.String("fingerprint", "", "this device's raw fingerprint, for a device-bound file")
+	deviceKey := fs.String("device-key", "", "this device's key (its JWK, private or public; see request --device-key): the file must be bound to it (cnf.jkt)")
 	now := fs.String("now", "", "check as of this RFC 3339 time instead of the clock")
 	lastSync := fs.String("last-sync", "", "RFC 3339 time of the last successful sync (default: none)")
 	pos, err := parse(fs, args)
@@ -300,6 +302,19 @@ func (e *env) verify(ctx context.Context, args []string) error {
 		return err
 	}
 	res := clientlib.Verify(file, opts)
+	if *deviceKey != "" && res.Status.Unlocks() {
+		jkt, err := readDeviceKeyThumbprint(*deviceKey)
+		if err != nil {
+			return err
+		}
+		if res.Claims.DeviceKeyThumbprint != jkt {
+			res.Status = clientlib.StatusDeviceMismatch
+			res.Reason = fmt.Sprintf("the file is bound to device key %q, and --device-key is %s", res.Claims.DeviceKeyThumbprint, jkt)
+			if res.Claims.DeviceKeyThumbprint == "" {
+				res.Reason = "the file is bound to no device key, and --device-key names one"
+			}
+		}
+	}
 	fmt.Fprintln(e.stdout, res.Status)
 	describe(e.stderr, res)
 	if !res.Status.Unlocks() {
@@ -393,12 +408,13 @@ func (e *env) inspect(ctx context.Context, args []string) error {
 }
 
 func (e *env) request(ctx context.Context, args []string) error {
-	fs := e.newFlags("request", "request --license-key KEY --device-id ID --fingerprint FP --out FILE")
+	fs := e.newFlags("request", "request --license-key KEY --device-id ID --fingerprint FP [--device-key FILE] --out FILE")
 	key := fs.String("license-key", "", "the license key the customer received (required)")
 	deviceID := fs.String("device-id", "", "this device's id (required)")
 	fingerprint := fs.String("fingerprint", "", "this device's raw fingerprint; only its SHA-256 goes in the file (required)")
 	platform := fs.String("platform", defaultPlatform(), "the platform, e.g. linux/amd64")
 	appVersion := fs.String("app-version", "", "the app's version")
+	keyPath := fs.String("device-key", "", "this device's private key (a P-256 JWK), made there (0600) when the file does not exist: the license file is bound to it, and the app proves it on every call")
 	out := fs.String("out", "", `where to write the request file, "-" for stdout (required)`)
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -409,6 +425,16 @@ func (e *env) request(ctx context.Context, args []string) error {
 	req, err := license.NewRequest(*key, *deviceID, *fingerprint, *platform, *appVersion, time.Now())
 	if err != nil {
 		return usagef("%v", err)
+	}
+	if *keyPath != "" {
+		k, made, err := loadOrMakeDeviceKey(*keyPath)
+		if err != nil {
+			return err
+		}
+		if made {
+			fmt.Fprintf(e.stderr, "made a device key in %s (keep it with the app's data; it never leaves this machine)\n", *keyPath)
+		}
+		req.DevicePublicKey = k.PublicJWK()
 	}
 	data, err := req.Encode()
 	if err != nil {
@@ -421,4 +447,57 @@ func (e *env) request(ctx context.Context, args []string) error {
 		fmt.Fprintf(e.stdout, "wrote %s: send it to your vendor, then import the license file they return\n", *out)
 	}
 	return nil
+}
+
+// loadOrMakeDeviceKey reads a device's private key, or makes one and
+// writes it, readable by its owner alone, when the file does not exist.
+func loadOrMakeDeviceKey(path string) (*license.DeviceKey, bool, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		k, err := license.ParseDeviceKey(data)
+		if err != nil {
+			return nil, false, usagef("%s: %v", path, err)
+		}
+		return k, false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, usagef("%v", err)
+	}
+	k, err := license.NewDeviceKey()
+	if err != nil {
+		return nil, false, err
+	}
+	js, err := k.MarshalJSON()
+	if err != nil {
+		return nil, false, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, false, usagef("%v", err)
+	}
+	if _, err := f.Write(append(js, '\n')); err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, false, err
+	}
+	return k, true, nil
+}
+
+// readDeviceKeyThumbprint reads a device key, private or public, and
+// returns its thumbprint.
+func readDeviceKeyThumbprint(path string) (string, error) {
+	data, err := readInput(path, license.MaxDeviceKeySize)
+	if err != nil {
+		return "", err
+	}
+	if k, err := license.ParseDeviceKey(data); err == nil {
+		return k.Thumbprint(), nil
+	}
+	pub, err := license.ParseDevicePublicKey(data)
+	if err != nil {
+		return "", usagef("%s: not a device key: %v", path, err)
+	}
+	return pub.Thumbprint, nil
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/license"
 )
 
 // These tests build the real licensectl and run it as a person would.
@@ -155,6 +157,44 @@ func TestAirGappedActivation(t *testing.T) {
 	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "--device-id", "plant-floor-3", "--fingerprint", "someone-else", "plant.lic")
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, "device_mismatch\n", r.stdout)
+
+	// With a device key: made once (0600), carried by the request, bound
+	// into the file, and checked by verify.
+	r = licensectl(t, dir, "request", "--license-key", "FLX-ABCDE-FGHJK-MNPQR-STVWX-YZ012", "--device-id", "plant-floor-4",
+		"--fingerprint", "fp-4", "--device-key", "device.jwk", "--out", "plant4.req")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "made a device key in device.jwk")
+	st, err := os.Stat(filepath.Join(dir, "device.jwk"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	keyBefore, _ := os.ReadFile(filepath.Join(dir, "device.jwk"))
+	r = licensectl(t, dir, "request", "--license-key", "FLX-ABCDE-FGHJK-MNPQR-STVWX-YZ012", "--device-id", "plant-floor-4",
+		"--fingerprint", "fp-4", "--device-key", "device.jwk", "--out", "plant4.req")
+	require.Equal(t, 0, r.code, r.stderr)
+	keyAfter, _ := os.ReadFile(filepath.Join(dir, "device.jwk"))
+	assert.Equal(t, keyBefore, keyAfter, "an existing key is used, never replaced")
+	reqData, err := os.ReadFile(filepath.Join(dir, "plant4.req"))
+	require.NoError(t, err)
+	parsedReq, err := license.ParseRequest(reqData)
+	require.NoError(t, err)
+	require.NotNil(t, parsedReq.DeviceKey(), "the request carries the public key")
+	assert.NotContains(t, string(parsedReq.DevicePublicKey), `"d"`)
+	r = licensectl(t, dir, "issue", "--keys", "keys", "--request", "plant4.req", "--customer-id", customer,
+		"--tier", "enterprise", "--max-devices", "1", "--expires", "2099-01-01", "--out", "plant4.lic")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "--device-id", "plant-floor-4", "--fingerprint", "fp-4", "--device-key", "device.jwk", "plant4.lic")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "valid\n", r.stdout)
+	r = licensectl(t, dir, "inspect", "plant4.lic")
+	assert.Contains(t, r.stdout, parsedReq.DeviceKey().Thumbprint, "inspect shows cnf.jkt")
+	other, _ := license.NewDeviceKey()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "other.jwk"), other.PublicJWK(), 0o600))
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "--device-id", "plant-floor-4", "--fingerprint", "fp-4", "--device-key", "other.jwk", "plant4.lic")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "device_mismatch\n", r.stdout)
+	r = licensectl(t, dir, "verify", "--jwks", "jwks.json", "--device-id", "plant-floor-3", "--fingerprint", "fp-of-plant-floor-3", "--device-key", "other.jwk", "plant.lic")
+	assert.Equal(t, 1, r.code, "a file bound to no key does not match a key")
+	assert.Contains(t, r.stderr, "bound to no device key")
 }
 
 func TestUsageErrorsExitTwoAndSayWhatToDo(t *testing.T) {
