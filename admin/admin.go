@@ -180,6 +180,7 @@ func (a *Console) Mount(r chi.Router) {
 			r.Get("/offline", a.offlinePage)
 			r.Post("/offline", a.offlineActivate)
 			r.Get("/revocations.jws", a.revocationList)
+			r.Get("/subscriptions/{id}/revocations.jws", a.subscriptionRevocationList)
 			r.Get("/audit", a.audit)
 			r.Get("/audit.csv", a.exportAudit)
 			r.Get("/tokens", a.tokens)

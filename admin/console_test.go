@@ -246,6 +246,19 @@ func consoleFlow(t *testing.T, s *site, w width) {
 	require.NoError(t, chromedp.Run(ctx, chromedp.Click(`#download-license`)))
 	assert.Equal(t, "acme-corp-"+key[:9]+".lic", newDownload(t, downloads, seen))
 
+	// The subscription's signed revocation list, for an air-gapped
+	// machine: every entry of this subscription, and no other's.
+	require.NoError(t, chromedp.Run(ctx, chromedp.Click(`#sub-revocations`)))
+	name := newDownload(t, downloads, seen)
+	assert.Equal(t, "revocations-"+subID+".jws", name)
+	jws, err := os.ReadFile(filepath.Join(downloads, name))
+	require.NoError(t, err)
+	list, err := license.ParseRevocationList(string(jws), s.svc.Keys())
+	require.NoError(t, err, "the download is a list signed with the server's key")
+	for _, e := range list.Revocations {
+		assert.Equal(t, subID, e.SubscriptionID)
+	}
+
 	// Suspend asks first; then devices show it, count as in use no more,
 	// and no download is offered. Reinstate undoes it.
 	visit(t, ctx, s.url+"/admin/subscriptions/"+subID)
@@ -270,6 +283,7 @@ func consoleFlow(t *testing.T, s *site, w width) {
 	submit(t, ctx, map[string]string{`#global-search`: "desk.acme"}, `#global-search`)
 	assert.Contains(t, text(t, ctx, `h1`), "desk")
 	check(t, ctx, w, "device page")
+	assert.Contains(t, text(t, ctx, `#device-key`), "none yet", "activated without a key: it enrols on its next sync")
 
 	// The device page: block (confirmed), then unblock.
 	click(t, ctx, `#block`)

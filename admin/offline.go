@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -72,5 +74,19 @@ func (a *Console) revocationList(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/jose")
 	w.Header().Set("Content-Disposition", `attachment; filename="revocations.jws"`)
+	io.WriteString(w, jws)
+}
+
+// subscriptionRevocationList is one subscription's signed list, every
+// entry: what an admin hands an air-gapped customer of that subscription.
+func (a *Console) subscriptionRevocationList(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	jws, err := a.svc.SignedRevocationList(r.Context(), id)
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jose")
+	w.Header().Set("Content-Disposition", `attachment; filename="revocations-`+id+`.jws"`)
 	io.WriteString(w, jws)
 }
