@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/flowlytix/licensing/license"
 )
 
 // rawWindow is how long one measurement of the raw signing rate runs.
@@ -41,6 +43,8 @@ type activation struct {
 	serverCPU float64   // seconds the server used during the rounds
 	ownCPU    time.Duration
 	cpuOK     bool
+	// compareProofs: every other device activates without a key.
+	compareProofs bool
 }
 
 // round is one round of activations: all of them in elapsed, and the
@@ -54,7 +58,7 @@ type round struct {
 }
 
 func activateAll(ctx context.Context, c config, licenseKey, subID string) (*activation, error) {
-	a := &activation{devs: make([]device, c.devices), cpuOK: true}
+	a := &activation{devs: make([]device, c.devices), cpuOK: true, compareProofs: c.compareProofs}
 	key, err := rsa.GenerateKey(rand.Reader, 3072)
 	if err != nil {
 		return nil, err
@@ -119,8 +123,21 @@ func (a *activation) activateRange(ctx context.Context, wires []*wire, licenseKe
 					return
 				}
 				id := fmt.Sprintf("loadgen-%s-%d", subID[:8], i)
-				body, err := json.Marshal(activateRequest{LicenseKey: licenseKey, DeviceFingerprint: "fp-" + id,
-					DeviceInfo: deviceInfo{DeviceID: id, Platform: "linux/amd64", AppVersion: "1.0.0"}})
+				req := activateRequest{LicenseKey: licenseKey, DeviceFingerprint: "fp-" + id,
+					DeviceInfo: deviceInfo{DeviceID: id, Platform: "linux/amd64", AppVersion: "1.0.0"}}
+				// Every other device activates as a current app does (a
+				// key, the fingerprint's hash) when proofs are compared;
+				// every device otherwise.
+				var key *license.DeviceKey
+				if !a.compareProofs || i%2 == 0 {
+					var err error
+					if key, err = license.NewDeviceKey(); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					req.DeviceFingerprint, req.DeviceFingerprintSHA256, req.DevicePublicKey = "", license.FingerprintHash("fp-"+id), key.PublicJWK()
+				}
+				body, err := json.Marshal(req)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
@@ -141,7 +158,7 @@ func (a *activation) activateRange(ctx context.Context, wires []*wire, licenseKe
 				now := time.Now()
 				a.lat.add(now.Sub(t))
 				done[i-lo] = now.Sub(start)
-				a.devs[i] = device{id: id, token: token}
+				a.devs[i] = device{id: id, token: token, key: key}
 			}
 		}()
 	}

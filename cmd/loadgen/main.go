@@ -8,8 +8,12 @@
 // (activation throughput against this machine's raw RSA signing rate, see
 // activate.go), then sends syncs of one heartbeat and --events usage events
 // each from --concurrency workers for --duration, and prints throughput,
-// p50/p99 latency and the server's resident memory. It sends only to the
-// URL given, which should be on this machine, and stops by itself.
+// p50/p99 latency and the server's resident memory. Half the devices
+// activate with a device key and prove it on every sync (DPoP), half as
+// apps from before device keys, in alternating phases, so that the cost of
+// the proof is read off one run (--compare-proofs=false: all with keys).
+// It sends only to the URL given, which should be on this machine, and
+// stops by itself.
 package main
 
 import (
@@ -32,6 +36,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/flowlytix/licensing/license"
 )
 
 type config struct {
@@ -42,6 +48,7 @@ type config struct {
 	maxRequests         int64
 	activateConcurrency int
 	rounds              int
+	compareProofs       bool
 }
 
 func main() {
@@ -55,6 +62,7 @@ func main() {
 	flag.IntVar(&c.events, "events", 10, "usage events per sync")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "how long to drive syncs")
 	flag.Int64Var(&c.maxRequests, "max-requests", 1_000_000, "stop after this many syncs")
+	flag.BoolVar(&c.compareProofs, "compare-proofs", true, "activate half the devices without a key and drive both kinds in alternating phases, reporting syncs with proofs against syncs without; false: every device has a key")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	flag.Parse()
 	if c.token == "" {
@@ -123,7 +131,10 @@ func call(ctx context.Context, method, url, token string, in, out any) (int, err
 	return resp.StatusCode, nil
 }
 
-type device struct{ id, token string }
+type device struct {
+	id, token string
+	key       *license.DeviceKey // nil: activated as an app from before device keys
+}
 
 type deviceInfo struct {
 	DeviceID   string `json:"device_id"`
@@ -132,9 +143,11 @@ type deviceInfo struct {
 }
 
 type activateRequest struct {
-	LicenseKey        string     `json:"license_key"`
-	DeviceFingerprint string     `json:"device_fingerprint"`
-	DeviceInfo        deviceInfo `json:"device_info"`
+	LicenseKey              string          `json:"license_key"`
+	DeviceFingerprint       string          `json:"device_fingerprint,omitempty"`
+	DeviceFingerprintSHA256 string          `json:"device_fingerprint_sha256,omitempty"`
+	DevicePublicKey         json.RawMessage `json:"device_public_key,omitempty"`
+	DeviceInfo              deviceInfo      `json:"device_info"`
 }
 
 type usageEvent struct {
@@ -179,12 +192,80 @@ func run(ctx context.Context, c config) error {
 	devs := act.devs
 	act.report(os.Stdout)
 
-	// Syncs.
-	var syncLat latencies
+	// Syncs: devices with a key send a DPoP proof with each; devices
+	// without (as activated by apps from before device keys) send none.
+	// With --compare-proofs both kinds run in alternating phases of one
+	// run, so that the proof's cost is measured against the same server,
+	// cores and database state.
+	var keyed, legacy []device
+	for _, d := range devs {
+		if d.key != nil {
+			keyed = append(keyed, d)
+		} else {
+			legacy = append(legacy, d)
+		}
+	}
+	type total struct {
+		done, failed, accepted int64
+		el                     time.Duration
+		lat                    latencies
+	}
+	var withProof, without total
+	phases := []struct {
+		devs []device
+		t    *total
+	}{{keyed, &withProof}}
+	if c.compareProofs {
+		phases = []struct {
+			devs []device
+			t    *total
+		}{{legacy, &without}, {keyed, &withProof}, {keyed, &withProof}, {legacy, &without}}
+	}
+	for _, ph := range phases {
+		st := syncPhase(ctx, c, ph.devs, c.duration/time.Duration(len(phases)), &ph.t.lat)
+		ph.t.done += st.done
+		ph.t.failed += st.failed
+		ph.t.accepted += st.accepted
+		ph.t.el += st.el
+	}
+	var failedAll int64
+	for _, r := range []struct {
+		name string
+		t    *total
+	}{{"syncs with a DPoP proof", &withProof}, {"syncs without a proof (devices from before device keys)", &without}} {
+		if r.t.done == 0 && r.t.failed == 0 {
+			continue
+		}
+		el := r.t.el
+		fmt.Printf("%s: %d in %s = %.0f/s (%d workers, 1 heartbeat + %d events each), %d failed\n", r.name, r.t.done, el.Round(time.Millisecond), float64(r.t.done)/el.Seconds(), c.conc, c.events, r.t.failed)
+		fmt.Printf("  events stored: %d = %.0f/s; latency p50 %s, p90 %s, p99 %s, max %s\n", r.t.accepted, float64(r.t.accepted)/el.Seconds(),
+			r.t.lat.pct(50), r.t.lat.pct(90), r.t.lat.pct(99), r.t.lat.pct(100))
+		failedAll += r.t.failed
+	}
+	if withProof.done > 0 && without.done > 0 {
+		fmt.Printf("syncs with proofs / without: %.2f\n", (float64(withProof.done)/withProof.el.Seconds())/(float64(without.done)/without.el.Seconds()))
+	}
+	if rss, err := serverMetric(ctx, c.url, "process_resident_memory_bytes"); err == nil {
+		fmt.Printf("server resident memory: %.0f MB\n", rss/1e6)
+	}
+	if failedAll > 0 {
+		return errors.New("some syncs failed")
+	}
+	return nil
+}
+
+type phaseStats struct {
+	done, failed, accepted int64
+	el                     time.Duration
+}
+
+// syncPhase drives syncs of devs from c.conc workers for d.
+func syncPhase(ctx context.Context, c config, devs []device, d time.Duration, lat *latencies) phaseStats {
 	var done, failed, accepted atomic.Int64
-	deadline := time.Now().Add(c.duration)
+	deadline := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
+	syncURL := c.url + "/api/v1/licensing/sync"
 	for w := 0; w < c.conc; w++ {
 		wg.Add(1)
 		go func() {
@@ -215,7 +296,15 @@ func run(ctx context.Context, c config) error {
 					Accepted int `json:"accepted"`
 				}
 				t := time.Now()
-				status, data, err := wc.post(ctx, "/api/v1/licensing/sync", "", body)
+				var proof string
+				if d.key != nil {
+					// Made in the timed span: an app pays for it too.
+					if proof, err = d.key.NewProof("POST", syncURL, t); err != nil {
+						failed.Add(1)
+						return
+					}
+				}
+				status, data, err := wc.postProved(ctx, "/api/v1/licensing/sync", "", proof, body)
 				if err == nil {
 					err = answer(status, data, &out)
 				}
@@ -225,24 +314,14 @@ func run(ctx context.Context, c config) error {
 					}
 					continue
 				}
-				syncLat.add(time.Since(t))
+				lat.add(time.Since(t))
 				done.Add(1)
 				accepted.Add(int64(out.Accepted))
 			}
 		}()
 	}
 	wg.Wait()
-	el := time.Since(start)
-	fmt.Printf("syncs: %d in %s = %.0f/s (%d workers, 1 heartbeat + %d events each), %d failed\n", done.Load(), el.Round(time.Millisecond), float64(done.Load())/el.Seconds(), c.conc, c.events, failed.Load())
-	fmt.Printf("events stored: %d = %.0f/s; latency p50 %s, p90 %s, p99 %s, max %s\n", accepted.Load(), float64(accepted.Load())/el.Seconds(),
-		syncLat.pct(50), syncLat.pct(90), syncLat.pct(99), syncLat.pct(100))
-	if rss, err := serverMetric(ctx, c.url, "process_resident_memory_bytes"); err == nil {
-		fmt.Printf("server resident memory: %.0f MB\n", rss/1e6)
-	}
-	if failed.Load() > 0 {
-		return errors.New("some syncs failed")
-	}
-	return nil
+	return phaseStats{done: done.Load(), failed: failed.Load(), accepted: accepted.Load(), el: time.Since(start)}
 }
 
 type latencies struct {

@@ -53,8 +53,15 @@ func (w *wire) close() {
 // while idle is dialled again once; both requests the load generator
 // repeats (activate, sync) are idempotent by the contract.
 func (w *wire) post(ctx context.Context, path, token string, body []byte) (int, []byte, error) {
+	return w.postProved(ctx, path, token, "", body)
+}
+
+// postProved is post with a DPoP proof. A proof is taken once, so a
+// request dialled again is not sent twice with it: the retry is only for a
+// connection that failed before the server read the request.
+func (w *wire) postProved(ctx context.Context, path, token, dpop string, body []byte) (int, []byte, error) {
 	for attempt := 0; ; attempt++ {
-		status, data, err := w.try(ctx, path, token, body)
+		status, data, err := w.try(ctx, path, token, dpop, body)
 		if err == nil {
 			return status, data, nil
 		}
@@ -69,7 +76,7 @@ func reusedConnError(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
 
-func (w *wire) try(ctx context.Context, path, token string, body []byte) (int, []byte, error) {
+func (w *wire) try(ctx context.Context, path, token, dpop string, body []byte) (int, []byte, error) {
 	if w.conn == nil {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", w.addr)
@@ -98,6 +105,10 @@ func (w *wire) try(ctx context.Context, path, token string, body []byte) (int, [
 	if token != "" {
 		b = append(b, "\r\nAuthorization: Bearer "...)
 		b = append(b, token...)
+	}
+	if dpop != "" {
+		b = append(b, "\r\nDPoP: "...)
+		b = append(b, dpop...)
 	}
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, body...)

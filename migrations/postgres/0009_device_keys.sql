@@ -8,11 +8,12 @@ ALTER TABLE devices ADD COLUMN public_key_jkt TEXT NOT NULL DEFAULT '';
 -- found by its key's thumbprint.
 CREATE INDEX devices_by_key ON devices (public_key_jkt) WHERE public_key_jkt <> '';
 
--- The ids of the DPoP proofs seen (a hash of the key's thumbprint and the
--- proof's jti), each kept until the proof's iat falls out of the accepted
--- window, so that a proof is taken once. A job deletes the expired ones.
+-- The ids of the DPoP proofs seen, each kept until the proof's iat falls
+-- out of the accepted window, so that a proof is taken once. An id starts
+-- with that expiry (zero-padded Unix seconds) and goes on with a hash of
+-- the key's thumbprint and the proof's jti: proofs arrive in time order,
+-- so each insert lands at the right edge of the one index, and the job
+-- deletes the expired ones from its left edge, by the same index.
 CREATE TABLE proof_ids (
-    id         TEXT PRIMARY KEY,
-    expires_at TIMESTAMPTZ NOT NULL
+    id TEXT PRIMARY KEY
 );
-CREATE INDEX proof_ids_by_expiry ON proof_ids (expires_at);

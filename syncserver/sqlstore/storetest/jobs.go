@@ -136,6 +136,20 @@ func testFreeSeatsInChunks(t *testing.T, s syncserver.Store) {
 		require.NoError(t, err)
 		assert.Equal(t, syncserver.DeviceDeactivated, d.Status, id)
 	}
+	// Each device learns it on its next sync: one "deactivated" entry per
+	// device, whoever freed it, and none for the device still in use.
+	revs, _, err := s.RevocationsFor(ctx, x.ID, 0)
+	require.NoError(t, err)
+	perDevice := map[string]int{}
+	for _, r := range revs {
+		require.Equal(t, syncserver.StateDeactivated, r.State)
+		perDevice[r.DeviceID]++
+	}
+	assert.Len(t, perDevice, silentOnes, "every silent device has its entry")
+	for dev, n := range perDevice {
+		require.Equal(t, 1, n, "%s has one entry", dev)
+	}
+	assert.Zero(t, perDevice["recent"])
 	_, freed, err = s.MarkInactiveDevices(ctx, now.Add(-7*24*time.Hour), now)
 	require.NoError(t, err)
 	assert.Zero(t, freed, "a second run finds nothing left to free")

@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 		{"subscriptions carry their product, entitlements, vendor's id and tags", testSubscriptionCatalogFields},
 		{"customers carry the vendor's id and tags, and are found by them", testCustomerLabels},
 		{"usage is summed per day or month, per customer or subscription, from the rollups", testUsageQuery},
+		{"a proof id is taken once until it expires; devices are found by their key", testProofIDsAndKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
