@@ -120,8 +120,14 @@ func FuzzParseProof(f *testing.F) {
 	f.Add(proof)
 	f.Add("a.b.c")
 	f.Add("eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6Im5vbmUifQ.e30.")
+	pp := license.NewProofParser(4)
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := license.ParseProof(s)
+		// The parser that remembers headers answers exactly the same.
+		p2, err2 := pp.Parse(s)
+		if (err == nil) != (err2 == nil) || (err == nil && p.Key.Thumbprint != p2.Key.Thumbprint) {
+			t.Fatalf("ParseProof says %v, ProofParser.Parse says %v", err, err2)
+		}
 		if err != nil {
 			if !errors.Is(err, license.ErrInvalidProof) {
 				t.Fatalf("got error %v, want one wrapping ErrInvalidProof", err)

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -107,7 +108,51 @@ var proofClaimKinds = map[string]jsonKind{"jti": kindString, "htm": kindString, 
 // dpop+jwt, alg ES256, a P-256 jwk with no private part, no other header
 // member, the claims jti, htm, htu and iat, and the same strict JSON and
 // base64url rules as a license file.
-func ParseProof(s string) (*Proof, error) {
+func ParseProof(s string) (*Proof, error) { return parseProof(s, nil) }
+
+// ProofParser is ParseProof with a memory of the headers it has read: a
+// device sends the same header (its key) with every proof, and reading it
+// (strict JSON twice, the point checked on the curve, the thumbprint) is a
+// fifth of a proof's cost. Only the header is remembered; every proof's
+// claims and signature are checked every time, so replay protection is
+// untouched. Safe for concurrent use.
+type ProofParser struct {
+	mu      sync.Mutex
+	headers map[string]*DevicePublicKey // by the header's base64url
+	max     int
+}
+
+// NewProofParser remembers up to size headers (it forgets them all when
+// full: a miss costs only the parse).
+func NewProofParser(size int) *ProofParser {
+	return &ProofParser{headers: make(map[string]*DevicePublicKey), max: size}
+}
+
+// Parse is ParseProof.
+func (pp *ProofParser) Parse(s string) (*Proof, error) { return parseProof(s, pp) }
+
+func (pp *ProofParser) get(h64 string) *DevicePublicKey {
+	if pp == nil {
+		return nil
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	return pp.headers[h64]
+}
+
+func (pp *ProofParser) put(h64 string, k *DevicePublicKey) {
+	if pp == nil || len(h64) > 512 {
+		return
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if len(pp.headers) >= pp.max {
+		clear(pp.headers)
+	}
+	pp.headers[h64] = k
+}
+
+func parseProof(s string, pp *ProofParser) (*Proof, error) {
 	if len(s) > MaxProofSize {
 		return nil, badProof("%d bytes, more than %d", len(s), MaxProofSize)
 	}
@@ -116,37 +161,19 @@ func ParseProof(s string) (*Proof, error) {
 	}
 	h64, rest, _ := strings.Cut(s, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
-	hj, err := decodeSegment("header", h64)
-	if err != nil {
-		return nil, badProof("%v", err)
-	}
-	members, err := checkObject(hj)
-	if err != nil {
-		return nil, badProof("header: %v", err)
-	}
-	if err := exactMembers("header", members, proofHeaderMembers, true); err != nil {
-		return nil, err
-	}
-	var h struct {
-		Alg string          `json:"alg"`
-		Typ string          `json:"typ"`
-		JWK json.RawMessage `json:"jwk"`
-	}
-	if err := json.Unmarshal(hj, &h); err != nil {
-		return nil, badProof("header: %v", err)
-	}
-	if h.Typ != ProofType || h.Alg != ProofAlg {
-		return nil, badProof("header is typ %q alg %q, want %q and %s", h.Typ, h.Alg, ProofType, ProofAlg)
-	}
-	key, err := ParseDevicePublicKey(h.JWK)
-	if err != nil {
-		return nil, badProof("jwk: %v", err)
+	key := pp.get(h64)
+	if key == nil {
+		var err error
+		if key, err = parseProofHeader(h64); err != nil {
+			return nil, err
+		}
+		pp.put(h64, key)
 	}
 	payload, err := decodeSegment("payload", p64)
 	if err != nil {
 		return nil, badProof("%v", err)
 	}
-	members, err = checkObject(payload)
+	members, err := checkObject(payload)
 	if err != nil {
 		return nil, badProof("claims: %v", err)
 	}
@@ -233,4 +260,35 @@ func (p *Proof) Check(method, rawURL string, now time.Time, window time.Duration
 		return badProof("made at %s, more than %s from the server's time %s: check the device's clock", FormatTime(p.IssuedAt), window, FormatTime(now))
 	}
 	return nil
+}
+
+// parseProofHeader reads a proof's header: typ, alg and the device's key.
+func parseProofHeader(h64 string) (*DevicePublicKey, error) {
+	hj, err := decodeSegment("header", h64)
+	if err != nil {
+		return nil, badProof("%v", err)
+	}
+	members, err := checkObject(hj)
+	if err != nil {
+		return nil, badProof("header: %v", err)
+	}
+	if err := exactMembers("header", members, proofHeaderMembers, true); err != nil {
+		return nil, err
+	}
+	var h struct {
+		Alg string          `json:"alg"`
+		Typ string          `json:"typ"`
+		JWK json.RawMessage `json:"jwk"`
+	}
+	if err := json.Unmarshal(hj, &h); err != nil {
+		return nil, badProof("header: %v", err)
+	}
+	if h.Typ != ProofType || h.Alg != ProofAlg {
+		return nil, badProof("header is typ %q alg %q, want %q and %s", h.Typ, h.Alg, ProofType, ProofAlg)
+	}
+	key, err := ParseDevicePublicKey(h.JWK)
+	if err != nil {
+		return nil, badProof("jwk: %v", err)
+	}
+	return key, nil
 }

@@ -208,6 +208,27 @@ func TestEveryForgedProofIsRefused(t *testing.T) {
 	_ = testkeys.Set
 }
 
+func TestARememberedHeaderStillChecksEverySignature(t *testing.T) {
+	k, _ := license.NewDeviceKey()
+	pp := license.NewProofParser(10)
+	good, err := k.NewProof("POST", syncURL, t0)
+	require.NoError(t, err)
+	_, err = pp.Parse(good)
+	require.NoError(t, err)
+	parts := strings.Split(good, ".")
+	other, _ := k.NewProof("GET", syncURL, t0)
+	otherParts := strings.Split(other, ".")
+	// The remembered header with another proof's claims: a signature that
+	// does not cover them.
+	_, err = pp.Parse(parts[0] + "." + otherParts[1] + "." + parts[2])
+	assert.ErrorIs(t, err, license.ErrInvalidProof)
+	_, err = pp.Parse(parts[0] + "." + parts[1] + "." + strings.Repeat("A", 86))
+	assert.ErrorIs(t, err, license.ErrInvalidProof)
+	p, err := pp.Parse(other)
+	require.NoError(t, err)
+	assert.Equal(t, "GET", p.Method)
+}
+
 func privJWK(t *testing.T, priv *ecdsa.PrivateKey) string {
 	d, err := priv.Bytes()
 	require.NoError(t, err)

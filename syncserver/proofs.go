@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"time"
@@ -46,15 +46,17 @@ func (s *Service) parseProof(p Proof, now time.Time) (*checkedProof, error) {
 	if p.JWS == "" {
 		return nil, invalidProof("this call needs a DPoP proof made with the device's key (the DPoP header); update the app, or activate it again")
 	}
-	pr, err := license.ParseProof(p.JWS)
+	pr, err := s.proofs.Parse(p.JWS)
 	if err != nil {
 		return nil, invalidProof("%v", err)
 	}
 	if err := pr.Check(p.Method, p.URL, now, s.proofWindow); err != nil {
 		return nil, invalidProof("%v", err)
 	}
+	// 15 bytes of the hash: unique enough among the proofs of one window,
+	// and 20 characters of index key.
 	sum := sha256.Sum256([]byte(pr.Key.Thumbprint + "." + pr.ID))
-	return &checkedProof{Proof: pr, id: hex.EncodeToString(sum[:16]), expires: pr.IssuedAt.Add(s.proofWindow)}, nil
+	return &checkedProof{Proof: pr, id: base64.RawURLEncoding.EncodeToString(sum[:15]), expires: pr.IssuedAt.Add(s.proofWindow)}, nil
 }
 
 // proofForDevice checks an app call's proof against the device it is for.

@@ -55,6 +55,7 @@ type Service struct {
 	keyStore        KeyStore
 	roots           license.KeySource
 	proofWindow     time.Duration
+	proofs          *license.ProofParser
 
 	// Counters for metrics.
 	Signatures  atomic.Int64
@@ -92,7 +93,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
 		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore, roots: cfg.Roots,
-		proofWindow: cfg.ProofWindow}
+		proofWindow: cfg.ProofWindow, proofs: license.NewProofParser(100_000)}
 	svc.signing.Store(newSigning(cfg.Keys, iss))
 	return svc, nil
 }

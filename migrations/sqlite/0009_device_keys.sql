@@ -14,6 +14,7 @@ CREATE INDEX devices_by_key ON devices (public_key_jkt) WHERE public_key_jkt <> 
 -- the key's thumbprint and the proof's jti: proofs arrive in time order,
 -- so each insert lands at the right edge of the one index, and the job
 -- deletes the expired ones from its left edge, by the same index.
+-- WITHOUT ROWID: the key is the row, one B-tree write per proof.
 CREATE TABLE proof_ids (
     id TEXT PRIMARY KEY
-);
+) WITHOUT ROWID;
