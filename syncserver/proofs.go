@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"slices"
 	"time"
 
@@ -155,10 +154,4 @@ func (s *Service) proofSubscriptions(ctx context.Context, p Proof, since int64) 
 
 func sortRevocations(r []Revocation) {
 	slices.SortFunc(r, func(a, b Revocation) int { return cmp.Compare(a.Seq, b.Seq) })
-}
-
-// isInvalidProof reports an invalid_proof error.
-func isInvalidProof(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == CodeInvalidProof
 }

@@ -158,8 +158,6 @@ func activateBody(key, device string) map[string]any {
 		"device_info": map[string]any{"device_id": device, "platform": "linux/amd64", "app_version": "1.0.0", "hostname": "h-" + device}}
 }
 
-func newRequest(method, url string) (*http.Request, error) { return http.NewRequest(method, url, nil) }
-
 func httpDo(req *http.Request) (response, error) {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
