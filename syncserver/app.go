@@ -123,6 +123,11 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 	if !usable(sub, now) {
 		return nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s", AppStatusOf(sub, now))
 	}
+	if devKey.Thumbprint == "" && dev != nil && dev.Enrolled() {
+		// An activation without a key leaves an enrolled device its key
+		// (the store keeps it), and the file names that key.
+		devKey = DeviceKey{PublicKey: dev.PublicKey, Thumbprint: dev.KeyThumbprint}
+	}
 	act := Activation{SubscriptionID: sub.ID, DeviceID: in.DeviceID, FingerprintSHA256: fp,
 		Platform: in.Platform, AppVersion: in.AppVersion, Hostname: in.Hostname,
 		PublicKey: devKey.PublicKey, KeyThumbprint: devKey.Thumbprint, At: now}

@@ -71,8 +71,8 @@ type Store interface {
 	// appends a "blocked" revocation entry.
 	BlockDevice(ctx context.Context, id string, at time.Time) (*Device, error)
 	// UnblockDevice makes a blocked device deactivated (no seat; it may
-	// activate again) and appends the revocation entry that lifts the
-	// block, in one transaction.
+	// activate again) and appends the revocation entry that says so
+	// (deactivated, which lifts the block), in one transaction.
 	UnblockDevice(ctx context.Context, id string, at time.Time) (*Device, error)
 
 	// ActivationState reads in one query the subscription a license key

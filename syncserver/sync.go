@@ -132,6 +132,12 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		dev.PublicKey, dev.KeyThumbprint = enrol.PublicKey, enrol.Thumbprint
 		latest = nil
 	}
+	if dev.Status == DeviceDeactivated && proof == nil {
+		// An app from before device keys knows no "deactivated" entry:
+		// it gets what it always got, and stops when its offline days
+		// run out.
+		return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device was deactivated; activate it again")
+	}
 	out := &SyncOutput{Status: AppStatusOf(sub, now), ServerTime: now, KeyRevocations: s.RootKeyRevocations()}
 	if dev.Status == DeviceBlocked || dev.Status == DeviceDeactivated {
 		// The revocation list says "blocked" or "deactivated" for this

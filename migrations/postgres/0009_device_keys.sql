@@ -17,3 +17,12 @@ CREATE INDEX devices_by_key ON devices (public_key_jkt) WHERE public_key_jkt <> 
 CREATE TABLE proof_ids (
     id TEXT PRIMARY KEY
 );
+
+-- Devices deactivated (or unblocked) before this migration get the entry a
+-- deactivation appends from now on, so that their apps stop at their next
+-- sync too; the counter moves past them.
+INSERT INTO revocations (seq, subscription_id, device_id, state, at)
+SELECT (SELECT value FROM counters WHERE name = 'revocation_seq') + ROW_NUMBER() OVER (ORDER BY d.id),
+       d.subscription_id, d.device_id, 'deactivated', COALESCE(d.deactivated_at, d.last_seen_at)
+FROM devices d WHERE d.status = 'deactivated';
+UPDATE counters SET value = value + (SELECT COUNT(*) FROM devices WHERE status = 'deactivated') WHERE name = 'revocation_seq';

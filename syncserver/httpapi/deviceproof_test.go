@@ -117,6 +117,16 @@ func TestACopiedFileWithoutTheDeviceKeyDrivesNothing(t *testing.T) {
 		r = s.doWith("GET", "/api/v1/licensing/revocations?since=0", nil, false, prove(t, d.key, "GET", s.url+"/api/v1/licensing/revocations?since=99", now))
 		require.Equal(t, 200, r.status, "%s", r.body)
 
+		// An older app's activation (no key) of the same device takes its
+		// key away from nobody: the copy still drives nothing.
+		r = s.do("POST", "/api/v1/licensing/activate", map[string]any{"license_key": key, "device_fingerprint_sha256": license.FingerprintHash("fp-laptop"),
+			"device_info": map[string]any{"device_id": "laptop", "platform": "linux/amd64", "app_version": "1.0.0"}}, false)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		again, err := license.ParseCompact(r.json(t)["signed_token"].(string))
+		require.NoError(t, err)
+		assert.Equal(t, d.key.Thumbprint(), again.Claims.DeviceKeyThumbprint, "the file still names the device's key")
+		expectError(t, s.do("POST", "/api/v1/licensing/sync", map[string]any{"token": again.Compact, "device_id": "laptop"}, false), 401, "invalid_proof")
+
 		// The device frees its own seat with a proof.
 		r = s.doWith("POST", "/api/v1/licensing/deactivate", body, false, prove(t, d.key, "POST", s.url+"/api/v1/licensing/deactivate", now))
 		require.Equal(t, 200, r.status, "%s", r.body)

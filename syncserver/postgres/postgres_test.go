@@ -100,3 +100,8 @@ func TestJobLockIsSharedAcrossReplicas(t *testing.T) {
 	assert.True(t, ok, "free once released")
 	unlock2()
 }
+
+func TestMigration0009BackfillsDeactivatedDevices(t *testing.T) {
+	s := testenv.Postgres(t)
+	storetest.DeactivatedBackfill(t, s, s.DB(), migrations.Postgres())
+}

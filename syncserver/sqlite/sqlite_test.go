@@ -194,3 +194,8 @@ func TestForeignKeysAreOnAfterMigrating(t *testing.T) {
 	require.Error(t, err, "a dangling plan is refused")
 	assert.Contains(t, err.Error(), "FOREIGN KEY")
 }
+
+func TestMigration0009BackfillsDeactivatedDevices(t *testing.T) {
+	s := testenv.SQLite(t)
+	storetest.DeactivatedBackfill(t, s, s.DB(), migrations.SQLite())
+}

@@ -245,9 +245,11 @@ func (s *Store) refreshDevice(ctx context.Context, a syncserver.Activation, exis
 		return nil, syncserver.Errorf(syncserver.KindConflict, syncserver.CodeFingerprintMismatch, "device %s is active with another fingerprint", a.DeviceID)
 	}
 	// Activating again with the license key is how an app that lost its
-	// cache gets back in: the key it sends now is the device's key.
+	// cache gets back in: a key it sends now is the device's key. An
+	// activation without one (an older app, an older request file) never
+	// takes the device's key away: its calls still need proofs.
 	res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6,
-		public_key = $9, public_key_jkt = $10
+		public_key = CASE WHEN $10 = '' THEN public_key ELSE $9 END, public_key_jkt = CASE WHEN $10 = '' THEN public_key_jkt ELSE $10 END
 		WHERE id = $1 AND status IN ('active', 'inactive') AND fingerprint_sha256 = $7
 		AND (SELECT status FROM subscriptions WHERE id = $8) = 'active'`,
 		existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, s.t(a.At), a.FingerprintSHA256, a.SubscriptionID,
@@ -263,7 +265,9 @@ func (s *Store) refreshDevice(ctx context.Context, a syncserver.Activation, exis
 	}
 	d := *existing
 	d.Status, d.Platform, d.AppVersion, d.Hostname, d.LastSeenAt = syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, a.At.Truncate(time.Millisecond)
-	d.PublicKey, d.KeyThumbprint = a.PublicKey, a.KeyThumbprint
+	if a.KeyThumbprint != "" {
+		d.PublicKey, d.KeyThumbprint = a.PublicKey, a.KeyThumbprint
+	}
 	return &d, s.recordActivationFile(ctx, a, &d)
 }
 
@@ -276,7 +280,8 @@ func (s *Store) seatDevice(ctx context.Context, a syncserver.Activation, existin
 		PublicKey: a.PublicKey, KeyThumbprint: a.KeyThumbprint}
 	if existing != nil {
 		res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
-			activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL, public_key = $9, public_key_jkt = $10
+			activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL,
+			public_key = CASE WHEN $10 = '' THEN public_key ELSE $9 END, public_key_jkt = CASE WHEN $10 = '' THEN public_key_jkt ELSE $10 END
 			WHERE id = $1 AND status = 'deactivated'`,
 			existing.ID, syncserver.DeviceActive, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, s.t(a.At), syncserver.Day(a.At),
 			a.PublicKey, a.KeyThumbprint)
@@ -293,6 +298,9 @@ func (s *Store) seatDevice(ctx context.Context, a syncserver.Activation, existin
 			return nil, err
 		}
 		d.ID = existing.ID
+		if a.KeyThumbprint == "" {
+			d.PublicKey, d.KeyThumbprint = existing.PublicKey, existing.KeyThumbprint
+		}
 		return &d, nil
 	}
 	d.ID = newID()
@@ -393,7 +401,10 @@ func (s *Store) UnblockDevice(ctx context.Context, id string, at time.Time) (*sy
 		if n, _ := res.RowsAffected(); n != 1 {
 			return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "the device is not blocked")
 		}
-		if _, err := tx.appendRevocation(ctx, d.SubscriptionID, d.DeviceID, syncserver.StateActive, at); err != nil {
+		// Unblocked, the device holds no seat: its apps learn it is
+		// deactivated (they stop, and may activate again), not that it is
+		// active.
+		if _, err := tx.appendRevocation(ctx, d.SubscriptionID, d.DeviceID, syncserver.StateDeactivated, at); err != nil {
 			return err
 		}
 		out, err = tx.GetDevice(ctx, id)

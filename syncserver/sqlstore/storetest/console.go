@@ -295,7 +295,7 @@ func testUnblock(t *testing.T, s syncserver.Store) {
 	revs, _, err := s.RevocationsFor(ctx, x.ID, cursor)
 	require.NoError(t, err)
 	require.Len(t, revs, 1)
-	assert.Equal(t, license.StateActive, revs[0].State)
+	assert.Equal(t, license.StateDeactivated, revs[0].State, "unblocked, it holds no seat: its apps stop until it activates again")
 	assert.Equal(t, "blocked", revs[0].DeviceID)
 	again, created, err := s.Activate(ctx, activation(x, "blocked"))
 	require.NoError(t, err, "an unblocked device may activate again")

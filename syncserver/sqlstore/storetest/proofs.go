@@ -75,6 +75,13 @@ func testProofIDsAndKeys(t *testing.T, s syncserver.Store) {
 	devs, err = s.DevicesByKey(ctx, "jkt-one")
 	require.NoError(t, err)
 	assert.Empty(t, devs, "activating again with another key replaces it")
+	// An activation without a key (an older app) leaves the key in place.
+	a.PublicKey, a.KeyThumbprint = "", ""
+	_, _, err = s.Activate(ctx, a)
+	require.NoError(t, err)
+	got, err = s.GetDevice(ctx, d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "jkt-three", got.KeyThumbprint, "a key is never taken away by an activation")
 	old := activation(x, "old")
 	od, _, err := s.Activate(ctx, old)
 	require.NoError(t, err)
