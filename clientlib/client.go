@@ -321,8 +321,10 @@ func (c *Client) ActivationRequest(licenseKey string) ([]byte, error) {
 // RevocationListType is the typ of the server's signed revocation list.
 const RevocationListType = license.RevocationListType
 
-// ImportRevocations applies a signed revocation list carried in by hand
-// (GET /api/v1/licensing/revocations with Accept: application/jose).
+// ImportRevocations applies a signed revocation list carried in by hand:
+// the subscription's list an admin downloads from the web admin, or
+// GET /api/v1/subscriptions/{id}/revocations with Accept:
+// application/jose.
 func (c *Client) ImportRevocations(ctx context.Context, jws []byte) (int, error) {
 	var list *license.RevocationList
 	err := fmt.Errorf("%w: no key to verify it with", license.ErrInvalid)

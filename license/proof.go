@@ -162,12 +162,12 @@ func parseProof(s string, pp *ProofParser) (*Proof, error) {
 	h64, rest, _ := strings.Cut(s, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
 	key := pp.get(h64)
+	remember := key == nil
 	if key == nil {
 		var err error
 		if key, err = parseProofHeader(h64); err != nil {
 			return nil, err
 		}
-		pp.put(h64, key)
 	}
 	payload, err := decodeSegment("payload", p64)
 	if err != nil {
@@ -213,6 +213,11 @@ func parseProof(s string, pp *ProofParser) (*Proof, error) {
 	r, ss := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
 	if !ecdsa.Verify(key.Key, sum[:], r, ss) {
 		return nil, badProof("bad signature")
+	}
+	if remember {
+		// Only a header whose key signed a proof is remembered: junk
+		// headers cannot push a device's out.
+		pp.put(h64, key)
 	}
 	return &Proof{Key: key, ID: c.JTI, Method: c.HTM, URL: c.HTU, IssuedAt: time.Unix(c.IAT, 0).UTC()}, nil
 }

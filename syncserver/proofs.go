@@ -25,6 +25,19 @@ type Proof struct {
 	// URL is the URL the app reached: the server's public URL (or the
 	// request's own scheme and host) and the path, without the query.
 	URL string
+	// Admit, when set, is told who the caller proved to be (its key's
+	// thumbprint, or for a device without a key, the device) before any
+	// work is done for it; an error refuses the call. The HTTP API limits
+	// each device's rate here: after the proof, so that a copy of the
+	// file cannot spend the device's allowance.
+	Admit func(caller string) error
+}
+
+func (p Proof) admit(caller string) error {
+	if p.Admit == nil {
+		return nil
+	}
+	return p.Admit(caller)
 }
 
 // checkedProof is a proof that passed every check but replay, which is
@@ -65,9 +78,13 @@ func (s *Service) parseProof(p Proof, now time.Time) (*checkedProof, error) {
 func (s *Service) proofForDevice(p Proof, dev *Device, now time.Time) (*checkedProof, error) {
 	if !dev.Enrolled() {
 		if p.JWS == "" {
-			return nil, nil
+			return nil, p.admit("device:" + dev.ID)
 		}
-		return s.parseProof(p, now)
+		pr, err := s.parseProof(p, now)
+		if err != nil {
+			return nil, err
+		}
+		return pr, p.admit("key:" + pr.Key.Thumbprint)
 	}
 	pr, err := s.parseProof(p, now)
 	if err != nil {
@@ -76,7 +93,7 @@ func (s *Service) proofForDevice(p Proof, dev *Device, now time.Time) (*checkedP
 	if pr.Key.Thumbprint != dev.KeyThumbprint {
 		return nil, invalidProof("the DPoP proof is made with another key than this device's; activate the device again if its key was lost")
 	}
-	return pr, nil
+	return pr, p.admit("key:" + pr.Key.Thumbprint)
 }
 
 // useProof takes a proof's id: a second use within the window is refused.
@@ -129,6 +146,9 @@ func (s *Service) proofSubscriptions(ctx context.Context, p Proof, since int64) 
 	}
 	pr, err := s.parseProof(p, s.Now())
 	if err != nil {
+		return nil, err
+	}
+	if err := p.admit("key:" + pr.Key.Thumbprint); err != nil {
 		return nil, err
 	}
 	devs, err := s.store.DevicesByKey(ctx, pr.Key.Thumbprint)

@@ -116,8 +116,10 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		}
 		return nil, err
 	}
-	if replace {
-		latest = nil // whatever the device holds, a revoked key signed it
+	if replace || (dev.Enrolled() && claims.DeviceBound() && claims.DeviceKeyThumbprint != dev.KeyThumbprint) {
+		// Whatever the device holds, a revoked key signed it; or it holds
+		// a file naming another key (or none) than the device's.
+		latest = nil
 	}
 	now := s.Now()
 	proof, err := s.proofForDevice(in.Proof, dev, now)

@@ -32,9 +32,10 @@ func (s *Service) PruneLogs(ctx context.Context, retention time.Duration) (valid
 }
 
 // PruneProofIDs forgets the DPoP proof ids whose proofs are too old to be
-// taken anyway.
+// taken anyway, a window late: a replica whose clock runs behind this
+// one's still refuses them.
 func (s *Service) PruneProofIDs(ctx context.Context) (int, error) {
-	return s.store.PruneProofIDs(ctx, s.Now())
+	return s.store.PruneProofIDs(ctx, s.Now().Add(-s.proofWindow))
 }
 
 // TryJobLock takes a scheduled job's lock so that, of several replicas,

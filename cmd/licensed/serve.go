@@ -80,7 +80,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on shutdown (LICENSED_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.RootJWKS, "root-jwks", "", "the vendor's root key set (licensectl root jwks): endorsements of the signing keys are taken only when it signed them (LICENSED_ROOT_JWKS)")
 	fs.DurationVar(&c.KeyReload, "key-reload-interval", 15*time.Second, "how often to read the key directory again, so that a key added, promoted, retired or revoked through another replica is in force here too (LICENSED_KEY_RELOAD_INTERVAL)")
-	fs.StringVar(&c.PublicURL, "public-url", "", "the base URL apps reach this server at, e.g. https://licensing.example.com, when a proxy in front changes scheme, host or port: the apps' DPoP proofs name it (LICENSED_PUBLIC_URL)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "the base URL apps reach this server at, e.g. https://licensing.example.com (with a path when a proxy serves it under one and strips it), when a proxy in front changes it: the apps' DPoP proofs name it (LICENSED_PUBLIC_URL)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060; keep it private (LICENSED_DEBUG_ADDR)")
 	for _, l := range []struct {
 		dst  *int
@@ -113,8 +113,8 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
-			return c, usageError{fmt.Errorf("--public-url %q: want the scheme and host apps reach, e.g. https://licensing.example.com (no path)", c.PublicURL)}
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return c, usageError{fmt.Errorf("--public-url %q: want the URL apps reach, e.g. https://licensing.example.com (or with the path a proxy serves it under, e.g. https://example.com/licensing)", c.PublicURL)}
 		}
 	}
 	switch c.LogRequests {

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -118,19 +116,19 @@ type validateResponse struct {
 	IsInGracePeriod  bool       `json:"is_in_grace_period"`
 }
 
-// deviceKey keys a device's rate limits before anything is verified: its
-// token and the device id it claims. A caller inventing either only limits
-// itself, and the per-address limit still holds.
-func deviceKey(token, deviceID string) string {
-	sum := sha256.Sum256([]byte(token + "\x00" + deviceID))
-	return hex.EncodeToString(sum[:8])
-}
-
-// proof is the request's DPoP proof and what it must have been made for.
-// A request with several DPoP headers carries none that counts (RFC 9449
-// allows exactly one).
-func (a *API) proof(r *http.Request) syncserver.Proof {
-	p := syncserver.Proof{Method: r.Method, URL: a.requestURL(r)}
+// proof is the request's DPoP proof and what it must have been made for,
+// with the device's rate limit, which the service applies once the proof
+// says who the caller is. A request with several DPoP headers carries
+// none that counts (RFC 9449 allows exactly one).
+func (a *API) proof(r *http.Request, perDevice *limiter) syncserver.Proof {
+	p := syncserver.Proof{Method: r.Method, URL: a.requestURL(r), Admit: func(caller string) error {
+		if ok, wait := perDevice.allow(caller, time.Now()); !ok {
+			e := syncserver.Errorf(syncserver.KindRateLimited, syncserver.CodeRateLimited, "too many requests from this device; retry in %s", wait.Round(time.Second)+time.Second)
+			e.RetryAfter = wait
+			return e
+		}
+		return nil
+	}}
 	if v := r.Header.Values("DPoP"); len(v) == 1 {
 		p.JWS = v[0]
 	} else if len(v) > 1 {
@@ -159,10 +157,10 @@ func (a *API) validate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if a.rateLimited(w, r, check{a.validateIP, a.clientIP(r)}, check{a.validateKey, deviceKey(req.Token, req.DeviceID)}) {
+	if a.rateLimited(w, r, check{a.validateIP, a.clientIP(r)}) {
 		return
 	}
-	out, err := a.svc.Validate(r.Context(), req.Token, req.DeviceID, a.proof(r))
+	out, err := a.svc.Validate(r.Context(), req.Token, req.DeviceID, a.proof(r, a.validateKey))
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -212,10 +210,10 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if a.rateLimited(w, r, check{a.syncIP, a.clientIP(r)}, check{a.syncDevice, deviceKey(req.Token, req.DeviceID)}) {
+	if a.rateLimited(w, r, check{a.syncIP, a.clientIP(r)}) {
 		return
 	}
-	in := syncserver.SyncInput{Token: req.Token, DeviceID: req.DeviceID, Cursor: req.RevocationCursor, Proof: a.proof(r)}
+	in := syncserver.SyncInput{Token: req.Token, DeviceID: req.DeviceID, Cursor: req.RevocationCursor, Proof: a.proof(r, a.syncDevice)}
 	for _, h := range req.Heartbeats {
 		in.Heartbeats = append(in.Heartbeats, syncserver.Heartbeat{At: h.At, AppVersion: h.AppVersion})
 	}
@@ -246,10 +244,10 @@ func (a *API) deactivate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if a.rateLimited(w, r, check{a.deactivateIP, a.clientIP(r)}, check{a.deactivateDev, deviceKey(req.Token, req.DeviceID)}) {
+	if a.rateLimited(w, r, check{a.deactivateIP, a.clientIP(r)}) {
 		return
 	}
-	if err := a.svc.Deactivate(r.Context(), req.Token, req.DeviceID, a.proof(r)); err != nil {
+	if err := a.svc.Deactivate(r.Context(), req.Token, req.DeviceID, a.proof(r, a.deactivateDev)); err != nil {
 		writeError(w, r, a.log, err)
 		return
 	}
@@ -264,8 +262,8 @@ func (a *API) revocations(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p := a.proof(r)
-	if a.rateLimited(w, r, check{a.revocationsIP, a.clientIP(r)}, check{a.revocationsDevice, deviceKey(p.JWS, "")}) {
+	p := a.proof(r, a.revocationsDevice)
+	if a.rateLimited(w, r, check{a.revocationsIP, a.clientIP(r)}) {
 		return
 	}
 	if wantsJOSE(r) {

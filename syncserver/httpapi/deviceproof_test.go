@@ -293,3 +293,25 @@ func TestAProofIsTakenOnceAcrossReplicas(t *testing.T) {
 		})
 	}
 }
+
+func TestACopiedFileCannotSpendTheDevicesAllowance(t *testing.T) {
+	limits := httpapi.Limits{SyncPerDevice: httpapi.Limit{Burst: 2, Every: time.Minute}}
+	eachBackend(t, limits, func(t *testing.T, s *server) {
+		_, key := s.subscription(1)
+		d := activateWithKey(t, s, key, "laptop")
+		body := map[string]any{"token": d.token, "device_id": d.id}
+		syncURL := s.url + "/api/v1/licensing/sync"
+		for range 5 {
+			expectError(t, s.do("POST", "/api/v1/licensing/sync", body, false), 401, "invalid_proof")
+		}
+		// The device's own two syncs a minute are still there...
+		for range 2 {
+			r := s.doWith("POST", "/api/v1/licensing/sync", body, false, prove(t, d.key, "POST", syncURL, time.Now()))
+			require.Equal(t, 200, r.status, "%s", r.body)
+		}
+		// ...and a third is told when to come back.
+		r := s.doWith("POST", "/api/v1/licensing/sync", body, false, prove(t, d.key, "POST", syncURL, time.Now()))
+		expectError(t, r, 429, "rate_limited")
+		assert.NotEmpty(t, r.header.Get("Retry-After"))
+	})
+}

@@ -18,14 +18,24 @@ func errReplayed() error {
 // refused. The primary key does the checking, so two replicas racing with
 // one proof cannot both pass.
 func (s *Store) UseProofID(ctx context.Context, id string, expires time.Time) error {
-	res, err := s.writer().ExecContext(ctx, `INSERT INTO proof_ids (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, proofKey(id, expires))
+	taken, err := s.takeProofID(ctx, id, expires)
 	if err != nil {
-		return s.dbErr("use proof id", err)
+		return err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	if !taken {
 		return errReplayed()
 	}
 	return nil
+}
+
+// takeProofID records a proof id and says whether it was new.
+func (s *Store) takeProofID(ctx context.Context, id string, expires time.Time) (bool, error) {
+	res, err := s.writer().ExecContext(ctx, `INSERT INTO proof_ids (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, proofKey(id, expires))
+	if err != nil {
+		return false, s.dbErr("use proof id", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // proofKey is a proof id as stored: its expiry, in zero-padded Unix
@@ -53,16 +63,18 @@ func (s *Store) PruneProofIDs(ctx context.Context, before time.Time) (int, error
 	}
 }
 
-// enrol binds a key to a device that has none.
-func (s *Store) enrol(ctx context.Context, deviceRowID string, k *syncserver.DeviceKey) error {
+// enrol binds a key to a device that has none, and says whether it did.
+func (s *Store) enrol(ctx context.Context, deviceRowID string, k *syncserver.DeviceKey) (bool, error) {
 	res, err := s.writer().ExecContext(ctx, `UPDATE devices SET public_key = $2, public_key_jkt = $3 WHERE id = $1 AND public_key_jkt = ''`,
 		deviceRowID, k.PublicKey, k.Thumbprint)
 	if err != nil {
-		return s.dbErr("enrol device key", err)
+		return false, s.dbErr("enrol device key", err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return syncserver.Errorf(syncserver.KindUnauthorized, syncserver.CodeInvalidProof,
-			"this device enrolled another key meanwhile; activate it again with its license key")
-	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+func errEnrolledMeanwhile() error {
+	return syncserver.Errorf(syncserver.KindUnauthorized, syncserver.CodeInvalidProof,
+		"this device enrolled another key meanwhile; activate it again with its license key")
 }

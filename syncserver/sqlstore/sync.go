@@ -25,20 +25,27 @@ func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncser
 	}
 	if s.tx != nil {
 		r := newRollup()
-		res, err := s.recordSync(ctx, b, r)
+		res, refused, err := s.recordSync(ctx, b, r)
 		if err != nil {
 			return res, err
+		}
+		if refused != nil {
+			return syncserver.SyncResult{}, refused
 		}
 		return res, r.flush(ctx, s)
 	}
 	var res syncserver.SyncResult
+	var refused error
 	err := s.group.do(ctx, s, &job{key: b.DeviceRowID, run: func(ctx context.Context, tx *Store, r *rollup) error {
 		var err error
-		res, err = tx.recordSync(ctx, b, r)
+		res, refused, err = tx.recordSync(ctx, b, r)
 		return err
 	}})
 	if err != nil {
 		return syncserver.SyncResult{}, err
+	}
+	if refused != nil {
+		return syncserver.SyncResult{}, refused
 	}
 	return res, nil
 }
@@ -46,39 +53,52 @@ func (s *Store) RecordSync(ctx context.Context, b syncserver.SyncBatch) (syncser
 // recordSync writes one sync inside a transaction, adding its rollup
 // figures to r instead of writing them, so that a group writes each rollup
 // row once.
-func (s *Store) recordSync(ctx context.Context, b syncserver.SyncBatch, r *rollup) (syncserver.SyncResult, error) {
-	var res syncserver.SyncResult
+//
+// A sync refused by the database's word (its proof used already, a key
+// enrolled meanwhile) comes back as refused, having written nothing else:
+// not as an error, which would fail the whole group and send every other
+// sync of it through a transaction of its own, for a replay anyone can
+// send.
+func (s *Store) recordSync(ctx context.Context, b syncserver.SyncBatch, r *rollup) (res syncserver.SyncResult, refused, err error) {
 	if b.ProofID != "" {
-		if err := s.UseProofID(ctx, b.ProofID, b.ProofExpires); err != nil {
-			return res, err
+		taken, err := s.takeProofID(ctx, b.ProofID, b.ProofExpires)
+		if err != nil {
+			return res, nil, err
+		}
+		if !taken {
+			return res, errReplayed(), nil
 		}
 	}
 	if b.Enrol != nil {
-		if err := s.enrol(ctx, b.DeviceRowID, b.Enrol); err != nil {
-			return res, err
+		enrolled, err := s.enrol(ctx, b.DeviceRowID, b.Enrol)
+		if err != nil {
+			return res, nil, err
+		}
+		if !enrolled {
+			return res, errEnrolledMeanwhile(), nil
 		}
 	}
 	day := syncserver.Day(b.At)
 	if err := s.markSeen(ctx, b, day, r); err != nil {
-		return res, err
+		return res, nil, err
 	}
 	if err := s.insertHeartbeats(ctx, b.DeviceRowID, b.Heartbeats); err != nil {
-		return res, err
+		return res, nil, err
 	}
 	accepted, err := s.insertUsage(ctx, b, r)
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
 	if b.File != nil {
 		f := *b.File
 		f.DeviceRowID = b.DeviceRowID
 		if err := s.RecordLicenseFile(ctx, &f); err != nil {
-			return res, err
+			return res, nil, err
 		}
 	}
 	res.Accepted = accepted
 	res.Duplicates = len(b.Usage) - accepted
-	return res, nil
+	return res, nil, nil
 }
 
 // markSeen writes the device's last-seen time (and its app version, and
