@@ -92,9 +92,19 @@ func Fill(ctx context.Context, svc *syncserver.Service, st syncserver.Store) (bo
 		}
 		for d := 0; d < min(plan.MaxDevices, 2+rnd.IntN(3)); d++ {
 			at := now.Add(-time.Duration(rnd.IntN(30*24)) * time.Hour)
-			dev, _, err := st.Activate(ctx, syncserver.Activation{SubscriptionID: sub.ID, DeviceID: fmt.Sprintf("%s-pc-%d", first, d+1),
+			act := syncserver.Activation{SubscriptionID: sub.ID, DeviceID: fmt.Sprintf("%s-pc-%d", first, d+1),
 				FingerprintSHA256: license.FingerprintHash(uuid.NewString()), Platform: []string{"windows/amd64", "darwin/arm64", "linux/amd64"}[d%3],
-				AppVersion: "3.2." + fmt.Sprint(rnd.IntN(4)), Hostname: fmt.Sprintf("%s-%d", last, d+1), At: at})
+				AppVersion: "3.2." + fmt.Sprint(rnd.IntN(4)), Hostname: fmt.Sprintf("%s-%d", last, d+1), At: at}
+			// Most devices run a current app, with a device key; the
+			// third of each customer's runs an older one, without.
+			if d != 2 {
+				k, err := license.NewDeviceKey()
+				if err != nil {
+					return false, err
+				}
+				act.PublicKey, act.KeyThumbprint = string(k.PublicJWK()), k.Thumbprint()
+			}
+			dev, _, err := st.Activate(ctx, act)
 			if err != nil {
 				return false, fmt.Errorf("demo device: %w", err)
 			}
