@@ -147,6 +147,9 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 		return nil, err
 	}
 	act.File = rec
+	if act.Event, err = NewEvent(EventDeviceActivated, deviceEventData(sub, in.DeviceID, in.Platform, in.AppVersion, in.Hostname, "app"), now); err != nil {
+		return nil, err
+	}
 	dev, created, err := s.store.Activate(loadhint.WithActivations(ctx, int(s.activating.Load())), act)
 	if err != nil {
 		return nil, err
@@ -201,7 +204,18 @@ func (s *Service) Deactivate(ctx context.Context, token, deviceID string, p Proo
 		if err := s.useProof(ctx, tx, proof); err != nil {
 			return err
 		}
-		_, err := tx.DeactivateDevice(ctx, dev.ID, now)
-		return err
+		out, err := tx.DeactivateDevice(ctx, dev.ID, now)
+		if err != nil || !dev.HoldsSeat() || out.HoldsSeat() {
+			return err
+		}
+		return s.emit(ctx, tx, EventDeviceDeactivated, map[string]any{"object": "device", "id": dev.ID, "device": out,
+			"subscription_id": dev.SubscriptionID, "actor": "app"})
 	})
+}
+
+// deviceEventData is what a device event made outside the admin carries.
+func deviceEventData(sub *Subscription, deviceID, platform, appVersion, hostname, actor string) map[string]any {
+	return map[string]any{"object": "device", "device": map[string]any{"device_id": deviceID, "platform": platform,
+		"app_version": appVersion, "hostname": hostname}, "subscription_id": sub.ID, "customer_id": sub.CustomerID,
+		"product": sub.Product, "actor": actor}
 }

@@ -12,8 +12,17 @@ type Actor string
 
 // audit appends an entry to the audit log through tx, the transaction of
 // the change it records: the entry and the change commit or fail together.
+//
+// An action that is a domain change a vendor's systems follow writes its
+// event too (eventOfAudit), in the same transaction.
 func (s *Service) audit(ctx context.Context, tx Store, actor Actor, action, targetType, targetID string, before, after any) error {
-	return writeAudit(ctx, tx, s.Now(), actor, action, targetType, targetID, before, after)
+	if err := writeAudit(ctx, tx, s.Now(), actor, action, targetType, targetID, before, after); err != nil {
+		return err
+	}
+	if typ := eventOfAudit[action]; typ != "" {
+		return s.emit(ctx, tx, typ, eventData(targetType, targetID, after, actor))
+	}
+	return nil
 }
 
 // writeAudit is audit for the package's functions that run without a

@@ -37,6 +37,11 @@ type Config struct {
 	// ProofWindow is how far a DPoP proof's iat may be from the clock
 	// (default DefaultProofWindow).
 	ProofWindow time.Duration
+	// Webhooks delivers events (syncserver/webhooks); nil: none are sent,
+	// though the outbox keeps them. WebhookRetryBase is the first wait
+	// after a failed delivery (default DefaultWebhookRetryBase).
+	Webhooks         WebhookSender
+	WebhookRetryBase time.Duration
 }
 
 // Service is the server's domain logic: what the app API and the admin API
@@ -48,14 +53,16 @@ type Service struct {
 	now     func() time.Time
 	tokens  *tokenCache
 
-	throttle        *throttle // sign-in failures, per replica
-	sessionLifetime time.Duration
-	sessionIdle     time.Duration
-	revocationDocs  revocationDocCache
-	keyStore        KeyStore
-	roots           license.KeySource
-	proofWindow     time.Duration
-	proofs          *license.ProofParser
+	throttle         *throttle // sign-in failures, per replica
+	sessionLifetime  time.Duration
+	sessionIdle      time.Duration
+	revocationDocs   revocationDocCache
+	keyStore         KeyStore
+	roots            license.KeySource
+	proofWindow      time.Duration
+	proofs           *license.ProofParser
+	webhooks         WebhookSender
+	webhookRetryBase time.Duration
 
 	// Counters for metrics.
 	Signatures  atomic.Int64
@@ -91,9 +98,13 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ProofWindow <= 0 {
 		cfg.ProofWindow = DefaultProofWindow
 	}
+	if cfg.WebhookRetryBase <= 0 {
+		cfg.WebhookRetryBase = DefaultWebhookRetryBase
+	}
 	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
 		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore, roots: cfg.Roots,
-		proofWindow: cfg.ProofWindow, proofs: license.NewProofParser(100_000)}
+		proofWindow: cfg.ProofWindow, proofs: license.NewProofParser(100_000),
+		webhooks: cfg.Webhooks, webhookRetryBase: cfg.WebhookRetryBase}
 	svc.signing.Store(newSigning(cfg.Keys, iss))
 	return svc, nil
 }

@@ -204,6 +204,8 @@ type Store interface {
 	// replicas, one runs it at a time. ok is false when another holds it.
 	TryJobLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
 
+	EventStore
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -226,6 +228,9 @@ type Activation struct {
 	// its DeviceRowID filled in: a device never holds a seat without the file
 	// it was given, nor a file without its seat.
 	File *LicenseFileRecord
+	// Event, when set, is written (its data completed with the device's
+	// server id) when the activation takes a seat, in its transaction.
+	Event *Event
 }
 
 // SyncBatch is what one sync request stores.
@@ -259,4 +264,81 @@ type DeviceKey struct {
 type SyncResult struct {
 	Accepted   int
 	Duplicates int
+}
+
+// WebhookEndpoint is where events are delivered.
+type WebhookEndpoint struct {
+	ID          string `json:"id"`
+	URL         string `json:"url"`
+	Description string `json:"description"`
+	// EventTypes are the types it gets; empty means every type.
+	EventTypes []string `json:"event_types"`
+	// Secret signs its deliveries (whsec_...); shown once, at creation
+	// and rotation.
+	Secret  string `json:"-"`
+	Enabled bool   `json:"enabled"`
+	// AfterSeq: it gets the events after this one (committed after it was
+	// registered). DeliveredSeq: it has acknowledged those up to here.
+	AfterSeq     int64 `json:"-"`
+	DeliveredSeq int64 `json:"delivered_seq"`
+	// Failures counts the failed attempts at its next event since the
+	// last success; FailingSince is the first of them.
+	Failures       int        `json:"failures"`
+	FailingSince   *time.Time `json:"failing_since,omitempty"`
+	NextAttemptAt  time.Time  `json:"next_attempt_at"`
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+	// Pending counts the events it has yet to get (filled on reads of one).
+	Pending   int       `json:"pending"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// WebhookAttempt is one delivery attempt, as the admin sees it.
+type WebhookAttempt struct {
+	ID         int64     `json:"id"`
+	EndpointID string    `json:"endpoint_id"`
+	EventID    string    `json:"event_id"`
+	EventType  string    `json:"event_type"`
+	Kind       string    `json:"kind"` // delivery, resend or test
+	At         time.Time `json:"at"`
+	Status     int       `json:"status"` // the HTTP status; 0 when no answer came
+	LatencyMS  int64     `json:"latency_ms"`
+	Error      string    `json:"error,omitempty"`
+	Response   string    `json:"response,omitempty"` // the start of the answer's body
+}
+
+// EventStore is the outbox and the webhook endpoints.
+type EventStore interface {
+	// AppendEvent writes an event with the next seq, in the caller's
+	// transaction; events commit in seq order.
+	AppendEvent(ctx context.Context, e *Event) error
+	// EventsAfter lists events with seq > after, of the types given (all
+	// when none), in seq order, at most limit.
+	EventsAfter(ctx context.Context, after int64, types []string, limit int) ([]Event, error)
+	// GetEvent finds an event by its id.
+	GetEvent(ctx context.Context, id string) (*Event, error)
+	// LatestEventSeq is the seq of the latest committed event.
+	LatestEventSeq(ctx context.Context) (int64, error)
+
+	CreateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	GetWebhookEndpoint(ctx context.Context, id string) (*WebhookEndpoint, error)
+	ListWebhookEndpoints(ctx context.Context) ([]WebhookEndpoint, error)
+	// UpdateWebhookEndpoint stores url, description, event types, secret,
+	// enabled, disabled reason, failures and the next attempt.
+	UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	DeleteWebhookEndpoint(ctx context.Context, id string) error
+	// LeaseWebhookEndpoints takes, for owner until until, up to limit
+	// enabled endpoints due an attempt at now whose lease is free (or
+	// owner's), so that one replica at a time delivers to each.
+	LeaseWebhookEndpoints(ctx context.Context, owner string, now, until time.Time, limit int) ([]WebhookEndpoint, error)
+	// WebhookDelivered advances an endpoint's cursor to seq (never back)
+	// and clears its failures, if owner still holds its lease.
+	WebhookDelivered(ctx context.Context, id, owner string, seq int64, at time.Time) error
+	// WebhookFailed records a failed attempt: failures, since when, the
+	// next attempt, and, with reason set, disables the endpoint.
+	WebhookFailed(ctx context.Context, id, owner string, next time.Time, since time.Time, reason string) error
+	// ReleaseWebhookLease gives an endpoint's lease back.
+	ReleaseWebhookLease(ctx context.Context, id, owner string) error
+	RecordWebhookAttempt(ctx context.Context, a *WebhookAttempt) error
+	ListWebhookAttempts(ctx context.Context, endpointID string, limit int) ([]WebhookAttempt, error)
 }

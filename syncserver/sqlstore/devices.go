@@ -231,6 +231,12 @@ func (s *Store) activateIn(ctx context.Context, a syncserver.Activation, r *roll
 	if err := s.recordActivationFile(ctx, a, dev); err != nil {
 		return nil, false, err
 	}
+	if a.Event != nil {
+		e := *a.Event
+		if err := s.AppendEvent(ctx, &e); err != nil {
+			return nil, false, err
+		}
+	}
 	day := syncserver.Day(a.At)
 	r.stats[[2]string{day, "activations"}]++
 	r.stats[[2]string{day, "devices_seen"}]++

@@ -8,13 +8,47 @@ import (
 )
 
 // ExpireSubscriptions marks active subscriptions past their grace expired.
+// Each writes its subscription.expired event in the same transaction.
 func (s *Store) ExpireSubscriptions(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET status = 'expired', updated_at = $1 WHERE status = 'active' AND hard_expires_at < $1`, s.t(now))
-	if err != nil {
-		return 0, s.dbErr("expire subscriptions", err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	n := 0
+	err := s.inTx(ctx, func(tx *Store) error {
+		n = 0
+		rows, err := tx.writer().QueryContext(ctx, `UPDATE subscriptions SET status = 'expired', updated_at = $1 WHERE status = 'active' AND hard_expires_at < $1
+			RETURNING id, customer_id, expires_at`, tx.t(now))
+		if err != nil {
+			return tx.dbErr("expire subscriptions", err)
+		}
+		type expired struct {
+			id, customer string
+			at           time.Time
+		}
+		var got []expired
+		for rows.Next() {
+			var e expired
+			if err := rows.Scan(&e.id, &e.customer, tm(&e.at)); err != nil {
+				rows.Close()
+				return tx.dbErr("expire subscriptions", err)
+			}
+			got = append(got, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return tx.dbErr("expire subscriptions", err)
+		}
+		for _, e := range got {
+			ev, err := syncserver.NewEvent(syncserver.EventSubscriptionExpired, map[string]any{"object": "subscription", "id": e.id,
+				"customer_id": e.customer, "expires_at": e.at, "actor": "job:expire-subscriptions"}, now)
+			if err != nil {
+				return err
+			}
+			if err := tx.AppendEvent(ctx, ev); err != nil {
+				return err
+			}
+		}
+		n = len(got)
+		return nil
+	})
+	return n, err
 }
 
 // MarkInactiveDevices marks active devices silent since before cutoff
@@ -116,8 +150,17 @@ func (s *Store) freeSeats(ctx context.Context, days int, before, now time.Time) 
 			return tx.dbErr("free seats", err)
 		}
 		// Each device learns on its next sync that its seat went.
+		// And the vendor's systems, by webhook.
 		for _, e := range ended {
 			if _, err := tx.appendRevocation(ctx, e[0], e[1], syncserver.StateDeactivated, now); err != nil {
+				return err
+			}
+			ev, err := syncserver.NewEvent(syncserver.EventDeviceDeactivated, map[string]any{"object": "device",
+				"device": map[string]any{"device_id": e[1]}, "subscription_id": e[0], "actor": "job:idle-devices", "reason": "silent"}, now)
+			if err != nil {
+				return err
+			}
+			if err := tx.AppendEvent(ctx, ev); err != nil {
 				return err
 			}
 		}
