@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"net/url"
 	"os"
 	"runtime"
@@ -26,6 +27,7 @@ import (
 	"github.com/flowlytix/licensing/syncserver/httpapi"
 	"github.com/flowlytix/licensing/syncserver/jobs"
 	"github.com/flowlytix/licensing/syncserver/sqlstore"
+	"github.com/flowlytix/licensing/syncserver/webhooks"
 )
 
 type config struct {
@@ -55,6 +57,9 @@ type config struct {
 	DeactivatePerDev int
 	DebugAddr        string
 	PublicURL        string
+	WebhookAllow     string
+	WebhookRetryBase time.Duration
+	webhookAllow     []netip.Prefix
 	KeyReload        time.Duration
 	RootJWKS         string
 }
@@ -81,6 +86,8 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.RootJWKS, "root-jwks", "", "the vendor's root key set (licensectl root jwks): endorsements of the signing keys are taken only when it signed them (LICENSED_ROOT_JWKS)")
 	fs.DurationVar(&c.KeyReload, "key-reload-interval", 15*time.Second, "how often to read the key directory again, so that a key added, promoted, retired or revoked through another replica is in force here too (LICENSED_KEY_RELOAD_INTERVAL)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "the base URL apps reach this server at, e.g. https://licensing.example.com (with a path when a proxy serves it under one and strips it), when a proxy in front changes it: the apps' DPoP proofs name it (LICENSED_PUBLIC_URL)")
+	fs.StringVar(&c.WebhookAllow, "webhook-allow", "", "CIDRs (or addresses), comma separated, that webhook deliveries may reach although loopback, private or link-local, e.g. 10.0.0.0/8; none by default (LICENSED_WEBHOOK_ALLOW)")
+	fs.DurationVar(&c.WebhookRetryBase, "webhook-retry-base", syncserver.DefaultWebhookRetryBase, "the wait after a failed webhook delivery; it doubles, with jitter, up to 6 hours, and an endpoint failing for 3 days is disabled (LICENSED_WEBHOOK_RETRY_BASE)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060; keep it private (LICENSED_DEBUG_ADDR)")
 	for _, l := range []struct {
 		dst  *int
@@ -110,6 +117,10 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	var err error
+	if c.webhookAllow, err = webhooks.ParseAllow(c.WebhookAllow); err != nil {
+		return c, usageError{err}
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
@@ -186,6 +197,10 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if c.KeyReload > 0 {
 		go svc.WatchKeys(ctx, c.KeyReload, log)
 	}
+	// Every replica delivers webhooks; each endpoint's lease keeps it to
+	// one at a time.
+	host, _ := os.Hostname()
+	go webhooks.Run(ctx, svc, fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), time.Second, log)
 	return serveUntilDone(ctx, srv, ln, sched, c.Shutdown, log)
 }
 
@@ -207,7 +222,7 @@ func openService(ctx context.Context, c config, log *slog.Logger) (*syncserver.S
 		runtime.GOMAXPROCS(procs(storeopen.Kind(c.DB), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	})
 	cfg := syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
-		KeyStore: &keys.Dir{Path: c.Keys}}
+		KeyStore: &keys.Dir{Path: c.Keys}, Webhooks: webhooks.NewSender(c.webhookAllow, 0), WebhookRetryBase: c.WebhookRetryBase}
 	if c.RootJWKS != "" {
 		b, err := os.ReadFile(c.RootJWKS)
 		if err != nil {
