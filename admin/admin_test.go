@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/httpapi"
 	"github.com/flowlytix/licensing/syncserver/sqlstore"
+	"github.com/flowlytix/licensing/syncserver/webhooks"
 )
 
 const email, password = "admin@example.com", "correct horse battery"
@@ -71,7 +73,8 @@ func newSiteOn(t testing.TB, st *sqlstore.Store, configure func(*admin.Config)) 
 	_, err := keys.WritePrivateKey(keyDir, testkeys.Signer(t).Signer().(*rsa.PrivateKey))
 	require.NoError(t, err)
 	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t), Now: clk.Now,
-		KeyStore: &keys.Dir{Path: keyDir, Bits: keys.MinBits}})
+		KeyStore: &keys.Dir{Path: keyDir, Bits: keys.MinBits},
+		Webhooks: webhooks.NewSender([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, 5*time.Second), WebhookRetryBase: time.Millisecond})
 	require.NoError(t, err)
 	log := testenv.QuietLog()
 	cfg := admin.Config{Service: svc, Log: log}

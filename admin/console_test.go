@@ -430,6 +430,13 @@ func TestConsoleScreenshots(t *testing.T) {
 	require.NotEmpty(t, plans)
 	shoot("admin-plans.png", widths[0], "/admin/plans", "com.flowlytix.viewer")
 	shoot("admin-plan-phone.png", widths[1], "/admin/plans/"+plans[0].ID, "Entitlements")
+	// A webhook endpoint that its receiver refuses: the attempts say why.
+	url := "https://crm.example.com/hooks/licensing"
+	ep, _, err := s.svc.CreateWebhookEndpoint(bg, "admin:ada@example.com", syncserver.WebhookEndpointInput{URL: &url, EventTypes: []string{"subscription.created", "device.activated"}})
+	require.NoError(t, err)
+	_, err = s.svc.SendWebhookTest(bg, "admin:ada@example.com", ep.ID) // no such host here: no answer
+	require.NoError(t, err)
+	shoot("admin-webhook-phone.png", widths[1], "/admin/webhooks/"+ep.ID, "Attempts")
 	if os.Getenv("LICENSING_SCREENSHOTS") == "1" {
 		for name, png := range shots {
 			require.NoError(t, os.WriteFile(filepath.Join("..", "docs", name), png, 0o644))
