@@ -37,7 +37,7 @@ const (
 	WebhookRetryCap = 6 * time.Hour
 	// WebhookDisableAfter disables an endpoint that has failed this long.
 	WebhookDisableAfter = 72 * time.Hour
-	webhookLease        = 2 * time.Minute
+	webhookLease        = 30 * time.Second
 	webhookBatch        = 100
 )
 
