@@ -12,6 +12,9 @@
 // activate with a device key and prove it on every sync (DPoP), half as
 // apps from before device keys, in alternating phases, so that the cost of
 // the proof is read off one run (--compare-proofs=false: all with keys).
+// With --webhooks it also registers a webhook endpoint on a receiver of
+// its own, disabled, enables it after the activations and times how fast
+// their backlog of device.activated events is delivered.
 // It sends only to the URL given, which should be on this machine, and
 // stops by itself.
 package main
@@ -50,6 +53,7 @@ type config struct {
 	rounds              int
 	compareProofs       bool
 	proofsInline        bool
+	webhooks            bool
 }
 
 func main() {
@@ -63,6 +67,7 @@ func main() {
 	flag.IntVar(&c.events, "events", 10, "usage events per sync")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "how long to drive syncs")
 	flag.Int64Var(&c.maxRequests, "max-requests", 1_000_000, "stop after this many syncs")
+	flag.BoolVar(&c.webhooks, "webhooks", false, "register a webhook endpoint (disabled) for device.activated on a receiver of its own, enable it after the activations and time how fast the backlog is delivered (licensed needs --webhook-allow 127.0.0.1)")
 	flag.BoolVar(&c.proofsInline, "proofs-inline", false, "sign each DPoP proof in the timed loop, on the server's cores, instead of before each phase")
 	flag.BoolVar(&c.compareProofs, "compare-proofs", true, "activate half the devices without a key and drive both kinds in alternating phases, reporting syncs with proofs against syncs without; false: every device has a key")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
@@ -187,12 +192,25 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 
+	var hook *hookReceiver
+	if c.webhooks {
+		var err error
+		if hook, err = newHookReceiver(ctx, c); err != nil {
+			return err
+		}
+		defer hook.close()
+	}
 	act, err := activateAll(ctx, c, sub.LicenseKey, sub.ID)
 	if err != nil {
 		return err
 	}
 	devs := act.devs
 	act.report(os.Stdout)
+	if hook != nil {
+		if err := hook.drain(ctx, c, c.devices); err != nil {
+			return err
+		}
+	}
 
 	// Syncs: devices with a key send a DPoP proof with each; devices
 	// without (as activated by apps from before device keys) send none.
