@@ -2,6 +2,8 @@ package syncserver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
@@ -102,4 +104,27 @@ func (s *Service) emit(ctx context.Context, tx Store, typ string, data any) erro
 // the change, and the actor.
 func eventData(targetType, targetID string, after any, actor Actor) map[string]any {
 	return map[string]any{"object": targetType, "id": targetID, targetType: after, "actor": string(actor)}
+}
+
+// overQuotaEvents writes usage.over_quota once per subscription, feature
+// and month: the first sync that passes a quota tells the vendor's systems,
+// the others do not. The event's id is made from those three, so that
+// replicas racing write it once; a failure loses only the event's news
+// (the sync's answer already says it).
+func (s *Service) overQuotaEvents(ctx context.Context, sub *Subscription, over []QuotaUse, now time.Time) {
+	month := now.UTC().Format("2006-01")
+	for _, q := range over {
+		sum := sha256.Sum256([]byte("usage.over_quota\x00" + sub.ID + "\x00" + q.Feature + "\x00" + month))
+		id := "msg_" + hex.EncodeToString(sum[:16])
+		if _, err := s.store.GetEvent(ctx, id); err == nil {
+			continue // told already
+		}
+		e, err := NewEvent(EventUsageOverQuota, map[string]any{"object": "subscription", "id": sub.ID, "customer_id": sub.CustomerID,
+			"product": sub.Product, "feature": q.Feature, "quota": q.Quota, "used": q.Used, "month": month}, now)
+		if err != nil {
+			continue
+		}
+		e.ID = id
+		_ = s.store.InTx(ctx, func(tx Store) error { return tx.AppendEvent(ctx, e) })
+	}
 }

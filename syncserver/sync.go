@@ -186,6 +186,7 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 					out.OverQuota = append(out.OverQuota, q)
 				}
 			}
+			s.overQuotaEvents(ctx, sub, out.OverQuota, now)
 		}
 	}
 	s.Syncs.Add(1)

@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -289,4 +290,40 @@ func TestTwoReplicasDeliverEachEventOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAPassedQuotaIsOneEventAMonth(t *testing.T) {
+	for _, store := range testenv.Stores {
+		t.Run(store.Name, func(t *testing.T) {
+			ctx := context.Background()
+			svc := service(t, store.Open(t), loopback)
+			email := "q@example.com"
+			c, err := svc.CreateCustomer(ctx, "admin:t@example.com", syncserver.CustomerInput{Email: &email})
+			require.NoError(t, err)
+			sub, err := svc.CreateSubscription(ctx, "admin:t@example.com", syncserver.SubscriptionInput{CustomerID: c.ID, Tier: "basic", MaxDevices: 2,
+				Features: []string{"export"}, Entitlements: map[string]any{"quota.export": int64(2)}, ExpiresAt: time.Now().AddDate(1, 0, 0)})
+			require.NoError(t, err)
+			act, err := svc.Activate(ctx, syncserver.ActivateInput{LicenseKey: sub.LicenseKey, DeviceFingerprint: "fp", DeviceID: "d1", Platform: "linux/amd64", AppVersion: "1"})
+			require.NoError(t, err)
+			for round := 0; round < 3; round++ {
+				var usage []syncserver.UsageEvent
+				for i := 0; i < 2; i++ {
+					usage = append(usage, syncserver.UsageEvent{EventID: uuidString(round*10 + i), Feature: "export", Count: 1, At: time.Now().Add(-time.Minute)})
+				}
+				_, err := svc.Sync(ctx, syncserver.SyncInput{Token: act.Token, DeviceID: "d1", Usage: usage})
+				require.NoError(t, err)
+			}
+			events, err := svc.ListEvents(ctx, 0, []string{syncserver.EventUsageOverQuota}, 100)
+			require.NoError(t, err)
+			require.Len(t, events, 1, "the first sync past the quota tells, the next do not")
+			var data map[string]any
+			require.NoError(t, json.Unmarshal(events[0].Data, &data))
+			assert.Equal(t, "export", data["feature"])
+			assert.Equal(t, float64(2), data["quota"])
+		})
+	}
+}
+
+func uuidString(n int) string {
+	return fmt.Sprintf("00000000-0000-4000-8000-%012d", n)
 }
