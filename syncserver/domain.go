@@ -111,6 +111,13 @@ type Plan struct {
 	// ExternalPriceID is what a payment provider names the plan's price
 	// (a Stripe price id, say); unique when set.
 	ExternalPriceID string `json:"external_price_id,omitempty"`
+	// EmailLicenseKey mails the customer the license key, and how to
+	// activate, when a subscription is made from the plan.
+	EmailLicenseKey bool `json:"email_license_key"`
+	// ReminderDays are the days before expires_at that the customer is
+	// reminded (and subscription.expiring written), besides on entering
+	// grace; empty: no reminders.
+	ReminderDays []int `json:"reminder_days"`
 	// ArchivedAt is set once the plan is archived: no new subscription is
 	// made from it; those made before keep it.
 	ArchivedAt *time.Time `json:"archived_at,omitempty"`

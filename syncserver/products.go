@@ -155,9 +155,25 @@ type PlanInput struct {
 	MaxOfflineDays     *int
 	FreeSeatsAfterDays *int
 	ExternalPriceID    *string
+	// EmailLicenseKey mails a new subscription's key; ReminderDays (nil:
+	// unchanged, or DefaultReminderDays for a new plan; empty: none) are
+	// the days before expiry that reminders go out.
+	EmailLicenseKey *bool
+	ReminderDays    []int
 }
 
 func (in *PlanInput) apply(p *Plan) error {
+	if in.EmailLicenseKey != nil {
+		p.EmailLicenseKey = *in.EmailLicenseKey
+	}
+	if in.ReminderDays != nil {
+		for _, d := range in.ReminderDays {
+			if d < 1 || d > 366 {
+				return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "reminder_days", Message: fmt.Sprintf("reminder_days holds %d: each is a number of days before expiry, from 1 to 366", d)}
+			}
+		}
+		p.ReminderDays = ParseDays(FormatDays(in.ReminderDays))
+	}
 	if in.Name != nil {
 		p.Name = strings.TrimSpace(*in.Name)
 	}
@@ -224,7 +240,7 @@ func (in *PlanInput) apply(p *Plan) error {
 func (s *Service) CreatePlan(ctx context.Context, actor Actor, in PlanInput) (*Plan, error) {
 	p := &Plan{ProductID: DefaultProductID, Features: []string{}, Entitlements: map[string]any{}, DurationDays: 365,
 		Currency: "USD", BillingPeriod: "month", MaxDevices: 1, GracePeriodDays: DefaultGracePeriodDays,
-		CheckInDays: DefaultCheckInDays, MaxOfflineDays: DefaultMaxOfflineDays, CreatedAt: s.Now()}
+		CheckInDays: DefaultCheckInDays, MaxOfflineDays: DefaultMaxOfflineDays, ReminderDays: DefaultReminderDays, CreatedAt: s.Now()}
 	if in.Product != "" {
 		prod, err := s.store.GetProduct(ctx, in.Product)
 		if errors.Is(err, ErrNotFound) {
@@ -333,6 +349,7 @@ func samePlan(a, b *Plan) bool {
 		a.DurationDays == b.DurationDays && a.PriceCents == b.PriceCents && a.Currency == b.Currency && a.BillingPeriod == b.BillingPeriod &&
 		a.MaxDevices == b.MaxDevices && a.GracePeriodDays == b.GracePeriodDays && a.CheckInDays == b.CheckInDays &&
 		a.MaxOfflineDays == b.MaxOfflineDays && a.FreeSeatsAfterDays == b.FreeSeatsAfterDays && a.ExternalPriceID == b.ExternalPriceID &&
+		a.EmailLicenseKey == b.EmailLicenseKey && slices.Equal(a.ReminderDays, b.ReminderDays) &&
 		(a.ArchivedAt == nil) == (b.ArchivedAt == nil)
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	// after a failed delivery (default DefaultWebhookRetryBase).
 	Webhooks         WebhookSender
 	WebhookRetryBase time.Duration
+	// Mailer sends email (syncserver/mail); nil: messages wait in the
+	// outbox.
+	Mailer Mailer
 }
 
 // Service is the server's domain logic: what the app API and the admin API
@@ -63,6 +66,7 @@ type Service struct {
 	proofs           *license.ProofParser
 	webhooks         WebhookSender
 	webhookRetryBase time.Duration
+	mailer           Mailer
 
 	// Counters for metrics.
 	Signatures  atomic.Int64
@@ -104,7 +108,7 @@ func New(cfg Config) (*Service, error) {
 	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
 		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore, roots: cfg.Roots,
 		proofWindow: cfg.ProofWindow, proofs: license.NewProofParser(100_000),
-		webhooks: cfg.Webhooks, webhookRetryBase: cfg.WebhookRetryBase}
+		webhooks: cfg.Webhooks, webhookRetryBase: cfg.WebhookRetryBase, mailer: cfg.Mailer}
 	svc.signing.Store(newSigning(cfg.Keys, iss))
 	return svc, nil
 }

@@ -205,6 +205,7 @@ type Store interface {
 	TryJobLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
 
 	EventStore
+	MailStore
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

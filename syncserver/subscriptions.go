@@ -74,6 +74,7 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 		}
 		sub.ProductID = prod.ID
 	}
+	var plan *Plan
 	if in.PlanID != "" {
 		p, err := s.store.GetPlan(ctx, in.PlanID)
 		if err != nil {
@@ -85,6 +86,7 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 		if p.ArchivedAt != nil {
 			return nil, &Error{Kind: KindConflict, Code: CodeConflict, Field: "plan_id", Message: fmt.Sprintf("the plan %q is archived: pick another plan, or bring it back first", p.Name)}
 		}
+		plan = p
 		if in.Product != "" && sub.ProductID != p.ProductID {
 			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "plan_id", Message: fmt.Sprintf("the plan %q is for the product %s, not %s", p.Name, p.Product, in.Product)}
 		}
@@ -135,7 +137,8 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 	if err := s.checkTerms(sub); err != nil {
 		return nil, err
 	}
-	if _, err := s.store.GetCustomer(ctx, in.CustomerID); err != nil {
+	cust, err := s.store.GetCustomer(ctx, in.CustomerID)
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, Errorf(KindInvalid, CodeInvalidRequest, "customer_id: customer %s does not exist", in.CustomerID)
 		}
@@ -150,6 +153,15 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 	err = s.store.InTx(ctx, func(tx Store) error {
 		if err := tx.CreateSubscription(ctx, sub); err != nil {
 			return err
+		}
+		if plan != nil && plan.EmailLicenseKey && cust.Email != "" {
+			// The key goes out with the subscription, or neither does.
+			if err := s.enqueueMail(ctx, tx, MailLicenseKey, cust.Email, map[string]any{"subscription_id": sub.ID,
+				"customer_name": strings.TrimSpace(cust.FirstName + " " + cust.LastName), "company_name": cust.CompanyName,
+				"license_key": sub.LicenseKey, "product": prod.Name, "product_code": prod.Code, "plan": plan.Name, "tier": sub.Tier,
+				"max_devices": sub.MaxDevices, "expires_at": sub.ExpiresAt}); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, actor, "subscription.create", "subscription", sub.ID, nil, redacted(sub))
 	})

@@ -84,6 +84,8 @@ type planRequest struct {
 	MaxOfflineDays     *int            `json:"max_offline_days"`
 	FreeSeatsAfterDays *int            `json:"free_seats_after_days"`
 	ExternalPriceID    *string         `json:"external_price_id"`
+	EmailLicenseKey    *bool           `json:"email_license_key"`
+	ReminderDays       []int           `json:"reminder_days"`
 }
 
 func (req planRequest) input() (syncserver.PlanInput, error) {
@@ -91,7 +93,8 @@ func (req planRequest) input() (syncserver.PlanInput, error) {
 	return syncserver.PlanInput{Product: req.Product, Name: req.Name, Tier: req.Tier, Features: req.Features, Entitlements: ent,
 		DurationDays: req.DurationDays, PriceCents: req.PriceCents, Currency: req.Currency, BillingPeriod: req.BillingPeriod,
 		MaxDevices: req.MaxDevices, GracePeriodDays: req.GracePeriodDays, CheckInDays: req.CheckInDays, MaxOfflineDays: req.MaxOfflineDays,
-		FreeSeatsAfterDays: req.FreeSeatsAfterDays, ExternalPriceID: req.ExternalPriceID}, err
+		FreeSeatsAfterDays: req.FreeSeatsAfterDays, ExternalPriceID: req.ExternalPriceID, EmailLicenseKey: req.EmailLicenseKey,
+		ReminderDays: req.ReminderDays}, err
 }
 
 // planInput reads a plan body: the JSON, then its entitlements.
