@@ -26,6 +26,7 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 	"github.com/flowlytix/licensing/syncserver/httpapi"
 	"github.com/flowlytix/licensing/syncserver/jobs"
+	"github.com/flowlytix/licensing/syncserver/mail"
 	"github.com/flowlytix/licensing/syncserver/sqlstore"
 	"github.com/flowlytix/licensing/syncserver/webhooks"
 )
@@ -57,6 +58,10 @@ type config struct {
 	DeactivatePerDev int
 	DebugAddr        string
 	PublicURL        string
+	SMTPURL          string
+	MailFrom         string
+	MailDir          string
+	MailTemplates    string
 	WebhookAllow     string
 	WebhookRetryBase time.Duration
 	webhookAllow     []netip.Prefix
@@ -86,6 +91,10 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.RootJWKS, "root-jwks", "", "the vendor's root key set (licensectl root jwks): endorsements of the signing keys are taken only when it signed them (LICENSED_ROOT_JWKS)")
 	fs.DurationVar(&c.KeyReload, "key-reload-interval", 15*time.Second, "how often to read the key directory again, so that a key added, promoted, retired or revoked through another replica is in force here too (LICENSED_KEY_RELOAD_INTERVAL)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "the base URL apps reach this server at, e.g. https://licensing.example.com (with a path when a proxy serves it under one and strips it), when a proxy in front changes it: the apps' DPoP proofs name it (LICENSED_PUBLIC_URL)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", "", "where email goes: smtp://user:pass@host:port (STARTTLS when offered) or smtps://...; empty writes each message to --mail-dir instead (LICENSED_SMTP_URL)")
+	fs.StringVar(&c.MailFrom, "mail-from", "licensing@localhost", "the From address of email (LICENSED_MAIL_FROM)")
+	fs.StringVar(&c.MailDir, "mail-dir", "./data/mail", "without --smtp-url, where each message is written as an .eml file (LICENSED_MAIL_DIR)")
+	fs.StringVar(&c.MailTemplates, "mail-templates", "", "a directory of templates overriding the built-in ones (KIND.subject.tmpl, KIND.txt.tmpl, KIND.html.tmpl; kinds license_key and reminder) (LICENSED_MAIL_TEMPLATES)")
 	fs.StringVar(&c.WebhookAllow, "webhook-allow", "", "CIDRs (or addresses), comma separated, that webhook deliveries may reach although loopback, private or link-local, e.g. 10.0.0.0/8; none by default (LICENSED_WEBHOOK_ALLOW)")
 	fs.DurationVar(&c.WebhookRetryBase, "webhook-retry-base", syncserver.DefaultWebhookRetryBase, "the wait after a failed webhook delivery; it doubles, with jitter, up to 6 hours, and an endpoint failing for 3 days is disabled (LICENSED_WEBHOOK_RETRY_BASE)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060; keep it private (LICENSED_DEBUG_ADDR)")
@@ -200,7 +209,9 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	// Every replica delivers webhooks; each endpoint's lease keeps it to
 	// one at a time.
 	host, _ := os.Hostname()
-	go webhooks.Run(ctx, svc, fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), time.Second, log)
+	owner := fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())
+	go webhooks.Run(ctx, svc, owner, time.Second, log)
+	go mail.Run(ctx, svc, owner, time.Second, log)
 	return serveUntilDone(ctx, srv, ln, sched, c.Shutdown, log)
 }
 
@@ -221,8 +232,13 @@ func openService(ctx context.Context, c config, log *slog.Logger) (*syncserver.S
 	setProcs.Do(func() {
 		runtime.GOMAXPROCS(procs(storeopen.Kind(c.DB), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	})
+	mailer, err := mail.New(mail.Config{SMTPURL: c.SMTPURL, From: c.MailFrom, Dir: c.MailDir, Templates: c.MailTemplates, Log: log})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
 	cfg := syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
-		KeyStore: &keys.Dir{Path: c.Keys}, Webhooks: webhooks.NewSender(c.webhookAllow, 0), WebhookRetryBase: c.WebhookRetryBase}
+		KeyStore: &keys.Dir{Path: c.Keys}, Webhooks: webhooks.NewSender(c.webhookAllow, 0), WebhookRetryBase: c.WebhookRetryBase, Mailer: mailer}
 	if c.RootJWKS != "" {
 		b, err := os.ReadFile(c.RootJWKS)
 		if err != nil {

@@ -30,6 +30,7 @@ type Work interface {
 	PruneLogs(ctx context.Context, retention time.Duration) (validations, heartbeats int, err error)
 	PruneSessions(ctx context.Context) (int, error)
 	PruneProofIDs(ctx context.Context) (int, error)
+	SendReminders(ctx context.Context) (int, error)
 }
 
 var _ Work = (*syncserver.Service)(nil)
@@ -95,6 +96,10 @@ func New(cfg Config) *Scheduler {
 		{"prune-sessions", "*/15 * * * *", func(ctx context.Context) (string, error) {
 			n, err := w.PruneSessions(ctx)
 			return fmt.Sprintf("%d ended sessions pruned", n), err
+		}},
+		{"send-reminders", "7 * * * *", func(ctx context.Context) (string, error) {
+			n, err := w.SendReminders(ctx)
+			return fmt.Sprintf("%d expiry reminders queued", n), err
 		}},
 		{"prune-proof-ids", "*/10 * * * *", func(ctx context.Context) (string, error) {
 			n, err := w.PruneProofIDs(ctx)

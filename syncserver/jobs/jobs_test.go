@@ -47,7 +47,7 @@ func TestJobsRunAndReport(t *testing.T) {
 			for _, j := range s.Jobs() {
 				names = append(names, j.Name)
 			}
-			assert.ElementsMatch(t, []string{"expire-subscriptions", "idle-devices", "prune-logs", "prune-sessions", "prune-proof-ids"}, names)
+			assert.ElementsMatch(t, []string{"expire-subscriptions", "idle-devices", "prune-logs", "prune-sessions", "send-reminders", "prune-proof-ids"}, names)
 			summary, err := s.RunNow(ctx, "expire-subscriptions")
 			require.NoError(t, err)
 			assert.Equal(t, "1 subscriptions expired", summary)

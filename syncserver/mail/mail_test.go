@@ -1,0 +1,235 @@
+package mail_test
+
+import (
+	"context"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/internal/testenv"
+	"github.com/flowlytix/licensing/internal/testkeys"
+	"github.com/flowlytix/licensing/syncserver"
+	lmail "github.com/flowlytix/licensing/syncserver/mail"
+)
+
+// smtpServer is a real SMTP server (emersion/go-smtp) on a real listener:
+// it keeps every message it accepts.
+type smtpServer struct {
+	mu   sync.Mutex
+	msgs []received
+	addr string
+}
+
+type received struct {
+	from, to string
+	data     []byte
+}
+
+type backend struct{ s *smtpServer }
+
+func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+
+type session struct {
+	s        *smtpServer
+	from, to string
+}
+
+func (x *session) Reset()                                      {}
+func (x *session) Logout() error                               { return nil }
+func (x *session) Mail(from string, _ *smtp.MailOptions) error { x.from = from; return nil }
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error   { x.to = to; return nil }
+func (x *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	x.s.mu.Lock()
+	x.s.msgs = append(x.s.msgs, received{x.from, x.to, b})
+	x.s.mu.Unlock()
+	return nil
+}
+
+func startSMTP(t *testing.T) *smtpServer {
+	s := &smtpServer{}
+	srv := smtp.NewServer(backend{s})
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	s.addr = ln.Addr().String()
+	return s
+}
+
+func (s *smtpServer) messages() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.msgs...)
+}
+
+// parts reads a message's subject, text and HTML parts.
+func parts(t *testing.T, data []byte) (subject, text, html string) {
+	m, err := mail.ReadMessage(strings.NewReader(string(data)))
+	require.NoError(t, err)
+	dec := new(mime.WordDecoder)
+	subject, err = dec.DecodeHeader(m.Header.Get("Subject"))
+	require.NoError(t, err)
+	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		b, err := io.ReadAll(p) // quoted-printable is undone by the reader
+		require.NoError(t, err)
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
+			html = string(b)
+		} else {
+			text = string(b)
+		}
+	}
+	return subject, text, html
+}
+
+type clock struct{ ns atomic.Int64 }
+
+func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
+func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
+
+func service(t *testing.T, st syncserver.Store, m syncserver.Mailer, clk *clock) *syncserver.Service {
+	svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t), Mailer: m, Now: clk.now})
+	require.NoError(t, err)
+	return svc
+}
+
+func TestTheLicenseKeyAndTheRemindersArriveOnce(t *testing.T) {
+	for _, store := range testenv.Stores {
+		t.Run(store.Name, func(t *testing.T) {
+			ctx := context.Background()
+			srv := startSMTP(t)
+			sender, err := lmail.New(lmail.Config{SMTPURL: "smtp://" + srv.addr, From: "licensing@vendor.example"})
+			require.NoError(t, err)
+			st := store.Open(t)
+			clk := &clock{}
+			clk.ns.Store(time.Now().UnixNano())
+			a, b := service(t, st, sender, clk), service(t, st, sender, clk)
+
+			yes := true
+			name := "Team"
+			plan, err := a.CreatePlan(ctx, "admin:t@example.com", syncserver.PlanInput{Name: &name, Tier: ptr("professional"), EmailLicenseKey: &yes, MaxDevices: ptr(3)})
+			require.NoError(t, err)
+			assert.Equal(t, []int{30, 7, 1}, plan.ReminderDays, "the default reminders")
+			email, first := "ada@acme.example", "Ada"
+			c, err := a.CreateCustomer(ctx, "admin:t@example.com", syncserver.CustomerInput{Email: &email, FirstName: &first})
+			require.NoError(t, err)
+			expires := clk.now().Add(5 * 24 * time.Hour)
+			sub, err := a.CreateSubscription(ctx, "admin:t@example.com", syncserver.SubscriptionInput{CustomerID: c.ID, PlanID: plan.ID, ExpiresAt: expires})
+			require.NoError(t, err)
+
+			// The license key goes out, once, however many replicas send.
+			for _, svc := range []*syncserver.Service{a, b, a} {
+				_, err := svc.DispatchMail(ctx, "x")
+				require.NoError(t, err)
+			}
+			msgs := srv.messages()
+			require.Len(t, msgs, 1)
+			assert.Equal(t, email, msgs[0].to)
+			subject, text, html := parts(t, msgs[0].data)
+			assert.Contains(t, subject, "license key")
+			assert.Contains(t, text, sub.LicenseKey)
+			assert.Contains(t, text, "Hello Ada")
+			assert.Contains(t, html, sub.LicenseKey)
+			assert.Contains(t, html, "<strong>")
+
+			// Five days before expiry: the 7-day reminder, once, from two
+			// replicas and two runs; not the 30-day one too.
+			for _, svc := range []*syncserver.Service{a, b, a, b} {
+				_, err := svc.SendReminders(ctx)
+				require.NoError(t, err)
+			}
+			for _, svc := range []*syncserver.Service{a, b} {
+				_, err := svc.DispatchMail(ctx, "x")
+				require.NoError(t, err)
+			}
+			msgs = srv.messages()
+			require.Len(t, msgs, 2)
+			subject, text, _ = parts(t, msgs[1].data)
+			assert.Contains(t, subject, "expires in 5 days")
+			assert.Contains(t, text, "Renew")
+
+			// Half a day left: the 1-day one; then in grace: the grace one.
+			clk.add(4*24*time.Hour + 12*time.Hour)
+			_, err = a.SendReminders(ctx)
+			require.NoError(t, err)
+			clk.add(13 * time.Hour)
+			_, err = b.SendReminders(ctx)
+			require.NoError(t, err)
+			_, err = a.SendReminders(ctx)
+			require.NoError(t, err)
+			_, err = a.DispatchMail(ctx, "x")
+			require.NoError(t, err)
+			msgs = srv.messages()
+			require.Len(t, msgs, 4)
+			subject, _, _ = parts(t, msgs[2].data)
+			assert.Contains(t, subject, "expires in 1 day")
+			subject, text, _ = parts(t, msgs[3].data)
+			assert.Contains(t, subject, "expired")
+			assert.Contains(t, text, "keeps working until")
+			events, err := a.ListEvents(ctx, 0, []string{syncserver.EventSubscriptionExpiring}, 100)
+			require.NoError(t, err)
+			assert.Len(t, events, 3, "each reminder with its event")
+
+			// Renewed: no reminder for the old date, none yet for the new.
+			_, err = a.Renew(ctx, "admin:t@example.com", sub.ID, clk.now().AddDate(1, 0, 0))
+			require.NoError(t, err)
+			n, err := a.SendReminders(ctx)
+			require.NoError(t, err)
+			assert.Zero(t, n)
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestWithoutSMTPMessagesGoToAFolderAndTemplatesCanBeReplaced(t *testing.T) {
+	ctx := context.Background()
+	dir, tpl := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(tpl, "license_key.subject.tmpl"), []byte("Welcome to {{.product}}, {{.customer_name}}"), 0o600))
+	sender, err := lmail.New(lmail.Config{Dir: dir, Templates: tpl})
+	require.NoError(t, err)
+	m := &syncserver.OutMail{ID: "m1", Kind: syncserver.MailLicenseKey, To: "ada@acme.example",
+		Data: []byte(`{"product":"Editor","customer_name":"Ada","license_key":"FLX-ABCDE","plan":"Team","max_devices":3,"expires_at":"2027-12-31T00:00:00Z"}`)}
+	require.NoError(t, sender.Send(ctx, m))
+	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	data, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	subject, text, _ := parts(t, data)
+	assert.Equal(t, "Welcome to Editor, Ada", subject, "the vendor's subject")
+	assert.Contains(t, text, "FLX-ABCDE", "the built-in body")
+	assert.Contains(t, text, "31 December 2027")
+
+	_, err = lmail.New(lmail.Config{SMTPURL: "http://mail.example.com"})
+	assert.ErrorContains(t, err, "smtp://")
+	_, err = lmail.New(lmail.Config{SMTPURL: "smtp://u:secret@:25"})
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "secret", "the password is never in a message")
+}
