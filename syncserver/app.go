@@ -152,6 +152,10 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 	}
 	dev, created, err := s.store.Activate(loadhint.WithActivations(ctx, int(s.activating.Load())), act)
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeDeviceLimit {
+			s.deviceLimitNotice(ctx, sub, in)
+		}
 		return nil, err
 	}
 	if created {

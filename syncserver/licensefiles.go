@@ -3,6 +3,7 @@ package syncserver
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/flowlytix/licensing/license"
@@ -101,6 +102,14 @@ func (s *Service) OfflineActivate(ctx context.Context, actor Actor, requestFile 
 			Hostname: AirGappedHostname, PublicKey: key.PublicKey, KeyThumbprint: key.Thumbprint, At: now, File: rec})
 		if err != nil {
 			return err
+		}
+		if cust, err := tx.GetCustomer(ctx, sub.CustomerID); err == nil && cust.Email != "" {
+			// The customer gets the file by email too, with the file.
+			if err := s.enqueueMail(ctx, tx, MailLicenseFile, cust.Email, map[string]any{"subscription_id": sub.ID,
+				"customer_name": strings.TrimSpace(cust.FirstName + " " + cust.LastName), "product": s.productName(ctx, sub),
+				"device_id": req.DeviceID, "expires_at": sub.ExpiresAt, "license_file": string(lic.File)}); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, actor, "device.offline_activate", "subscription", sub.ID, nil, map[string]any{"device_id": req.DeviceID, "jti": rec.JTI})
 	})

@@ -38,8 +38,10 @@ func FormatDays(days []int) string {
 
 // Mail kinds.
 const (
-	MailLicenseKey = "license_key" // a new subscription's key, and how to activate
-	MailReminder   = "reminder"    // the license expires soon, or entered its grace
+	MailLicenseKey  = "license_key"  // a new subscription's key, and how to activate
+	MailReminder    = "reminder"     // the license expires soon, or entered its grace
+	MailLicenseFile = "license_file" // an air-gapped device's file, attached
+	MailDeviceLimit = "device_limit" // a device was refused: every seat is taken
 )
 
 // OutMail is a message in the outbox: its kind and data; the mailer
@@ -206,4 +208,33 @@ func (s *Service) ListMail(ctx context.Context, limit int) ([]OutMail, error) {
 		limit = 100
 	}
 	return s.store.ListMail(ctx, limit)
+}
+
+// deviceLimitNotice tells the customer, at most once a day per
+// subscription, that a device was refused for want of a seat. A failure
+// here costs only the notice.
+func (s *Service) deviceLimitNotice(ctx context.Context, sub *Subscription, in ActivateInput) {
+	cust, err := s.store.GetCustomer(ctx, sub.CustomerID)
+	if err != nil || cust.Email == "" {
+		return
+	}
+	now := s.Now()
+	day := now.UTC().Truncate(24 * time.Hour)
+	_ = s.store.InTx(ctx, func(tx Store) error {
+		fresh, err := tx.TakeReminder(ctx, sub.ID, MailDeviceLimit, day, now)
+		if err != nil || !fresh {
+			return err
+		}
+		return s.enqueueMail(ctx, tx, MailDeviceLimit, cust.Email, map[string]any{"subscription_id": sub.ID,
+			"customer_name": strings.TrimSpace(cust.FirstName + " " + cust.LastName), "product": s.productName(ctx, sub),
+			"max_devices": sub.MaxDevices, "device_id": in.DeviceID, "hostname": in.Hostname, "platform": in.Platform})
+	})
+}
+
+// productName is the name of a subscription's product, or its code.
+func (s *Service) productName(ctx context.Context, sub *Subscription) string {
+	if p, err := s.store.GetProduct(ctx, sub.ProductID); err == nil && p.Name != "" {
+		return p.Name
+	}
+	return sub.Product
 }

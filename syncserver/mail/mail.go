@@ -74,6 +74,9 @@ var funcs = map[string]any{
 // Rendered is a message ready to send.
 type Rendered struct {
 	Subject, Text, HTML string
+	// File, when set, goes with the message as an attachment named
+	// FileName: an air-gapped device's license file.
+	File, FileName string
 }
 
 // Render renders a message of the outbox.
@@ -113,7 +116,25 @@ func (t *Templates) Render(m *syncserver.OutMail) (*Rendered, error) {
 		*part.dst = b.String()
 	}
 	out.Subject = strings.TrimSpace(out.Subject)
+	if f, ok := data["license_file"].(string); ok && f != "" {
+		dev, _ := data["device_id"].(string)
+		out.File, out.FileName = f, safeName(dev)+".lic"
+	}
 	return &out, nil
+}
+
+// safeName keeps a file name to letters, digits, - and _.
+func safeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '-'
+		}
+	}
+	if len(b) == 0 || len(b) > 64 {
+		return "license"
+	}
+	return string(b)
 }
 
 // Sender is the syncserver.Mailer: templates, then SMTP or a folder.
@@ -206,6 +227,11 @@ func (s *Sender) Send(ctx context.Context, m *syncserver.OutMail) error {
 	msg.SetMessageIDWithValue(m.ID + "@flowlytix-licensing")
 	msg.SetBodyString(gomail.TypeTextPlain, r.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, r.HTML)
+	if r.File != "" {
+		if err := msg.AttachReader(r.FileName, strings.NewReader(r.File)); err != nil {
+			return fmt.Errorf("attach %s: %w", r.FileName, err)
+		}
+	}
 	if s.smtp == nil {
 		if err := os.MkdirAll(s.dir, 0o700); err != nil {
 			return err

@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/flowlytix/licensing/internal/testenv"
 	"github.com/flowlytix/licensing/internal/testkeys"
+	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 	lmail "github.com/flowlytix/licensing/syncserver/mail"
 )
@@ -83,29 +85,50 @@ func (s *smtpServer) messages() []received {
 
 // parts reads a message's subject, text and HTML parts.
 func parts(t *testing.T, data []byte) (subject, text, html string) {
+	subject, text, html, _ = partsAll(t, data)
+	return
+}
+
+// partsAll also returns the attachments, by file name.
+func partsAll(t *testing.T, data []byte) (subject, text, html string, files map[string]string) {
 	m, err := mail.ReadMessage(strings.NewReader(string(data)))
 	require.NoError(t, err)
 	dec := new(mime.WordDecoder)
 	subject, err = dec.DecodeHeader(m.Header.Get("Subject"))
 	require.NoError(t, err)
-	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	require.NoError(t, err)
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
+	files = map[string]string{}
+	var walk func(ct string, body io.Reader)
+	walk = func(ct string, body io.Reader) {
+		_, params, err := mime.ParseMediaType(ct)
 		require.NoError(t, err)
-		b, err := io.ReadAll(p) // quoted-printable is undone by the reader
-		require.NoError(t, err)
-		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
-			html = string(b)
-		} else {
-			text = string(b)
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				return
+			}
+			require.NoError(t, err)
+			pct := p.Header.Get("Content-Type")
+			if strings.HasPrefix(pct, "multipart/") {
+				walk(pct, p)
+				continue
+			}
+			b, err := io.ReadAll(p) // quoted-printable is undone by the reader
+			require.NoError(t, err)
+			switch {
+			case p.FileName() != "":
+				raw, err := base64.StdEncoding.DecodeString(strings.NewReplacer("\r", "", "\n", "").Replace(string(b)))
+				require.NoError(t, err)
+				files[p.FileName()] = string(raw)
+			case strings.HasPrefix(pct, "text/html"):
+				html = string(b)
+			default:
+				text = string(b)
+			}
 		}
 	}
-	return subject, text, html
+	walk(m.Header.Get("Content-Type"), m.Body)
+	return subject, text, html, files
 }
 
 type clock struct{ ns atomic.Int64 }
@@ -232,4 +255,46 @@ func TestWithoutSMTPMessagesGoToAFolderAndTemplatesCanBeReplaced(t *testing.T) {
 	_, err = lmail.New(lmail.Config{SMTPURL: "smtp://u:secret@:25"})
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "secret", "the password is never in a message")
+}
+
+func TestADeviceRefusedAndAnAirGappedFileAreTold(t *testing.T) {
+	ctx := context.Background()
+	srv := startSMTP(t)
+	sender, err := lmail.New(lmail.Config{SMTPURL: "smtp://" + srv.addr})
+	require.NoError(t, err)
+	clk := &clock{}
+	clk.ns.Store(time.Now().UnixNano())
+	svc := service(t, testenv.SQLite(t), sender, clk)
+	email := "it@acme.example"
+	c, err := svc.CreateCustomer(ctx, "admin:t@example.com", syncserver.CustomerInput{Email: &email})
+	require.NoError(t, err)
+	sub, err := svc.CreateSubscription(ctx, "admin:t@example.com", syncserver.SubscriptionInput{CustomerID: c.ID, Tier: "basic", MaxDevices: 1,
+		ExpiresAt: clk.now().AddDate(1, 0, 0)})
+	require.NoError(t, err)
+
+	// An air-gapped device's file is mailed to the customer, attached.
+	req, err := license.NewRequest(sub.LicenseKey, "plant-3", "fp-plant-3", "windows/amd64", "5.0", clk.now())
+	require.NoError(t, err)
+	body, err := req.Encode()
+	require.NoError(t, err)
+	file, _, err := svc.OfflineActivate(ctx, "admin:t@example.com", body)
+	require.NoError(t, err)
+
+	// Two devices refused for want of a seat: one notice today.
+	for _, d := range []string{"laptop", "desk"} {
+		_, err := svc.Activate(ctx, syncserver.ActivateInput{LicenseKey: sub.LicenseKey, DeviceFingerprint: "fp-" + d, DeviceID: d, Platform: "linux/amd64", AppVersion: "1", Hostname: d + ".acme"})
+		require.Error(t, err)
+	}
+	_, err = svc.DispatchMail(ctx, "x")
+	require.NoError(t, err)
+	msgs := srv.messages()
+	require.Len(t, msgs, 2)
+	subject, text, _, files := partsAll(t, msgs[0].data)
+	assert.Contains(t, subject, "license file")
+	assert.Contains(t, text, "plant-3")
+	assert.Equal(t, string(file), files["plant-3.lic"], "the attachment is the file")
+	subject, text, _ = parts(t, msgs[1].data)
+	assert.Contains(t, subject, "seats are taken")
+	assert.Contains(t, text, "laptop")
+	assert.Contains(t, text, "at most once a day")
 }
