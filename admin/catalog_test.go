@@ -59,6 +59,8 @@ func catalogFlow(t *testing.T, s *site, w width) {
 	assert.Contains(t, typed, "PROJECTS = 3")
 	check(t, ctx, w, "a refused plan")
 	plan[`#plan-entitlements`] = "projects = 10\nsso = true\nquota.export = 2"
+	plan[`#plan-reminder_days`] = "14, 3"
+	js(t, ctx, `document.getElementById("plan-email_license_key").click()`, nil)
 	submit(t, ctx, plan, `#plan-name`)
 	assert.Contains(t, text(t, ctx, `p.flash`), "Plan Studio added")
 	check(t, ctx, w, "plan page")
@@ -66,8 +68,8 @@ func catalogFlow(t *testing.T, s *site, w width) {
 	require.NoError(t, err)
 	require.Len(t, plans, 1)
 	p := plans[0]
-	assert.Equal(t, []any{"Studio", int64(1990), 30, 2, map[string]any{"projects": int64(10), "sso": true, "quota.export": int64(2)}},
-		[]any{p.Tier, p.PriceCents, p.DurationDays, p.MaxDevices, p.Entitlements})
+	assert.Equal(t, []any{"Studio", int64(1990), 30, 2, map[string]any{"projects": int64(10), "sso": true, "quota.export": int64(2)}, true, []int{14, 3}},
+		[]any{p.Tier, p.PriceCents, p.DurationDays, p.MaxDevices, p.Entitlements, p.EmailLicenseKey, p.ReminderDays})
 
 	// A subscription from it on a customer's page: the product's key.
 	email := "studio@acme.example"

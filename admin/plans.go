@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"regexp"
@@ -64,7 +65,7 @@ func (a *Console) newPlanView(r *http.Request, f *form) (string, page, error) {
 	p := &syncserver.Plan{Product: r.URL.Query().Get("product"), DurationDays: 365, Currency: "USD", BillingPeriod: "month", MaxDevices: 1,
 		GracePeriodDays: syncserver.DefaultGracePeriodDays, CheckInDays: syncserver.DefaultCheckInDays, MaxOfflineDays: syncserver.DefaultMaxOfflineDays}
 	return "plan", page{Title: "New plan", Nav: "plans", Form: f, Data: map[string]any{"Plan": p, "Products": products, "New": true,
-		"Price": "0.00", "Entitlements": "", "Features": ""}}, nil
+		"Price": "0.00", "Entitlements": "", "Features": "", "ReminderDays": "30, 7, 1"}}, nil
 }
 
 func (a *Console) planView(r *http.Request, f *form) (string, page, error) {
@@ -78,7 +79,8 @@ func (a *Console) planView(r *http.Request, f *form) (string, page, error) {
 		return "", page{}, err
 	}
 	return "plan", page{Title: "Plan " + p.Name, Nav: "plans", Form: f, Data: map[string]any{"Plan": p, "Subscriptions": subs,
-		"Price": price(p.PriceCents), "Entitlements": entitlementsText(p.Entitlements), "Features": strings.Join(p.Features, ", ")}}, nil
+		"Price": price(p.PriceCents), "Entitlements": entitlementsText(p.Entitlements), "Features": strings.Join(p.Features, ", "),
+		"ReminderDays": strings.ReplaceAll(syncserver.FormatDays(p.ReminderDays), ",", ", ")}}, nil
 }
 
 func (a *Console) plan(w http.ResponseWriter, r *http.Request) { a.show(w, r, a.planView) }
@@ -107,6 +109,17 @@ func planInput(r *http.Request) (syncserver.PlanInput, error) {
 		return in, err
 	}
 	in.PriceCents = &cents
+	email := r.PostFormValue("email_license_key") == "yes"
+	in.EmailLicenseKey = &email
+	in.ReminderDays = []int{}
+	for _, part := range strings.FieldsFunc(r.PostFormValue("reminder_days"), func(c rune) bool { return c == ',' || c == ' ' }) {
+		d, err := strconv.Atoi(part)
+		if err != nil {
+			return in, &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "reminder_days",
+				Message: fmt.Sprintf("%q is not a number of days: type them as 30, 7, 1", part)}
+		}
+		in.ReminderDays = append(in.ReminderDays, d)
+	}
 	return in, nil
 }
 
