@@ -431,7 +431,7 @@ func TestConsoleScreenshots(t *testing.T) {
 	shoot("admin-plans.png", widths[0], "/admin/plans", "com.flowlytix.viewer")
 	shoot("admin-plan-phone.png", widths[1], "/admin/plans/"+plans[0].ID, "Entitlements")
 	// A webhook endpoint that its receiver refuses: the attempts say why.
-	url := "https://crm.example.com/hooks/licensing"
+	url := "http://127.0.0.1:9/hooks/licensing" // nothing listens: "no answer", at once
 	ep, _, err := s.svc.CreateWebhookEndpoint(bg, "admin:ada@example.com", syncserver.WebhookEndpointInput{URL: &url, EventTypes: []string{"subscription.created", "device.activated"}})
 	require.NoError(t, err)
 	_, err = s.svc.SendWebhookTest(bg, "admin:ada@example.com", ep.ID) // no such host here: no answer

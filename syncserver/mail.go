@@ -3,6 +3,7 @@ package syncserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -105,6 +106,9 @@ func (s *Service) enqueueMail(ctx context.Context, tx Store, kind, to string, da
 // days before expiry gets the 7-day reminder, not also the 30-day one),
 // "grace" once it expired within its grace, or "" for none.
 func reminderFor(e *ExpiringSubscription, now time.Time) string {
+	if len(e.ReminderDays) == 0 {
+		return "" // the plan sends none
+	}
 	if !now.Before(e.ExpiresAt) {
 		if e.GracePeriodDays > 0 && now.Before(e.ExpiresAt.Add(time.Duration(e.GracePeriodDays)*24*time.Hour)) {
 			return "grace"
@@ -141,7 +145,7 @@ func (s *Service) SendReminders(ctx context.Context) (int, error) {
 			e := &batch[i]
 			after = e.ID
 			reminder := reminderFor(e, now)
-			if reminder == "" || e.Email == "" {
+			if reminder == "" {
 				continue
 			}
 			err := s.store.InTx(ctx, func(tx Store) error {
@@ -152,10 +156,12 @@ func (s *Service) SendReminders(ctx context.Context) (int, error) {
 				data := map[string]any{"subscription_id": e.ID, "customer_id": e.CustomerID, "customer_name": e.CustomerName, "product": e.Product,
 					"tier": e.Tier, "expires_at": e.ExpiresAt, "grace_ends_at": e.ExpiresAt.Add(time.Duration(e.GracePeriodDays) * 24 * time.Hour),
 					"reminder": reminder, "in_grace": reminder == "grace", "days_left": int(e.ExpiresAt.Sub(now).Hours()/24 + 0.999)}
-				if err := s.enqueueMail(ctx, tx, MailReminder, e.Email, data); err != nil {
-					return err
+				if e.Email != "" {
+					if err := s.enqueueMail(ctx, tx, MailReminder, e.Email, data); err != nil {
+						return err
+					}
+					n++
 				}
-				n++
 				data["object"] = "subscription"
 				return s.emit(ctx, tx, EventSubscriptionExpiring, data)
 			})
@@ -176,14 +182,24 @@ func (s *Service) DispatchMail(ctx context.Context, owner string) (int, error) {
 	if s.mailer == nil {
 		return 0, nil
 	}
+	// Ten at a time under a five-minute lease: ten sends at the mailer's
+	// 20-second timeout end well within it, so that no other replica
+	// takes a message while this one is still sending it.
 	now := s.Now()
-	msgs, err := s.store.LeaseMail(ctx, owner, now, now.Add(time.Minute), 50)
+	msgs, err := s.store.LeaseMail(ctx, owner, now, now.Add(5*time.Minute), 10)
 	if err != nil {
 		return 0, err
 	}
 	sent := 0
 	for i := range msgs {
 		m := &msgs[i]
+		if m.Kind == MailReminder && !s.reminderStillDue(ctx, m) {
+			// Renewed (or suspended, revoked) since it was queued.
+			if err := s.store.MailSent(ctx, m.ID, owner, s.Now()); err != nil {
+				return sent, err
+			}
+			continue
+		}
 		if err := s.mailer.Send(ctx, m); err != nil {
 			next := s.Now().Add(webhookBackoff(30*time.Second, m.Attempts))
 			if s.Now().Sub(m.CreatedAt) > WebhookDisableAfter {
@@ -200,6 +216,23 @@ func (s *Service) DispatchMail(ctx context.Context, owner string) (int, error) {
 		sent++
 	}
 	return sent, nil
+}
+
+// reminderStillDue reports whether a queued reminder still speaks of the
+// subscription as it is: active, with the expiry date it names.
+func (s *Service) reminderStillDue(ctx context.Context, m *OutMail) bool {
+	var d struct {
+		SubscriptionID string    `json:"subscription_id"`
+		ExpiresAt      time.Time `json:"expires_at"`
+	}
+	if json.Unmarshal(m.Data, &d) != nil {
+		return true
+	}
+	sub, err := s.store.GetSubscription(ctx, d.SubscriptionID)
+	if err != nil {
+		return !errors.Is(err, ErrNotFound)
+	}
+	return sub.Status == SubscriptionActive && sub.ExpiresAt.Equal(d.ExpiresAt)
 }
 
 // ListMail lists the latest messages, for the admin.

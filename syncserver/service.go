@@ -42,6 +42,9 @@ type Config struct {
 	// after a failed delivery (default DefaultWebhookRetryBase).
 	Webhooks         WebhookSender
 	WebhookRetryBase time.Duration
+	// WebhookLease is how long a replica holds an endpoint between
+	// deliveries (default DefaultWebhookLease).
+	WebhookLease time.Duration
 	// Mailer sends email (syncserver/mail); nil: messages wait in the
 	// outbox.
 	Mailer Mailer
@@ -66,6 +69,7 @@ type Service struct {
 	proofs           *license.ProofParser
 	webhooks         WebhookSender
 	webhookRetryBase time.Duration
+	webhookLease     time.Duration
 	mailer           Mailer
 
 	// Counters for metrics.
@@ -105,10 +109,13 @@ func New(cfg Config) (*Service, error) {
 	if cfg.WebhookRetryBase <= 0 {
 		cfg.WebhookRetryBase = DefaultWebhookRetryBase
 	}
+	if cfg.WebhookLease < webhookAttemptBound+time.Second {
+		cfg.WebhookLease = DefaultWebhookLease
+	}
 	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
 		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore, roots: cfg.Roots,
 		proofWindow: cfg.ProofWindow, proofs: license.NewProofParser(100_000),
-		webhooks: cfg.Webhooks, webhookRetryBase: cfg.WebhookRetryBase, mailer: cfg.Mailer}
+		webhooks: cfg.Webhooks, webhookRetryBase: cfg.WebhookRetryBase, webhookLease: cfg.WebhookLease, mailer: cfg.Mailer}
 	svc.signing.Store(newSigning(cfg.Keys, iss))
 	return svc, nil
 }

@@ -332,9 +332,10 @@ type EventStore interface {
 	// enabled endpoints due an attempt at now whose lease is free (or
 	// owner's), so that one replica at a time delivers to each.
 	LeaseWebhookEndpoints(ctx context.Context, owner string, now, until time.Time, limit int) ([]WebhookEndpoint, error)
-	// WebhookDelivered advances an endpoint's cursor to seq (never back)
-	// and clears its failures, if owner still holds its lease.
-	WebhookDelivered(ctx context.Context, id, owner string, seq int64, at time.Time) error
+	// WebhookDelivered advances an endpoint's cursor to seq (never back),
+	// clears its failures and renews the lease until until, if owner
+	// still holds it at at; held says whether it did.
+	WebhookDelivered(ctx context.Context, id, owner string, seq int64, at, until time.Time) (held bool, err error)
 	// WebhookFailed records a failed attempt: failures, since when, the
 	// next attempt, and, with reason set, disables the endpoint.
 	WebhookFailed(ctx context.Context, id, owner string, next time.Time, since time.Time, reason string) error

@@ -37,7 +37,13 @@ const (
 	WebhookRetryCap = 6 * time.Hour
 	// WebhookDisableAfter disables an endpoint that has failed this long.
 	WebhookDisableAfter = 72 * time.Hour
-	webhookLease        = 30 * time.Second
+	// DefaultWebhookLease is how long a replica holds an endpoint without
+	// renewing it (it renews with every delivery); a replica that died
+	// holding one leaves it to the others after this long.
+	DefaultWebhookLease = 30 * time.Second
+	// webhookAttemptBound bounds one attempt (the sender's timeout is
+	// less): a new attempt starts only with this much lease left.
+	webhookAttemptBound = 12 * time.Second
 	webhookBatch        = 100
 )
 
@@ -287,7 +293,8 @@ func (s *Service) DispatchWebhooks(ctx context.Context, owner string) (int, erro
 		return 0, err
 	}
 	now := s.Now()
-	eps, err := s.store.LeaseWebhookEndpoints(ctx, owner, now, now.Add(webhookLease), 32)
+	until := now.Add(s.webhookLease)
+	eps, err := s.store.LeaseWebhookEndpoints(ctx, owner, now, until, 32)
 	if err != nil {
 		return 0, err
 	}
@@ -299,7 +306,7 @@ func (s *Service) DispatchWebhooks(ctx context.Context, owner string) (int, erro
 		wg.Add(1)
 		go func(e *WebhookEndpoint) {
 			defer wg.Done()
-			n, err := s.deliverTo(ctx, snd, owner, e)
+			n, err := s.deliverTo(ctx, snd, owner, e, until)
 			mu.Lock()
 			total += n
 			if err != nil && firstErr == nil {
@@ -312,9 +319,8 @@ func (s *Service) DispatchWebhooks(ctx context.Context, owner string) (int, erro
 	return total, firstErr
 }
 
-func (s *Service) deliverTo(ctx context.Context, snd WebhookSender, owner string, e *WebhookEndpoint) (int, error) {
+func (s *Service) deliverTo(ctx context.Context, snd WebhookSender, owner string, e *WebhookEndpoint, leaseUntil time.Time) (int, error) {
 	defer s.store.ReleaseWebhookLease(context.WithoutCancel(ctx), e.ID, owner)
-	leaseEnd := s.Now().Add(webhookLease - 10*time.Second)
 	n := 0
 	for {
 		events, err := s.store.EventsAfter(ctx, e.DeliveredSeq, e.EventTypes, webhookBatch)
@@ -323,7 +329,9 @@ func (s *Service) deliverTo(ctx context.Context, snd WebhookSender, owner string
 		}
 		for i := range events {
 			ev := &events[i]
-			if ctx.Err() != nil || s.Now().After(leaseEnd) {
+			// An attempt starts only with room for it in the lease, so
+			// that no other replica can take the endpoint while it runs.
+			if ctx.Err() != nil || s.Now().Add(webhookAttemptBound).After(leaseUntil) {
 				return n, ctx.Err()
 			}
 			a, err := s.attempt(ctx, snd, e, ev, "delivery")
@@ -332,8 +340,10 @@ func (s *Service) deliverTo(ctx context.Context, snd WebhookSender, owner string
 			}
 			now := s.Now()
 			if a.Status >= 200 && a.Status < 300 {
-				if err := s.store.WebhookDelivered(ctx, e.ID, owner, ev.Seq, now); err != nil {
-					return n, err
+				leaseUntil = now.Add(s.webhookLease)
+				held, err := s.store.WebhookDelivered(ctx, e.ID, owner, ev.Seq, now, leaseUntil)
+				if err != nil || !held {
+					return n, err // the lease ran out: another replica carries on from the cursor
 				}
 				e.DeliveredSeq = ev.Seq
 				e.Failures, e.FailingSince = 0, nil

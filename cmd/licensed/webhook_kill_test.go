@@ -84,7 +84,7 @@ func TestAKilledServerLosesNoWebhook(t *testing.T) {
 	defer rcv.Close()
 
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--keys", filepath.Join(dir, "keys"), "--jobs=false",
-		"--log-level", "error", "--webhook-allow", "127.0.0.1/32", "--webhook-retry-base", "20ms"}
+		"--log-level", "error", "--webhook-allow", "127.0.0.1/32", "--webhook-retry-base", "20ms", "--webhook-lease", "14s"}
 	proc, base := child(t, args...)
 	defer func() { proc.Process.Kill(); proc.Wait() }()
 	call := func(method, path string, body any) map[string]any {
@@ -127,7 +127,7 @@ func TestAKilledServerLosesNoWebhook(t *testing.T) {
 	require.Less(t, atKill, n, "killed mid-delivery")
 
 	// Started again on the same database, it carries on. (Its lease from
-	// before the kill runs out first: up to 30 seconds.)
+	// before the kill runs out first: --webhook-lease.)
 	proc, base = child(t, args...)
 	deadline = time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {

@@ -204,7 +204,10 @@ func New(cfg Config) (*Sender, error) {
 // redact hides a URL's password, for messages and logs.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return "(an unreadable URL; if its password holds # / ? or %, write them %23 %2F %3F %25)"
+	}
+	if u.User == nil {
 		return raw
 	}
 	return u.Redacted()

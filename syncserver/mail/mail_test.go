@@ -3,6 +3,7 @@ package mail_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -166,11 +167,18 @@ func TestTheLicenseKeyAndTheRemindersArriveOnce(t *testing.T) {
 			sub, err := a.CreateSubscription(ctx, "admin:t@example.com", syncserver.SubscriptionInput{CustomerID: c.ID, PlanID: plan.ID, ExpiresAt: expires})
 			require.NoError(t, err)
 
-			// The license key goes out, once, however many replicas send.
-			for _, svc := range []*syncserver.Service{a, b, a} {
-				_, err := svc.DispatchMail(ctx, "x")
-				require.NoError(t, err)
+			// The license key goes out, once, however many replicas send
+			// at the same time.
+			var wg sync.WaitGroup
+			for i, svc := range []*syncserver.Service{a, b, a, b} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := svc.DispatchMail(ctx, fmt.Sprintf("replica-%d", i))
+					assert.NoError(t, err)
+				}()
 			}
+			wg.Wait()
 			msgs := srv.messages()
 			require.Len(t, msgs, 1)
 			assert.Equal(t, email, msgs[0].to)
@@ -225,6 +233,20 @@ func TestTheLicenseKeyAndTheRemindersArriveOnce(t *testing.T) {
 			n, err := a.SendReminders(ctx)
 			require.NoError(t, err)
 			assert.Zero(t, n)
+
+			// A reminder queued, then the subscription renewed before it
+			// went (the mail server was away): it does not go.
+			sub2, err := a.CreateSubscription(ctx, "admin:t@example.com", syncserver.SubscriptionInput{CustomerID: c.ID, Tier: "basic", MaxDevices: 1,
+				ExpiresAt: clk.now().Add(3 * 24 * time.Hour)})
+			require.NoError(t, err)
+			n, err = a.SendReminders(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			_, err = a.Renew(ctx, "admin:t@example.com", sub2.ID, clk.now().AddDate(1, 0, 0))
+			require.NoError(t, err)
+			_, err = a.DispatchMail(ctx, "x")
+			require.NoError(t, err)
+			assert.Len(t, srv.messages(), 4, "the stale reminder was dropped")
 		})
 	}
 }

@@ -233,9 +233,7 @@ func (s *Store) activateIn(ctx context.Context, a syncserver.Activation, r *roll
 	}
 	if a.Event != nil {
 		e := *a.Event
-		if err := s.AppendEvent(ctx, &e); err != nil {
-			return nil, false, err
-		}
+		r.events = append(r.events, &e) // written last (rollup.flush)
 	}
 	day := syncserver.Day(a.At)
 	r.stats[[2]string{day, "activations"}]++

@@ -192,23 +192,35 @@ func (s *Store) LeaseWebhookEndpoints(ctx context.Context, owner string, now, un
 	}
 	var out []syncserver.WebhookEndpoint
 	for _, e := range due {
-		res, err := s.writer().ExecContext(ctx, `UPDATE webhook_endpoints SET lease_owner = $2, lease_until = $3
-			WHERE id = $1 AND enabled = $5 AND (lease_until <= $4 OR lease_owner = $2)`, e.ID, owner, s.t(until), s.t(now), true)
+		// The row as the lease takes it, not as the read above saw it:
+		// another replica may have delivered (and moved the cursor) in
+		// between.
+		var fresh syncserver.WebhookEndpoint
+		err := scanEndpoint(s.writer().QueryRowContext(ctx, `UPDATE webhook_endpoints SET lease_owner = $2, lease_until = $3
+			WHERE id = $1 AND enabled = $5 AND next_attempt_at <= $4 AND (lease_until <= $4 OR lease_owner = $2) RETURNING `+endpointCols,
+			e.ID, owner, s.t(until), s.t(now), true), &fresh)
+		if err == sql.ErrNoRows {
+			continue
+		}
 		if err != nil {
 			return nil, s.dbErr("lease webhook endpoint", err)
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			out = append(out, e)
-		}
+		out = append(out, fresh)
 	}
 	return out, nil
 }
 
-// WebhookDelivered advances the cursor, never back, under the lease.
-func (s *Store) WebhookDelivered(ctx context.Context, id, owner string, seq int64, at time.Time) error {
-	_, err := s.writer().ExecContext(ctx, `UPDATE webhook_endpoints SET delivered_seq = CASE WHEN delivered_seq < $3 THEN $3 ELSE delivered_seq END,
-		failures = 0, failing_since = NULL, next_attempt_at = $4, updated_at = $4 WHERE id = $1 AND lease_owner = $2`, id, owner, seq, s.t(at))
-	return s.dbErr("webhook delivered", err)
+// WebhookDelivered advances the cursor, never back, and renews the lease
+// until until, if owner still holds it at at; held says whether it did.
+func (s *Store) WebhookDelivered(ctx context.Context, id, owner string, seq int64, at, until time.Time) (bool, error) {
+	res, err := s.writer().ExecContext(ctx, `UPDATE webhook_endpoints SET delivered_seq = CASE WHEN delivered_seq < $3 THEN $3 ELSE delivered_seq END,
+		failures = 0, failing_since = NULL, next_attempt_at = $4, updated_at = $4, lease_until = $5
+		WHERE id = $1 AND lease_owner = $2 AND lease_until > $4`, id, owner, seq, s.t(at), s.t(until))
+	if err != nil {
+		return false, s.dbErr("webhook delivered", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // WebhookFailed records a failed attempt under the lease.

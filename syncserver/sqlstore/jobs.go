@@ -149,6 +149,14 @@ func (s *Store) freeSeats(ctx context.Context, days int, before, now time.Time) 
 		if err := rows.Err(); err != nil {
 			return tx.dbErr("free seats", err)
 		}
+		// Seats first, then the counters: the order activations take
+		// them in, so that the job and an activation cannot deadlock.
+		for sub, n := range perSub {
+			if err := tx.releaseSeat(ctx, sub, n); err != nil {
+				return err
+			}
+			freed += n
+		}
 		// Each device learns on its next sync that its seat went.
 		// And the vendor's systems, by webhook.
 		for _, e := range ended {
@@ -163,12 +171,6 @@ func (s *Store) freeSeats(ctx context.Context, days int, before, now time.Time) 
 			if err := tx.AppendEvent(ctx, ev); err != nil {
 				return err
 			}
-		}
-		for sub, n := range perSub {
-			if err := tx.releaseSeat(ctx, sub, n); err != nil {
-				return err
-			}
-			freed += n
 		}
 		return nil
 	})

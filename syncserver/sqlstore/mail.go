@@ -74,6 +74,20 @@ func (s *Store) ListMail(ctx context.Context, limit int) ([]syncserver.OutMail, 
 
 // TakeReminder records a reminder once.
 func (s *Store) TakeReminder(ctx context.Context, subscriptionID, reminder string, expiresAt, at time.Time) (bool, error) {
+	// Taken only while the subscription still expires then (not renewed
+	// since the job read it) and is active; the device-limit notice's key
+	// is a day, not an expiry, and is taken as it is.
+	if reminder != syncserver.MailDeviceLimit {
+		var one int
+		err := s.writer().QueryRowContext(ctx, `SELECT 1 FROM subscriptions WHERE id = $1 AND status = 'active' AND expires_at = $2`,
+			subscriptionID, s.t(expiresAt)).Scan(&one)
+		if err == sql.ErrNoRows {
+			return false, nil
+		}
+		if err != nil {
+			return false, s.dbErr("take reminder", err)
+		}
+	}
 	res, err := s.writer().ExecContext(ctx, `INSERT INTO reminders_sent (subscription_id, reminder, expires_at, sent_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (subscription_id, reminder, expires_at) DO NOTHING`, subscriptionID, reminder, s.t(expiresAt), s.t(at))
 	if err != nil {

@@ -136,6 +136,10 @@ func (s *Store) markSeen(ctx context.Context, b syncserver.SyncBatch, day string
 type rollup struct {
 	stats map[[2]string]int64 // (day, metric)
 	usage map[usageKey]*usageSum
+	// events are written last, after every other row of the transaction:
+	// the event counter is then the last lock it takes, the same for
+	// every committer, so that several cannot deadlock on it.
+	events []*syncserver.Event
 }
 
 func newRollup() *rollup {
@@ -143,6 +147,7 @@ func newRollup() *rollup {
 }
 
 func (r *rollup) merge(o *rollup) {
+	r.events = append(r.events, o.events...)
 	for k, v := range o.stats {
 		r.stats[k] += v
 	}
@@ -159,6 +164,19 @@ func (r *rollup) merge(o *rollup) {
 // flush writes the figures, in key order, so that concurrent transactions
 // lock the rollup rows in the same order and cannot deadlock.
 func (r *rollup) flush(ctx context.Context, s *Store) error {
+	if err := r.flushFigures(ctx, s); err != nil {
+		return err
+	}
+	for _, e := range r.events {
+		if err := s.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushFigures writes the rollup figures.
+func (r *rollup) flushFigures(ctx context.Context, s *Store) error {
 	stats := make([][2]string, 0, len(r.stats))
 	for k := range r.stats {
 		stats = append(stats, k)
