@@ -123,16 +123,24 @@ func Forbidden(a netip.Addr) bool {
 }
 
 // forbiddenRanges are the ranges beyond the standard library's categories:
-// shared address space (carrier NAT), the metadata services of clouds, the
-// benchmarking and documentation ranges, and IPv4 mapped in NAT64 and 6to4.
+// "this network", shared address space (carrier NAT), the IETF protocol
+// assignments, benchmarking, reserved, the metadata services of clouds
+// (AWS's IPv6 one, Azure's wire server), site-local, IPv4-compatible,
+// Teredo, local-use NAT64, and IPv4 carried in NAT64 and 6to4 (which could
+// reach a private IPv4 address).
 var forbiddenRanges = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
 	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("168.63.129.16/32"),
 	netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("fd00:ec2::/32"),
+	netip.MustParsePrefix("fec0::/10"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("2001::/32"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
 	netip.MustParsePrefix("64:ff9b::/96"),
 	netip.MustParsePrefix("2002::/16"),
 }

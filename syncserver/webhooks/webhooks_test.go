@@ -237,7 +237,8 @@ func TestPrivateAddressesAreRefusedUnlessAllowed(t *testing.T) {
 	assert.Contains(t, a.Error, "refused")
 	assert.Zero(t, rcv.seen)
 
-	for _, addr := range []string{"127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254", "::1", "fe80::1", "fd00:ec2::254", "100.64.0.1", "0.0.0.0", "::ffff:127.0.0.1"} {
+	for _, addr := range []string{"127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254", "::1", "fe80::1", "fd00:ec2::254", "100.64.0.1", "0.0.0.0", "::ffff:127.0.0.1",
+		"168.63.129.16", "fec0::1", "::7f00:1", "2001::1", "64:ff9b:1::a00:1", "64:ff9b::a00:1", "2002:a00:1::1"} {
 		assert.True(t, webhooks.Forbidden(netip.MustParseAddr(addr)), addr)
 	}
 	for _, addr := range []string{"8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"} {
