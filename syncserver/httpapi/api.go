@@ -200,6 +200,7 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 			r.Post("/webhook-endpoints/{id}/test", a.testWebhook)
 			r.Post("/webhook-endpoints/{id}/resend", a.resendWebhook)
 			r.Get("/events", a.listEvents)
+			r.Get("/mail", a.listMail)
 			r.Post("/devices/{id}/deactivate", a.deactivateDevice)
 			r.Post("/devices/{id}/block", a.blockDevice)
 			r.Post("/devices/{id}/unblock", a.unblockDevice)

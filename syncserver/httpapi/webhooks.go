@@ -138,3 +138,29 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	respond(a, w, r, http.StatusOK, map[string]any{"items": items}, err)
 }
+
+// listMail lists the mail outbox, newest first: what went, what waits and
+// why (?limit=N, at most 500).
+func (a *API) listMail(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "limit must be a whole number from 1 to 500"))
+			return
+		}
+		limit = n
+	}
+	items, err := a.svc.ListMail(r.Context(), limit)
+	if items == nil {
+		items = []syncserver.OutMail{}
+	}
+	// The data (a license key, a license file) stays in the outbox: the
+	// list says what and to whom, not the secret it carries.
+	out := make([]map[string]any, len(items))
+	for i, m := range items {
+		out[i] = map[string]any{"id": m.ID, "kind": m.Kind, "to": m.To, "created_at": m.CreatedAt, "sent_at": m.SentAt,
+			"attempts": m.Attempts, "next_attempt_at": m.NextAttemptAt, "last_error": m.LastError}
+	}
+	respond(a, w, r, http.StatusOK, map[string]any{"items": out}, err)
+}

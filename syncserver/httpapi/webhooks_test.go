@@ -50,6 +50,13 @@ func TestWebhookEndpointsThroughTheAdminAPI(t *testing.T) {
 		// This test server has no sender wired (licensed serve always has).
 		expectError(t, s.do("POST", "/api/v1/webhook-endpoints/"+id+"/resend", map[string]any{"event_id": "msg_nope"}, true), 503, "unavailable")
 		require.Equal(t, 204, s.do("DELETE", "/api/v1/webhook-endpoints/"+id, nil, true).status)
+
+		// The mail outbox: none queued here (no plan mails its keys).
+		r = s.do("GET", "/api/v1/mail", nil, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Empty(t, r.json(t)["items"])
+		expectError(t, s.do("GET", "/api/v1/mail?limit=0", nil, true), 400, "invalid_request")
+		expectError(t, s.do("GET", "/api/v1/mail", nil, false), 401, "unauthorized")
 		expectError(t, s.do("GET", "/api/v1/webhook-endpoints/"+id, nil, true), 404, "not_found")
 	})
 }

@@ -320,3 +320,43 @@ func TestADeviceRefusedAndAnAirGappedFileAreTold(t *testing.T) {
 	assert.Contains(t, text, "laptop")
 	assert.Contains(t, text, "at most once a day")
 }
+
+func TestAFailingMailServerLosesNothingAndSaysWhy(t *testing.T) {
+	ctx := context.Background()
+	sender, err := lmail.New(lmail.Config{SMTPURL: "smtp://127.0.0.1:9"}) // nothing listens
+	require.NoError(t, err)
+	clk := &clock{}
+	clk.ns.Store(time.Now().UnixNano())
+	st := testenv.SQLite(t)
+	svc := service(t, st, sender, clk)
+	email := "it@acme.example"
+	c, err := svc.CreateCustomer(ctx, "admin:t@example.com", syncserver.CustomerInput{Email: &email})
+	require.NoError(t, err)
+	_, err = svc.CreateSubscription(ctx, "admin:t@example.com", syncserver.SubscriptionInput{CustomerID: c.ID, Tier: "basic", MaxDevices: 1,
+		ExpiresAt: clk.now().Add(2 * 24 * time.Hour)})
+	require.NoError(t, err)
+	n, err := svc.SendReminders(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	sent, err := svc.DispatchMail(ctx, "x")
+	require.NoError(t, err)
+	assert.Zero(t, sent)
+	msgs, err := svc.ListMail(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	assert.Nil(t, msgs[0].SentAt, "still waiting")
+	assert.Equal(t, 1, msgs[0].Attempts)
+	assert.NotEmpty(t, msgs[0].LastError, "and says why")
+	assert.True(t, msgs[0].NextAttemptAt.After(clk.now()), "tried again later")
+
+	// The server comes back (another sender over the same outbox): it goes.
+	srv := startSMTP(t)
+	ok, err := lmail.New(lmail.Config{SMTPURL: "smtp://" + srv.addr})
+	require.NoError(t, err)
+	later := service(t, st, ok, clk)
+	clk.add(time.Hour)
+	sent, err = later.DispatchMail(ctx, "y")
+	require.NoError(t, err)
+	assert.Equal(t, 1, sent)
+	assert.Len(t, srv.messages(), 1)
+}
