@@ -112,8 +112,8 @@ func ParseProof(s string) (*Proof, error) { return parseProof(s, nil) }
 
 // ProofParser is ParseProof with a memory of the headers it has read: a
 // device sends the same header (its key) with every proof, and reading it
-// (strict JSON twice, the point checked on the curve, the thumbprint) is a
-// fifth of a proof's cost. Only the header is remembered; every proof's
+// (strict JSON twice, the point checked on the curve, the thumbprint) is
+// most of what a proof costs besides its signature (docs/benchmarks.md). Only the header is remembered; every proof's
 // claims and signature are checked every time, so replay protection is
 // untouched. Safe for concurrent use.
 type ProofParser struct {

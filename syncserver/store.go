@@ -278,9 +278,8 @@ type WebhookEndpoint struct {
 	// and rotation.
 	Secret  string `json:"-"`
 	Enabled bool   `json:"enabled"`
-	// AfterSeq: it gets the events after this one (committed after it was
-	// registered). DeliveredSeq: it has acknowledged those up to here.
-	AfterSeq     int64 `json:"-"`
+	// DeliveredSeq: it has acknowledged the events up to here; it starts
+	// at the latest committed when the endpoint was registered.
 	DeliveredSeq int64 `json:"delivered_seq"`
 	// Failures counts the failed attempts at its next event since the
 	// last success; FailingSince is the first of them.

@@ -221,15 +221,21 @@ func (s *Service) sender() (WebhookSender, error) {
 	return s.webhooks, nil
 }
 
+// senderFor is the sender and an endpoint, for an attempt an admin asks for.
+func (s *Service) senderFor(ctx context.Context, endpointID string) (WebhookSender, *WebhookEndpoint, error) {
+	snd, err := s.sender()
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := s.store.GetWebhookEndpoint(ctx, endpointID)
+	return snd, e, err
+}
+
 // ResendWebhookEvent sends one event to an endpoint again, now, whatever
 // its cursor (it says which attempt it was); the endpoint's queue is
 // untouched.
 func (s *Service) ResendWebhookEvent(ctx context.Context, actor Actor, endpointID, eventID string) (*WebhookAttempt, error) {
-	snd, err := s.sender()
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.store.GetWebhookEndpoint(ctx, endpointID)
+	snd, e, err := s.senderFor(ctx, endpointID)
 	if err != nil {
 		return nil, err
 	}
@@ -243,11 +249,7 @@ func (s *Service) ResendWebhookEvent(ctx context.Context, actor Actor, endpointI
 // SendWebhookTest sends a webhook.test event to an endpoint, now: what an
 // admin does to see that the receiver verifies signatures.
 func (s *Service) SendWebhookTest(ctx context.Context, actor Actor, endpointID string) (*WebhookAttempt, error) {
-	snd, err := s.sender()
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.store.GetWebhookEndpoint(ctx, endpointID)
+	snd, e, err := s.senderFor(ctx, endpointID)
 	if err != nil {
 		return nil, err
 	}

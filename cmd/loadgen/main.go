@@ -286,8 +286,8 @@ type phaseStats struct {
 
 // makeProofs signs, before a phase, the proofs each worker will send, in
 // the order it will send them: the load generator shares the server's
-// cores, and an ES256 signature (about 40 µs) is the app's cost, paid on
-// its own machine, not the server's. It makes enough for the phase at
+// cores, and a proof's ES256 signature is the app's cost, paid on its own
+// machine, not the server's. It makes enough for the phase at
 // 6,000 syncs a second; a worker that runs out signs the rest itself.
 func makeProofs(c config, devs []device, d time.Duration) [][]string {
 	per := int(d.Seconds()*6000)/c.conc + 1

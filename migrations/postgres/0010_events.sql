@@ -12,9 +12,9 @@ CREATE TABLE events (
 );
 INSERT INTO counters (name, value) VALUES ('event_seq', 0);
 
--- A webhook endpoint gets the events after after_seq (those committed
--- after it was registered) whose type it asked for, in seq order;
--- delivered_seq is how far it has acknowledged. One replica at a time
+-- A webhook endpoint gets the events after delivered_seq whose type it
+-- asked for, in seq order: it starts at the latest event committed when
+-- the endpoint was registered, and moves as it acknowledges. One replica at a time
 -- delivers to it: the one holding its lease.
 CREATE TABLE webhook_endpoints (
     id              TEXT PRIMARY KEY,
@@ -23,7 +23,6 @@ CREATE TABLE webhook_endpoints (
     event_types     TEXT NOT NULL DEFAULT '',
     secret          TEXT NOT NULL,
     enabled         BOOLEAN NOT NULL,
-    after_seq       BIGINT NOT NULL,
     delivered_seq   BIGINT NOT NULL,
     failures        INTEGER NOT NULL DEFAULT 0,
     failing_since   TIMESTAMPTZ,

@@ -25,6 +25,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/flowlytix/licensing/internal/poll"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -250,20 +251,6 @@ func (s *Sender) Send(ctx context.Context, m *syncserver.OutMail) error {
 }
 
 // Run sends queued messages in the background until ctx ends, as owner.
-func Run(ctx context.Context, svc *syncserver.Service, owner string, poll time.Duration, log *slog.Logger) {
-	for {
-		n, err := svc.DispatchMail(ctx, owner)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("mail delivery", "err", err)
-		}
-		wait := poll
-		if n > 0 {
-			wait = 0
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
+func Run(ctx context.Context, svc *syncserver.Service, owner string, every time.Duration, log *slog.Logger) {
+	poll.Run(ctx, every, log, "mail delivery", func(ctx context.Context) (int, error) { return svc.DispatchMail(ctx, owner) })
 }

@@ -67,11 +67,11 @@ func (s *Store) LatestEventSeq(ctx context.Context) (int64, error) {
 	return n, s.dbErr("latest event", err)
 }
 
-const endpointCols = "id, url, description, event_types, secret, enabled, after_seq, delivered_seq, failures, failing_since, next_attempt_at, disabled_reason, created_at, updated_at"
+const endpointCols = "id, url, description, event_types, secret, enabled, delivered_seq, failures, failing_since, next_attempt_at, disabled_reason, created_at, updated_at"
 
 func scanEndpoint(row scanner, e *syncserver.WebhookEndpoint) error {
 	var types string
-	if err := row.Scan(&e.ID, &e.URL, &e.Description, &types, &e.Secret, &e.Enabled, &e.AfterSeq, &e.DeliveredSeq, &e.Failures,
+	if err := row.Scan(&e.ID, &e.URL, &e.Description, &types, &e.Secret, &e.Enabled, &e.DeliveredSeq, &e.Failures,
 		tmn(&e.FailingSince), tm(&e.NextAttemptAt), &e.DisabledReason, tm(&e.CreatedAt), tm(&e.UpdatedAt)); err != nil {
 		return err
 	}
@@ -92,16 +92,15 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, e *syncserver.Webhook
 		// Reading the counter for update waits for the transactions that
 		// hold it: every event committed before is before the endpoint's
 		// start, every one after is its.
-		if err := tx.writer().QueryRowContext(ctx, `UPDATE counters SET value = value WHERE name = 'event_seq' RETURNING value`).Scan(&e.AfterSeq); err != nil {
+		if err := tx.writer().QueryRowContext(ctx, `UPDATE counters SET value = value WHERE name = 'event_seq' RETURNING value`).Scan(&e.DeliveredSeq); err != nil {
 			return tx.dbErr("webhook endpoint start", err)
 		}
-		e.DeliveredSeq = e.AfterSeq
 		e.ID = newID()
 		e.UpdatedAt = e.CreatedAt
 		e.NextAttemptAt = e.CreatedAt
 		_, err := tx.writer().ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`, lease_owner, lease_until)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, NULL, $9, '', $10, $10, '', $9)`,
-			e.ID, e.URL, e.Description, strings.Join(e.EventTypes, ","), e.Secret, e.Enabled, e.AfterSeq, e.DeliveredSeq,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, $8, '', $9, $9, '', $8)`,
+			e.ID, e.URL, e.Description, strings.Join(e.EventTypes, ","), e.Secret, e.Enabled, e.DeliveredSeq,
 			tx.t(e.NextAttemptAt), tx.t(e.CreatedAt))
 		return tx.dbErr("create webhook endpoint", err)
 	})

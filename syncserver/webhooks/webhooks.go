@@ -25,6 +25,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/flowlytix/licensing/internal/poll"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -209,26 +210,9 @@ func unwrapDial(err error) error {
 	return err
 }
 
-// Run delivers in the background until ctx ends: DispatchWebhooks every
-// poll (and at once again while there was work), as owner (this
-// replica's name).
-func Run(ctx context.Context, svc *syncserver.Service, owner string, poll time.Duration, log *slog.Logger) {
-	if poll <= 0 {
-		poll = time.Second
-	}
-	for {
-		n, err := svc.DispatchWebhooks(ctx, owner)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("webhook delivery", "err", err)
-		}
-		wait := poll
-		if n > 0 {
-			wait = 0 // more may be waiting
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
+// Run delivers in the background until ctx ends, as owner (this
+// replica's name): DispatchWebhooks every poll, at once again while there
+// was work.
+func Run(ctx context.Context, svc *syncserver.Service, owner string, every time.Duration, log *slog.Logger) {
+	poll.Run(ctx, every, log, "webhook delivery", func(ctx context.Context) (int, error) { return svc.DispatchWebhooks(ctx, owner) })
 }
