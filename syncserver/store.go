@@ -328,8 +328,9 @@ type EventStore interface {
 	UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
 	DeleteWebhookEndpoint(ctx context.Context, id string) error
 	// LeaseWebhookEndpoints takes, for owner until until, up to limit
-	// enabled endpoints due an attempt at now whose lease is free (or
-	// owner's), so that one replica at a time delivers to each.
+	// enabled endpoints due an attempt at now, with events after their
+	// cursor, whose lease is free (or owner's), so that one replica at a
+	// time delivers to each. An idle endpoint costs no write.
 	LeaseWebhookEndpoints(ctx context.Context, owner string, now, until time.Time, limit int) ([]WebhookEndpoint, error)
 	// WebhookDelivered advances an endpoint's cursor to seq (never back),
 	// clears its failures and renews the lease until until, if owner

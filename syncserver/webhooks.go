@@ -325,8 +325,21 @@ func (s *Service) deliverTo(ctx context.Context, snd WebhookSender, owner string
 	defer s.store.ReleaseWebhookLease(context.WithoutCancel(ctx), e.ID, owner)
 	n := 0
 	for {
+		// Read first: every event up to it has committed, so when none of
+		// them is of the endpoint's types the cursor may move past them
+		// all, and the endpoint is not due again until a new event comes.
+		latest, err := s.store.LatestEventSeq(ctx)
+		if err != nil {
+			return n, err
+		}
 		events, err := s.store.EventsAfter(ctx, e.DeliveredSeq, e.EventTypes, webhookBatch)
-		if err != nil || len(events) == 0 {
+		if err != nil {
+			return n, err
+		}
+		if len(events) == 0 {
+			if latest > e.DeliveredSeq {
+				_, err = s.store.WebhookDelivered(ctx, e.ID, owner, latest, s.Now(), leaseUntil)
+			}
 			return n, err
 		}
 		for i := range events {

@@ -184,7 +184,8 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, id string) error {
 // endpoint both run it, and only one changes the row.
 func (s *Store) LeaseWebhookEndpoints(ctx context.Context, owner string, now, until time.Time, limit int) ([]syncserver.WebhookEndpoint, error) {
 	due, err := queryAll(ctx, s, "due webhook endpoints", `SELECT `+endpointCols+` FROM webhook_endpoints
-		WHERE enabled = $1 AND next_attempt_at <= $2 AND (lease_until <= $2 OR lease_owner = $3) ORDER BY next_attempt_at LIMIT $4`,
+		WHERE enabled = $1 AND next_attempt_at <= $2 AND (lease_until <= $2 OR lease_owner = $3)
+		AND delivered_seq < (SELECT value FROM counters WHERE name = 'event_seq') ORDER BY next_attempt_at LIMIT $4`,
 		[]any{true, s.t(now), owner, limit}, scanEndpoint)
 	if err != nil {
 		return nil, err

@@ -198,6 +198,22 @@ func TestEveryEventArrivesOnceInOrderAfterTheReceiverComesBack(t *testing.T) {
 			acked, _ = rcv.snapshot()
 			assert.Equal(t, acked[0], acked[len(acked)-1], "the resend carries the event's own webhook-id")
 
+			// An endpoint none of whose types came moves past the others'
+			// events once, and is not due again until a new event comes.
+			quiet, _, err := svc.CreateWebhookEndpoint(ctx, "admin:t@example.com", syncserver.WebhookEndpointInput{URL: ptr(rcv.srv.URL), EventTypes: []string{"key.added"}})
+			require.NoError(t, err)
+			makeChanges(t, svc, 1)
+			_, err = svc.DispatchWebhooks(ctx, "replica-a")
+			require.NoError(t, err)
+			latest, err := st.LatestEventSeq(ctx)
+			require.NoError(t, err)
+			got, err = svc.GetWebhookEndpoint(ctx, quiet.ID)
+			require.NoError(t, err)
+			assert.Equal(t, latest, got.DeliveredSeq)
+			leased, err := st.LeaseWebhookEndpoints(ctx, "replica-b", time.Now(), time.Now().Add(time.Minute), 10)
+			require.NoError(t, err)
+			assert.Empty(t, leased, "idle endpoints are not leased: no write while nothing happens")
+
 			// A rotated secret signs from now on; the old one verifies
 			// nothing.
 			_, newSecret, err := svc.RotateWebhookSecret(ctx, "admin:t@example.com", ep.ID)
