@@ -284,14 +284,20 @@ func Sign(signer crypto.Signer, kid string, c *Claims) (string, error) {
 // same header rules as license files: the server's signed revocation list
 // is one.
 func SignJSON(signer crypto.Signer, kid, typ string, payload any) (string, error) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	return signRaw(signer, kid, typ, body)
+}
+
+// signRaw signs payload bytes as they are (JSON, or compressed JSON) as an
+// RS256 JWS of typ.
+func signRaw(signer crypto.Signer, kid, typ string, body []byte) (string, error) {
 	if kid == "" {
 		return "", errors.New("sign: empty kid")
 	}
 	header, err := json.Marshal(Header{Alg: Alg, Kid: kid, Typ: typ})
-	if err != nil {
-		return "", fmt.Errorf("sign: %w", err)
-	}
-	body, err := json.Marshal(payload)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}
