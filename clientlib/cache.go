@@ -64,6 +64,17 @@ CREATE TABLE IF NOT EXISTS rejected (
     metadata    TEXT,
     reason      TEXT NOT NULL
 );
+-- Sync requests and deactivation receipts this machine wrote: a sync
+-- response is imported only for one of them, once. Every queue row up to
+-- max_queue_id went into the file.
+CREATE TABLE IF NOT EXISTS exchanges (
+    nonce        TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    max_queue_id INTEGER NOT NULL,
+    imported_at  INTEGER,
+    server_time  INTEGER
+);
 `
 
 // Meta keys.

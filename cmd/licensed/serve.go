@@ -239,7 +239,7 @@ func openService(ctx context.Context, c config, log *slog.Logger) (*syncserver.S
 		st.Close()
 		return nil, nil, err
 	}
-	cfg := syncserver.Config{Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
+	cfg := syncserver.Config{Now: clock, Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
 		KeyStore: &keys.Dir{Path: c.Keys}, Webhooks: webhooks.NewSender(c.webhookAllow, 0), WebhookRetryBase: c.WebhookRetryBase, WebhookLease: c.WebhookLease, Mailer: mailer}
 	if c.RootJWKS != "" {
 		b, err := os.ReadFile(c.RootJWKS)
@@ -410,3 +410,7 @@ func mustActive(ks *keys.Set) string {
 	}
 	return k.ID
 }
+
+// clock is the server's clock, nil for the wall clock. Only tests set it
+// (a child process in which simulated days pass); no flag reaches it.
+var clock func() time.Time

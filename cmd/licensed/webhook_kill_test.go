@@ -25,6 +25,15 @@ import (
 // TestMain lets the test binary be licensed itself, in a process of its
 // own that a test can SIGKILL.
 func TestMain(m *testing.M) {
+	if f := os.Getenv("LICENSED_TEST_CLOCK_FILE"); f != "" {
+		// The child's clock runs ahead by the duration the test writes
+		// in the file: days pass in seconds.
+		clock = func() time.Time {
+			b, _ := os.ReadFile(f)
+			d, _ := time.ParseDuration(strings.TrimSpace(string(b)))
+			return time.Now().Add(d)
+		}
+	}
 	if args := os.Getenv("LICENSED_TEST_CHILD_ARGS"); args != "" {
 		os.Exit(run(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -321,6 +323,43 @@ func (a *API) offlineActivate(w http.ResponseWriter, r *http.Request) {
 	}
 	file, _, err := a.svc.OfflineActivate(r.Context(), ActorFrom(r.Context()), body)
 	a.writeLicense(w, r, file, err)
+}
+
+// offlineSyncResponse is the answer to an uploaded sync request or
+// deactivation receipt: what it did, and the sync response file to carry
+// back to the machine (none for a receipt).
+type offlineSyncResponse struct {
+	*syncserver.OfflineSyncResult
+	ResponseFile string `json:"response_file,omitempty"`
+}
+
+// offlineSync takes a sync request or a deactivation receipt as the body
+// (up to 32 MiB). It answers JSON, or with Accept: text/plain the sync
+// response file alone.
+func (a *API) offlineSync(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, license.MaxExchangeFileSize+1))
+	if err != nil {
+		writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "reading the body failed: %v", err))
+		return
+	}
+	if len(body) > license.MaxExchangeFileSize {
+		writeError(w, r, a.log, errorf(syncserver.KindTooLarge, syncserver.CodeRequestTooLarge,
+			"the file is larger than %d bytes; the app writes smaller requests (%d events each)", license.MaxExchangeFileSize, license.MaxExchangeUsage))
+		return
+	}
+	res, err := a.svc.OfflineSync(r.Context(), ActorFrom(r.Context()), body)
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	accept := r.Header.Get("Accept")
+	if res.Response != nil && strings.Contains(accept, "text/plain") && !strings.Contains(accept, "json") {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="sync-response.txt"`)
+		w.Write(res.Response)
+		return
+	}
+	writeJSON(w, http.StatusOK, offlineSyncResponse{res, string(res.Response)})
 }
 
 func (a *API) overview(w http.ResponseWriter, r *http.Request) {

@@ -207,6 +207,7 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 			r.Get("/audit", a.listAudit)
 			r.Get("/usage", a.usage)
 			r.Post("/offline/activate", a.offlineActivate)
+			r.Post("/offline/sync", a.offlineSync)
 			r.Get("/analytics/overview", a.overview)
 			r.Get("/keys", a.listKeys)
 			r.Post("/keys", a.addKey)
