@@ -20,7 +20,7 @@ const (
 	exitUsage = 2 // the command line is wrong or an input cannot be read
 )
 
-const usage = `licensectl: keys, license files and air-gapped activation, offline.
+const usage = `licensectl: keys, license files and air-gapped activation and sync, offline.
 
 Usage:
   licensectl keys generate --out DIR [--bits 3072] [--next]
@@ -36,7 +36,14 @@ Usage:
                    [--device-id ID --fingerprint FP | --request FILE] --out FILE
   licensectl verify (--jwks FILE | --root ROOT_JWKS) [--device-id ID] [--fingerprint FP] LICENSE
   licensectl inspect LICENSE
-  licensectl request --license-key KEY --device-id ID --fingerprint FP --out FILE
+  licensectl request --license-key KEY --device-id ID --fingerprint FP [--device-key FILE] --out FILE
+
+Air-gapped exchange, on the offline machine (the app's cache, the app closed):
+  licensectl sync request --cache FILE --app-id ID (--jwks FILE | --root FILE) --out FILE
+  licensectl sync import  --cache FILE --app-id ID (--jwks FILE | --root FILE) RESPONSE
+  licensectl deactivate   --cache FILE --app-id ID (--jwks FILE | --root FILE) --out RECEIPT
+and where the admin API is reachable (the token in LICENSED_TOKEN):
+  licensectl sync upload --server URL FILE [--out RESPONSE]
 
 Run "licensectl COMMAND --help" for a command's flags.
 verify exits 0 for valid or grace, 1 for any other status, 2 for a usage error.
@@ -88,6 +95,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = e.inspect(ctx, args[1:])
 	case "request":
 		err = e.request(ctx, args[1:])
+	case "sync":
+		err = e.sync(ctx, args[1:])
+	case "deactivate":
+		err = e.deactivate(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "licensectl: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
