@@ -5,6 +5,7 @@
 // usage queue lives in an append-only journal beside it (queue.js), so
 // recording an event costs one small durable write however long the queue.
 import { randomBytes, randomUUID } from "node:crypto";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { open, readFile, rename, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { verifyLicense, parse, parseJWKS, evaluate, fingerprintHash, Status, parseKeyRevocation, endorsedKey, revokedByRoot } from "./verify.js";
@@ -71,7 +72,30 @@ const LOOP_MIN_INTERVAL = 60e3;
 const BACKOFF_BASE = 30e3;
 const BACKOFF_MAX = 3600e3;
 
-const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [], rejected: [], device_key: null });
+const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [], rejected: [], device_key: null, exchanges: [] });
+
+// The air-gapped exchange (docs/license-format.md, section 7): the same
+// files as the Go client's, byte for byte in their rules.
+const SYNC_REQUEST = ["-----BEGIN FLOWLYTIX SYNC REQUEST-----", "-----END FLOWLYTIX SYNC REQUEST-----", "flowlytix-sync-request+jwt"];
+const DEACTIVATION_RECEIPT = ["-----BEGIN FLOWLYTIX DEACTIVATION RECEIPT-----", "-----END FLOWLYTIX DEACTIVATION RECEIPT-----", "flowlytix-deactivation-receipt+jwt"];
+const SYNC_RESPONSE = ["-----BEGIN FLOWLYTIX SYNC RESPONSE-----", "-----END FLOWLYTIX SYNC RESPONSE-----", "flowlytix-sync-response+jwt"];
+const MAX_EXCHANGE_USAGE = 100_000;
+const MAX_EXCHANGE_HEARTBEATS = 10_000;
+const MAX_EXCHANGE_FILE = 32 << 20;
+const MAX_EXCHANGE_PAYLOAD = 64 << 20;
+const RESPONSE_MEMBERS = { iss: "string", iat: "number", nonce: "string", request_sha256: "string", device_id: "string", subscription_id: "string",
+  status: "string", server_time: "string", acknowledged: "array", heartbeats: "number", rejected: "array", revocations: "array", revocation_cursor: "number" };
+const RESPONSE_OPTIONAL = { license_file: "string", key_endorsement: "string", key_revocations: "array" };
+
+function exchangeError(code, message) {
+  const e = new Error(message);
+  e.code = code;
+  return e;
+}
+
+function armor([begin, end], compact) {
+  return begin + "\n" + compact.match(/.{1,64}/g).join("\n") + "\n" + end + "\n";
+}
 
 /**
  * refusedFile is the error for a license file from the server that this app
@@ -534,6 +558,198 @@ export class LicenseClient extends EventEmitter {
     await this.#post("/api/v1/licensing/deactivate", { token: parsed.compact, device_id: this.#o.deviceId });
     await this.#update((s) => { s.license_file = ""; });
     this.#parsed = null;
+  }
+
+  /**
+   * syncRequest writes a sync request for an air-gapped machine: what an
+   * online sync sends (the license file, the device, the revocation
+   * cursor, the queued heartbeats and usage, this machine's clock) and a
+   * nonce, signed with the device key. Nothing leaves the queue until the
+   * vendor's sync response acknowledges it: a lost file costs nothing.
+   */
+  async syncRequest() {
+    const { text } = await this.#exchangeFile(SYNC_REQUEST, "sync");
+    return text;
+  }
+
+  /**
+   * deactivateOffline removes the license from this machine and returns a
+   * deactivation receipt carrying what is still queued: uploading it frees
+   * the seat, once. Keep it until it is uploaded: it is the only record
+   * of the queued usage.
+   */
+  async deactivateOffline() {
+    const { text, rows } = await this.#exchangeFile(DEACTIVATION_RECEIPT, "deactivate");
+    await this.#dequeue(rows);
+    await this.#update((s) => { s.license_file = ""; });
+    this.#parsed = null;
+    return text;
+  }
+
+  async #exchangeFile(kind, name) {
+    if (!this.#key) throw new Error("open() the client first: it loads the device key");
+    const parsed = this.#state.license_file ? parse(this.#state.license_file) : null;
+    if (!parsed) throw new Error("no license: activate or import one");
+    const now = this.#o.now();
+    const far = (e) => !(e.at >= Date.UTC(2000, 0, 1) && e.at <= now + 23 * 3600e3);
+    if (this.#state.queue.some(far)) await this.#setAside(this.#state.queue.filter(far), "recorded with the clock far off");
+    const rows = [];
+    let usage = 0, beats = 0, maxN = -1;
+    for (const e of this.#state.queue) {
+      if (e.kind === "usage" ? usage === MAX_EXCHANGE_USAGE : beats === MAX_EXCHANGE_HEARTBEATS) break;
+      if (e.kind === "usage") usage++;
+      else beats++;
+      rows.push(e);
+      maxN = e.n;
+    }
+    const nonce = randomBytes(16).toString("base64url");
+    const cursor = this.#state.revocations.reduce((m, r) => Math.max(m, r.seq), 0);
+    const payload = {
+      license: parsed.compact, device_id: this.#o.deviceId, subscription_id: parsed.claims.sub, nonce,
+      created_at: new Date(now).toISOString(), revocation_cursor: cursor,
+      heartbeats: rows.filter((e) => e.kind === "heartbeat").map((e) => ({ at: new Date(e.at).toISOString(), app_version: e.app_version || undefined })),
+      usage: rows.filter((e) => e.kind === "usage").map((e) => ({ event_id: e.event_id, feature: e.feature, count: e.count,
+        duration_seconds: e.duration_seconds || undefined, at: new Date(e.at).toISOString() })),
+    };
+    const header = { alg: "ES256", jwk: this.#key.publicJWK(), typ: kind[2] };
+    const input = Buffer.from(JSON.stringify(header)).toString("base64url") + "." + deflateRawSync(Buffer.from(JSON.stringify(payload)), { level: 9 }).toString("base64url");
+    const text = armor(kind, input + "." + this.#key.sign(input));
+    await this.#update((s) => {
+      s.exchanges ||= [];
+      s.exchanges.push({ nonce, kind: name, created_at: now, max_n: maxN, imported_at: null, server_time: null });
+    });
+    return { text, rows };
+  }
+
+  /**
+   * importSyncResponse applies the vendor's sync response: acknowledged
+   * events leave the queue, refused rows are set aside with the reason,
+   * revocations apply, the server's time becomes the trusted time and a
+   * newer license file is installed. A response for another device or for
+   * a request not made here (code "exchange_not_ours"), or one imported
+   * before ("exchange_imported"), changes nothing; one older than a
+   * response imported before applies only its acknowledgements (stale).
+   */
+  async importSyncResponse(text) {
+    const resp = await this.#verifySyncResponse(String(text));
+    if (resp.device_id !== this.#o.deviceId) {
+      throw exchangeError("exchange_not_ours", `import sync response: it was made for device "${resp.device_id}", and this machine is "${this.#o.deviceId}"; nothing changed`);
+    }
+    const ex = (this.#state.exchanges || []).find((x) => x.nonce === resp.nonce && x.kind === "sync");
+    if (!ex) throw exchangeError("exchange_not_ours", "import sync response: no sync request made here has its nonce; nothing changed");
+    if (ex.imported_at) throw exchangeError("exchange_imported", `import sync response: a response to this sync request was imported already (on ${new Date(ex.imported_at).toISOString()}); nothing changed`);
+    const serverMs = Date.parse(resp.server_time);
+    const latest = Math.max(0, ...(this.#state.exchanges || []).filter((x) => x.imported_at).map((x) => x.server_time));
+    const report = { status: resp.status, serverTime: resp.server_time, acknowledged: 0, heartbeats: 0, rejected: 0, revocations: 0,
+      newLicense: false, stale: latest > serverMs, refusedFile: null };
+    const inRequest = (e) => e.n <= ex.max_n;
+    for (const r of resp.rejected) {
+      const rows = this.#state.queue.filter((e) => inRequest(e) && (r.heartbeat_at
+        ? e.kind === "heartbeat" && e.at === Date.parse(r.heartbeat_at) : e.kind === "usage" && e.event_id === r.event_id));
+      if (rows.length) report.rejected += await this.#setAside(rows, `refused by the server: ${r.reason}`);
+    }
+    const acked = new Set(resp.acknowledged);
+    const gone = this.#state.queue.filter((e) => (e.kind === "usage" ? acked.has(e.event_id) : inRequest(e)));
+    report.acknowledged = gone.filter((e) => e.kind === "usage").length;
+    report.heartbeats = gone.length - report.acknowledged;
+    await this.#dequeue(gone);
+    let newFile = null;
+    if (!report.stale && resp.license_file && this.#state.license_file) {
+      const current = parse(this.#state.license_file);
+      const v = await verifyLicense(resp.license_file, { ...this.#trust(), now: serverMs, deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
+      if (v.status === Status.INVALID) report.refusedFile = refusedFile(v.reason, "import sync response: the newer license file was not installed");
+      else if (v.claims.sub === current.claims.sub && v.claims.jti !== current.claims.jti && v.claims.iat >= current.claims.iat) newFile = armor(["-----BEGIN FLOWLYTIX LICENSE-----", "-----END FLOWLYTIX LICENSE-----"], resp.license_file);
+    }
+    await this.#update((s) => {
+      const x = s.exchanges.find((y) => y.nonce === resp.nonce);
+      x.imported_at = this.#o.now();
+      x.server_time = serverMs;
+      if (report.stale) return;
+      const known = new Set(s.revocations.map((r) => r.seq));
+      for (const r of resp.revocations) {
+        if (!known.has(r.seq)) {
+          s.revocations.push(r);
+          report.revocations++;
+        }
+      }
+      s.latest_trusted_ms = Math.max(s.latest_trusted_ms, serverMs);
+      s.last_sync_ms = Math.max(s.last_sync_ms, Math.min(serverMs, this.#o.now()));
+      if (newFile) s.license_file = newFile;
+    });
+    if (!report.stale) await this.#takeKeyRevocations(resp.key_revocations);
+    report.newLicense = !!newFile;
+    report.updateRequired = report.refusedFile?.code === "update_required";
+    return report;
+  }
+
+  /** verifySyncResponse checks a sync response's armor, header, signature and members, and decodes it. */
+  async #verifySyncResponse(text) {
+    const bad = (why) => exchangeError("invalid_exchange", `import sync response: ${why}`);
+    if (text.length > MAX_EXCHANGE_FILE) throw bad("the file is too large");
+    const t = text.replace(/^\uFEFF/, "").trim();
+    if (!t.startsWith(SYNC_RESPONSE[0]) || !t.endsWith(SYNC_RESPONSE[1])) throw bad(`not a sync response: its first line must be ${SYNC_RESPONSE[0]}`);
+    const compact = t.slice(SYNC_RESPONSE[0].length, t.length - SYNC_RESPONSE[1].length).replace(/[\r\n \t]+/g, "");
+    const parts = compact.split(".");
+    if (parts.length !== 3) throw bad("not a JWS compact serialization");
+    let header;
+    try {
+      const headerText = Buffer.from(parts[0], "base64url").toString("utf8");
+      for (const [name, m] of checkObject(headerText)) {
+        if (!["alg", "kid", "typ"].includes(name) || m.kind !== "string") throw new Error(`header carries "${name}"`);
+      }
+      header = JSON.parse(headerText);
+    } catch (e) {
+      throw bad(e.message);
+    }
+    if (header.alg !== "RS256" || header.typ !== SYNC_RESPONSE[2]) throw bad("not a sync response");
+    const inflate = (b64) => {
+      try {
+        return inflateRawSync(Buffer.from(b64, "base64url"), { maxOutputLength: MAX_EXCHANGE_PAYLOAD }).toString("utf8");
+      } catch (e) {
+        throw bad(`the payload does not inflate: ${e.message}`);
+      }
+    };
+    const keys = this.#o.jwks ? await parseJWKS(this.#o.jwks) : new Map();
+    let key = keys.get(header.kid);
+    if (!key && this.#o.rootJwks) {
+      let unverified;
+      try {
+        unverified = JSON.parse(inflate(parts[1]));
+      } catch {
+        throw bad("not a sync response");
+      }
+      await this.#takeKeyRevocations(unverified.key_revocations);
+      try {
+        const got = await endorsedKey(unverified.key_endorsement, this.#o.rootJwks);
+        if (got.e.kid !== header.kid) throw new Error("the endorsement is for another key");
+        if (await revokedByRoot(header.kid, this.#state.key_revocations, this.#o.rootJwks)) throw new Error("its signing key was revoked by the root");
+        key = got.key;
+      } catch (e) {
+        throw bad(e.message);
+      }
+    }
+    if (!key) throw bad("signed by an unknown key");
+    try {
+      await compactVerify(compact, key, { algorithms: ["RS256"] });
+    } catch {
+      throw bad("bad signature");
+    }
+    const payload = inflate(parts[1]);
+    let members;
+    try {
+      members = checkObject(payload, { snake: true });
+    } catch (e) {
+      throw bad(e.message);
+    }
+    for (const [name, kind] of Object.entries(RESPONSE_MEMBERS)) {
+      if (members.get(name)?.kind !== kind) throw bad(`"${name}" must be a ${kind}`);
+    }
+    for (const [name, m] of members) {
+      if (!(name in RESPONSE_MEMBERS) && RESPONSE_OPTIONAL[name] !== m.kind) throw bad(`it carries "${name}", which is not part of the format`);
+    }
+    const resp = JSON.parse(payload);
+    if (resp.iss !== "flowlytix-licensing" || Number.isNaN(Date.parse(resp.server_time))) throw bad("not a sync response of this format");
+    return resp;
   }
 
   /** importRevocations applies a signed revocation list carried in by hand. */

@@ -42,6 +42,11 @@ export class DeviceKey {
     return createHash("sha256").update(JSON.stringify(publicJWK(this.#jwk))).digest("base64url");
   }
 
+  /** sign is an ES256 signature (r || s, base64url) over a JWS signing input. */
+  sign(input) {
+    return sign("sha256", Buffer.from(input), { key: this.#key, dsaEncoding: "ieee-p1363" }).toString("base64url");
+  }
+
   /**
    * proof makes a DPoP proof for one request: method, the URL without
    * query or fragment, the time (ms) and a fresh jti.

@@ -126,6 +126,25 @@ export interface LoopOptions {
   backoffMaxMs?: number;
 }
 
+/** What importing a sync response did (the air-gapped exchange). */
+export interface ExchangeReport {
+  /** The server's word: active, grace, expired, suspended, revoked. */
+  status: string;
+  /** When the server answered (RFC 3339): the trusted time now. */
+  serverTime: string;
+  /** Queued usage events dropped: the server holds them. */
+  acknowledged: number;
+  heartbeats: number;
+  /** Queued rows the server refused, set aside with its reason (see rejected()). */
+  rejected: number;
+  revocations: number;
+  newLicense: boolean;
+  /** A response the server made later was imported before: only this one's acknowledgements applied. */
+  stale: boolean;
+  refusedFile: (Error & { code: "update_required" | "license_file_invalid" }) | null;
+  updateRequired: boolean;
+}
+
 /** A queued row set aside: refused by the server (or sure to be), kept, never retried, never pending. */
 export interface RejectedRow {
   kind: "usage" | "heartbeat";
@@ -182,6 +201,16 @@ export class LicenseClient {
   /** Asks the server whether this device's license is valid now (online). reason is "" when valid. */
   validate(): Promise<{ valid: boolean; reason: string; subscriptionTier: string; expiresAt: string | null; features: string[]; daysRemaining: number; inGracePeriod: boolean }>;
   activationRequest(licenseKey: string): string;
+  /** A sync request file for an air-gapped machine: the queue as an online sync sends it, signed with the device key. Nothing leaves the queue until a response acknowledges it. */
+  syncRequest(): Promise<string>;
+  /**
+   * Applies the vendor's sync response. Throws (nothing changed) with code "exchange_not_ours" for another device's
+   * response or one for a request not made here, "exchange_imported" when a response to the same request was imported,
+   * "invalid_exchange" for a forged or damaged file.
+   */
+  importSyncResponse(text: string): Promise<ExchangeReport>;
+  /** Removes the license and returns a deactivation receipt carrying what is still queued; uploading it frees the seat once. */
+  deactivateOffline(): Promise<string>;
   deactivate(): Promise<void>;
   /** Queued usage events. */
   pending(): number;

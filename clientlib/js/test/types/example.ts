@@ -3,7 +3,7 @@
 // code cannot drift apart unnoticed.
 import {
   LicenseClient, APIError, Status, checkUsage, machineFingerprint, verifyLicense, entitlement, DEFAULT_PRODUCT,
-  type Result, type SyncReport, type RejectedRow, type LoopOptions, type KnownRevocation,
+  type Result, type SyncReport, type RejectedRow, type LoopOptions, type KnownRevocation, type ExchangeReport,
 } from "../../index.js";
 
 declare const log: (...args: unknown[]) => void;
@@ -33,6 +33,17 @@ async function main(jwks: object): Promise<void> {
   } catch (e) {
     if (e instanceof APIError) log(e.status, e.code, e.retryAfterMs);
   }
+  // Air-gapped: a request out, the vendor's response in.
+  const request: string = await client.syncRequest();
+  log(request.length);
+  try {
+    const ex: ExchangeReport = await client.importSyncResponse("-----BEGIN FLOWLYTIX SYNC RESPONSE-----");
+    if (!ex.stale) log(ex.acknowledged, ex.heartbeats, ex.rejected, ex.revocations, ex.newLicense, ex.status, ex.serverTime, ex.updateRequired);
+  } catch (e) {
+    if ((e as { code?: string }).code === "exchange_imported") log("imported already");
+  }
+  const receipt: string = await client.deactivateOffline();
+  log(receipt.length);
   const online = await client.validate();
   if (online.valid && !online.inGracePeriod) log(online.subscriptionTier, online.daysRemaining, online.expiresAt);
   await client.stop();
