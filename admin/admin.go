@@ -179,6 +179,7 @@ func (a *Console) Mount(r chi.Router) {
 			r.Post("/devices/{id}/{action:deactivate|block|unblock}", a.deviceAction)
 			r.Get("/offline", a.offlinePage)
 			r.Post("/offline", a.offlineActivate)
+			r.Post("/offline/sync", a.offlineSync)
 			r.Get("/revocations.jws", a.revocationList)
 			r.Get("/subscriptions/{id}/revocations.jws", a.subscriptionRevocationList)
 			r.Get("/audit", a.audit)

@@ -12,11 +12,13 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowlytix/licensing/internal/demo"
 	"github.com/flowlytix/licensing/internal/testenv"
+	"github.com/flowlytix/licensing/internal/testkeys"
 	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 )
@@ -143,6 +145,37 @@ func newDownload(t *testing.T, dir string, seen map[string]bool) string {
 	}
 	t.Fatalf("no new download in %s", dir)
 	return ""
+}
+
+// airGappedSyncRequest activates a device by an activation request
+// carrying its key, as an air-gapped machine does, and returns a sync
+// request of n good usage events and one the server refuses.
+func airGappedSyncRequest(t *testing.T, s *site, licenseKey, deviceID string, n int) []byte {
+	t.Helper()
+	k, err := license.NewDeviceKey()
+	require.NoError(t, err)
+	req, err := license.NewRequest(licenseKey, deviceID, "fp-"+deviceID, "windows/amd64", "5.1", time.Now())
+	require.NoError(t, err)
+	req.DevicePublicKey = k.PublicJWK()
+	reqFile, err := req.Encode()
+	require.NoError(t, err)
+	lic, dev, err := s.svc.OfflineActivate(context.Background(), "test", reqFile)
+	require.NoError(t, err)
+	compact, err := license.Unarmor(lic)
+	require.NoError(t, err)
+	nonce, err := license.NewNonce()
+	require.NoError(t, err)
+	sr := &license.SyncRequest{Kind: license.KindSyncRequest, License: compact, DeviceID: deviceID, SubscriptionID: dev.SubscriptionID,
+		Nonce: nonce, CreatedAt: time.Now().UTC()}
+	at := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Millisecond)
+	for i := 0; i < n; i++ {
+		sr.Usage = append(sr.Usage, license.ExchangeEvent{EventID: uuid.NewString(), Feature: "export", Count: 1, At: at.Add(time.Duration(i) * time.Minute)})
+	}
+	sr.Usage = append(sr.Usage, license.ExchangeEvent{EventID: uuid.NewString(), Feature: "Not A Feature", Count: 1, At: at})
+	sr.Heartbeats = []license.ExchangeHeartbeat{{At: at, AppVersion: "5.1"}}
+	file, err := k.SignSyncRequest(sr)
+	require.NoError(t, err)
+	return file
 }
 
 func TestTheConsoleAsSupportUsesIt(t *testing.T) {
@@ -318,6 +351,25 @@ func consoleFlow(t *testing.T, s *site, w width) {
 	require.NoError(t, chromedp.Run(ctx, chromedp.Click(`#download-made`)))
 	assert.Equal(t, "acme-corp-"+key[:9]+"-plant-7.lic", newDownload(t, downloads, seen))
 
+	// Air-gapped sync: a request in; what it did, the refused row and why,
+	// and the response to send back.
+	visit(t, ctx, s.url+"/admin/offline")
+	submit(t, ctx, map[string]string{`#offline-exchange`: "hello"}, `#offline-exchange`)
+	assert.Contains(t, text(t, ctx, `#offline-exchange-error`), "not a sync request")
+	exFile := airGappedSyncRequest(t, s, key, "plant-7", 3) // its key comes with the second request
+	submit(t, ctx, map[string]string{`#offline-exchange`: string(exFile)}, `#offline-exchange`)
+	assert.Contains(t, text(t, ctx, `#taken-usage`), "3 stored")
+	assert.Contains(t, text(t, ctx, `#taken-rejected`), "is not a feature name")
+	assert.Contains(t, text(t, ctx, `#taken-for`), "plant-7")
+	check(t, ctx, w, "sync request taken")
+	require.NoError(t, chromedp.Run(ctx, chromedp.Click(`#download-response`)))
+	got := newDownload(t, downloads, seen)
+	assert.Equal(t, "sync-response-plant-7.txt", got)
+	resp, err := os.ReadFile(filepath.Join(downloads, got))
+	require.NoError(t, err)
+	_, err = license.ParseSyncResponse(resp, testkeys.Set(t))
+	assert.NoError(t, err, "the downloaded response verifies")
+
 	// API tokens: POST, redirect, shown once; a reload creates nothing.
 	visit(t, ctx, s.url+"/admin/tokens")
 	submit(t, ctx, map[string]string{`#new-token-name`: "billing"}, `#new-token-name`)
@@ -437,6 +489,26 @@ func TestConsoleScreenshots(t *testing.T) {
 	_, err = s.svc.SendWebhookTest(bg, "admin:ada@example.com", ep.ID) // no such host here: no answer
 	require.NoError(t, err)
 	shoot("admin-webhook-phone.png", widths[1], "/admin/webhooks/"+ep.ID, "Attempts")
+	// The air-gapped exchange: what a sync request did, and the response
+	// to send back (the second upload finds every event held already).
+	exSub, err := s.svc.CreateSubscription(bg, "admin:ada@example.com", syncserver.SubscriptionInput{CustomerID: d.CustomerID, Tier: "professional",
+		Features: []string{"export"}, MaxDevices: 5, ExpiresAt: time.Now().AddDate(1, 0, 0)})
+	require.NoError(t, err)
+	exFile := airGappedSyncRequest(t, s, exSub.LicenseKey, "plant-3-hmi", 40)
+	for _, shot := range []struct {
+		name string
+		w    width
+	}{{"admin-exchange.png", widths[0]}, {"admin-exchange-phone.png", widths[1]}} {
+		require.NoError(t, chromedp.Run(ctx, chromedp.EmulateViewport(shot.w.w, shot.w.h)))
+		visit(t, ctx, s.url+"/admin/offline")
+		submit(t, ctx, map[string]string{`#offline-exchange`: string(exFile)}, `#offline-exchange`)
+		assert.Contains(t, text(t, ctx, `#taken-usage`), "stored", shot.name)
+		check(t, ctx, shot.w, shot.name)
+		var png []byte
+		require.NoError(t, chromedp.Run(ctx, chromedp.Sleep(500*time.Millisecond), chromedp.FullScreenshot(&png, 100)))
+		require.Greater(t, len(png), 10_000, "%s: a real picture", shot.name)
+		shots[shot.name] = png
+	}
 	if os.Getenv("LICENSING_SCREENSHOTS") == "1" {
 		for name, png := range shots {
 			require.NoError(t, os.WriteFile(filepath.Join("..", "docs", name), png, 0o644))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/flowlytix/licensing/license"
 	"github.com/flowlytix/licensing/syncserver"
 )
 
@@ -64,6 +65,86 @@ func (a *Console) offlineActivate(w http.ResponseWriter, r *http.Request) {
 	}
 	a.render(w, r, "offline-done", page{Title: "License file made", Nav: "offline", Data: map[string]any{
 		"Customer": cust, "Sub": sub, "Device": dev, "File": string(file), "JTI": files[0].JTI}})
+}
+
+// offlineSync takes an air-gapped machine's sync request or deactivation
+// receipt, then shows what it did (whose device, what was stored, what was
+// refused and why) with the sync response to send back.
+func (a *Console) offlineSync(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, license.MaxExchangeFileSize+1<<20)
+	var file []byte
+	if err := r.ParseMultipartForm(8 << 20); err == nil {
+		if f, _, err := r.FormFile("exchange_file"); err == nil {
+			file, _ = io.ReadAll(io.LimitReader(f, license.MaxExchangeFileSize+1))
+			f.Close()
+		}
+	}
+	if len(bytes.TrimSpace(file)) == 0 {
+		file = []byte(r.FormValue("exchange"))
+	}
+	// The pasted text is not shown again: it may be megabytes.
+	delete(r.PostForm, "exchange")
+	again := func(r *http.Request, f *form) (string, page, error) {
+		return "offline", page{Title: "Air-gapped activation", Nav: "offline", Form: f}, nil
+	}
+	if len(bytes.TrimSpace(file)) == 0 {
+		a.refuse(w, r, &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "exchange",
+			Message: "choose the sync request or deactivation receipt the customer sent, or paste its text"}, "exchange", again)
+		return
+	}
+	if len(file) > license.MaxExchangeFileSize {
+		a.refuse(w, r, &syncserver.Error{Kind: syncserver.KindTooLarge, Code: syncserver.CodeRequestTooLarge, Field: "exchange",
+			Message: "the file is larger than 32 MiB, more than an app writes; ask the customer for the file again"}, "exchange", again)
+		return
+	}
+	res, err := a.svc.OfflineSync(r.Context(), actor(r), file)
+	if err != nil {
+		var de *syncserver.Error
+		if asDomain(err, &de) && de.Field == "" {
+			de.Field = "exchange"
+		}
+		a.refuse(w, r, err, "exchange", again)
+		return
+	}
+	ctx := r.Context()
+	sub, err := a.svc.GetSubscription(ctx, res.SubscriptionID)
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	cust, err := a.svc.GetCustomer(ctx, sub.CustomerID)
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	const shown = 50
+	rejected := res.Rejected
+	if len(rejected) > shown {
+		rejected = rejected[:shown]
+	}
+	title := "Sync request taken"
+	if res.Kind == license.KindDeactivationReceipt {
+		title = "Deactivation receipt taken"
+	}
+	a.render(w, r, "offline-sync-done", page{Title: title, Nav: "offline", Data: map[string]any{
+		"Customer": cust, "Sub": sub, "Result": res, "Rejected": rejected, "MoreRejected": len(res.Rejected) - len(rejected),
+		"Response": string(res.Response), "Filename": "sync-response-" + safeName(res.DeviceID) + ".txt"}})
+}
+
+// safeName keeps letters, digits, dot, dash and underscore of s, for a
+// file name a browser offers.
+func safeName(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s) && len(b) < 60; i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' {
+			b = append(b, c)
+		}
+	}
+	if len(b) == 0 {
+		return "device"
+	}
+	return string(b)
 }
 
 func (a *Console) revocationList(w http.ResponseWriter, r *http.Request) {

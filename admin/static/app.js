@@ -89,3 +89,23 @@
     set("product", o.getAttribute("data-product"));
   });
 })();
+
+// "Download" buttons for text the page holds (a sync response): a file
+// made in the browser, so the server keeps no copy of it.
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-download]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var src = document.getElementById(b.getAttribute("data-download"));
+      if (!src) return;
+      var url = URL.createObjectURL(new Blob([src.value], { type: "text/plain" }));
+      var a = document.createElement("a");
+      a.href = url;
+      a.download = b.getAttribute("data-filename") || "download.txt";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+    });
+  });
+})();
