@@ -75,6 +75,7 @@ var eventOfAudit = map[string]string{
 	"device.block":            EventDeviceBlocked,
 	"device.unblock":          EventDeviceUnblocked,
 	"device.offline_activate": EventDeviceActivated,
+	"offline_exchange.import": EventOfflineExchangeImported,
 	"license_file.issue":      EventLicenseFileIssued,
 	"key.add":                 EventKeyAdded,
 	"key.promote":             EventKeyPromoted,
