@@ -73,6 +73,14 @@ func TestOfflineSyncStoresOnceAndAnswersAResponseFile(t *testing.T) {
 		assert.Equal(t, "active", resp.Status)
 		assert.EqualValues(t, 2, s.storedUsage(t), "two events stored")
 
+		// The vendor's systems hear of it, and the audit log says who.
+		events := s.do("GET", "/api/v1/events", nil, true)
+		require.Equal(t, 200, events.status, "%s", events.body)
+		assert.Contains(t, string(events.body), `"offline_exchange.imported"`)
+		audit := s.do("GET", "/api/v1/audit", nil, true)
+		assert.Contains(t, string(audit.body), "offline_exchange.import")
+		assert.Contains(t, string(audit.body), req.Digest, "the file's SHA-256 names it")
+
 		// Again, and as text/plain: nothing stored twice; the same answer.
 		r = s.doWith("POST", "/api/v1/offline/sync", file, true, map[string]string{"Accept": "text/plain"})
 		require.Equal(t, 200, r.status, "%s", r.body)
