@@ -2,7 +2,9 @@ package admin
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"mime/multipart"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -72,21 +74,30 @@ func (a *Console) offlineActivate(w http.ResponseWriter, r *http.Request) {
 // refused and why) with the sync response to send back.
 func (a *Console) offlineSync(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, license.MaxExchangeFileSize+1<<20)
+	again := func(r *http.Request, f *form) (string, page, error) {
+		return "offline", page{Title: "Air-gapped activation", Nav: "offline", Form: f}, nil
+	}
 	var file []byte
-	if err := r.ParseMultipartForm(8 << 20); err == nil {
+	// A pasted file is a form value, which multipart parsing holds in
+	// memory: room for the largest file an app writes.
+	err := r.ParseMultipartForm(license.MaxExchangeFileSize)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) || errors.Is(err, multipart.ErrMessageTooLarge) {
+		a.refuse(w, r, &syncserver.Error{Kind: syncserver.KindTooLarge, Code: syncserver.CodeRequestTooLarge, Field: "exchange",
+			Message: "the file is larger than 32 MiB, more than an app writes; ask the customer for the file again"}, "exchange", again)
+		return
+	}
+	if err == nil {
 		if f, _, err := r.FormFile("exchange_file"); err == nil {
 			file, _ = io.ReadAll(io.LimitReader(f, license.MaxExchangeFileSize+1))
 			f.Close()
 		}
-	}
-	if len(bytes.TrimSpace(file)) == 0 {
-		file = []byte(r.FormValue("exchange"))
+		if len(bytes.TrimSpace(file)) == 0 {
+			file = []byte(r.FormValue("exchange"))
+		}
 	}
 	// The pasted text is not shown again: it may be megabytes.
 	delete(r.PostForm, "exchange")
-	again := func(r *http.Request, f *form) (string, page, error) {
-		return "offline", page{Title: "Air-gapped activation", Nav: "offline", Form: f}, nil
-	}
 	if len(bytes.TrimSpace(file)) == 0 {
 		a.refuse(w, r, &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "exchange",
 			Message: "choose the sync request or deactivation receipt the customer sent, or paste its text"}, "exchange", again)
