@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"mime/multipart"
@@ -50,12 +51,7 @@ func (a *Console) offlineActivate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	sub, err := a.svc.GetSubscription(ctx, dev.SubscriptionID)
-	if err != nil {
-		a.failed(w, r, err)
-		return
-	}
-	cust, err := a.svc.GetCustomer(ctx, sub.CustomerID)
+	sub, cust, err := a.whose(ctx, dev.SubscriptionID)
 	if err != nil {
 		a.failed(w, r, err)
 		return
@@ -117,13 +113,7 @@ func (a *Console) offlineSync(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, err, "exchange", again)
 		return
 	}
-	ctx := r.Context()
-	sub, err := a.svc.GetSubscription(ctx, res.SubscriptionID)
-	if err != nil {
-		a.failed(w, r, err)
-		return
-	}
-	cust, err := a.svc.GetCustomer(ctx, sub.CustomerID)
+	sub, cust, err := a.whose(r.Context(), res.SubscriptionID)
 	if err != nil {
 		a.failed(w, r, err)
 		return
@@ -140,6 +130,17 @@ func (a *Console) offlineSync(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "offline-sync-done", page{Title: title, Nav: "offline", Data: map[string]any{
 		"Customer": cust, "Sub": sub, "Result": res, "Rejected": rejected, "MoreRejected": len(res.Rejected) - len(rejected),
 		"Response": string(res.Response), "Filename": "sync-response-" + safeName(res.DeviceID) + ".txt"}})
+}
+
+// whose is a subscription and its customer: what an air-gapped page
+// shows, so that the admin sends the right file to the right customer.
+func (a *Console) whose(ctx context.Context, subscriptionID string) (*syncserver.Subscription, *syncserver.Customer, error) {
+	sub, err := a.svc.GetSubscription(ctx, subscriptionID)
+	if err != nil {
+		return nil, nil, err
+	}
+	cust, err := a.svc.GetCustomer(ctx, sub.CustomerID)
+	return sub, cust, err
 }
 
 // safeName keeps letters, digits, dot, dash and underscore of s, for a

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"strings"
 	"time"
 )
@@ -239,8 +238,6 @@ func ExchangeKindOf(data []byte) ExchangeKind {
 	return ""
 }
 
-var exchangeHeaderMembers = map[string]jsonKind{"alg": kindString, "typ": kindString, "jwk": kindObject}
-
 var syncRequestMembers = map[string]jsonKind{"license": kindString, "device_id": kindString, "subscription_id": kindString,
 	"nonce": kindString, "created_at": kindString, "revocation_cursor": kindNumber, "heartbeats": kindArray, "usage": kindArray}
 
@@ -267,42 +264,15 @@ func ParseSyncRequest(data []byte) (*SyncRequest, error) {
 	}
 	h64, rest, _ := strings.Cut(compact, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
-	hj, err := decodeSegment("header", h64)
+	key, err := keyHeader(h64, typ, badExchange)
 	if err != nil {
-		return nil, badExchange("%v", err)
-	}
-	members, err := checkObject(hj)
-	if err != nil {
-		return nil, badExchange("header: %v", err)
-	}
-	if err := exchangeMembers("header", members, exchangeHeaderMembers, nil); err != nil {
 		return nil, err
 	}
-	var h struct {
-		Alg string          `json:"alg"`
-		Typ string          `json:"typ"`
-		JWK json.RawMessage `json:"jwk"`
-	}
-	if err := json.Unmarshal(hj, &h); err != nil {
-		return nil, badExchange("header: %v", err)
-	}
-	if h.Alg != ProofAlg || h.Typ != typ {
-		return nil, badExchange("header is alg %q typ %q, want ES256 and %q", h.Alg, h.Typ, typ)
-	}
-	key, err := ParseDevicePublicKey(h.JWK)
-	if err != nil {
-		return nil, badExchange("header jwk: %v", err)
-	}
-	sig, err := decodeSegment("signature", s64)
-	if err != nil {
-		return nil, badExchange("%v", err)
-	}
-	if len(sig) != 64 {
-		return nil, badExchange("an ES256 signature is 64 bytes, this is %d", len(sig))
-	}
-	sum := sha256.Sum256([]byte(compact[:len(h64)+1+len(p64)]))
-	if !ecdsa.Verify(key.Key, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-		return nil, badExchange("bad signature: the file was changed after the device signed it")
+	if err := verifyES256(key, compact[:len(h64)+1+len(p64)], s64, badExchange); err != nil {
+		if strings.HasSuffix(err.Error(), "bad signature") {
+			return nil, badExchange("bad signature: the file was changed after the device signed it")
+		}
+		return nil, err
 	}
 	zipped, err := decodeSegment("payload", p64)
 	if err != nil {
@@ -512,25 +482,9 @@ func verifyDeflated(compact string, ks KeySource, typ string) ([]byte, error) {
 	}
 	h64, rest, _ := strings.Cut(compact, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
-	hj, err := decodeSegment("header", h64)
+	h, err := docHeader(h64, typ, badExchange)
 	if err != nil {
-		return nil, badExchange("%v", err)
-	}
-	members, err := checkObject(hj)
-	if err != nil {
-		return nil, badExchange("header: %v", err)
-	}
-	for name, kind := range members {
-		if !headerMembers[name] || kind != kindString {
-			return nil, badExchange("header carries %q; only alg, kid and typ are allowed", name)
-		}
-	}
-	var h Header
-	if err := json.Unmarshal(hj, &h); err != nil {
-		return nil, badExchange("header: %v", err)
-	}
-	if h.Alg != Alg || h.Typ != typ || h.Kid == "" {
-		return nil, badExchange("header is alg %q typ %q, want %s and %q with a kid", h.Alg, h.Typ, Alg, typ)
+		return nil, err
 	}
 	sig, err := decodeSegment("signature", s64)
 	if err != nil {

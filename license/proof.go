@@ -202,17 +202,8 @@ func parseProof(s string, pp *ProofParser) (*Proof, error) {
 			return nil, badProof("jti must be printable ASCII")
 		}
 	}
-	sig, err := decodeSegment("signature", s64)
-	if err != nil {
-		return nil, badProof("%v", err)
-	}
-	if len(sig) != 64 {
-		return nil, badProof("an ES256 signature is 64 bytes, this is %d", len(sig))
-	}
-	sum := sha256.Sum256([]byte(s[:len(h64)+1+len(p64)]))
-	r, ss := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	if !ecdsa.Verify(key.Key, sum[:], r, ss) {
-		return nil, badProof("bad signature")
+	if err := verifyES256(key, s[:len(h64)+1+len(p64)], s64, badProof); err != nil {
+		return nil, err
 	}
 	if remember {
 		// Only a header whose key signed a proof is remembered: junk
@@ -269,16 +260,34 @@ func (p *Proof) Check(method, rawURL string, now time.Time, window time.Duration
 
 // parseProofHeader reads a proof's header: typ, alg and the device's key.
 func parseProofHeader(h64 string) (*DevicePublicKey, error) {
+	return keyHeader(h64, ProofType, badProof)
+}
+
+// keyHeader reads the header of a JWS a device key signed (a proof, a
+// sync request, a deactivation receipt): exactly alg ES256, the given typ
+// and the key as jwk; bad makes the caller's kind of error.
+func keyHeader(h64, typ string, bad func(string, ...any) error) (*DevicePublicKey, error) {
 	hj, err := decodeSegment("header", h64)
 	if err != nil {
-		return nil, badProof("%v", err)
+		return nil, bad("%v", err)
 	}
 	members, err := checkObject(hj)
 	if err != nil {
-		return nil, badProof("header: %v", err)
+		return nil, bad("header: %v", err)
 	}
-	if err := exactMembers("header", members, proofHeaderMembers, true); err != nil {
-		return nil, err
+	for name, kind := range members {
+		want, ok := proofHeaderMembers[name]
+		if !ok {
+			return nil, bad("header carries %q; a device's header has only typ, alg and jwk", name)
+		}
+		if kind != want {
+			return nil, bad("header: %q must be a %s", name, want)
+		}
+	}
+	for name, kind := range proofHeaderMembers {
+		if _, ok := members[name]; !ok {
+			return nil, bad("header: %q must be a %s", name, kind)
+		}
 	}
 	var h struct {
 		Alg string          `json:"alg"`
@@ -286,14 +295,31 @@ func parseProofHeader(h64 string) (*DevicePublicKey, error) {
 		JWK json.RawMessage `json:"jwk"`
 	}
 	if err := json.Unmarshal(hj, &h); err != nil {
-		return nil, badProof("header: %v", err)
+		return nil, bad("header: %v", err)
 	}
-	if h.Typ != ProofType || h.Alg != ProofAlg {
-		return nil, badProof("header is typ %q alg %q, want %q and %s", h.Typ, h.Alg, ProofType, ProofAlg)
+	if h.Typ != typ || h.Alg != ProofAlg {
+		return nil, bad("header is typ %q alg %q, want %q and %s", h.Typ, h.Alg, typ, ProofAlg)
 	}
 	key, err := ParseDevicePublicKey(h.JWK)
 	if err != nil {
-		return nil, badProof("jwk: %v", err)
+		return nil, bad("jwk: %v", err)
 	}
 	return key, nil
+}
+
+// verifyES256 checks an ES256 signature (r || s, 64 bytes, base64url in
+// s64) over input with key.
+func verifyES256(key *DevicePublicKey, input, s64 string, bad func(string, ...any) error) error {
+	sig, err := decodeSegment("signature", s64)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if len(sig) != 64 {
+		return bad("an ES256 signature is 64 bytes, this is %d", len(sig))
+	}
+	sum := sha256.Sum256([]byte(input))
+	if !ecdsa.Verify(key.Key, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		return bad("bad signature")
+	}
+	return nil
 }

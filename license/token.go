@@ -317,6 +317,33 @@ func signRaw(signer crypto.Signer, kid, typ string, body []byte) (string, error)
 	return b.String(), nil
 }
 
+// docHeader reads the header of a signed document the server's key signed
+// (not a license file): exactly alg RS256, kid and the given typ, all
+// strings; bad makes the caller's kind of error.
+func docHeader(h64, typ string, bad func(string, ...any) error) (Header, error) {
+	var h Header
+	hj, err := decodeSegment("header", h64)
+	if err != nil {
+		return h, bad("%v", err)
+	}
+	members, err := checkObject(hj)
+	if err != nil {
+		return h, bad("header: %v", err)
+	}
+	for name, kind := range members {
+		if !headerMembers[name] || kind != kindString {
+			return h, bad("header carries %q; only alg, kid and typ are allowed", name)
+		}
+	}
+	if err := json.Unmarshal(hj, &h); err != nil {
+		return h, bad("header: %v", err)
+	}
+	if h.Alg != Alg || h.Typ != typ || h.Kid == "" {
+		return h, bad("header is alg %q typ %q, want %s and %q with a kid", h.Alg, h.Typ, Alg, typ)
+	}
+	return h, nil
+}
+
 // VerifyJSON verifies a JWS of the given typ made by SignJSON and returns
 // its payload, after the same header, encoding and duplicate-member checks
 // as a license file; every member name of the payload must be snake_case.
@@ -337,25 +364,9 @@ func verifyJSON(compact string, ks KeySource, typ string) ([]byte, map[string]js
 	}
 	h64, rest, _ := strings.Cut(compact, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
-	hj, err := decodeSegment("header", h64)
+	h, err := docHeader(h64, typ, invalidDoc)
 	if err != nil {
-		return nil, nil, invalidDoc("%v", err)
-	}
-	members, err := checkObject(hj)
-	if err != nil {
-		return nil, nil, invalidDoc("header: %v", err)
-	}
-	for name, kind := range members {
-		if !headerMembers[name] || kind != kindString {
-			return nil, nil, invalidDoc("header carries %q; only alg, kid and typ are allowed", name)
-		}
-	}
-	var h Header
-	if err := json.Unmarshal(hj, &h); err != nil {
-		return nil, nil, invalidDoc("header: %v", err)
-	}
-	if h.Alg != Alg || h.Typ != typ || h.Kid == "" {
-		return nil, nil, invalidDoc("header is alg %q typ %q, want %s and %q with a kid", h.Alg, h.Typ, Alg, typ)
+		return nil, nil, err
 	}
 	payload, err := decodeSegment("payload", p64)
 	if err != nil {
