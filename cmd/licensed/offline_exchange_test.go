@@ -96,7 +96,7 @@ func sneakernet(t *testing.T, dir, db, engine string) {
 	}
 	setClock(0)
 	t.Setenv("LICENSED_TEST_CLOCK_FILE", clockFile)
-	proc, base := child(t, "serve", "--addr", "127.0.0.1:0", "--db", db, "--keys", filepath.Join(dir, "keys"), "--jobs=false", "--log-level", "error")
+	proc, base := child(t, "serve", "--addr", "127.0.0.1:0", "--db", db, "--keys", filepath.Join(dir, "keys"), "--mail-dir", filepath.Join(dir, "mail"), "--jobs=false", "--log-level", "error")
 	defer func() { proc.Process.Kill(); proc.Wait() }()
 	api := adminAPI{t: t, base: base, token: lines[len(lines)-1]}
 
