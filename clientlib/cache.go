@@ -73,7 +73,8 @@ CREATE TABLE IF NOT EXISTS exchanges (
     created_at   INTEGER NOT NULL,
     max_queue_id INTEGER NOT NULL,
     imported_at  INTEGER,
-    server_time  INTEGER
+    server_time  INTEGER,
+    file         TEXT -- a deactivation receipt's text: the only copy of what it carries
 );
 `
 
@@ -85,6 +86,9 @@ const (
 	// metaKeyRevocations holds the root's statements revoking signing
 	// keys (a JSON list), for an app that pins the root.
 	metaKeyRevocations = "key_revocations"
+	// metaDeactivated says which license this machine gave back by a
+	// deactivation receipt, and when: that file is not imported again.
+	metaDeactivated = "offline_deactivated"
 )
 
 // openCache opens (creating) the cache: WAL, synchronous=FULL so that a

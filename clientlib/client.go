@@ -266,6 +266,12 @@ func (c *Client) Import(ctx context.Context, file []byte) (Result, error) {
 			return res, fmt.Errorf("import license: the file is bound to device %s, and this is %s", tok.Claims.DeviceID, c.cfg.DeviceID)
 		}
 	}
+	if gone, err := c.deactivatedOffline(ctx, tok.Claims); err != nil {
+		return Result{}, err
+	} else if gone != "" {
+		res := Result{Status: StatusRevoked, Reason: ReasonDeactivated}
+		return res, fmt.Errorf("import license: this machine gave this license back on %s (a deactivation receipt); activate it again for a new file", gone)
+	}
 	if err := c.install(ctx, tok); err != nil {
 		return Result{}, err
 	}

@@ -3,6 +3,7 @@ package clientlib
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -87,11 +88,25 @@ func (c *Client) DeactivateOffline(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deactivate offline: %w", err)
 	}
+	var queued int
+	if err := c.db.QueryRowContext(ctx, "SELECT count(*) FROM queue WHERE id > ?", maxID).Scan(&queued); err != nil {
+		return nil, fmt.Errorf("deactivate offline: %w", err)
+	}
+	if queued > 0 {
+		// A receipt carries one file's worth; the rest would be stranded
+		// on a machine without a license.
+		return nil, fmt.Errorf("deactivate offline: %d queued rows more than one receipt carries (%d usage events): write a sync request and import its response first; nothing changed",
+			queued, license.MaxExchangeUsage)
+	}
 	key, err := c.deviceKey(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("deactivate offline: %w", err)
 	}
 	file, err := key.SignSyncRequest(req)
+	if err != nil {
+		return nil, fmt.Errorf("deactivate offline: %w", err)
+	}
+	gone, err := json.Marshal(offlineDeactivation{SubscriptionID: req.SubscriptionID, DeviceID: req.DeviceID, AtMS: req.CreatedAt.UnixMilli()})
 	if err != nil {
 		return nil, fmt.Errorf("deactivate offline: %w", err)
 	}
@@ -102,13 +117,16 @@ func (c *Client) DeactivateOffline(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("deactivate offline: %w", err)
 	}
 	defer tx.Rollback()
+	// The receipt is kept with the request record: the only copy of the
+	// queued usage once the queue lets go of it (LastDeactivationReceipt).
 	for _, q := range []struct {
 		sql  string
 		args []any
 	}{
 		{"DELETE FROM queue WHERE id <= ?", []any{maxID}},
 		{"DELETE FROM meta WHERE key = ?", []any{metaFile}},
-		{"INSERT INTO exchanges (nonce, kind, created_at, max_queue_id) VALUES (?, ?, ?, ?)", []any{req.Nonce, string(req.Kind), req.CreatedAt.UnixMilli(), maxID}},
+		{"INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", []any{metaDeactivated, string(gone)}},
+		{"INSERT INTO exchanges (nonce, kind, created_at, max_queue_id, file) VALUES (?, ?, ?, ?, ?)", []any{req.Nonce, string(req.Kind), req.CreatedAt.UnixMilli(), maxID, string(file)}},
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
 			return nil, fmt.Errorf("deactivate offline: %w", err)
@@ -131,6 +149,10 @@ func (c *Client) exchangeRequest(ctx context.Context, kind license.ExchangeKind)
 	c.mu.Unlock()
 	if tok == nil {
 		return nil, 0, ErrNoLicense
+	}
+	if tok.Claims.DeviceBound() && tok.Claims.DeviceID != c.cfg.DeviceID {
+		return nil, 0, fmt.Errorf("the license file is bound to device %q, and this client was opened as %q: open it with that device id (licensectl: --device-id %s)",
+			tok.Claims.DeviceID, c.cfg.DeviceID, tok.Claims.DeviceID)
 	}
 	if _, err := c.setAsideUnsendable(ctx, tok.Claims.SubscriptionID); err != nil {
 		return nil, 0, err
@@ -219,41 +241,139 @@ func (c *Client) ImportSyncResponse(ctx context.Context, file []byte) (ExchangeR
 		return rep, fmt.Errorf("import sync response: %w", err)
 	}
 	rep.Status, rep.ServerTime = resp.Status, resp.ServerTime
-	if rep.Stale {
-		return rep, nil
-	}
-	c.mu.Lock()
-	sent := c.tok
-	c.mu.Unlock()
-	var newTok *license.Token
-	if resp.LicenseFile != "" && sent != nil {
-		if t, err := c.verify([]byte(resp.LicenseFile)); err == nil {
-			newTok = t
-		} else {
-			rep.RefusedFile = refusedFile(err)
-		}
-	}
-	c.mu.Lock()
-	before := len(c.state.Revocations)
-	c.mu.Unlock()
-	if err := c.applyRevocations(ctx, resp.Revocations, resp.Cursor); err != nil {
-		return rep, fmt.Errorf("import sync response: store revocations: %w", err)
-	}
-	c.mu.Lock()
-	rep.Revocations = len(c.state.Revocations) - before
-	c.mu.Unlock()
-	if sent != nil {
-		if err := c.acknowledge(ctx, nil, resp.ServerTime, sent, newTok); err != nil {
+	if !rep.Stale {
+		if err := c.applyExchange(ctx, resp, &rep); err != nil {
 			return rep, fmt.Errorf("import sync response: %w", err)
 		}
-		c.mu.Lock()
-		rep.NewLicense = newTok != nil && c.tok == newTok
-		c.mu.Unlock()
 	}
-	if err := c.takeKeyRevocations(ctx, resp.KeyRevocations); err != nil {
-		return rep, fmt.Errorf("import sync response: store key revocations: %w", err)
+	// Marked answered last: an import that failed half way is taken
+	// again whole (every step above is idempotent).
+	if _, err := c.db.ExecContext(ctx, "UPDATE exchanges SET imported_at = ?, server_time = ? WHERE nonce = ?",
+		c.cfg.Now().UnixMilli(), resp.ServerTime.UnixMilli(), resp.Nonce); err != nil {
+		return rep, fmt.Errorf("import sync response: %w", err)
 	}
 	return rep, nil
+}
+
+// applyExchange applies what a response brings beyond acknowledgements:
+// revocations, the server's time (only forward: a response is days old by
+// the time it is imported, and the machine's clock has moved on), and a
+// newer license file for this subscription and device.
+func (c *Client) applyExchange(ctx context.Context, resp *license.SyncResponse, rep *ExchangeReport) error {
+	c.mu.Lock()
+	held := c.tok
+	before := len(c.state.Revocations)
+	c.mu.Unlock()
+	var newTok *license.Token
+	if resp.LicenseFile != "" && held != nil {
+		t, err := c.verify([]byte(resp.LicenseFile))
+		switch {
+		case err != nil:
+			rep.RefusedFile = refusedFile(err)
+		case t.Claims.SubscriptionID == held.Claims.SubscriptionID && t.Claims.DeviceID == held.Claims.DeviceID &&
+			t.Claims.ID != held.Claims.ID && !t.Claims.IssuedAt.Before(held.Claims.IssuedAt):
+			newTok = t
+		}
+	}
+	if err := c.applyRevocations(ctx, resp.Revocations, resp.Cursor); err != nil {
+		return fmt.Errorf("store revocations: %w", err)
+	}
+	if err := c.takeExchangeTime(ctx, resp, held, newTok, before, rep); err != nil {
+		return err
+	}
+	if err := c.takeKeyRevocations(ctx, resp.KeyRevocations); err != nil {
+		return fmt.Errorf("store key revocations: %w", err)
+	}
+	return nil
+}
+
+// takeExchangeTime records the response's time and installs its file.
+func (c *Client) takeExchangeTime(ctx context.Context, resp *license.SyncResponse, held, newTok *license.Token, before int, rep *ExchangeReport) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rep.Revocations = len(c.state.Revocations) - before
+	if newTok != nil && c.tok != held {
+		newTok = nil // another file was installed meanwhile
+	}
+	trusted := c.state.LatestTrustedTime
+	if st := resp.ServerTime.UTC(); st.After(trusted) {
+		trusted = st
+	}
+	if newTok != nil && newTok.Claims.IssuedAt.After(trusted) {
+		trusted = newTok.Claims.IssuedAt
+	}
+	lastSync := c.state.LastSync
+	if st := resp.ServerTime.UTC(); st.After(lastSync) && !st.After(c.cfg.Now()) {
+		lastSync = st
+	}
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := setMeta(ctx, tx, metaSync, msString(lastSync)); err != nil {
+		return err
+	}
+	if err := setMeta(ctx, tx, metaTrusted, msString(trusted)); err != nil {
+		return err
+	}
+	if newTok != nil {
+		if err := setMeta(ctx, tx, metaFile, string(license.Armor(newTok.Compact))); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	c.state.LastSync, c.state.LatestTrustedTime, c.persisted = lastSync, trusted, trusted
+	if newTok != nil {
+		c.tok = newTok
+		rep.NewLicense = true
+	}
+	return nil
+}
+
+// offlineDeactivation is what a deactivation receipt left behind: the
+// license it gave back may not be imported again (a new activation's file,
+// signed later, may).
+type offlineDeactivation struct {
+	SubscriptionID string `json:"subscription_id"`
+	DeviceID       string `json:"device_id"`
+	AtMS           int64  `json:"at_ms"`
+}
+
+// deactivatedOffline says when (RFC 3339) this machine gave back the
+// license claims belong to, by a deactivation receipt, if it did and the
+// file was signed no later; "" otherwise.
+func (c *Client) deactivatedOffline(ctx context.Context, claims *license.Claims) (string, error) {
+	v, err := getMeta(ctx, c.db, metaDeactivated)
+	if err != nil || v == "" {
+		return "", err
+	}
+	var d offlineDeactivation
+	if err := json.Unmarshal([]byte(v), &d); err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrCacheCorrupt, c.cfg.CachePath, err)
+	}
+	at := time.UnixMilli(d.AtMS).UTC()
+	if d.SubscriptionID != claims.SubscriptionID || (d.DeviceID != claims.DeviceID && claims.DeviceBound()) || claims.IssuedAt.After(at) {
+		return "", nil
+	}
+	return at.Format(time.RFC3339), nil
+}
+
+// LastDeactivationReceipt is the deactivation receipt DeactivateOffline
+// wrote last, for when the file it returned went missing: it carries the
+// usage that was queued. Nil when none was written.
+func (c *Client) LastDeactivationReceipt(ctx context.Context) ([]byte, error) {
+	var file sql.NullString
+	err := c.db.QueryRowContext(ctx, "SELECT file FROM exchanges WHERE kind = ? ORDER BY created_at DESC LIMIT 1", string(license.KindDeactivationReceipt)).Scan(&file)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []byte(file.String), nil
 }
 
 // takeAcknowledgements drops from the queue what the response says the
@@ -267,24 +387,44 @@ func (c *Client) takeAcknowledgements(ctx context.Context, resp *license.SyncRes
 		return err
 	}
 	defer tx.Rollback()
+	// The refused rows and the acknowledged ids go into temporary tables,
+	// so that one pass over the queue handles each.
+	for _, q := range []string{
+		"CREATE TEMP TABLE IF NOT EXISTS refused_rows (kind TEXT NOT NULL, event_id TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (kind, event_id, at)) WITHOUT ROWID",
+		"DELETE FROM refused_rows",
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
 	for _, r := range resp.Rejected {
-		reason := "refused by the server: " + r.Reason
-		cond, args := "kind = 'usage' AND event_id = ?", []any{r.EventID}
+		kind, id, at := "usage", r.EventID, int64(0)
 		if r.HeartbeatAt != nil {
-			cond, args = "kind = 'heartbeat' AND at = ? AND id <= ?", []any{r.HeartbeatAt.UnixMilli(), maxID}
-		} else if r.EventID == "" {
+			kind, id, at = "heartbeat", "", r.HeartbeatAt.UnixMilli()
+		} else if id == "" {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO rejected (id, kind, subscription_id, event_id, feature, count, duration, at, app_version, metadata, reason)
-			SELECT id, kind, subscription_id, event_id, feature, count, duration, at, app_version, metadata, ? FROM queue WHERE `+cond, append([]any{reason}, args...)...); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO refused_rows (kind, event_id, at, reason) VALUES (?, ?, ?, ?)", kind, id, at, "refused by the server: "+r.Reason); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, "DELETE FROM queue WHERE "+cond, args...)
-		if err != nil {
-			return err
+	}
+	if len(resp.Rejected) > 0 {
+		// Each queue row finds its refusal by the temporary table's key.
+		for _, join := range []string{
+			`FROM queue q JOIN refused_rows r ON q.kind = 'usage' AND r.kind = 'usage' AND r.event_id = q.event_id AND r.at = 0 WHERE q.id <= ?`,
+			`FROM queue q JOIN refused_rows r ON q.kind = 'heartbeat' AND r.kind = 'heartbeat' AND r.event_id = '' AND r.at = q.at WHERE q.id <= ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO rejected (id, kind, subscription_id, event_id, feature, count, duration, at, app_version, metadata, reason)
+				SELECT q.id, q.kind, q.subscription_id, q.event_id, q.feature, q.count, q.duration, q.at, q.app_version, q.metadata, r.reason `+join, maxID); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM queue WHERE id IN (SELECT q.id `+join+`)`, maxID)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			rep.Rejected += int(n)
 		}
-		n, _ := res.RowsAffected()
-		rep.Rejected += int(n)
 	}
 	// The acknowledged ids go into a temporary table, so that one pass
 	// over the queue drops them all.
@@ -317,9 +457,5 @@ func (c *Client) takeAcknowledgements(ctx context.Context, resp *license.SyncRes
 	}
 	n, _ = res.RowsAffected()
 	rep.Heartbeats = int(n)
-	if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET imported_at = ?, server_time = ? WHERE nonce = ?",
-		c.cfg.Now().UnixMilli(), resp.ServerTime.UnixMilli(), resp.Nonce); err != nil {
-		return err
-	}
 	return tx.Commit()
 }

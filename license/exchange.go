@@ -44,8 +44,10 @@ const (
 // usage events and MaxExchangeHeartbeats heartbeats; a machine with more
 // queued sends the rest in its next request.
 const (
-	MaxExchangeFileSize   = 32 << 20
-	MaxExchangePayload    = 64 << 20 // inflated: a compressed bomb stops here
+	MaxExchangeFileSize = 32 << 20
+	// MaxExchangePayload bounds the inflated JSON: 100,000 events and
+	// 10,000 heartbeats are about 12 MiB; a compressed bomb stops here.
+	MaxExchangePayload    = 20 << 20
 	MaxExchangeUsage      = 100_000
 	MaxExchangeHeartbeats = 10_000
 )
@@ -282,12 +284,20 @@ func ParseSyncRequest(data []byte) (*SyncRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	top, err := checkSnakeObject(payload)
+	top, lengths, err := checkSnakeObjectLengths(payload)
 	if err != nil {
 		return nil, badExchange("payload: %v", err)
 	}
 	if err := exchangeMembers("payload", top, syncRequestMembers, nil); err != nil {
 		return nil, err
+	}
+	// Rows are counted before any is decoded: a small file of many tiny
+	// rows costs a scan, not their memory.
+	if n := lengths["usage"]; n > MaxExchangeUsage {
+		return nil, badExchange("%d usage events is more than the %d one file may carry; the app sends the rest in its next request", n, MaxExchangeUsage)
+	}
+	if n := lengths["heartbeats"]; n > MaxExchangeHeartbeats {
+		return nil, badExchange("%d heartbeats is more than the %d one file may carry", n, MaxExchangeHeartbeats)
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()

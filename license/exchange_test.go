@@ -139,6 +139,9 @@ func TestSyncRequestPayloadRules(t *testing.T) {
 		{"cursor a string", `{"license":"a.b.c","device_id":"d","subscription_id":"s","nonce":"0123456789abcdef","created_at":"2026-01-01T00:00:00Z","revocation_cursor":"0","heartbeats":[],"usage":[]}`, "revocation_cursor"},
 		{"short nonce", `{"license":"a.b.c","device_id":"d","subscription_id":"s","nonce":"x","created_at":"2026-01-01T00:00:00Z","revocation_cursor":0,"heartbeats":[],"usage":[]}`, "nonce"},
 		{"bomb", `{"license":"` + strings.Repeat("a", license.MaxExchangePayload+10) + `"}`, "inflates"},
+		// Counted before decoding: a small file of many tiny rows costs a scan.
+		{"too many rows", `{"license":"a.b.c","device_id":"d","subscription_id":"s","nonce":"0123456789abcdef","created_at":"2026-01-01T00:00:00Z","revocation_cursor":0,"heartbeats":[` +
+			strings.TrimSuffix(strings.Repeat(`{"at":"x"},`, license.MaxExchangeHeartbeats+1), ",") + `],"usage":[]}`, "10001 heartbeats is more than"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -80,6 +80,14 @@ func checkSnakeObject(data []byte) (map[string]jsonKind, error) {
 	return scanObject(scanner{data: data, snake: true})
 }
 
+// checkSnakeObjectLengths is checkSnakeObject that also counts the
+// elements of each top-level array member.
+func checkSnakeObjectLengths(data []byte) (map[string]jsonKind, map[string]int, error) {
+	lengths := map[string]int{}
+	members, err := scanObject(scanner{data: data, snake: true, lengths: lengths})
+	return members, lengths, err
+}
+
 // checkClaimsObject is checkObject that also says where the top-level
 // member lift's value lies (start, end: the quoted string, or -1 when the
 // member is absent or not a string), so that a caller may take a large
@@ -116,6 +124,10 @@ type scanner struct {
 	// in liftStart and liftEnd.
 	lift               string
 	liftStart, liftEnd int
+	// lengths, when set, receives the element count of each top-level
+	// array member: a reader bounds rows before decoding any of them.
+	lengths  map[string]int
+	arrayLen int
 }
 
 func isSnake(s string) bool {
@@ -203,6 +215,9 @@ func (s *scanner) object(depth int, top map[string]jsonKind) error {
 		}
 		if top != nil {
 			top[name] = kind
+			if kind == kindArray && s.lengths != nil {
+				s.lengths[name] = s.arrayLen
+			}
 			if kind == kindString && s.lift != "" && name == s.lift {
 				s.liftStart, s.liftEnd = start, s.i
 			}
@@ -232,9 +247,10 @@ func (s *scanner) value(depth int) (jsonKind, error) {
 		s.space()
 		if s.peek() == ']' {
 			s.i++
+			s.arrayLen = 0
 			return kindArray, nil
 		}
-		for {
+		for n := 1; ; n++ {
 			s.space()
 			if _, err := s.value(depth + 1); err != nil {
 				return 0, err
@@ -245,6 +261,7 @@ func (s *scanner) value(depth int) (jsonKind, error) {
 				s.i++
 			case ']':
 				s.i++
+				s.arrayLen = n // this array's, set after any nested one's
 				return kindArray, nil
 			default:
 				return 0, errSyntax

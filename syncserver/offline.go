@@ -3,6 +3,7 @@ package syncserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ type OfflineSyncResult struct {
 	// AlreadyDeactivated that it was free before (nothing freed twice).
 	Deactivated        bool `json:"deactivated"`
 	AlreadyDeactivated bool `json:"already_deactivated"`
+	// SeatKept, for a receipt whose seat was not freed although the
+	// device holds one, says why (its events are stored all the same).
+	SeatKept string `json:"seat_kept,omitempty"`
 	// Response is the armored sync response file, for sync requests.
 	Response []byte `json:"-"`
 }
@@ -62,7 +66,12 @@ func (s *Service) OfflineSync(ctx context.Context, actor Actor, file []byte) (*O
 	if err != nil {
 		return nil, Errorf(KindInvalid, CodeTokenInvalid, "the license file inside the request does not verify with this server's keys: it was not issued here")
 	}
-	if claims.SubscriptionID != req.SubscriptionID || (claims.DeviceBound() && claims.DeviceID != req.DeviceID) {
+	if !claims.DeviceBound() {
+		// A file bound to no device could name any device of its
+		// subscription: only a device's own file speaks for it.
+		return nil, Errorf(KindForbidden, CodeDeviceMismatch, "the license file inside the request is bound to no device; only an activated device (online, or by an activation request) can sync by file")
+	}
+	if claims.SubscriptionID != req.SubscriptionID || claims.DeviceID != req.DeviceID {
 		return nil, Errorf(KindForbidden, CodeDeviceMismatch, "the request's device and subscription are not those of the license file inside it")
 	}
 	sub, dev, latest, err := s.store.SyncState(ctx, claims.SubscriptionID, req.DeviceID)
@@ -85,14 +94,16 @@ func (s *Service) OfflineSync(ctx context.Context, actor Actor, file []byte) (*O
 		if dev.KeyThumbprint != req.Key.Thumbprint {
 			return nil, Errorf(KindForbidden, CodeInvalidProof, "the file is signed by another key than device %q's registered key; it was not made on this device", dev.DeviceID)
 		}
-	} else {
-		// A device from before device keys: its first signed file binds
-		// the key, as its first online sync with a proof would.
+	} else if req.Kind == license.KindSyncRequest && dev.HoldsSeat() {
+		// A device from before device keys: its first signed request binds
+		// the key, as its first online sync with a proof would. (A
+		// receipt, or a device without a seat, binds nothing: the key
+		// would outlive the seat it came with.)
 		enrol = &DeviceKey{PublicKey: string(req.Key.JWK), Thumbprint: req.Key.Thumbprint}
 		dev.PublicKey, dev.KeyThumbprint = enrol.PublicKey, enrol.Thumbprint
 		latest = nil
 	}
-	if replace || (claims.DeviceBound() && claims.DeviceKeyThumbprint != dev.KeyThumbprint) {
+	if replace || (dev.Enrolled() && claims.DeviceKeyThumbprint != dev.KeyThumbprint) {
 		latest = nil // the device gets a file signed by a current key, naming its key
 	}
 	now := s.Now()
@@ -102,14 +113,16 @@ func (s *Service) OfflineSync(ctx context.Context, actor Actor, file []byte) (*O
 	case sub.Status == SubscriptionRevoked:
 		return nil, Errorf(KindForbidden, CodeLicenseInactive, "subscription %s is revoked; nothing was stored", sub.ID)
 	}
-	if req.Kind == license.KindDeactivationReceipt && dev.HoldsSeat() && claims.IssuedAt.Before(dev.ActivatedAt.Truncate(time.Second)) {
-		// The machine gave back a file from before the device's latest
-		// activation: the seat it holds now is another installation's.
-		return nil, Errorf(KindConflict, CodeConflict, "device %q was activated again after this receipt's license file was issued; nothing was freed. Deactivate it in the admin if the machine is retired", dev.DeviceID)
-	}
-
 	res := &OfflineSyncResult{Kind: req.Kind, DeviceRowID: dev.ID, DeviceID: dev.DeviceID, SubscriptionID: sub.ID, CustomerID: sub.CustomerID,
 		Status: AppStatusOf(sub, now)}
+	free := req.Kind == license.KindDeactivationReceipt && dev.HoldsSeat()
+	if free && claims.IssuedAt.Before(dev.ActivatedAt.Truncate(time.Second)) {
+		// The machine gave back a file from before the device's latest
+		// activation: the seat it holds now is another installation's.
+		// Its events are still stored: they were recorded under a seat.
+		free = false
+		res.SeatKept = fmt.Sprintf("device %q was activated again after this receipt's license file was issued, so its seat was not freed; deactivate it in the admin if the machine is retired", dev.DeviceID)
+	}
 	batch := SyncBatch{DeviceRowID: dev.ID, SubscriptionID: sub.ID, At: now, Enrol: enrol}
 	acked := s.offlineRows(req, now, &batch, res)
 	batch.AppVersion = latestAppVersion(batch.Heartbeats)
@@ -143,6 +156,12 @@ func (s *Service) OfflineSync(ctx context.Context, actor Actor, file []byte) (*O
 	audit := map[string]any{"kind": req.Kind, "device_id": dev.DeviceID, "request_sha256": req.Digest, "nonce": req.Nonce,
 		"usage": len(batch.Usage), "heartbeats": len(batch.Heartbeats), "rejected": len(res.Rejected)}
 	err = s.store.InTx(ctx, func(tx Store) error {
+		// Blocked meanwhile: refused, as before the transaction.
+		if cur, err := tx.GetDevice(ctx, dev.ID); err != nil {
+			return err
+		} else if cur.Status == DeviceBlocked {
+			return Errorf(KindForbidden, CodeDeviceBlocked, "device %q is blocked; nothing was stored. Unblock it first if its usage should count", dev.DeviceID)
+		}
 		out, err := tx.RecordSync(ctx, batch)
 		if err != nil {
 			return err
@@ -150,15 +169,21 @@ func (s *Service) OfflineSync(ctx context.Context, actor Actor, file []byte) (*O
 		res.Accepted, res.Duplicates = out.Accepted, out.Duplicates
 		audit["accepted"], audit["duplicates"] = out.Accepted, out.Duplicates
 		if req.Kind == license.KindDeactivationReceipt {
-			if !dev.HoldsSeat() {
-				res.AlreadyDeactivated = true
-			} else {
+			res.AlreadyDeactivated = !dev.HoldsSeat()
+			if free {
 				d, err := tx.DeactivateDevice(ctx, dev.ID, now)
 				if err != nil {
 					return err
 				}
 				if d.HoldsSeat() {
 					return Errorf(KindConflict, CodeConflict, "device %q changed while the receipt was taken; upload it again", dev.DeviceID)
+				}
+				// Freed by this call only when the time it was freed at is
+				// ours: a concurrent upload of the same receipt that got in
+				// first freed it, and this one says so instead.
+				if at := d.DeactivatedAt; at == nil || at.Before(now.Truncate(time.Millisecond)) || at.After(now) {
+					res.AlreadyDeactivated = true
+					return s.audit(ctx, tx, actor, "offline_exchange.import", "device", dev.ID, nil, audit)
 				}
 				res.Deactivated = true
 				audit["deactivated"] = true

@@ -82,7 +82,7 @@ const SYNC_RESPONSE = ["-----BEGIN FLOWLYTIX SYNC RESPONSE-----", "-----END FLOW
 const MAX_EXCHANGE_USAGE = 100_000;
 const MAX_EXCHANGE_HEARTBEATS = 10_000;
 const MAX_EXCHANGE_FILE = 32 << 20;
-const MAX_EXCHANGE_PAYLOAD = 64 << 20;
+const MAX_EXCHANGE_PAYLOAD = 20 << 20;
 const RESPONSE_MEMBERS = { iss: "string", iat: "number", nonce: "string", request_sha256: "string", device_id: "string", subscription_id: "string",
   status: "string", server_time: "string", acknowledged: "array", heartbeats: "number", rejected: "array", revocations: "array", revocation_cursor: "number" };
 const RESPONSE_OPTIONAL = { license_file: "string", key_endorsement: "string", key_revocations: "array" };

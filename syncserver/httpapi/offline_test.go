@@ -188,8 +188,11 @@ func TestADeactivationReceiptFreesTheSeatOnce(t *testing.T) {
 			"device_info": map[string]any{"device_id": "plant-3", "platform": "linux/amd64", "app_version": "2.0.0"},
 		}, false)
 		require.Equal(t, 200, r.status, "%s", r.body)
-		expectError(t, s.do("POST", "/api/v1/offline/sync", receipt, true), 409, "conflict")
-		assert.Equal(t, float64(1), s.do("GET", "/api/v1/subscriptions/"+subID, nil, true).json(t)["active_devices"])
+		r = s.do("POST", "/api/v1/offline/sync", receipt, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Equal(t, false, r.json(t)["deactivated"])
+		assert.Contains(t, r.json(t)["seat_kept"], "activated again after this receipt")
+		assert.Equal(t, float64(1), s.do("GET", "/api/v1/subscriptions/"+subID, nil, true).json(t)["active_devices"], "the new seat is kept")
 	})
 }
 
