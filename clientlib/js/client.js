@@ -164,7 +164,9 @@ export class LicenseClient extends EventEmitter {
     }
     const { entries, next, torn } = await this.#journal.load();
     this.#state.queue = entries;
-    this.#nextN = next;
+    // Numbers are never given twice: a sync request remembers the last it
+    // carried, and an entry made after it must not fall under it.
+    this.#nextN = Math.max(next, ...(this.#state.exchanges || []).map((x) => x.max_n + 1));
     this.#usageQueued = entries.filter((e) => e.kind === "usage").length;
     if (legacy.length) {
       // A state file of an earlier version kept the queue itself: move it
@@ -303,6 +305,10 @@ export class LicenseClient extends EventEmitter {
     const res = await verifyLicense(text, { ...this.#trust(), now: this.#o.now(), deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
     if (res.status === Status.INVALID) throw new Error(res.reason);
     if (res.status === Status.DEVICE_MISMATCH) throw new Error(`import license: the file is bound to device ${res.claims.device_id}`);
+    const gone = this.#state.offline_deactivated;
+    if (gone && gone.subscription_id === res.claims.sub && res.claims.iat * 1000 <= gone.at) {
+      throw new Error(`import license: this machine gave this license back on ${new Date(gone.at).toISOString()} (a deactivation receipt); activate it again for a new file`);
+    }
     await this.#update((s) => {
       s.license_file = text;
       s.latest_trusted_ms = Math.max(s.latest_trusted_ms, res.claims.iat * 1000);
@@ -500,6 +506,17 @@ export class LicenseClient extends EventEmitter {
     report.newLicense ||= !!newFile;
   }
 
+  /** setAsideEach is setAside with a reason for each row: [{ row, reason }]. */
+  async #setAsideEach(pairs) {
+    if (!pairs.length) return 0;
+    await this.#update((s) => {
+      s.rejected ||= [];
+      for (const { row, reason } of pairs) s.rejected.push({ ...row, reason });
+    });
+    await this.#dequeue(pairs.map((p) => p.row));
+    return pairs.length;
+  }
+
   /** setAside moves rows from the queue to the rejected list, with why. */
   async #setAside(rows, reason) {
     // Kept first, then dropped from the queue: a crash between the two
@@ -568,8 +585,29 @@ export class LicenseClient extends EventEmitter {
    * vendor's sync response acknowledges it: a lost file costs nothing.
    */
   async syncRequest() {
-    const { text } = await this.#exchangeFile(SYNC_REQUEST, "sync");
-    return text;
+    return this.#exclusive(async () => (await this.#exchangeFile(SYNC_REQUEST, "sync")).text);
+  }
+
+  /** exclusive runs the exchange's steps one at a time. */
+  #exclusive(fn) {
+    const next = (this.#xchain || Promise.resolve()).then(fn);
+    this.#xchain = next.catch(() => {});
+    return next;
+  }
+  #xchain;
+
+  /**
+   * lastDeactivationReceipt is the receipt deactivateOffline wrote last
+   * ("" when none), for when the text it returned went missing: it
+   * carries the usage that was queued.
+   */
+  async lastDeactivationReceipt() {
+    try {
+      return await readFile(`${this.#o.statePath}.receipt`, "utf8");
+    } catch (e) {
+      if (e.code === "ENOENT") return "";
+      throw e;
+    }
   }
 
   /**
@@ -579,17 +617,41 @@ export class LicenseClient extends EventEmitter {
    * of the queued usage.
    */
   async deactivateOffline() {
-    const { text, rows } = await this.#exchangeFile(DEACTIVATION_RECEIPT, "deactivate");
-    await this.#dequeue(rows);
-    await this.#update((s) => { s.license_file = ""; });
-    this.#parsed = null;
-    return text;
+    return this.#exclusive(async () => {
+      if (this.pending() > MAX_EXCHANGE_USAGE || this.pendingHeartbeats() > MAX_EXCHANGE_HEARTBEATS) {
+        throw new Error(`deactivateOffline: more is queued than one receipt carries (${MAX_EXCHANGE_USAGE} usage events): write a sync request and import its response first; nothing changed`);
+      }
+      const { text, rows, parsed } = await this.#exchangeFile(DEACTIVATION_RECEIPT, "deactivate");
+      // The receipt is kept beside the state first: once the queue lets
+      // go of its rows, it is their only copy.
+      const path = `${this.#o.statePath}.receipt`;
+      const f = await open(`${path}.${process.pid}.tmp`, "w", 0o600);
+      try {
+        await f.writeFile(text);
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+      await rename(`${path}.${process.pid}.tmp`, path);
+      await this.#update((s) => {
+        s.license_file = "";
+        // The license given back is not imported again; a new
+        // activation's file, signed later, is.
+        s.offline_deactivated = { subscription_id: parsed.claims.sub, device_id: this.#o.deviceId, at: this.#o.now() };
+      });
+      await this.#dequeue(rows);
+      this.#parsed = null;
+      return text;
+    });
   }
 
   async #exchangeFile(kind, name) {
     if (!this.#key) throw new Error("open() the client first: it loads the device key");
     const parsed = this.#state.license_file ? parse(this.#state.license_file) : null;
     if (!parsed) throw new Error("no license: activate or import one");
+    if (parsed.claims.device_id && parsed.claims.device_id !== this.#o.deviceId) {
+      throw new Error(`the license file is bound to device "${parsed.claims.device_id}", and this client was made with deviceId "${this.#o.deviceId}": use that device id`);
+    }
     const now = this.#o.now();
     const far = (e) => !(e.at >= Date.UTC(2000, 0, 1) && e.at <= now + 23 * 3600e3);
     if (this.#state.queue.some(far)) await this.#setAside(this.#state.queue.filter(far), "recorded with the clock far off");
@@ -618,7 +680,7 @@ export class LicenseClient extends EventEmitter {
       s.exchanges ||= [];
       s.exchanges.push({ nonce, kind: name, created_at: now, max_n: maxN, imported_at: null, server_time: null });
     });
-    return { text, rows };
+    return { text, rows, parsed };
   }
 
   /**
@@ -631,7 +693,11 @@ export class LicenseClient extends EventEmitter {
    * response imported before applies only its acknowledgements (stale).
    */
   async importSyncResponse(text) {
-    const resp = await this.#verifySyncResponse(String(text));
+    return this.#exclusive(() => this.#importSyncResponse(String(text)));
+  }
+
+  async #importSyncResponse(text) {
+    const resp = await this.#verifySyncResponse(text);
     if (resp.device_id !== this.#o.deviceId) {
       throw exchangeError("exchange_not_ours", `import sync response: it was made for device "${resp.device_id}", and this machine is "${this.#o.deviceId}"; nothing changed`);
     }
@@ -643,10 +709,19 @@ export class LicenseClient extends EventEmitter {
     const report = { status: resp.status, serverTime: resp.server_time, acknowledged: 0, heartbeats: 0, rejected: 0, revocations: 0,
       newLicense: false, stale: latest > serverMs, refusedFile: null };
     const inRequest = (e) => e.n <= ex.max_n;
+    // One pass over the queue, one write: a response may refuse every row.
+    const why = new Map();
     for (const r of resp.rejected) {
-      const rows = this.#state.queue.filter((e) => inRequest(e) && (r.heartbeat_at
-        ? e.kind === "heartbeat" && e.at === Date.parse(r.heartbeat_at) : e.kind === "usage" && e.event_id === r.event_id));
-      if (rows.length) report.rejected += await this.#setAside(rows, `refused by the server: ${r.reason}`);
+      if (r.heartbeat_at) why.set(`h:${Date.parse(r.heartbeat_at)}`, r.reason);
+      else if (r.event_id) why.set(`u:${r.event_id}`, r.reason);
+    }
+    if (why.size) {
+      const refused = [];
+      for (const e of this.#state.queue) {
+        const reason = inRequest(e) && why.get(e.kind === "usage" ? `u:${e.event_id}` : `h:${e.at}`);
+        if (reason) refused.push({ row: e, reason: `refused by the server: ${reason}` });
+      }
+      report.rejected = await this.#setAsideEach(refused);
     }
     const acked = new Set(resp.acknowledged);
     const gone = this.#state.queue.filter((e) => (e.kind === "usage" ? acked.has(e.event_id) : inRequest(e)));
@@ -658,7 +733,8 @@ export class LicenseClient extends EventEmitter {
       const current = parse(this.#state.license_file);
       const v = await verifyLicense(resp.license_file, { ...this.#trust(), now: serverMs, deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
       if (v.status === Status.INVALID) report.refusedFile = refusedFile(v.reason, "import sync response: the newer license file was not installed");
-      else if (v.claims.sub === current.claims.sub && v.claims.jti !== current.claims.jti && v.claims.iat >= current.claims.iat) newFile = armor(["-----BEGIN FLOWLYTIX LICENSE-----", "-----END FLOWLYTIX LICENSE-----"], resp.license_file);
+      else if (v.status !== Status.DEVICE_MISMATCH && v.claims.sub === current.claims.sub && v.claims.device_id === current.claims.device_id &&
+        v.claims.jti !== current.claims.jti && v.claims.iat >= current.claims.iat) newFile = armor(["-----BEGIN FLOWLYTIX LICENSE-----", "-----END FLOWLYTIX LICENSE-----"], resp.license_file);
     }
     await this.#update((s) => {
       const x = s.exchanges.find((y) => y.nonce === resp.nonce);
@@ -723,6 +799,7 @@ export class LicenseClient extends EventEmitter {
         const got = await endorsedKey(unverified.key_endorsement, this.#o.rootJwks);
         if (got.e.kid !== header.kid) throw new Error("the endorsement is for another key");
         if (await revokedByRoot(header.kid, this.#state.key_revocations, this.#o.rootJwks)) throw new Error("its signing key was revoked by the root");
+        if (!(unverified.iat >= got.e.nbf) || (got.e.exp !== undefined && unverified.iat > got.e.exp)) throw new Error("signed outside its key's endorsement window");
         key = got.key;
       } catch (e) {
         throw bad(e.message);

@@ -93,3 +93,50 @@ test("a machine retired offline gives its seat back by a receipt, once", async (
   const s = await srv.call("GET", `/api/v1/subscriptions/${sub.id}`);
   assert.equal(s.json.active_devices, 0);
 });
+
+test("after a restart, rows recorded later are never taken for an old request's", async () => {
+  const sub = await srv.subscription();
+  let c = await airGapped("restart-js");
+  await activateByFile(c, sub);
+  await c.heartbeat();
+  const r1 = await c.syncRequest();
+  const r2 = await c.syncRequest();
+  const a1 = await upload(r1);
+  const a2 = await upload(r2);
+  await c.importSyncResponse(a2.response_file); // the queue is empty now
+  await c.close();
+  c = await airGapped("restart-js"); // the journal starts over
+  for (let i = 0; i < 3; i++) await c.heartbeat();
+  const old = await c.importSyncResponse(a1.response_file);
+  assert.equal(old.stale, true);
+  assert.equal(old.heartbeats, 0, "the heartbeats recorded after the restart were never sent");
+  assert.equal(c.pendingHeartbeats(), 3);
+});
+
+test("a response refusing every row sets them aside in one pass, each with the server's reason", async () => {
+  const sub = await srv.subscription();
+  let now = Date.now();
+  const c = await new LicenseClient({ jwks: srv.jwks, statePath: join(srv.dir, "fast-clock-js.json"), deviceId: "fast-clock-js", fingerprint: "fp-fast", now: () => now }).open();
+  await activateByFile(c, sub);
+  now += 48 * 3600e3; // the machine's clock two days ahead
+  for (let i = 0; i < 2000; i++) await c.recordUsage("export", 1, 0);
+  const r = await upload(await c.syncRequest());
+  assert.equal(r.rejected.length, 2000);
+  const start = Date.now();
+  const rep = await c.importSyncResponse(r.response_file);
+  assert.equal(rep.rejected, 2000);
+  assert.ok(Date.now() - start < 30_000, "one pass, not one write a row");
+  assert.equal(c.pending(), 0);
+  assert.match(c.rejected()[0].reason, /^refused by the server: .*plausible time/);
+});
+
+test("a license given back by a receipt is not imported again, and the receipt can be had again", async () => {
+  const sub = await srv.subscription();
+  const c = await airGapped("given-back-js");
+  const r = await srv.call("POST", "/api/v1/offline/activate", c.activationRequest(sub.license_key), "text/plain");
+  await c.importLicense(r.text);
+  assert.equal(await c.lastDeactivationReceipt(), "");
+  const receipt = await c.deactivateOffline();
+  assert.equal(await c.lastDeactivationReceipt(), receipt);
+  await assert.rejects(c.importLicense(r.text), /gave this license back/);
+});
