@@ -209,8 +209,13 @@ export class LicenseClient {
    * "invalid_exchange" for a forged or damaged file.
    */
   importSyncResponse(text: string): Promise<ExchangeReport>;
-  /** Removes the license and returns a deactivation receipt carrying what is still queued; uploading it frees the seat once. */
+  /**
+   * Removes the license and returns a deactivation receipt carrying what is still queued; uploading it frees the seat once.
+   * Refused (nothing changed) when more is queued than one receipt carries: write a sync request first.
+   */
   deactivateOffline(): Promise<string>;
+  /** The receipt deactivateOffline wrote last ("" when none), kept beside the state: the only copy of the usage it carries. */
+  lastDeactivationReceipt(): Promise<string>;
   deactivate(): Promise<void>;
   /** Queued usage events. */
   pending(): number;

@@ -43,7 +43,7 @@ async function main(jwks: object): Promise<void> {
     if ((e as { code?: string }).code === "exchange_imported") log("imported already");
   }
   const receipt: string = await client.deactivateOffline();
-  log(receipt.length);
+  log(receipt.length, (await client.lastDeactivationReceipt()) === receipt);
   const online = await client.validate();
   if (online.valid && !online.inGracePeriod) log(online.subscriptionTier, online.daysRemaining, online.expiresAt);
   await client.stop();
