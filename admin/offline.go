@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -69,6 +70,9 @@ func (a *Console) offlineActivate(w http.ResponseWriter, r *http.Request) {
 // receipt, then shows what it did (whose device, what was stored, what was
 // refused and why) with the sync response to send back.
 func (a *Console) offlineSync(w http.ResponseWriter, r *http.Request) {
+	// Up to 32 MiB over a slow link: more time to read it than the server
+	// gives other requests.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(5 * time.Minute))
 	r.Body = http.MaxBytesReader(w, r.Body, license.MaxExchangeFileSize+1<<20)
 	again := func(r *http.Request, f *form) (string, page, error) {
 		return "offline", page{Title: "Air-gapped activation", Nav: "offline", Form: f}, nil

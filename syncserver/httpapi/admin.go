@@ -337,6 +337,9 @@ type offlineSyncResponse struct {
 // (up to 32 MiB). It answers JSON, or with Accept: text/plain the sync
 // response file alone.
 func (a *API) offlineSync(w http.ResponseWriter, r *http.Request) {
+	// Up to 32 MiB over a customer's slow link: more time to read it than
+	// the server gives other requests.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(5 * time.Minute))
 	body, err := io.ReadAll(io.LimitReader(r.Body, license.MaxExchangeFileSize+1))
 	if err != nil {
 		writeError(w, r, a.log, errorf(syncserver.KindInvalid, syncserver.CodeInvalidRequest, "reading the body failed: %v", err))
