@@ -63,7 +63,7 @@ func (a *Console) newPlanView(r *http.Request, f *form) (string, page, error) {
 		return "", page{}, err
 	}
 	p := &syncserver.Plan{Product: r.URL.Query().Get("product"), DurationDays: 365, Currency: "USD", BillingPeriod: "month", MaxDevices: 1,
-		GracePeriodDays: syncserver.DefaultGracePeriodDays, CheckInDays: syncserver.DefaultCheckInDays, MaxOfflineDays: syncserver.DefaultMaxOfflineDays}
+		GracePeriodDays: syncserver.DefaultGracePeriodDays, CheckInDays: syncserver.DefaultCheckInDays, MaxOfflineDays: syncserver.DefaultMaxOfflineDays, SuspendOnRefund: true}
 	return "plan", page{Title: "New plan", Nav: "plans", Form: f, Data: map[string]any{"Plan": p, "Products": products, "New": true,
 		"Price": "0.00", "Entitlements": "", "Features": "", "ReminderDays": "30, 7, 1"}}, nil
 }
@@ -111,6 +111,8 @@ func planInput(r *http.Request) (syncserver.PlanInput, error) {
 	in.PriceCents = &cents
 	email := r.PostFormValue("email_license_key") == "yes"
 	in.EmailLicenseKey = &email
+	suspend := r.PostFormValue("suspend_on_refund") == "yes"
+	in.SuspendOnRefund = &suspend
 	in.ReminderDays = []int{}
 	for _, part := range strings.FieldsFunc(r.PostFormValue("reminder_days"), func(c rune) bool { return c == ',' || c == ' ' }) {
 		d, err := strconv.Atoi(part)

@@ -118,6 +118,9 @@ type Plan struct {
 	// reminded (and subscription.expiring written), besides on entering
 	// grace; empty: no reminders.
 	ReminderDays []int `json:"reminder_days"`
+	// SuspendOnRefund suspends a subscription of the plan when its
+	// payment is refunded or disputed (a payment provider's event).
+	SuspendOnRefund bool `json:"suspend_on_refund"`
 	// ArchivedAt is set once the plan is archived: no new subscription is
 	// made from it; those made before keep it.
 	ArchivedAt *time.Time `json:"archived_at,omitempty"`

@@ -160,11 +160,16 @@ type PlanInput struct {
 	// the days before expiry that reminders go out.
 	EmailLicenseKey *bool
 	ReminderDays    []int
+	// SuspendOnRefund: a refund or dispute suspends the plan's subscriptions.
+	SuspendOnRefund *bool
 }
 
 func (in *PlanInput) apply(p *Plan) error {
 	if in.EmailLicenseKey != nil {
 		p.EmailLicenseKey = *in.EmailLicenseKey
+	}
+	if in.SuspendOnRefund != nil {
+		p.SuspendOnRefund = *in.SuspendOnRefund
 	}
 	if in.ReminderDays != nil {
 		for _, d := range in.ReminderDays {
@@ -240,7 +245,7 @@ func (in *PlanInput) apply(p *Plan) error {
 func (s *Service) CreatePlan(ctx context.Context, actor Actor, in PlanInput) (*Plan, error) {
 	p := &Plan{ProductID: DefaultProductID, Features: []string{}, Entitlements: map[string]any{}, DurationDays: 365,
 		Currency: "USD", BillingPeriod: "month", MaxDevices: 1, GracePeriodDays: DefaultGracePeriodDays,
-		CheckInDays: DefaultCheckInDays, MaxOfflineDays: DefaultMaxOfflineDays, ReminderDays: DefaultReminderDays, CreatedAt: s.Now()}
+		CheckInDays: DefaultCheckInDays, MaxOfflineDays: DefaultMaxOfflineDays, ReminderDays: DefaultReminderDays, SuspendOnRefund: true, CreatedAt: s.Now()}
 	if in.Product != "" {
 		prod, err := s.store.GetProduct(ctx, in.Product)
 		if errors.Is(err, ErrNotFound) {
@@ -349,7 +354,7 @@ func samePlan(a, b *Plan) bool {
 		a.DurationDays == b.DurationDays && a.PriceCents == b.PriceCents && a.Currency == b.Currency && a.BillingPeriod == b.BillingPeriod &&
 		a.MaxDevices == b.MaxDevices && a.GracePeriodDays == b.GracePeriodDays && a.CheckInDays == b.CheckInDays &&
 		a.MaxOfflineDays == b.MaxOfflineDays && a.FreeSeatsAfterDays == b.FreeSeatsAfterDays && a.ExternalPriceID == b.ExternalPriceID &&
-		a.EmailLicenseKey == b.EmailLicenseKey && slices.Equal(a.ReminderDays, b.ReminderDays) &&
+		a.EmailLicenseKey == b.EmailLicenseKey && slices.Equal(a.ReminderDays, b.ReminderDays) && a.SuspendOnRefund == b.SuspendOnRefund &&
 		(a.ArchivedAt == nil) == (b.ArchivedAt == nil)
 }
 

@@ -48,6 +48,11 @@ type Config struct {
 	// Mailer sends email (syncserver/mail); nil: messages wait in the
 	// outbox.
 	Mailer Mailer
+	// StripeWebhookSecret and PaddleWebhookSecret verify the payment
+	// providers' events; when empty, the secret an admin set in the web
+	// admin is used (none: the provider's events are refused).
+	StripeWebhookSecret string
+	PaddleWebhookSecret string
 }
 
 // Service is the server's domain logic: what the app API and the admin API
@@ -71,6 +76,7 @@ type Service struct {
 	webhookRetryBase time.Duration
 	webhookLease     time.Duration
 	mailer           Mailer
+	billingSecrets   map[string]string // provider: the secret from the command line
 
 	// Counters for metrics.
 	Signatures  atomic.Int64
@@ -115,7 +121,8 @@ func New(cfg Config) (*Service, error) {
 	svc := &Service{store: cfg.Store, now: cfg.Now, tokens: newTokenCache(cfg.TokenCacheSize), throttle: newThrottle(),
 		sessionLifetime: cfg.SessionLifetime, sessionIdle: cfg.SessionIdleTimeout, keyStore: cfg.KeyStore, roots: cfg.Roots,
 		proofWindow: cfg.ProofWindow, proofs: license.NewProofParser(100_000),
-		webhooks: cfg.Webhooks, webhookRetryBase: cfg.WebhookRetryBase, webhookLease: cfg.WebhookLease, mailer: cfg.Mailer}
+		webhooks: cfg.Webhooks, webhookRetryBase: cfg.WebhookRetryBase, webhookLease: cfg.WebhookLease, mailer: cfg.Mailer,
+		billingSecrets: map[string]string{ProviderStripe: cfg.StripeWebhookSecret, ProviderPaddle: cfg.PaddleWebhookSecret}}
 	svc.signing.Store(newSigning(cfg.Keys, iss))
 	return svc, nil
 }

@@ -206,6 +206,7 @@ type Store interface {
 
 	EventStore
 	MailStore
+	BillingStore
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -305,6 +306,36 @@ type WebhookAttempt struct {
 	LatencyMS  int64     `json:"latency_ms"`
 	Error      string    `json:"error,omitempty"`
 	Response   string    `json:"response,omitempty"` // the start of the answer's body
+}
+
+// BillingStore keeps payment providers' events and the links from their
+// ids to ours.
+type BillingStore interface {
+	// InsertBillingEvent stores e unless the provider's event id is
+	// stored already; inserted says which.
+	InsertBillingEvent(ctx context.Context, e *BillingEvent) (inserted bool, err error)
+	GetBillingEvent(ctx context.Context, provider, id string) (*BillingEvent, error)
+	// UpdateBillingEvent records an attempt's outcome: status, detail,
+	// subscription, attempts, applied_at.
+	UpdateBillingEvent(ctx context.Context, e *BillingEvent) error
+	// ListBillingEvents lists events, newest received first.
+	ListBillingEvents(ctx context.Context, f BillingEventFilter) ([]BillingEvent, int, error)
+	// WaitingBillingEvents lists a provider's pending or failed events about
+	// ref (its subscription id), oldest first: what an event that creates
+	// the subscription lets through.
+	WaitingBillingEvents(ctx context.Context, provider, ref string) ([]BillingEvent, error)
+	// LinkBilling records that the provider's id (of kind subscription or
+	// customer) is our target, at the provider's time at; a link that
+	// exists already is left as it is (linked false).
+	LinkBilling(ctx context.Context, l BillingLink) (linked bool, err error)
+	// GetBillingLink reads a link; ErrNotFound when there is none.
+	GetBillingLink(ctx context.Context, provider, kind, externalID string) (*BillingLink, error)
+	// GetSetting reads a setting, "" when unset; SetSetting writes one.
+	GetSetting(ctx context.Context, name string) (string, error)
+	SetSetting(ctx context.Context, name, value string, at time.Time) error
+	// AdvanceBillingLink moves a link's last event time to at when that is
+	// later; advanced false says a newer event was applied already.
+	AdvanceBillingLink(ctx context.Context, provider, kind, externalID string, at time.Time) (advanced bool, err error)
 }
 
 // EventStore is the outbox and the webhook endpoints.

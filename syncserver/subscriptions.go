@@ -32,6 +32,12 @@ type SubscriptionInput struct {
 	GracePeriodDays *int
 	CheckInDays     *int
 	MaxOfflineDays  *int
+
+	// sale, when set, comes from a payment provider: it runs in the
+	// subscription's transaction (linking the provider's ids, so that a
+	// purchase makes one subscription however often it is delivered), and
+	// the license key is mailed whatever the plan says.
+	sale func(ctx context.Context, tx Store, sub *Subscription) error
 }
 
 // Defaults for a subscription made by hand.
@@ -154,7 +160,12 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 		if err := tx.CreateSubscription(ctx, sub); err != nil {
 			return err
 		}
-		if plan != nil && plan.EmailLicenseKey && cust.Email != "" {
+		if in.sale != nil {
+			if err := in.sale(ctx, tx, sub); err != nil {
+				return err
+			}
+		}
+		if plan != nil && (plan.EmailLicenseKey || in.sale != nil) && cust.Email != "" {
 			// The key goes out with the subscription, or neither does.
 			if err := s.enqueueMail(ctx, tx, MailLicenseKey, cust.Email, map[string]any{"subscription_id": sub.ID,
 				"customer_name": strings.TrimSpace(cust.FirstName + " " + cust.LastName), "company_name": cust.CompanyName,

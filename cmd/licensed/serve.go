@@ -65,6 +65,8 @@ type config struct {
 	WebhookAllow     string
 	WebhookRetryBase time.Duration
 	WebhookLease     time.Duration
+	StripeSecret     string
+	PaddleSecret     string
 	webhookAllow     []netip.Prefix
 	KeyReload        time.Duration
 	RootJWKS         string
@@ -98,6 +100,8 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.MailTemplates, "mail-templates", "", "a directory of templates overriding the built-in ones (KIND.subject.tmpl, KIND.txt.tmpl, KIND.html.tmpl; kinds license_key, license_file, reminder and device_limit) (LICENSED_MAIL_TEMPLATES)")
 	fs.StringVar(&c.WebhookAllow, "webhook-allow", "", "CIDRs (or addresses), comma separated, that webhook deliveries may reach although loopback, private or link-local, e.g. 10.0.0.0/8; none by default (LICENSED_WEBHOOK_ALLOW)")
 	fs.DurationVar(&c.WebhookRetryBase, "webhook-retry-base", syncserver.DefaultWebhookRetryBase, "the wait after a failed webhook delivery; it doubles, with jitter, up to 6 hours, and an endpoint failing for 3 days is disabled (LICENSED_WEBHOOK_RETRY_BASE)")
+	fs.StringVar(&c.StripeSecret, "stripe-webhook-secret", "", "the signing secret (whsec_...) of the Stripe webhook endpoint that sends to /api/v1/integrations/stripe/webhook; empty: the one set in the web admin (LICENSED_STRIPE_WEBHOOK_SECRET)")
+	fs.StringVar(&c.PaddleSecret, "paddle-webhook-secret", "", "the secret key of the Paddle notification destination that sends to /api/v1/integrations/paddle/webhook; empty: the one set in the web admin (LICENSED_PADDLE_WEBHOOK_SECRET)")
 	fs.DurationVar(&c.WebhookLease, "webhook-lease", syncserver.DefaultWebhookLease, "how long a replica holds a webhook endpoint between deliveries; one that dies holding it leaves it to the others after this long (at least 13s) (LICENSED_WEBHOOK_LEASE)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060; keep it private (LICENSED_DEBUG_ADDR)")
 	for _, l := range []struct {
@@ -240,7 +244,8 @@ func openService(ctx context.Context, c config, log *slog.Logger) (*syncserver.S
 		return nil, nil, err
 	}
 	cfg := syncserver.Config{Now: clock, Store: st, Keys: ks, SessionIdleTimeout: c.SessionIdle, SessionLifetime: c.SessionMax,
-		KeyStore: &keys.Dir{Path: c.Keys}, Webhooks: webhooks.NewSender(c.webhookAllow, 0), WebhookRetryBase: c.WebhookRetryBase, WebhookLease: c.WebhookLease, Mailer: mailer}
+		KeyStore: &keys.Dir{Path: c.Keys}, Webhooks: webhooks.NewSender(c.webhookAllow, 0), WebhookRetryBase: c.WebhookRetryBase, WebhookLease: c.WebhookLease, Mailer: mailer,
+		StripeWebhookSecret: c.StripeSecret, PaddleWebhookSecret: c.PaddleSecret}
 	if c.RootJWKS != "" {
 		b, err := os.ReadFile(c.RootJWKS)
 		if err != nil {

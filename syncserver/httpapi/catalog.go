@@ -86,6 +86,7 @@ type planRequest struct {
 	ExternalPriceID    *string         `json:"external_price_id"`
 	EmailLicenseKey    *bool           `json:"email_license_key"`
 	ReminderDays       []int           `json:"reminder_days"`
+	SuspendOnRefund    *bool           `json:"suspend_on_refund"`
 }
 
 func (req planRequest) input() (syncserver.PlanInput, error) {
@@ -94,7 +95,7 @@ func (req planRequest) input() (syncserver.PlanInput, error) {
 		DurationDays: req.DurationDays, PriceCents: req.PriceCents, Currency: req.Currency, BillingPeriod: req.BillingPeriod,
 		MaxDevices: req.MaxDevices, GracePeriodDays: req.GracePeriodDays, CheckInDays: req.CheckInDays, MaxOfflineDays: req.MaxOfflineDays,
 		FreeSeatsAfterDays: req.FreeSeatsAfterDays, ExternalPriceID: req.ExternalPriceID, EmailLicenseKey: req.EmailLicenseKey,
-		ReminderDays: req.ReminderDays}, err
+		ReminderDays: req.ReminderDays, SuspendOnRefund: req.SuspendOnRefund}, err
 }
 
 // planInput reads a plan body: the JSON, then its entitlements.

@@ -149,6 +149,9 @@ func TestEveryAdminRouteNeedsAToken(t *testing.T) {
 		if !strings.HasPrefix(path, "/api/v1/") || strings.HasPrefix(path, "/api/v1/licensing/") {
 			continue
 		}
+		if strings.HasPrefix(path, "/api/v1/integrations/") && strings.HasSuffix(path, "/webhook") {
+			continue // a payment provider's: its signature is its credential (billing_test.go)
+		}
 		admin = append(admin, method+" "+strings.ReplaceAll(path, "{id}", uuid.NewString()))
 	}
 	require.GreaterOrEqual(t, len(admin), 17, "the admin routes: %v", admin)

@@ -7,12 +7,12 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 )
 
-const planCols = "p.id, p.product_id, COALESCE((SELECT pr.code FROM products pr WHERE pr.id = p.product_id), ''), p.name, p.tier, p.features, p.entitlements, p.duration_days, p.price_cents, p.currency, p.billing_period, p.max_devices, p.grace_period_days, p.check_in_days, p.max_offline_days, p.free_seats_after_days, COALESCE(p.external_price_id, ''), p.archived_at, p.created_at, p.email_license_key, p.reminder_days"
+const planCols = "p.id, p.product_id, COALESCE((SELECT pr.code FROM products pr WHERE pr.id = p.product_id), ''), p.name, p.tier, p.features, p.entitlements, p.duration_days, p.price_cents, p.currency, p.billing_period, p.max_devices, p.grace_period_days, p.check_in_days, p.max_offline_days, p.free_seats_after_days, COALESCE(p.external_price_id, ''), p.archived_at, p.created_at, p.email_license_key, p.reminder_days, p.suspend_on_refund"
 
 func scanPlan(row scanner, p *syncserver.Plan) error {
 	return row.Scan(&p.ID, &p.ProductID, &p.Product, &p.Name, &p.Tier, listScan{&p.Features}, entitlementsScan{&p.Entitlements}, &p.DurationDays,
 		&p.PriceCents, &p.Currency, &p.BillingPeriod, &p.MaxDevices, &p.GracePeriodDays, &p.CheckInDays, &p.MaxOfflineDays,
-		&p.FreeSeatsAfterDays, &p.ExternalPriceID, tmn(&p.ArchivedAt), tm(&p.CreatedAt), &p.EmailLicenseKey, daysScan{&p.ReminderDays})
+		&p.FreeSeatsAfterDays, &p.ExternalPriceID, tmn(&p.ArchivedAt), tm(&p.CreatedAt), &p.EmailLicenseKey, daysScan{&p.ReminderDays}, &p.SuspendOnRefund)
 }
 
 // daysScan reads a comma-separated list of day counts.
@@ -53,11 +53,11 @@ func (s *Store) CreatePlan(ctx context.Context, p *syncserver.Plan) error {
 	}
 	_, err := s.writer().ExecContext(ctx, `INSERT INTO plans (id, product_id, name, tier, features, entitlements, duration_days, price_cents, currency,
 		billing_period, max_devices, grace_period_days, check_in_days, max_offline_days, free_seats_after_days, external_price_id, archived_at, created_at,
-		email_license_key, reminder_days)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		email_license_key, reminder_days, suspend_on_refund)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		p.ID, p.ProductID, p.Name, p.Tier, encodeList(p.Features), encodeEntitlements(p.Entitlements), p.DurationDays, p.PriceCents, p.Currency,
 		p.BillingPeriod, p.MaxDevices, p.GracePeriodDays, p.CheckInDays, p.MaxOfflineDays, p.FreeSeatsAfterDays, nullString(p.ExternalPriceID),
-		s.tn(p.ArchivedAt), s.t(p.CreatedAt), p.EmailLicenseKey, syncserver.FormatDays(p.ReminderDays))
+		s.tn(p.ArchivedAt), s.t(p.CreatedAt), p.EmailLicenseKey, syncserver.FormatDays(p.ReminderDays), p.SuspendOnRefund)
 	if s.d.IsUniqueViolation(err) {
 		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a plan named %q, or with external price id %q, already exists", p.Name, p.ExternalPriceID)
 	}
@@ -69,10 +69,10 @@ func (s *Store) CreatePlan(ctx context.Context, p *syncserver.Plan) error {
 func (s *Store) UpdatePlan(ctx context.Context, p *syncserver.Plan) error {
 	res, err := s.writer().ExecContext(ctx, `UPDATE plans SET product_id = $2, name = $3, tier = $4, features = $5, entitlements = $6, duration_days = $7,
 		price_cents = $8, currency = $9, billing_period = $10, max_devices = $11, grace_period_days = $12, check_in_days = $13, max_offline_days = $14,
-		free_seats_after_days = $15, external_price_id = $16, archived_at = $17, email_license_key = $18, reminder_days = $19 WHERE id = $1`,
+		free_seats_after_days = $15, external_price_id = $16, archived_at = $17, email_license_key = $18, reminder_days = $19, suspend_on_refund = $20 WHERE id = $1`,
 		p.ID, p.ProductID, p.Name, p.Tier, encodeList(p.Features), encodeEntitlements(p.Entitlements), p.DurationDays, p.PriceCents, p.Currency,
 		p.BillingPeriod, p.MaxDevices, p.GracePeriodDays, p.CheckInDays, p.MaxOfflineDays, p.FreeSeatsAfterDays, nullString(p.ExternalPriceID),
-		s.tn(p.ArchivedAt), p.EmailLicenseKey, syncserver.FormatDays(p.ReminderDays))
+		s.tn(p.ArchivedAt), p.EmailLicenseKey, syncserver.FormatDays(p.ReminderDays), p.SuspendOnRefund)
 	if s.d.IsUniqueViolation(err) {
 		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a plan named %q, or with external price id %q, already exists", p.Name, p.ExternalPriceID)
 	}
