@@ -45,16 +45,16 @@ type stripeItems struct {
 // stripeObject is the union of the fields the mappings read from
 // data.object of the events handled.
 type stripeObject struct {
-	ID              string            `json:"id"`
-	Mode            string            `json:"mode"`
-	Customer        json.RawMessage   `json:"customer"`
-	CustomerEmail   string            `json:"customer_email"`
+	ID              string                       `json:"id"`
+	Mode            string                       `json:"mode"`
+	Customer        json.RawMessage              `json:"customer"`
+	CustomerEmail   string                       `json:"customer_email"`
 	CustomerDetails struct{ Email, Name string } `json:"customer_details"`
-	Subscription    json.RawMessage   `json:"subscription"`
-	Metadata        map[string]string `json:"metadata"`
-	LineItems       stripeItems       `json:"line_items"`
-	Lines           stripeItems       `json:"lines"`
-	Items           stripeItems       `json:"items"`
+	Subscription    json.RawMessage              `json:"subscription"`
+	Metadata        map[string]string            `json:"metadata"`
+	LineItems       stripeItems                  `json:"line_items"`
+	Lines           stripeItems                  `json:"lines"`
+	Items           stripeItems                  `json:"items"`
 	Parent          struct {
 		SubscriptionDetails struct {
 			Subscription json.RawMessage `json:"subscription"`

@@ -140,8 +140,8 @@ func TestStripeSalesMakeRenewChangeAndEndSubscriptions(t *testing.T) {
 		// invoice.paid renews to the period's end (basil's parent.subscription_details).
 		end := now.Add(40 * 24 * time.Hour).Truncate(time.Second)
 		_, body = stripeEvent("invoice.paid", now, map[string]any{"id": "in_1", "customer": "cus_A", "charge": "ch_1",
-			"parent":  map[string]any{"subscription_details": map[string]any{"subscription": "sub_A"}},
-			"lines":   map[string]any{"data": []any{map[string]any{"period": map[string]any{"end": end.Unix()}}}}})
+			"parent": map[string]any{"subscription_details": map[string]any{"subscription": "sub_A"}},
+			"lines":  map[string]any{"data": []any{map[string]any{"period": map[string]any{"end": end.Unix()}}}}})
 		require.Equal(t, 200, s.postStripe(body, stripeSign(body, stripeSecret, now)).status)
 		assert.True(t, s.subscriptionOf(t, subID).ExpiresAt.Equal(end), "renewed to the period's end")
 
