@@ -240,7 +240,7 @@ func TestOverviewScreenshot(t *testing.T) {
 		chromedp.Evaluate(`["chart-activations","chart-validations","chart-devices","chart-usage"].map(id => Chart.getChart(id).data.datasets.reduce((n, d) => n + d.data.filter(v => v > 0).length, 0))`, &points),
 		chromedp.Sleep(800*time.Millisecond), // the charts' animation
 		chromedp.FullScreenshot(&png, 100)))
-	require.Len(t, figures, 6)
+	require.Len(t, figures, 7)
 	assert.Equal(t, strconv.FormatInt(o.ActiveSubscriptions, 10), strings.ReplaceAll(figures[0], ",", ""), "active subscriptions")
 	assert.Equal(t, strconv.FormatInt(o.GraceSubscriptions, 10), strings.ReplaceAll(figures[1], ",", ""), "in grace")
 	assert.Equal(t, strconv.FormatInt(o.ActiveDevices, 10), strings.ReplaceAll(figures[2], ",", ""), "devices holding seats")

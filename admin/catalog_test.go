@@ -71,6 +71,20 @@ func catalogFlow(t *testing.T, s *site, w width) {
 	assert.Equal(t, []any{"Studio", int64(1990), 30, 2, map[string]any{"projects": int64(10), "sso": true, "quota.export": int64(2)}, true, []int{14, 3}},
 		[]any{p.Tier, p.PriceCents, p.DurationDays, p.MaxDevices, p.Entitlements, p.EmailLicenseKey, p.ReminderDays})
 
+	// The product offers a 14-day trial on the plan's terms, with an email.
+	prod, err := s.svc.GetProduct(bg, "com.acme.editor")
+	require.NoError(t, err)
+	form := "#product-" + prod.ID
+	visit(t, ctx, s.url+"/admin/plans")
+	js(t, ctx, fmt.Sprintf(`document.querySelector(%q).closest("details").open = true`, form), nil)
+	js(t, ctx, fmt.Sprintf(`document.getElementById(%q).value = %q`, "product-"+prod.ID+"-trial_plan_id", p.ID), nil)
+	js(t, ctx, fmt.Sprintf(`document.getElementById(%q).click()`, "product-"+prod.ID+"-trial_requires_email"), nil)
+	submit(t, ctx, map[string]string{form + "-trial_days": "14"}, form+"-trial_days")
+	assert.Contains(t, text(t, ctx, `p.flash`), "Product saved")
+	prod, err = s.svc.GetProduct(bg, "com.acme.editor")
+	require.NoError(t, err)
+	assert.Equal(t, []any{14, p.ID, true}, []any{prod.TrialDays, prod.TrialPlanID, prod.TrialRequiresEmail})
+
 	// A subscription from it on a customer's page: the product's key.
 	email := "studio@acme.example"
 	c, err := s.svc.CreateCustomer(bg, "test", syncserver.CustomerInput{Email: &email})

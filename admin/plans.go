@@ -28,7 +28,11 @@ func (a *Console) plansView(r *http.Request, f *form) (string, page, error) {
 	if err != nil {
 		return "", page{}, err
 	}
-	return "plans", page{Title: "Plans", Nav: "plans", Form: f, Data: map[string]any{"Products": products, "Plans": plans,
+	all, err := a.svc.ListPlans(ctx, syncserver.PlanFilter{})
+	if err != nil {
+		return "", page{}, err
+	}
+	return "plans", page{Title: "Plans", Nav: "plans", Form: f, Data: map[string]any{"Products": products, "Plans": plans, "AllPlans": all,
 		"Product": q.Get("product"), "Archived": q.Get("archived") == "yes"}}, nil
 }
 
@@ -47,7 +51,18 @@ func (a *Console) createProduct(w http.ResponseWriter, r *http.Request) {
 
 func (a *Console) updateProduct(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	in := syncserver.ProductInput{Name: str(r.PostFormValue("name")), KeyPrefix: str(r.PostFormValue("key_prefix"))}
+	in := syncserver.ProductInput{Name: str(r.PostFormValue("name")), KeyPrefix: str(r.PostFormValue("key_prefix")),
+		TrialTier: str(r.PostFormValue("trial_tier")), TrialPlanID: str(r.PostFormValue("trial_plan_id"))}
+	email := r.PostFormValue("trial_requires_email") == "yes"
+	in.TrialRequiresEmail = &email
+	if v := strings.TrimSpace(r.PostFormValue("trial_days")); v != "" {
+		days, err := strconv.Atoi(v)
+		if err != nil {
+			a.refuse(w, r, &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "trial_days", Message: "trial days is a whole number, 0 for no trials"}, "product-"+id, a.plansView)
+			return
+		}
+		in.TrialDays = &days
+	}
 	if _, err := a.svc.UpdateProduct(r.Context(), actor(r), id, in); err != nil {
 		a.refuse(w, r, err, "product-"+id, a.plansView)
 		return

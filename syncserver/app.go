@@ -26,6 +26,8 @@ type ActivateInput struct {
 	Platform        string
 	AppVersion      string
 	Hostname        string
+	// trial: the activation is a trial's own, not one that converts it.
+	trial bool
 }
 
 // ActivateOutput is what an activation gives the app.
@@ -160,6 +162,11 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 	}
 	if created {
 		s.Activations.Add(1)
+	}
+	if !in.trial {
+		// A paid key on a device that ran a trial of the product: the
+		// trial makes way, its seat freed.
+		s.convertTrial(ctx, sub, fp)
 	}
 	return &ActivateOutput{Subscription: sub, Device: dev, Token: lic.Token, File: lic.File}, nil
 }

@@ -316,11 +316,8 @@ func (s *Service) createFromSale(ctx context.Context, actor Actor, in sale) (out
 	if in.email == "" {
 		return missing("the event names no customer email (Paddle sends only the customer id: pass the email in custom_data.email at checkout); make the subscription by hand, or retry once the event is complete")
 	}
-	cust, err := s.store.GetCustomerByEmail(ctx, strings.ToLower(in.email))
-	if errors.Is(err, ErrNotFound) {
-		email, name := in.email, in.name
-		cust, err = s.CreateCustomer(ctx, actor, CustomerInput{Email: &email, FirstName: &name})
-	}
+	email, name := in.email, in.name
+	cust, err := s.customerFor(ctx, actor, CustomerInput{Email: &email, FirstName: &name})
 	if err != nil {
 		return o, err
 	}

@@ -83,6 +83,35 @@ type Product struct {
 	// KeyPrefix starts its license keys (FLX for the default product).
 	KeyPrefix string    `json:"key_prefix"`
 	CreatedAt time.Time `json:"created_at"`
+	// TrialDays, when more than 0, lets apps start a trial of that many
+	// days (POST /api/v1/licensing/trial), one per device: on the terms
+	// of TrialPlanID, else of TrialTier (default basic), and only with an
+	// email when TrialRequiresEmail.
+	TrialDays          int    `json:"trial_days"`
+	TrialPlanID        string `json:"trial_plan_id,omitempty"`
+	TrialTier          string `json:"trial_tier,omitempty"`
+	TrialRequiresEmail bool   `json:"trial_requires_email"`
+}
+
+// Trial is one device's trial of a product.
+type Trial struct {
+	ProductID         string     `json:"product_id"`
+	FingerprintSHA256 string     `json:"fingerprint_sha256"`
+	SubscriptionID    string     `json:"subscription_id"`
+	DeviceID          string     `json:"device_id"`
+	Email             string     `json:"email,omitempty"`
+	StartedAt         time.Time  `json:"started_at"`
+	EndsAt            time.Time  `json:"ends_at"`
+	ConvertedAt       *time.Time `json:"converted_at,omitempty"`
+	ConvertedTo       string     `json:"converted_to,omitempty"`
+	EndedAt           *time.Time `json:"ended_at,omitempty"`
+}
+
+// TrialCounts are the overview's trial figures.
+type TrialCounts struct {
+	Started   int64 `json:"trials_started"`
+	Active    int64 `json:"trials_active"`
+	Converted int64 `json:"trials_converted"`
 }
 
 // Plan is a template for subscriptions: what a tier includes and costs.
@@ -494,6 +523,8 @@ type StatusTierCount struct {
 
 // Overview is what the dashboard shows.
 type Overview struct {
+	// Trials started and converted in the window, and running now.
+	Trials TrialCounts `json:"trials"`
 	// ActiveSubscriptions are active and not past their expiry;
 	// GraceSubscriptions are past it, within their grace.
 	ActiveSubscriptions int64 `json:"active_subscriptions"`

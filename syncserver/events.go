@@ -58,6 +58,7 @@ var EventTypes = []string{
 	EventDeviceActivated, EventDeviceDeactivated, EventDeviceBlocked, EventDeviceUnblocked,
 	EventLicenseFileIssued, EventUsageOverQuota,
 	EventKeyAdded, EventKeyPromoted, EventKeyRetired, EventKeyRevoked, EventOfflineExchangeImported,
+	EventTrialStarted, EventTrialEnded, EventTrialConverted,
 }
 
 // eventOfAudit is the event an audited admin action makes, "" for none

@@ -43,6 +43,8 @@ const (
 	MailReminder    = "reminder"     // the license expires soon, or entered its grace
 	MailLicenseFile = "license_file" // an air-gapped device's file, attached
 	MailDeviceLimit = "device_limit" // a device was refused: every seat is taken
+	MailTrialStarted = "trial_started" // a trial began, with its end
+	MailTrialEnded   = "trial_ended"   // a trial ran out
 )
 
 // OutMail is a message in the outbox: its kind and data; the mailer

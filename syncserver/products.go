@@ -19,6 +19,12 @@ type ProductInput struct {
 	Code      string
 	Name      *string
 	KeyPrefix *string
+	// Trials: days (0: none), the plan whose terms a trial gets (or a
+	// tier), and whether a trial needs an email.
+	TrialDays          *int
+	TrialPlanID        *string
+	TrialTier          *string
+	TrialRequiresEmail *bool
 }
 
 // CreateProduct adds a product. Its key prefix defaults to FLX.
@@ -40,6 +46,9 @@ func (s *Service) CreateProduct(ctx context.Context, actor Actor, in ProductInpu
 		return nil, err
 	}
 	err := s.store.InTx(ctx, func(tx Store) error {
+		if err := checkTrialPlan(ctx, tx, p); err != nil {
+			return err
+		}
 		if err := tx.CreateProduct(ctx, p); err != nil {
 			return err
 		}
@@ -64,7 +73,38 @@ func (in *ProductInput) apply(p *Product) error {
 		}
 		p.KeyPrefix = prefix
 	}
+	if in.TrialDays != nil {
+		if *in.TrialDays < 0 || *in.TrialDays > 365 {
+			return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "trial_days", Message: "trial_days is from 0 (no trials) to 365"}
+		}
+		p.TrialDays = *in.TrialDays
+	}
+	if in.TrialPlanID != nil {
+		p.TrialPlanID = strings.TrimSpace(*in.TrialPlanID)
+	}
+	if in.TrialTier != nil {
+		tier := strings.TrimSpace(*in.TrialTier)
+		if tier != "" && !license.ValidTier(tier) {
+			return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "trial_tier", Message: fmt.Sprintf("trial_tier %q is not a tier name", tier)}
+		}
+		p.TrialTier = tier
+	}
+	if in.TrialRequiresEmail != nil {
+		p.TrialRequiresEmail = *in.TrialRequiresEmail
+	}
 	return nil
+}
+
+// checkTrialPlan refuses a trial plan that is not one of the product's.
+func checkTrialPlan(ctx context.Context, tx Store, p *Product) error {
+	if p.TrialPlanID == "" {
+		return nil
+	}
+	plan, err := tx.GetPlan(ctx, p.TrialPlanID)
+	if errors.Is(err, ErrNotFound) || (err == nil && plan.ProductID != p.ID) {
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "trial_plan_id", Message: "trial_plan_id must be a plan of this product (make the product first, then its plan, then set it)"}
+	}
+	return err
 }
 
 // UpdateProduct changes a product's name or key prefix (keys already made
@@ -81,6 +121,9 @@ func (s *Service) UpdateProduct(ctx context.Context, actor Actor, id string, in 
 		}
 		p := *before
 		if err := in.apply(&p); err != nil {
+			return err
+		}
+		if err := checkTrialPlan(ctx, tx, &p); err != nil {
 			return err
 		}
 		if p.ID == DefaultProductID && p.KeyPrefix != before.KeyPrefix {

@@ -16,7 +16,14 @@ import (
 
 // Overview computes the dashboard's figures over the last days days.
 func (s *Service) Overview(ctx context.Context, days int) (*Overview, error) {
-	return s.store.Overview(ctx, s.Now(), days)
+	o, err := s.store.Overview(ctx, s.Now(), days)
+	if err != nil {
+		return nil, err
+	}
+	if o.Trials, err = s.TrialCounts(ctx, days); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // GetCustomer reads one customer.

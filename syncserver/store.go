@@ -330,6 +330,18 @@ type BillingStore interface {
 	LinkBilling(ctx context.Context, l BillingLink) (linked bool, err error)
 	// GetBillingLink reads a link; ErrNotFound when there is none.
 	GetBillingLink(ctx context.Context, provider, kind, externalID string) (*BillingLink, error)
+	// InsertTrial takes a device's trial of a product once; inserted false
+	// says the device had one (GetTrial reads it).
+	InsertTrial(ctx context.Context, t *Trial) (inserted bool, err error)
+	GetTrial(ctx context.Context, productID, fingerprintSHA256 string) (*Trial, error)
+	// ConvertTrial marks a trial converted to a paid subscription, once.
+	ConvertTrial(ctx context.Context, productID, fingerprintSHA256, to string, at time.Time) (bool, error)
+	// EndTrials marks up to limit trials past their end (not converted)
+	// ended, and returns them: each is told once.
+	EndTrials(ctx context.Context, now time.Time, limit int) ([]Trial, error)
+	// CountTrials counts trials started and converted since, and active
+	// at now.
+	CountTrials(ctx context.Context, since, now time.Time) (TrialCounts, error)
 	// GetSetting reads a setting, "" when unset; SetSetting writes one.
 	GetSetting(ctx context.Context, name string) (string, error)
 	SetSetting(ctx context.Context, name, value string, at time.Time) error

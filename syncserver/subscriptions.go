@@ -38,6 +38,8 @@ type SubscriptionInput struct {
 	// purchase makes one subscription however often it is delivered), and
 	// the license key is mailed whatever the plan says.
 	sale func(ctx context.Context, tx Store, sub *Subscription) error
+	// noKeyMail: a trial's key is the app's business, never mailed.
+	noKeyMail bool
 }
 
 // Defaults for a subscription made by hand.
@@ -165,7 +167,7 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 				return err
 			}
 		}
-		if plan != nil && (plan.EmailLicenseKey || in.sale != nil) && cust.Email != "" {
+		if plan != nil && (plan.EmailLicenseKey || in.sale != nil) && !in.noKeyMail && cust.Email != "" {
 			// The key goes out with the subscription, or neither does.
 			if err := s.enqueueMail(ctx, tx, MailLicenseKey, cust.Email, map[string]any{"subscription_id": sub.ID,
 				"customer_name": strings.TrimSpace(cust.FirstName + " " + cust.LastName), "company_name": cust.CompanyName,

@@ -389,6 +389,24 @@ export class LicenseClient extends EventEmitter {
     return this.importLicense(out.license_file);
   }
 
+  /**
+   * startTrial starts this device's trial of the app's product (or gets it
+   * back while it runs) and installs its file: an ordinary device-bound
+   * license whose expiry is the trial's end, so check() shows the days
+   * left offline. email when the product's trial asks for one. One trial
+   * per device: after it ended, or once a paid key replaced it, the server
+   * answers APIError code "trial_used".
+   */
+  async startTrial(email = "") {
+    if (!this.#key) throw new Error("open() the client first: it loads the device key");
+    const out = await this.#post("/api/v1/licensing/trial", { product: this.#o.product || "", email,
+      device_fingerprint_sha256: fingerprintHash(this.#o.fingerprint), device_public_key: this.#key.publicJWK(),
+      device_info: { device_id: this.#o.deviceId, platform: this.#o.platform, app_version: this.#o.appVersion } }, { replayable: true });
+    const v = await verifyLicense(out.license_file, { ...this.#trust(), now: this.#o.now(), deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
+    if (v.status === Status.INVALID) throw refusedFile(v.reason, "startTrial");
+    return this.importLicense(out.license_file);
+  }
+
   /** recordUsage queues an event durably; its id is made once, here. */
   async recordUsage(feature, count = 1, durationSeconds = 0) {
     // The server's rules, checked here so that a bad event is refused when

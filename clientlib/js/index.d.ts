@@ -193,6 +193,12 @@ export class LicenseClient {
   open(): Promise<this>;
   check(): Promise<Result>;
   activate(licenseKey: string): Promise<Result>;
+  /**
+   * Starts this device's trial of the app's product (or gets it back while it runs) and installs its license file;
+   * check() then shows the days left offline. email when the product's trial asks for one.
+   * One trial per device: APIError code "trial_used" once it ended or a paid key replaced it; "trial_unavailable" without trials.
+   */
+  startTrial(email?: string): Promise<Result>;
   importLicense(text: string): Promise<Result>;
   importRevocations(jws: string): Promise<number>;
   recordUsage(feature: string, count?: number, durationSeconds?: number): Promise<void>;

@@ -158,6 +158,7 @@ func (a *API) routes(mount func(chi.Router)) chi.Router {
 		r.Post("/licensing/validate", a.validate)
 		r.Post("/licensing/sync", a.sync)
 		r.Post("/licensing/deactivate", a.deactivate)
+		r.Post("/licensing/trial", a.trial)
 		r.Get("/licensing/revocations", a.revocations)
 		r.Post("/integrations/stripe/webhook", a.stripeWebhook)
 		r.Post("/integrations/paddle/webhook", a.paddleWebhook)

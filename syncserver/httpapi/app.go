@@ -94,6 +94,50 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+type trialRequest struct {
+	Product                 string          `json:"product"`
+	DeviceFingerprintSHA256 string          `json:"device_fingerprint_sha256"`
+	DevicePublicKey         json.RawMessage `json:"device_public_key"`
+	Email                   string          `json:"email"`
+	DeviceInfo              struct {
+		DeviceID   string `json:"device_id"`
+		Platform   string `json:"platform"`
+		AppVersion string `json:"app_version"`
+		Hostname   string `json:"hostname"`
+	} `json:"device_info"`
+}
+
+type trialResponse struct {
+	activateResponse
+	Trial       bool      `json:"trial"`
+	TrialEndsAt time.Time `json:"trial_ends_at"`
+}
+
+// trial starts (or gives back) a device's trial of a product. The DPoP
+// proof is made with the key in the body: the file is bound to it.
+func (a *API) trial(w http.ResponseWriter, r *http.Request) {
+	var req trialRequest
+	if err := decode(r, &req, false); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	if a.rateLimited(w, r, check{a.activateIP, a.clientIP(r)}) {
+		return
+	}
+	out, err := a.svc.StartTrial(r.Context(), syncserver.TrialInput{Product: req.Product, DeviceFingerprintSHA256: req.DeviceFingerprintSHA256,
+		DevicePublicKey: req.DevicePublicKey, DeviceID: req.DeviceInfo.DeviceID, Platform: req.DeviceInfo.Platform,
+		AppVersion: req.DeviceInfo.AppVersion, Hostname: req.DeviceInfo.Hostname, Email: req.Email, Proof: a.proof(r, a.activateKey)})
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, trialResponse{activateResponse{
+		Success: true, SubscriptionTier: out.Subscription.Tier, ExpiresAt: out.Subscription.ExpiresAt,
+		SignedToken: out.Token, LicenseFile: string(out.File), TenantID: tenantOf(out.Subscription),
+		Features: nonNil(out.Subscription.Features), DeviceID: out.Device.DeviceID,
+	}, true, out.Subscription.ExpiresAt})
+}
+
 func nonNil(l []string) []string {
 	if l == nil {
 		return []string{}

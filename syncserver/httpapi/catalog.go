@@ -33,9 +33,18 @@ func entitlements(raw json.RawMessage) (map[string]any, error) {
 }
 
 type productRequest struct {
-	Code      string  `json:"code"`
-	Name      *string `json:"name"`
-	KeyPrefix *string `json:"key_prefix"`
+	Code               string  `json:"code"`
+	Name               *string `json:"name"`
+	KeyPrefix          *string `json:"key_prefix"`
+	TrialDays          *int    `json:"trial_days"`
+	TrialPlanID        *string `json:"trial_plan_id"`
+	TrialTier          *string `json:"trial_tier"`
+	TrialRequiresEmail *bool   `json:"trial_requires_email"`
+}
+
+func (req productRequest) input() syncserver.ProductInput {
+	return syncserver.ProductInput{Code: req.Code, Name: req.Name, KeyPrefix: req.KeyPrefix, TrialDays: req.TrialDays,
+		TrialPlanID: req.TrialPlanID, TrialTier: req.TrialTier, TrialRequiresEmail: req.TrialRequiresEmail}
 }
 
 func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +53,7 @@ func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	p, err := a.svc.CreateProduct(r.Context(), ActorFrom(r.Context()), syncserver.ProductInput{Code: req.Code, Name: req.Name, KeyPrefix: req.KeyPrefix})
+	p, err := a.svc.CreateProduct(r.Context(), ActorFrom(r.Context()), req.input())
 	respond(a, w, r, http.StatusCreated, p, err)
 }
 
@@ -64,7 +73,7 @@ func (a *API) patchProduct(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	p, err := a.svc.UpdateProduct(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"), syncserver.ProductInput{Code: req.Code, Name: req.Name, KeyPrefix: req.KeyPrefix})
+	p, err := a.svc.UpdateProduct(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"), req.input())
 	respond(a, w, r, http.StatusOK, p, err)
 }
 

@@ -31,6 +31,7 @@ type Work interface {
 	PruneSessions(ctx context.Context) (int, error)
 	PruneProofIDs(ctx context.Context) (int, error)
 	SendReminders(ctx context.Context) (int, error)
+	EndTrials(ctx context.Context) (int, error)
 }
 
 var _ Work = (*syncserver.Service)(nil)
@@ -100,6 +101,10 @@ func New(cfg Config) *Scheduler {
 		{"send-reminders", "7 * * * *", func(ctx context.Context) (string, error) {
 			n, err := w.SendReminders(ctx)
 			return fmt.Sprintf("%d expiry reminders queued", n), err
+		}},
+		{"end-trials", "*/5 * * * *", func(ctx context.Context) (string, error) {
+			n, err := w.EndTrials(ctx)
+			return fmt.Sprintf("%d trials ended", n), err
 		}},
 		{"prune-proof-ids", "*/10 * * * *", func(ctx context.Context) (string, error) {
 			n, err := w.PruneProofIDs(ctx)

@@ -47,7 +47,7 @@ func TestJobsRunAndReport(t *testing.T) {
 			for _, j := range s.Jobs() {
 				names = append(names, j.Name)
 			}
-			assert.ElementsMatch(t, []string{"expire-subscriptions", "idle-devices", "prune-logs", "prune-sessions", "send-reminders", "prune-proof-ids"}, names)
+			assert.ElementsMatch(t, []string{"expire-subscriptions", "idle-devices", "prune-logs", "prune-sessions", "send-reminders", "end-trials", "prune-proof-ids"}, names)
 			summary, err := s.RunNow(ctx, "expire-subscriptions")
 			require.NoError(t, err)
 			assert.Equal(t, "1 subscriptions expired", summary)
@@ -70,7 +70,10 @@ func TestJobsRunAndReport(t *testing.T) {
 			summary, err = s.RunNow(ctx, "prune-sessions")
 			require.NoError(t, err)
 			assert.Equal(t, "0 ended sessions pruned", summary)
-			assert.Equal(t, []string{"expire-subscriptions:ok", "prune-logs:skipped", "prune-logs:ok", "idle-devices:ok", "prune-sessions:ok"}, r.got)
+			summary, err = s.RunNow(ctx, "end-trials")
+			require.NoError(t, err)
+			assert.Equal(t, "0 trials ended", summary)
+			assert.Equal(t, []string{"expire-subscriptions:ok", "prune-logs:skipped", "prune-logs:ok", "idle-devices:ok", "prune-sessions:ok", "end-trials:ok"}, r.got)
 			_, err = s.RunNow(ctx, "nope")
 			assert.Error(t, err)
 		})

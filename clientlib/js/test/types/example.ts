@@ -33,6 +33,8 @@ async function main(jwks: object): Promise<void> {
   } catch (e) {
     if (e instanceof APIError) log(e.status, e.code, e.retryAfterMs);
   }
+  const trial: Result = await client.startTrial("ada@example.com");
+  log(trial.daysRemaining);
   // Air-gapped: a request out, the vendor's response in.
   const request: string = await client.syncRequest();
   log(request.length);
