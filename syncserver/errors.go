@@ -86,15 +86,15 @@ const (
 	CodeTokenInvalid         = "token_invalid"
 	// CodeInvalidProof: an app call for an enrolled device came without a
 	// valid DPoP proof made with its key (401).
-	CodeInvalidProof    = "invalid_proof"
+	CodeInvalidProof = "invalid_proof"
 	// CodeTrialUnavailable: the product offers no trial. CodeTrialUsed:
 	// this device's trial ended or became a license.
 	CodeTrialUnavailable = "trial_unavailable"
 	CodeTrialUsed        = "trial_used"
-	CodeRateLimited     = "rate_limited"
-	CodeRequestTooLarge = "request_too_large"
-	CodeInternal        = "internal_error"
-	CodeUnavailable     = "unavailable"
+	CodeRateLimited      = "rate_limited"
+	CodeRequestTooLarge  = "request_too_large"
+	CodeInternal         = "internal_error"
+	CodeUnavailable      = "unavailable"
 )
 
 // KindOf returns the kind of err: that of the first *Error in its chain, or

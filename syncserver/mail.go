@@ -39,10 +39,10 @@ func FormatDays(days []int) string {
 
 // Mail kinds.
 const (
-	MailLicenseKey  = "license_key"  // a new subscription's key, and how to activate
-	MailReminder    = "reminder"     // the license expires soon, or entered its grace
-	MailLicenseFile = "license_file" // an air-gapped device's file, attached
-	MailDeviceLimit = "device_limit" // a device was refused: every seat is taken
+	MailLicenseKey   = "license_key"   // a new subscription's key, and how to activate
+	MailReminder     = "reminder"      // the license expires soon, or entered its grace
+	MailLicenseFile  = "license_file"  // an air-gapped device's file, attached
+	MailDeviceLimit  = "device_limit"  // a device was refused: every seat is taken
 	MailTrialStarted = "trial_started" // a trial began, with its end
 	MailTrialEnded   = "trial_ended"   // a trial ran out
 )
