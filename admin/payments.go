@@ -11,7 +11,7 @@ import (
 // billingFilters are the status filters the Payments page offers.
 var billingFilters = []struct{ Status, Label string }{
 	{"", "All"}, {syncserver.BillingFailed, "Failed"}, {syncserver.BillingPending, "Waiting"},
-	{syncserver.BillingAttention, "Needs a decision"}, {syncserver.BillingApplied, "Applied"}, {syncserver.BillingIgnored, "Ignored"},
+	{syncserver.BillingAttention, "Needs a decision"}, {"received", "Not finished"}, {syncserver.BillingApplied, "Applied"}, {syncserver.BillingIgnored, "Ignored"},
 }
 
 // payments shows the providers' setup and their events: what each did,
@@ -41,7 +41,9 @@ func (a *Console) paymentsView(r *http.Request, f *form) (string, page, error) {
 
 func (a *Console) setPaymentSecret(w http.ResponseWriter, r *http.Request) {
 	provider := chi.URLParam(r, "provider")
-	if err := a.svc.SetBillingSecret(r.Context(), actor(r), provider, r.PostFormValue("secret")); err != nil {
+	secret := r.PostFormValue("secret")
+	delete(r.PostForm, "secret") // a refused secret is never shown back
+	if err := a.svc.SetBillingSecret(r.Context(), actor(r), provider, secret); err != nil {
 		a.refuse(w, r, err, "secret-"+provider, a.paymentsView)
 		return
 	}

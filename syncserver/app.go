@@ -142,6 +142,9 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 		if dev, _, err = s.store.Activate(ctx, act); err != nil {
 			return nil, err
 		}
+		if !in.trial {
+			s.convertTrial(ctx, sub, fp) // one that failed before is taken again
+		}
 		return &ActivateOutput{Subscription: sub, Device: dev, Token: latest.Token, File: license.Armor(latest.Token)}, nil
 	}
 	lic, rec, err := s.sign(ctx, sub, in.DeviceID, fp, devKey.Thumbprint)

@@ -70,6 +70,9 @@ func (s *Service) SetBillingSecret(ctx context.Context, actor Actor, provider, s
 	if err := checkField("secret", secret, true, 500); err != nil {
 		return err
 	}
+	if provider == ProviderStripe && !strings.HasPrefix(secret, "whsec_") {
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "secret", Message: "a Stripe webhook signing secret starts with whsec_ (Developers, Webhooks, the endpoint, Signing secret); an API key (sk_...) is not one and must not be pasted here"}
+	}
 	return s.store.InTx(ctx, func(tx Store) error {
 		if err := tx.SetSetting(ctx, settingSecret(provider), secret, s.Now()); err != nil {
 			return err
@@ -218,15 +221,23 @@ func (s *Service) GetBillingEvent(ctx context.Context, provider, id string) (*Bi
 // outcome is what applying an event did.
 type outcome struct {
 	status, detail, subscriptionID, ref string
-	// created says a provider subscription was linked now: the events
-	// waiting for it go next.
-	created bool
+	// release are the refs (a provider subscription, an invoice) now
+	// linked: the events waiting for them go next.
+	release []string
 }
 
 // applyBilling applies e and records the outcome; an event that makes a
 // subscription lets the events waiting for it through, in the provider's
 // order.
 func (s *Service) applyBilling(ctx context.Context, actor Actor, e *BillingEvent) error {
+	return s.applyBillingAt(ctx, actor, e, 0)
+}
+
+// applyBillingAt is applyBilling within depth releases of waiting events.
+func (s *Service) applyBillingAt(ctx context.Context, actor Actor, e *BillingEvent, depth int) error {
+	if depth > 3 {
+		return nil // released events release nothing further
+	}
 	if actor == "" {
 		actor = Actor(e.Provider)
 	}
@@ -261,16 +272,25 @@ func (s *Service) applyBilling(ctx context.Context, actor Actor, e *BillingEvent
 	if err := s.store.UpdateBillingEvent(ctx, e); err != nil {
 		return err
 	}
-	if o.created && o.ref != "" {
-		waiting, err := s.store.WaitingBillingEvents(ctx, e.Provider, o.ref)
+	if o.status == BillingPending && depth == 0 {
+		// The purchase may have been linked since the link was looked up
+		// (another replica applying it now): look again, once.
+		if _, err := s.store.GetBillingLink(ctx, e.Provider, LinkSubscription, o.ref); err == nil {
+			return s.applyBillingAt(ctx, actor, e, depth+1)
+		}
+	}
+	// Whatever made or found the link (this purchase, a redelivery of it
+	// after a stop) lets the events waiting for it through, in order.
+	for _, ref := range o.release {
+		waiting, err := s.store.WaitingBillingEvents(ctx, e.Provider, ref)
 		if err != nil {
 			return err
 		}
 		for i := range waiting {
-			if waiting[i].Status != BillingPending {
+			if waiting[i].Status != BillingPending || (waiting[i].Provider == e.Provider && waiting[i].ID == e.ID) {
 				continue // a failed one waits for an admin
 			}
-			if err := s.applyBilling(ctx, "", &waiting[i]); err != nil {
+			if err := s.applyBillingAt(ctx, "", &waiting[i], depth+1); err != nil {
 				return err
 			}
 		}
@@ -299,6 +319,7 @@ func (s *Service) createFromSale(ctx context.Context, actor Actor, in sale) (out
 	o := outcome{ref: in.ref}
 	if l, err := s.store.GetBillingLink(ctx, in.provider, LinkSubscription, in.ref); err == nil {
 		o.status, o.subscriptionID, o.detail = BillingApplied, l.TargetID, "the subscription was made already"
+		o.release = []string{in.ref}
 		return o, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return o, err
@@ -324,7 +345,10 @@ func (s *Service) createFromSale(ctx context.Context, actor Actor, in sale) (out
 	qty := max(in.quantity, 1)
 	sub, err := s.CreateSubscription(ctx, actor, SubscriptionInput{CustomerID: cust.ID, PlanID: plan.ID, MaxDevices: qty, ExternalID: in.ref,
 		ExpiresAt: in.periodEnd, sale: func(ctx context.Context, tx Store, sub *Subscription) error {
-			linked, err := tx.LinkBilling(ctx, BillingLink{Provider: in.provider, Kind: LinkSubscription, ExternalID: in.ref, TargetID: sub.ID, LastEvent: in.at})
+			// last_event_at starts at zero: only the subscription's own
+			// events (updates, cancels) order each other, so an update
+			// made before the purchase arrived still applies.
+			linked, err := tx.LinkBilling(ctx, BillingLink{Provider: in.provider, Kind: LinkSubscription, ExternalID: in.ref, TargetID: sub.ID, LastEvent: time.Unix(0, 0).UTC()})
 			if err != nil {
 				return err
 			}
@@ -334,19 +358,23 @@ func (s *Service) createFromSale(ctx context.Context, actor Actor, in sale) (out
 			if in.customerRef != "" {
 				// The customer's latest purchase: what a refund of theirs
 				// suspends.
-				if _, err := tx.LinkBilling(ctx, BillingLink{Provider: in.provider, Kind: LinkCustomer, ExternalID: in.customerRef, TargetID: sub.ID, LastEvent: in.at}); err != nil {
+				if err := tx.SetBillingLink(ctx, BillingLink{Provider: in.provider, Kind: LinkCustomer, ExternalID: in.customerRef, TargetID: sub.ID, LastEvent: in.at}); err != nil {
 					return err
 				}
 			}
 			return nil
 		}})
 	if errors.Is(err, errRacedSale) {
-		return s.createFromSale(ctx, actor, in) // another delivery made it: say which
+		// Another delivery made it: say which (the link is there now).
+		if l, lerr := s.store.GetBillingLink(ctx, in.provider, LinkSubscription, in.ref); lerr == nil {
+			return outcome{status: BillingApplied, ref: in.ref, subscriptionID: l.TargetID, detail: "the subscription was made already", release: []string{in.ref}}, nil
+		}
+		return o, err
 	}
 	if err != nil {
 		return o, err
 	}
-	o.status, o.subscriptionID, o.created = BillingApplied, sub.ID, true
+	o.status, o.subscriptionID, o.release = BillingApplied, sub.ID, []string{in.ref}
 	o.detail = fmt.Sprintf("made subscription %s (%s, %d seats) for %s; the license key is mailed", sub.ID, plan.Name, qty, in.email)
 	return o, nil
 }
@@ -403,12 +431,14 @@ func (s *Service) renewTo(ctx context.Context, actor Actor, sub *Subscription, e
 func (s *Service) endAt(ctx context.Context, actor Actor, sub *Subscription, end time.Time, ref string) (outcome, error) {
 	o := outcome{ref: ref, subscriptionID: sub.ID, status: BillingApplied}
 	end = end.UTC().Truncate(time.Second)
-	if end.Equal(sub.ExpiresAt) {
-		o.detail = fmt.Sprintf("cancelled; it ends %s", end.Format(time.DateOnly))
+	if !end.Before(sub.ExpiresAt) {
+		// A cancellation only ever shortens: a period that ends later was
+		// not paid for (a renewal that failed before the cancel).
+		o.detail = fmt.Sprintf("cancelled; it ends %s, the end of what was paid", sub.ExpiresAt.Format(time.DateOnly))
 		return o, nil
 	}
 	in := TermsInput{ExpiresAt: &end, AllowShorter: true}
-	if _, _, err := s.ChangeTerms(ctx, actor, sub.ID, in, "change"); err != nil {
+	if _, _, err := s.ChangeTerms(ctx, actor, sub.ID, in, "subscription.shorten"); err != nil {
 		return o, err
 	}
 	o.detail = fmt.Sprintf("cancelled: the license ends at the paid period's end, %s", end.Format(time.DateOnly))
@@ -450,7 +480,7 @@ func (s *Service) followPlan(ctx context.Context, actor Actor, sub *Subscription
 		o.detail = "nothing to change"
 		return o, nil
 	}
-	if _, _, err := s.ChangeTerms(ctx, actor, sub.ID, in, "change"); err != nil {
+	if _, _, err := s.ChangeTerms(ctx, actor, sub.ID, in, "subscription.change"); err != nil {
 		return o, err
 	}
 	o.detail = "changed: " + strings.Join(notes, "; ")

@@ -3,6 +3,7 @@ package syncserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -65,6 +66,15 @@ type stripeObject struct {
 	EndedAt          int64           `json:"ended_at"`
 	CanceledAt       int64           `json:"canceled_at"`
 	Charge           json.RawMessage `json:"charge"`
+	PaymentIntent    json.RawMessage `json:"payment_intent"`
+	PaymentStatus    string          `json:"payment_status"`
+	Refunded         *bool           `json:"refunded"`
+	// An invoice payment (basil): the invoice it paid and how.
+	Invoice json.RawMessage `json:"invoice"`
+	Payment struct {
+		Charge        json.RawMessage `json:"charge"`
+		PaymentIntent json.RawMessage `json:"payment_intent"`
+	} `json:"payment"`
 }
 
 func (s *Service) applyStripe(ctx context.Context, actor Actor, e *BillingEvent) (outcome, error) {
@@ -78,7 +88,12 @@ func (s *Service) applyStripe(ctx context.Context, actor Actor, e *BillingEvent)
 	}
 	o := env.Data.Object
 	switch e.Type {
-	case "checkout.session.completed":
+	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
+		if e.Type == "checkout.session.completed" && o.PaymentStatus == "unpaid" {
+			// A delayed payment method: the license comes with
+			// checkout.session.async_payment_succeeded, when it is paid.
+			return outcome{status: BillingIgnored, detail: "the checkout is not paid yet (a delayed payment method): checkout.session.async_payment_succeeded makes the subscription once it is"}, nil
+		}
 		in := sale{provider: ProviderStripe, ref: idOf(o.Subscription), customerRef: idOf(o.Customer), email: o.CustomerDetails.Email,
 			name: o.CustomerDetails.Name, priceID: o.Metadata["price_id"], quantity: 1, at: e.CreatedAt}
 		if in.ref == "" {
@@ -105,8 +120,15 @@ func (s *Service) applyStripe(ctx context.Context, actor Actor, e *BillingEvent)
 		if err != nil || wait != nil {
 			return deref(wait), err
 		}
-		if ch := idOf(o.Charge); ch != "" {
-			if _, err := s.store.LinkBilling(ctx, BillingLink{Provider: ProviderStripe, Kind: "charge", ExternalID: ch, TargetID: sub.ID, LastEvent: e.CreatedAt}); err != nil {
+		// What a refund or dispute names later finds the subscription:
+		// the invoice (basil's invoice_payment.paid names it), and on
+		// older API versions the charge and payment intent the invoice
+		// carries.
+		for _, l := range []struct{ kind, id string }{{"invoice", o.ID}, {"charge", idOf(o.Charge)}, {"payment_intent", idOf(o.PaymentIntent)}} {
+			if l.id == "" {
+				continue
+			}
+			if err := s.store.SetBillingLink(ctx, BillingLink{Provider: ProviderStripe, Kind: l.kind, ExternalID: l.id, TargetID: sub.ID, LastEvent: e.CreatedAt}); err != nil {
 				return outcome{}, err
 			}
 		}
@@ -120,8 +142,30 @@ func (s *Service) applyStripe(ctx context.Context, actor Actor, e *BillingEvent)
 		if end == 0 {
 			return outcome{status: BillingFailed, ref: ref, subscriptionID: sub.ID, detail: "the invoice names no period end (lines.data[].period.end or period_end): renew the subscription by hand"}, nil
 		}
-		return s.renewTo(ctx, actor, sub, unixTime(end), ref)
-	case "customer.subscription.updated", "customer.subscription.deleted":
+		r, err := s.renewTo(ctx, actor, sub, unixTime(end), ref)
+		r.release = []string{o.ID} // the invoice's payments waited for it
+		return r, err
+	case "invoice_payment.paid":
+		// Basil: the payment of an invoice names the charge and payment
+		// intent a refund or dispute will name.
+		inv := idOf(o.Invoice)
+		l, err := s.store.GetBillingLink(ctx, ProviderStripe, "invoice", inv)
+		if errors.Is(err, ErrNotFound) {
+			return outcome{status: BillingPending, ref: inv, detail: fmt.Sprintf("waits for invoice.paid of %s; it is applied when that comes", inv)}, nil
+		}
+		if err != nil {
+			return outcome{}, err
+		}
+		for _, x := range []struct{ kind, id string }{{"charge", idOf(o.Payment.Charge)}, {"payment_intent", idOf(o.Payment.PaymentIntent)}} {
+			if x.id == "" {
+				continue
+			}
+			if err := s.store.SetBillingLink(ctx, BillingLink{Provider: ProviderStripe, Kind: x.kind, ExternalID: x.id, TargetID: l.TargetID, LastEvent: e.CreatedAt}); err != nil {
+				return outcome{}, err
+			}
+		}
+		return outcome{status: BillingApplied, subscriptionID: l.TargetID, detail: "the payment's charge is known now, for a refund or dispute of it"}, nil
+	case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
 		sub, wait, err := s.linked(ctx, ProviderStripe, o.ID)
 		if err != nil || wait != nil {
 			return deref(wait), err
@@ -151,16 +195,19 @@ func (s *Service) applyStripe(ctx context.Context, actor Actor, e *BillingEvent)
 		}
 		return s.followPlan(ctx, actor, sub, price, qty, o.ID)
 	case "charge.refunded":
-		subID, why := s.chargeSubscription(ctx, idOf(o.Customer), o.ID)
+		if o.Refunded != nil && !*o.Refunded {
+			return outcome{status: BillingApplied, detail: "a partial refund of charge " + o.ID + ": the license goes on (a full refund suspends it)"}, nil
+		}
+		subID, why := s.chargeSubscription(ctx, idOf(o.Customer), o.ID, idOf(o.PaymentIntent))
 		if subID == "" {
 			return missing("the refund's charge %s and customer %s match no subscription made here (%s); suspend it by hand if it should be", o.ID, idOf(o.Customer), why)
 		}
 		return s.suspendFor(ctx, actor, subID, "charge "+o.ID+" refunded")
 	case "charge.dispute.created":
 		ch := idOf(o.Charge)
-		subID, why := s.chargeSubscription(ctx, "", ch)
+		subID, why := s.chargeSubscription(ctx, "", ch, idOf(o.PaymentIntent))
 		if subID == "" {
-			return missing("the dispute names charge %s only, and no invoice.paid event named it (%s): suspend the subscription by hand if it should be", ch, why)
+			return missing("the dispute names charge %s only, and no invoice.paid or invoice_payment.paid event named it (%s): send invoice_payment.paid events too; suspend this subscription by hand if it should be", ch, why)
 		}
 		return s.suspendFor(ctx, actor, subID, "charge "+ch+" disputed")
 	}
@@ -169,9 +216,12 @@ func (s *Service) applyStripe(ctx context.Context, actor Actor, e *BillingEvent)
 
 // chargeSubscription finds the subscription a charge paid for: by the
 // charge (an invoice.paid named it), else the customer's latest purchase.
-func (s *Service) chargeSubscription(ctx context.Context, customer, charge string) (string, string) {
-	if charge != "" {
-		if l, err := s.store.GetBillingLink(ctx, ProviderStripe, "charge", charge); err == nil {
+func (s *Service) chargeSubscription(ctx context.Context, customer, charge, paymentIntent string) (string, string) {
+	for _, l := range []struct{ kind, id string }{{"charge", charge}, {"payment_intent", paymentIntent}} {
+		if l.id == "" {
+			continue
+		}
+		if l, err := s.store.GetBillingLink(ctx, ProviderStripe, l.kind, l.id); err == nil {
 			return l.TargetID, ""
 		}
 	}
@@ -289,7 +339,9 @@ func (s *Service) applyPaddle(ctx context.Context, actor Actor, e *BillingEvent)
 		if err != nil || o.status == BillingFailed {
 			return o, err
 		}
-		if d.CurrentBillingPeriod != nil && d.CurrentBillingPeriod.EndsAt.After(sub.ExpiresAt) {
+		if d.Status == "active" && d.CurrentBillingPeriod != nil && d.CurrentBillingPeriod.EndsAt.After(sub.ExpiresAt) {
+			// Only an active subscription's period was paid (past_due
+			// moves the period too); transaction.completed renews as well.
 			r, err := s.renewTo(ctx, actor, sub, d.CurrentBillingPeriod.EndsAt, d.ID)
 			if err != nil {
 				return o, err

@@ -328,6 +328,8 @@ type BillingStore interface {
 	// customer) is our target, at the provider's time at; a link that
 	// exists already is left as it is (linked false).
 	LinkBilling(ctx context.Context, l BillingLink) (linked bool, err error)
+	// SetBillingLink records a link, replacing the one of the same id.
+	SetBillingLink(ctx context.Context, l BillingLink) error
 	// GetBillingLink reads a link; ErrNotFound when there is none.
 	GetBillingLink(ctx context.Context, provider, kind, externalID string) (*BillingLink, error)
 	// InsertTrial takes a device's trial of a product once; inserted false

@@ -2,6 +2,7 @@ package syncserver
 
 import (
 	"context"
+	"log/slog"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,6 +101,19 @@ func (s *Service) StartTrial(ctx context.Context, in TrialInput) (*ActivateOutpu
 	sub, err := s.store.GetSubscription(ctx, t.SubscriptionID)
 	if err != nil {
 		return nil, err
+	}
+	// The trial's device: another key on it is another machine copying the
+	// fingerprint (refused); the same machine under a new device id (a
+	// reinstall) gets the seat its old id held.
+	if dev, err := s.store.GetDeviceByDeviceID(ctx, sub.ID, t.DeviceID); err == nil && dev.HoldsSeat() {
+		switch {
+		case dev.Enrolled() && dev.KeyThumbprint != key.Thumbprint:
+			return nil, invalidProof("this device's trial is bound to another device key; the trial cannot move to this one")
+		case dev.DeviceID != in.DeviceID && dev.FingerprintSHA256 == fp:
+			if _, err := s.store.DeactivateDevice(ctx, dev.ID, now); err != nil {
+				return nil, err
+			}
+		}
 	}
 	act := ActivateInput{LicenseKey: sub.LicenseKey, DeviceFingerprintSHA256: fp, DevicePublicKey: key.JWK,
 		DeviceID: in.DeviceID, Platform: in.Platform, AppVersion: in.AppVersion, Hostname: in.Hostname, trial: true}
@@ -204,7 +218,7 @@ func (s *Service) convertTrial(ctx context.Context, sub *Subscription, fp string
 		return
 	}
 	now := s.Now()
-	_ = s.store.InTx(ctx, func(tx Store) error {
+	err = s.store.InTx(ctx, func(tx Store) error {
 		converted, err := tx.ConvertTrial(ctx, t.ProductID, fp, sub.ID, now)
 		if err != nil || !converted {
 			return err
@@ -222,6 +236,11 @@ func (s *Service) convertTrial(ctx context.Context, sub *Subscription, fp string
 		data["converted_to"] = sub.ID
 		return s.emit(ctx, tx, EventTrialConverted, data)
 	})
+	if err != nil {
+		// The paid activation stands; the trial is converted on the
+		// device's next activation (or ends by itself).
+		slog.WarnContext(ctx, "converting a trial failed", "subscription_id", t.SubscriptionID, "err", err)
+	}
 }
 
 // EndTrials tells of trials that ran out (trial.ended, and an email when

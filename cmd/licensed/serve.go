@@ -49,6 +49,7 @@ type config struct {
 	Shutdown      time.Duration
 	// Rate limits, a minute each; -1: none.
 	ActivatePerIP    int
+	TrialPerIP       int
 	ActivatePerKey   int
 	ValidatePerIP    int
 	ValidatePerToken int
@@ -111,6 +112,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 		what string
 	}{
 		{&c.ActivatePerIP, "activate-per-ip", 30, "activations a minute from one client address"},
+		{&c.TrialPerIP, "trial-per-ip", 10, "trial requests an hour from one client address"},
 		{&c.ActivatePerKey, "activate-per-key", 10, "activations a minute of one license key"},
 		{&c.ValidatePerIP, "validate-per-ip", 600, "validations a minute from one client address"},
 		{&c.ValidatePerToken, "validate-per-token", 60, "validations a minute of one device"},
@@ -282,7 +284,8 @@ func newHandler(c config, svc *syncserver.Service, log *slog.Logger) (*httpapi.A
 		Limits: httpapi.Limits{ActivatePerIP: limit(c.ActivatePerIP), ActivatePerKey: limit(c.ActivatePerKey),
 			ValidatePerIP: limit(c.ValidatePerIP), ValidatePerKey: limit(c.ValidatePerToken),
 			SyncPerIP: limit(c.SyncPerIP), SyncPerDevice: limit(c.SyncPerDevice),
-			DeactivatePerIP: limit(c.DeactivatePerIP), DeactivatePerDevice: limit(c.DeactivatePerDev)},
+			DeactivatePerIP: limit(c.DeactivatePerIP), DeactivatePerDevice: limit(c.DeactivatePerDev),
+			TrialPerIP: httpapi.Limit{Burst: c.TrialPerIP, Every: time.Hour}},
 		SessionActor: web.SessionActor, Mount: web.Mount})
 }
 

@@ -32,6 +32,10 @@ type Limits struct {
 	// Revocation lists, read by a proving device.
 	RevocationsPerIP     Limit // default 600 a minute
 	RevocationsPerDevice Limit // default 60 a minute, per key
+	// Trials: each new one writes a customer, a subscription and a file,
+	// and a fingerprint is whatever a client sends; few are ever needed
+	// from one address. Counted per hour.
+	TrialPerIP Limit // default 10 an hour
 }
 
 func (l *Limits) defaults() {
@@ -53,6 +57,12 @@ func (l *Limits) defaults() {
 	def(&l.DeactivatePerDevice, 10)
 	def(&l.RevocationsPerIP, 600)
 	def(&l.RevocationsPerDevice, 60)
+	if l.TrialPerIP.Burst == 0 {
+		l.TrialPerIP = Limit{Burst: 10, Every: time.Hour}
+	}
+	if l.TrialPerIP.Every == 0 {
+		l.TrialPerIP.Every = time.Hour
+	}
 }
 
 // Config wires the API.
@@ -90,6 +100,7 @@ type API struct {
 	publicURL string
 
 	activateIP, activateKey, validateIP, validateKey *limiter
+	trialIP                                          *limiter
 	syncIP, syncDevice, deactivateIP, deactivateDev  *limiter
 	revocationsIP, revocationsDevice                 *limiter
 	router                                           chi.Router
@@ -109,6 +120,7 @@ func New(cfg Config) (*API, error) {
 		syncIP: newLimiter(cfg.Limits.SyncPerIP), syncDevice: newLimiter(cfg.Limits.SyncPerDevice),
 		deactivateIP: newLimiter(cfg.Limits.DeactivatePerIP), deactivateDev: newLimiter(cfg.Limits.DeactivatePerDevice),
 		revocationsIP: newLimiter(cfg.Limits.RevocationsPerIP), revocationsDevice: newLimiter(cfg.Limits.RevocationsPerDevice),
+		trialIP:   newLimiter(cfg.Limits.TrialPerIP),
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 	}
 	a.router = a.routes(cfg.Mount)

@@ -121,7 +121,7 @@ func (a *API) trial(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	if a.rateLimited(w, r, check{a.activateIP, a.clientIP(r)}) {
+	if a.rateLimited(w, r, check{a.trialIP, a.clientIP(r)}) {
 		return
 	}
 	out, err := a.svc.StartTrial(r.Context(), syncserver.TrialInput{Product: req.Product, DeviceFingerprintSHA256: req.DeviceFingerprintSHA256,

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,11 +140,16 @@ func TestStripeSalesMakeRenewChangeAndEndSubscriptions(t *testing.T) {
 
 		// invoice.paid renews to the period's end (basil's parent.subscription_details).
 		end := now.Add(40 * 24 * time.Hour).Truncate(time.Second)
-		_, body = stripeEvent("invoice.paid", now, map[string]any{"id": "in_1", "customer": "cus_A", "charge": "ch_1",
+		_, body = stripeEvent("invoice.paid", now, map[string]any{"id": "in_1", "customer": "cus_A",
 			"parent": map[string]any{"subscription_details": map[string]any{"subscription": "sub_A"}},
 			"lines":  map[string]any{"data": []any{map[string]any{"period": map[string]any{"end": end.Unix()}}}}})
 		require.Equal(t, 200, s.postStripe(body, stripeSign(body, stripeSecret, now)).status)
 		assert.True(t, s.subscriptionOf(t, subID).ExpiresAt.Equal(end), "renewed to the period's end")
+
+		// Basil: the invoice's payment names its charge (for a dispute later).
+		_, body = stripeEvent("invoice_payment.paid", now, map[string]any{"id": "inpay_1", "invoice": "in_1", "status": "paid",
+			"payment": map[string]any{"type": "payment_intent", "payment_intent": "pi_1", "charge": "ch_1"}})
+		require.Equal(t, 200, s.postStripe(body, stripeSign(body, stripeSecret, now)).status)
 
 		// A plan change lowering seats below the devices holding them.
 		for _, d := range []string{"d1", "d2"} {
@@ -166,10 +172,24 @@ func TestStripeSalesMakeRenewChangeAndEndSubscriptions(t *testing.T) {
 		assert.Contains(t, s.billingEvent(t, "stripe", oldID)["detail"], "older than a change applied already")
 		assert.Equal(t, teamID, s.subscriptionOf(t, subID).PlanID)
 
-		// A refund suspends (the plan says so).
-		_, body = stripeEvent("charge.refunded", now, map[string]any{"id": "ch_1", "customer": "cus_A", "refunded": true})
+		// A partial refund (a goodwill credit) leaves the license alone.
+		partID, body := stripeEvent("charge.refunded", now, map[string]any{"id": "ch_1", "customer": "cus_A", "refunded": false, "amount_refunded": 500})
+		require.Equal(t, 200, s.postStripe(body, stripeSign(body, stripeSecret, now)).status)
+		assert.Contains(t, s.billingEvent(t, "stripe", partID)["detail"], "partial refund")
+		assert.Equal(t, syncserver.SubscriptionActive, s.subscriptionOf(t, subID).Status)
+		// A dispute of the charge suspends (the plan says so), found through
+		// the invoice payment that named it.
+		_, body = stripeEvent("charge.dispute.created", now, map[string]any{"id": "dp_A", "charge": "ch_1", "payment_intent": "pi_1"})
 		require.Equal(t, 200, s.postStripe(body, stripeSign(body, stripeSecret, now)).status)
 		assert.Equal(t, syncserver.SubscriptionSuspended, s.subscriptionOf(t, subID).Status)
+
+		// A cancellation whose period ends after the paid expiry (a renewal
+		// that failed) never extends it.
+		paidTo := s.subscriptionOf(t, subID).ExpiresAt
+		lateID, body := stripeEvent("customer.subscription.deleted", now.Add(90*time.Second), map[string]any{"id": "sub_A", "status": "canceled",
+			"items": map[string]any{"data": []any{map[string]any{"price": map[string]any{"id": "price_team_m"}, "quantity": 1, "current_period_end": paidTo.Add(30 * 24 * time.Hour).Unix()}}}})
+		require.Equal(t, 200, s.postStripe(body, stripeSign(body, stripeSecret, now)).status)
+		assert.True(t, s.subscriptionOf(t, subID).ExpiresAt.Equal(paidTo), "%s", s.billingEvent(t, "stripe", lateID)["detail"])
 
 		// Deleted: the license ends at the period's end.
 		short := now.Add(10 * 24 * time.Hour).Truncate(time.Second)
@@ -218,6 +238,36 @@ func TestStripeOutOfOrderUnknownPricesAndForgeries(t *testing.T) {
 		assert.True(t, sub.ExpiresAt.Equal(end), "the invoice that came first renewed it")
 		assert.Equal(t, "applied", s.billingEvent(t, "stripe", invID)["status"])
 		expectError(t, s.do("POST", "/api/v1/billing-events/stripe/"+coID+"/retry", nil, true), 409, "conflict")
+
+		// An update made before its purchase, delivered before it, applies
+		// once the purchase comes.
+		_, upd := stripeEvent("customer.subscription.updated", now.Add(-2*time.Minute), map[string]any{"id": "sub_C",
+			"items": map[string]any{"data": []any{map[string]any{"price": map[string]any{"id": "price_new"}, "quantity": 4}}}})
+		require.Equal(t, 200, s.postStripe(upd, stripeSign(upd, stripeSecret, now)).status)
+		// An unpaid checkout (a delayed method) makes nothing; its
+		// async_payment_succeeded does, and concurrently delivered twice,
+		// makes one subscription.
+		_, unpaid := stripeEvent("checkout.session.completed", now.Add(-time.Minute), map[string]any{"id": "cs_C", "mode": "subscription", "payment_status": "unpaid",
+			"customer": "cus_C", "subscription": "sub_C", "customer_email": "c@example.com", "metadata": map[string]any{"price_id": "price_new"}})
+		require.Equal(t, 200, s.postStripe(unpaid, stripeSign(unpaid, stripeSecret, now)).status)
+		_, paid := stripeEvent("checkout.session.async_payment_succeeded", now, map[string]any{"id": "cs_C", "mode": "subscription", "payment_status": "paid",
+			"customer": "cus_C", "subscription": "sub_C", "customer_email": "c@example.com", "metadata": map[string]any{"price_id": "price_new"}})
+		var wg sync.WaitGroup
+		for i := 0; i < 2; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.postStripe(paid, stripeSign(paid, stripeSecret, now))
+			}()
+		}
+		wg.Wait()
+		cust, _, err := s.svc.ListCustomers(context.Background(), syncserver.CustomerFilter{Query: "c@example.com"})
+		require.NoError(t, err)
+		require.Len(t, cust, 1)
+		subsC, total, err := s.svc.ListSubscriptions(context.Background(), syncserver.SubscriptionFilter{CustomerID: cust[0].ID})
+		require.NoError(t, err)
+		require.Equal(t, 1, total, "one subscription, however delivered")
+		assert.Equal(t, 4, subsC[0].MaxDevices, "the update made before the purchase applied after it")
 
 		// A dispute whose charge no event named: kept and said.
 		dID, d := stripeEvent("charge.dispute.created", now, map[string]any{"id": "dp_1", "charge": "ch_unknown"})

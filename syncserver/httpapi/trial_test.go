@@ -46,7 +46,7 @@ func eachTrialBackend(t *testing.T, fn func(t *testing.T, s *server, later func(
 			svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t), Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
 			require.NoError(t, err)
 			lim := httpapi.Limit{Burst: 1 << 30}
-			fn(t, serve(t, svc, st, httpapi.Limits{ActivatePerIP: lim, ActivatePerKey: lim}), func(d time.Duration) { offset.Add(int64(d)) })
+			fn(t, serve(t, svc, st, httpapi.Limits{ActivatePerIP: lim, ActivatePerKey: lim, TrialPerIP: lim}), func(d time.Duration) { offset.Add(int64(d)) })
 		})
 	}
 }
@@ -154,6 +154,16 @@ func TestTrialRulesAndItsEnd(t *testing.T) {
 		mail := s.do("GET", "/api/v1/mail", nil, true)
 		assert.Contains(t, string(mail.body), "trial_started")
 
+		// Another machine copying the fingerprint and device id, with its
+		// own key: refused. The same machine reinstalled (a new device id,
+		// its key and fingerprint) gets its trial back on the one seat.
+		copycat := trialDevice{id: d.id, key: other.key, fp: d.fp}
+		expectError(t, s.startTrial(t, copycat, "com.acme.viewer", "t@example.com"), 401, "invalid_proof")
+		re := trialDevice{id: "desk-trial-reinstalled", key: d.key, fp: d.fp}
+		r = s.startTrial(t, re, "com.acme.viewer", "t@example.com")
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Equal(t, "desk-trial-reinstalled", r.json(t)["device_id"])
+
 		// Eight days on: the job ends it, once, and tells.
 		later(8 * 24 * time.Hour)
 		n, err := s.svc.EndTrials(ctx)
@@ -171,7 +181,7 @@ func TestTrialRulesAndItsEnd(t *testing.T) {
 }
 
 func TestTrialsAreRateLimitedPerAddress(t *testing.T) {
-	s := newServer(t, backends[0].open(t), httpapi.Limits{ActivatePerIP: httpapi.Limit{Burst: 3, Every: time.Hour}})
+	s := newServer(t, backends[0].open(t), httpapi.Limits{TrialPerIP: httpapi.Limit{Burst: 3, Every: time.Hour}})
 	d := newTrialDevice(t, "flood")
 	codes := map[int]int{}
 	for i := 0; i < 6; i++ {

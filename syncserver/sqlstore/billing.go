@@ -95,6 +95,14 @@ func (s *Store) LinkBilling(ctx context.Context, l syncserver.BillingLink) (bool
 	return n == 1, nil
 }
 
+// SetBillingLink records a link, replacing one of the same id.
+func (s *Store) SetBillingLink(ctx context.Context, l syncserver.BillingLink) error {
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO billing_links (provider, kind, external_id, target_id, last_event_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (provider, kind, external_id) DO UPDATE SET target_id = excluded.target_id, last_event_at = excluded.last_event_at`,
+		l.Provider, l.Kind, l.ExternalID, l.TargetID, s.t(l.LastEvent))
+	return s.dbErr("set billing link", err)
+}
+
 // GetBillingLink reads a link.
 func (s *Store) GetBillingLink(ctx context.Context, provider, kind, externalID string) (*syncserver.BillingLink, error) {
 	l := syncserver.BillingLink{Provider: provider, Kind: kind, ExternalID: externalID}
