@@ -87,11 +87,16 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, activateResponse{
+	writeJSON(w, http.StatusOK, activated(out))
+}
+
+// activated is an activation's answer (a trial's too).
+func activated(out *syncserver.ActivateOutput) activateResponse {
+	return activateResponse{
 		Success: true, SubscriptionTier: out.Subscription.Tier, ExpiresAt: out.Subscription.ExpiresAt,
 		SignedToken: out.Token, LicenseFile: string(out.File), TenantID: tenantOf(out.Subscription),
 		Features: nonNil(out.Subscription.Features), DeviceID: out.Device.DeviceID,
-	})
+	}
 }
 
 type trialRequest struct {
@@ -131,11 +136,7 @@ func (a *API) trial(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, trialResponse{activateResponse{
-		Success: true, SubscriptionTier: out.Subscription.Tier, ExpiresAt: out.Subscription.ExpiresAt,
-		SignedToken: out.Token, LicenseFile: string(out.File), TenantID: tenantOf(out.Subscription),
-		Features: nonNil(out.Subscription.Features), DeviceID: out.Device.DeviceID,
-	}, true, out.Subscription.ExpiresAt})
+	writeJSON(w, http.StatusOK, trialResponse{activated(out), true, out.Subscription.ExpiresAt})
 }
 
 func nonNil(l []string) []string {
