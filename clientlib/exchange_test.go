@@ -2,6 +2,7 @@ package clientlib_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ func airGapped(t *testing.T, l *licensed, device string, now func() time.Time) *
 	t.Helper()
 	ctx := context.Background()
 	sub := l.subscription(nil)
-	c := openClient(t, nil, filepath.Join(t.TempDir(), "c.db"), device, now)
+	c := openClient(t, nil, filepath.Join(memDir(t), "c.db"), device, now)
 	req, err := c.ActivationRequest(sub.LicenseKey)
 	require.NoError(t, err)
 	file, _, err := l.svc.OfflineActivate(ctx, "admin", req)
@@ -149,4 +150,16 @@ func TestARequestFromTheWrongDeviceIDSaysWhichToUse(t *testing.T) {
 	_, err = wrong.SyncRequest(ctx)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `--device-id plant-right`)
+}
+
+// memDir is a directory in memory where the machine has one (/dev/shm):
+// thousands of durable writes (an fsync each) then cost no disk time that
+// the tests of other packages, run beside these, share.
+func memDir(t *testing.T) string {
+	t.Helper()
+	if d, err := os.MkdirTemp("/dev/shm", "clientlib-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(d) })
+		return d
+	}
+	return t.TempDir()
 }
