@@ -79,11 +79,11 @@ func catalogFlow(t *testing.T, s *site, w width) {
 	js(t, ctx, fmt.Sprintf(`document.querySelector(%q).closest("details").open = true`, form), nil)
 	js(t, ctx, fmt.Sprintf(`document.getElementById(%q).value = %q`, "product-"+prod.ID+"-trial_plan_id", p.ID), nil)
 	js(t, ctx, fmt.Sprintf(`document.getElementById(%q).click()`, "product-"+prod.ID+"-trial_requires_email"), nil)
-	submit(t, ctx, map[string]string{form + "-trial_days": "14"}, form+"-trial_days")
+	submit(t, ctx, map[string]string{form + "-trial_days": "14", form + "-trial_entitlements": "projects = 2"}, form+"-trial_days")
 	assert.Contains(t, text(t, ctx, `p.flash`), "Product saved")
 	prod, err = s.svc.GetProduct(bg, "com.acme.editor")
 	require.NoError(t, err)
-	assert.Equal(t, []any{14, p.ID, true}, []any{prod.TrialDays, prod.TrialPlanID, prod.TrialRequiresEmail})
+	assert.Equal(t, []any{14, p.ID, true, map[string]any{"projects": int64(2)}}, []any{prod.TrialDays, prod.TrialPlanID, prod.TrialRequiresEmail, prod.TrialEntitlements})
 
 	// A subscription from it on a customer's page: the product's key.
 	email := "studio@acme.example"

@@ -55,6 +55,16 @@ func (a *Console) updateProduct(w http.ResponseWriter, r *http.Request) {
 		TrialTier: str(r.PostFormValue("trial_tier")), TrialPlanID: str(r.PostFormValue("trial_plan_id"))}
 	email := r.PostFormValue("trial_requires_email") == "yes"
 	in.TrialRequiresEmail = &email
+	ent, err := parseEntitlements(r.PostFormValue("trial_entitlements"))
+	if err != nil {
+		var de *syncserver.Error
+		if asDomain(err, &de) {
+			de.Field = "trial_entitlements"
+		}
+		a.refuse(w, r, err, "product-"+id, a.plansView)
+		return
+	}
+	in.TrialEntitlements = ent
 	if v := strings.TrimSpace(r.PostFormValue("trial_days")); v != "" {
 		days, err := strconv.Atoi(v)
 		if err != nil {

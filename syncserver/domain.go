@@ -91,6 +91,9 @@ type Product struct {
 	TrialPlanID        string `json:"trial_plan_id,omitempty"`
 	TrialTier          string `json:"trial_tier,omitempty"`
 	TrialRequiresEmail bool   `json:"trial_requires_email"`
+	// TrialEntitlements, without a trial plan, are the trial's
+	// entitlements (as a plan's).
+	TrialEntitlements map[string]any `json:"trial_entitlements"`
 }
 
 // Trial is one device's trial of a product.

@@ -1,6 +1,7 @@
 package syncserver
 
 import (
+	"reflect"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ type ProductInput struct {
 	TrialPlanID        *string
 	TrialTier          *string
 	TrialRequiresEmail *bool
+	TrialEntitlements  map[string]any // nil: unchanged; empty: none
 }
 
 // CreateProduct adds a product. Its key prefix defaults to FLX.
@@ -92,6 +94,21 @@ func (in *ProductInput) apply(p *Product) error {
 	if in.TrialRequiresEmail != nil {
 		p.TrialRequiresEmail = *in.TrialRequiresEmail
 	}
+	if in.TrialEntitlements != nil {
+		if err := CheckEntitlementsField("trial_entitlements", in.TrialEntitlements); err != nil {
+			return err
+		}
+		p.TrialEntitlements = in.TrialEntitlements
+	}
+	return nil
+}
+
+// CheckEntitlementsField checks entitlements by the license format's rules,
+// naming the field at fault.
+func CheckEntitlementsField(field string, m map[string]any) error {
+	if err := license.CheckEntitlements(m); err != nil {
+		return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: field, Message: field + ": " + err.Error()}
+	}
 	return nil
 }
 
@@ -132,7 +149,7 @@ func (s *Service) UpdateProduct(ctx context.Context, actor Actor, id string, in 
 			return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "key_prefix", Message: "the default product's keys start with FLX for good: apps in the field read only those; give another product its own prefix"}
 		}
 		out = &p
-		if p == *before {
+		if reflect.DeepEqual(p, *before) {
 			return nil
 		}
 		if err := tx.UpdateProduct(ctx, &p); err != nil {

@@ -153,6 +153,7 @@ func (s *Service) newTrial(ctx context.Context, prod *Product, fp, email string,
 		GracePeriodDays: &noGrace, Tags: []string{"trial"}}
 	if prod.TrialPlanID == "" {
 		subIn.Tier = firstOf(prod.TrialTier, license.TierBasic)
+		subIn.Entitlements = prod.TrialEntitlements
 	}
 	t := &Trial{ProductID: prod.ID, FingerprintSHA256: fp, DeviceID: in.DeviceID, Email: email, StartedAt: now, EndsAt: ends}
 	subIn.sale = func(ctx context.Context, tx Store, sub *Subscription) error {

@@ -3,6 +3,7 @@
 ALTER TABLE products ADD COLUMN trial_days INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE products ADD COLUMN trial_plan_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE products ADD COLUMN trial_tier TEXT NOT NULL DEFAULT '';
+ALTER TABLE products ADD COLUMN trial_entitlements TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE products ADD COLUMN trial_requires_email INTEGER NOT NULL DEFAULT 0;
 
 -- One trial per device (its fingerprint's hash) and product: the key is

@@ -40,11 +40,17 @@ type productRequest struct {
 	TrialPlanID        *string `json:"trial_plan_id"`
 	TrialTier          *string `json:"trial_tier"`
 	TrialRequiresEmail *bool   `json:"trial_requires_email"`
+	// TrialEntitlements is an object, read by the license format's rules.
+	TrialEntitlements json.RawMessage `json:"trial_entitlements"`
 }
 
-func (req productRequest) input() syncserver.ProductInput {
+func (req productRequest) input() (syncserver.ProductInput, error) {
+	ent, err := entitlements(req.TrialEntitlements)
+	if e, ok := err.(*syncserver.Error); ok {
+		e.Field = "trial_entitlements"
+	}
 	return syncserver.ProductInput{Code: req.Code, Name: req.Name, KeyPrefix: req.KeyPrefix, TrialDays: req.TrialDays,
-		TrialPlanID: req.TrialPlanID, TrialTier: req.TrialTier, TrialRequiresEmail: req.TrialRequiresEmail}
+		TrialPlanID: req.TrialPlanID, TrialTier: req.TrialTier, TrialRequiresEmail: req.TrialRequiresEmail, TrialEntitlements: ent}, err
 }
 
 func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +59,12 @@ func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	p, err := a.svc.CreateProduct(r.Context(), ActorFrom(r.Context()), req.input())
+	in, err := req.input()
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	p, err := a.svc.CreateProduct(r.Context(), ActorFrom(r.Context()), in)
 	respond(a, w, r, http.StatusCreated, p, err)
 }
 
@@ -73,7 +84,12 @@ func (a *API) patchProduct(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	p, err := a.svc.UpdateProduct(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"), req.input())
+	in, err := req.input()
+	if err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
+	p, err := a.svc.UpdateProduct(r.Context(), ActorFrom(r.Context()), chi.URLParam(r, "id"), in)
 	respond(a, w, r, http.StatusOK, p, err)
 }
 

@@ -55,7 +55,7 @@ func TestTrialsOnePerDeviceEvenRacedThenConverted(t *testing.T) {
 	eachTrialBackend(t, func(t *testing.T, s *server, later func(time.Duration)) {
 		ctx := context.Background()
 		r := s.do("POST", "/api/v1/products", map[string]any{"code": "com.acme.editor", "name": "Editor", "key_prefix": "ACME",
-			"trial_days": 14, "trial_tier": "professional"}, true)
+			"trial_days": 14, "trial_tier": "professional", "trial_entitlements": map[string]any{"projects": 3, "export": true}}, true)
 		require.Equal(t, 201, r.status, "%s", r.body)
 		prodID := r.json(t)["id"].(string)
 		d := newTrialDevice(t, "laptop-trial")
@@ -105,6 +105,7 @@ func TestTrialsOnePerDeviceEvenRacedThenConverted(t *testing.T) {
 		assert.Equal(t, d.key.Thumbprint(), tok.Claims.DeviceKeyThumbprint)
 		assert.Equal(t, d.fp, tok.Claims.DeviceFingerprintSHA256)
 		assert.Equal(t, "com.acme.editor", tok.Claims.Audience)
+		assert.Equal(t, map[string]any{"projects": int64(3), "export": true}, tok.Claims.Entitlements, "the trial's entitlements")
 
 		ov := s.do("GET", "/api/v1/analytics/overview", nil, true).json(t)["trials"].(map[string]any)
 		assert.EqualValues(t, 1, ov["trials_started"])

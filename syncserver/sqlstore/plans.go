@@ -125,10 +125,11 @@ func MonthlyPriceCents(p *syncserver.Plan) int64 {
 	return p.PriceCents
 }
 
-const productCols = "id, code, name, key_prefix, created_at, trial_days, trial_plan_id, trial_tier, trial_requires_email"
+const productCols = "id, code, name, key_prefix, created_at, trial_days, trial_plan_id, trial_tier, trial_requires_email, trial_entitlements"
 
 func scanProduct(row scanner, p *syncserver.Product) error {
-	return row.Scan(&p.ID, &p.Code, &p.Name, &p.KeyPrefix, tm(&p.CreatedAt), &p.TrialDays, &p.TrialPlanID, &p.TrialTier, &p.TrialRequiresEmail)
+	return row.Scan(&p.ID, &p.Code, &p.Name, &p.KeyPrefix, tm(&p.CreatedAt), &p.TrialDays, &p.TrialPlanID, &p.TrialTier, &p.TrialRequiresEmail,
+		entitlementsScan{&p.TrialEntitlements})
 }
 
 // CreateProduct stores p, filling its id when empty.
@@ -139,8 +140,8 @@ func (s *Store) CreateProduct(ctx context.Context, p *syncserver.Product) error 
 	if err := given("create product", p.CreatedAt); err != nil {
 		return err
 	}
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO products (`+productCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		p.ID, p.Code, p.Name, p.KeyPrefix, s.t(p.CreatedAt), p.TrialDays, p.TrialPlanID, p.TrialTier, p.TrialRequiresEmail)
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO products (`+productCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		p.ID, p.Code, p.Name, p.KeyPrefix, s.t(p.CreatedAt), p.TrialDays, p.TrialPlanID, p.TrialTier, p.TrialRequiresEmail, encodeEntitlements(p.TrialEntitlements))
 	if s.d.IsUniqueViolation(err) {
 		return &syncserver.Error{Kind: syncserver.KindConflict, Code: syncserver.CodeConflict, Field: "code", Message: "a product with code " + p.Code + " already exists"}
 	}
@@ -151,7 +152,8 @@ func (s *Store) CreateProduct(ctx context.Context, p *syncserver.Product) error 
 // files' audience and never changes).
 func (s *Store) UpdateProduct(ctx context.Context, p *syncserver.Product) error {
 	res, err := s.writer().ExecContext(ctx, `UPDATE products SET name = $2, key_prefix = $3, trial_days = $4, trial_plan_id = $5, trial_tier = $6,
-		trial_requires_email = $7 WHERE id = $1`, p.ID, p.Name, p.KeyPrefix, p.TrialDays, p.TrialPlanID, p.TrialTier, p.TrialRequiresEmail)
+		trial_requires_email = $7, trial_entitlements = $8 WHERE id = $1`, p.ID, p.Name, p.KeyPrefix, p.TrialDays, p.TrialPlanID, p.TrialTier, p.TrialRequiresEmail,
+		encodeEntitlements(p.TrialEntitlements))
 	if err != nil {
 		return s.dbErr("update product", err)
 	}
