@@ -210,7 +210,7 @@ func TestStripeOutOfOrderUnknownPricesAndForgeries(t *testing.T) {
 	eachBillingBackend(t, func(t *testing.T, s *server) {
 		now := time.Now()
 		// invoice.paid before the purchase: it waits, then applies.
-		end := now.Add(31 * 24 * time.Hour).Truncate(time.Second)
+		end := now.Add(45 * 24 * time.Hour).Truncate(time.Second) // past the plan's own 31 days
 		invID, inv := stripeEvent("invoice.paid", now, map[string]any{"id": "in_B", "subscription": "sub_B",
 			"lines": map[string]any{"data": []any{map[string]any{"period": map[string]any{"end": end.Unix()}}}}})
 		require.Equal(t, 200, s.postStripe(inv, stripeSign(inv, stripeSecret, now)).status)
