@@ -23,6 +23,11 @@ import (
 // replicas at once, makes one subscription. Events that arrive before the
 // purchase they follow wait (pending) and are applied when it comes.
 
+// billingClaim is how long a delivery holds the event it applies: longer
+// than any application takes, short enough that a stopped server's event
+// is taken again by the provider's next retry.
+const billingClaim = 2 * time.Minute
+
 // SignatureTolerance is how old a provider's signed timestamp may be.
 const SignatureTolerance = 5 * time.Minute
 
@@ -174,7 +179,8 @@ func verifyPaddle(payload []byte, header, secret string, now time.Time) error {
 // (the server stopped half way): then it is applied again, which the
 // mappings make harmless.
 func (s *Service) receive(ctx context.Context, e *BillingEvent) (*BillingEvent, error) {
-	e.ReceivedAt, e.Status = s.Now(), "received"
+	now := s.Now()
+	e.ReceivedAt, e.Status, e.ClaimedUntil = now, "received", now.Add(billingClaim)
 	inserted, err := s.store.InsertBillingEvent(ctx, e)
 	if err != nil {
 		return nil, err
@@ -182,6 +188,12 @@ func (s *Service) receive(ctx context.Context, e *BillingEvent) (*BillingEvent, 
 	if !inserted {
 		stored, err := s.store.GetBillingEvent(ctx, e.Provider, e.ID)
 		if err != nil || stored.Status != "received" {
+			return stored, err
+		}
+		// Unfinished: applied again only by the delivery that claims it; a
+		// delivery arriving while another applies it is acknowledged.
+		claimed, err := s.store.ClaimBillingEvent(ctx, e.Provider, e.ID, now, now.Add(billingClaim))
+		if err != nil || !claimed {
 			return stored, err
 		}
 		e = stored
@@ -324,8 +336,15 @@ func (s *Service) createFromSale(ctx context.Context, actor Actor, in sale) (out
 	} else if !errors.Is(err, ErrNotFound) {
 		return o, err
 	}
+	if sub, err := s.adopt(ctx, in.provider, in.ref); err != nil {
+		return o, err
+	} else if sub != nil {
+		o.status, o.subscriptionID, o.release = BillingApplied, sub.ID, []string{in.ref}
+		o.detail = "linked to subscription " + sub.ID + ", made by hand with this External ID"
+		return o, nil
+	}
 	if in.priceID == "" {
-		return missing("the event names no price id: put it in the checkout's metadata as price_id (Stripe leaves line_items out of webhook events) or custom_data (Paddle)")
+		return missing("the event names no price id: put it in the checkout's metadata as price_id (Stripe leaves line_items out of webhook events) or custom_data (Paddle); for this one, make the subscription by hand with External ID %s and press Retry", in.ref)
 	}
 	plan, err := s.planByPrice(ctx, in.priceID)
 	if err != nil {
@@ -335,7 +354,7 @@ func (s *Service) createFromSale(ctx context.Context, actor Actor, in sale) (out
 		return missing("no plan has the external price id %s: set it on a plan (web admin, Plans), then retry this event", in.priceID)
 	}
 	if in.email == "" {
-		return missing("the event names no customer email (Paddle sends only the customer id: pass the email in custom_data.email at checkout); make the subscription by hand, or retry once the event is complete")
+		return missing("the event names no customer email (Paddle sends only the customer id: pass the email in custom_data.email at checkout); for this one, make the subscription by hand with External ID %s and press Retry", in.ref)
 	}
 	email, name := in.email, in.name
 	cust, err := s.customerFor(ctx, actor, CustomerInput{Email: &email, FirstName: &name})
@@ -400,7 +419,10 @@ func (s *Service) planByPrice(ctx context.Context, priceID string) (*Plan, error
 func (s *Service) linked(ctx context.Context, provider, ref string) (*Subscription, *outcome, error) {
 	l, err := s.store.GetBillingLink(ctx, provider, LinkSubscription, ref)
 	if errors.Is(err, ErrNotFound) {
-		return nil, &outcome{status: BillingPending, ref: ref, detail: fmt.Sprintf("waits for the purchase that makes subscription %s (checkout.session.completed or transaction.completed); it is applied when that comes", ref)}, nil
+		if sub, err := s.adopt(ctx, provider, ref); err != nil || sub != nil {
+			return sub, nil, err
+		}
+		return nil, &outcome{status: BillingPending, ref: ref, detail: fmt.Sprintf("waits for the purchase that makes subscription %s (checkout.session.completed or transaction.completed); it is applied when that comes. If the purchase failed and you made the subscription by hand, set its External ID to %s and press Retry", ref, ref)}, nil
 	}
 	if err != nil {
 		return nil, nil, err
@@ -410,6 +432,24 @@ func (s *Service) linked(ctx context.Context, provider, ref string) (*Subscripti
 		return nil, nil, err
 	}
 	return sub, nil, nil
+}
+
+// adopt links the provider's subscription to the one an admin made by
+// hand with its id as External ID (a purchase that could not be applied),
+// when exactly one has it; nil when none does.
+func (s *Service) adopt(ctx context.Context, provider, ref string) (*Subscription, error) {
+	subs, err := s.store.SubscriptionsByExternalID(ctx, ref)
+	if err != nil || len(subs) != 1 {
+		return nil, err
+	}
+	if _, err := s.store.LinkBilling(ctx, BillingLink{Provider: provider, Kind: LinkSubscription, ExternalID: ref, TargetID: subs[0].ID, LastEvent: time.Unix(0, 0).UTC()}); err != nil {
+		return nil, err
+	}
+	l, err := s.store.GetBillingLink(ctx, provider, LinkSubscription, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.GetSubscription(ctx, l.TargetID)
 }
 
 // renewTo moves a subscription's expiry to end, never earlier.

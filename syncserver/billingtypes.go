@@ -51,6 +51,8 @@ type BillingEvent struct {
 	SubscriptionID string     `json:"subscription_id,omitempty"`
 	Attempts       int        `json:"attempts"`
 	AppliedAt      *time.Time `json:"applied_at,omitempty"`
+	// ClaimedUntil: the delivery applying it holds it until then.
+	ClaimedUntil time.Time `json:"-"`
 }
 
 // BillingEventFilter selects billing events.

@@ -315,6 +315,10 @@ type BillingStore interface {
 	// stored already; inserted says which.
 	InsertBillingEvent(ctx context.Context, e *BillingEvent) (inserted bool, err error)
 	GetBillingEvent(ctx context.Context, provider, id string) (*BillingEvent, error)
+	// ClaimBillingEvent takes an event still "received" (a delivery that
+	// stopped half way) for one delivery until until; false: it is not
+	// unfinished, or another delivery holds it.
+	ClaimBillingEvent(ctx context.Context, provider, id string, now, until time.Time) (bool, error)
 	// UpdateBillingEvent records an attempt's outcome: status, detail,
 	// subscription, attempts, applied_at.
 	UpdateBillingEvent(ctx context.Context, e *BillingEvent) error
@@ -328,6 +332,9 @@ type BillingStore interface {
 	// customer) is our target, at the provider's time at; a link that
 	// exists already is left as it is (linked false).
 	LinkBilling(ctx context.Context, l BillingLink) (linked bool, err error)
+	// SubscriptionsByExternalID lists up to two subscriptions whose
+	// external id is externalID.
+	SubscriptionsByExternalID(ctx context.Context, externalID string) ([]Subscription, error)
 	// SetBillingLink records a link, replacing the one of the same id.
 	SetBillingLink(ctx context.Context, l BillingLink) error
 	// GetBillingLink reads a link; ErrNotFound when there is none.

@@ -17,6 +17,9 @@ CREATE TABLE billing_events (
     subscription_id TEXT NOT NULL DEFAULT '',
     attempts        INTEGER NOT NULL DEFAULT 0,
     applied_at      TIMESTAMPTZ,
+    -- while a delivery applies it, another delivery of it (a provider's
+    -- retry, another replica) leaves it alone until then
+    claimed_until   TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (provider, id)
 );
 CREATE INDEX billing_events_by_received ON billing_events (received_at);

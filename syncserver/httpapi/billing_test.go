@@ -338,6 +338,20 @@ func TestPaddleSales(t *testing.T) {
 			"items": []any{map[string]any{"price": map[string]any{"id": "pri_pro_y"}, "quantity": 1}}})
 		require.Equal(t, 200, s.postPaddle(noMail, paddleSign(noMail, paddleSecret, now)).status)
 		assert.Contains(t, s.billingEvent(t, "paddle", noID)["detail"], "custom_data.email")
+		// The admin makes it by hand with the provider's id as External ID
+		// and retries: linked, and its renewals apply from then on.
+		made := s.do("POST", "/api/v1/subscriptions", map[string]any{"customer_id": s.customer(), "tier": "professional", "features": []string{},
+			"max_devices": 1, "external_id": "sub_Q", "expires_at": now.Add(24 * time.Hour).UTC().Format(time.RFC3339)}, true)
+		require.Equal(t, 201, made.status, "%s", made.body)
+		r = s.do("POST", "/api/v1/billing-events/paddle/"+noID+"/retry", nil, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Equal(t, made.json(t)["id"], r.json(t)["subscription_id"])
+		renewAt := now.Add(60 * 24 * time.Hour).Truncate(time.Second)
+		_, renewal := event("transaction.completed", now.Add(time.Minute), map[string]any{"id": "txn_3", "subscription_id": "sub_Q",
+			"items":          []any{map[string]any{"price": map[string]any{"id": "pri_pro_y"}, "quantity": 1}},
+			"billing_period": map[string]any{"ends_at": renewAt.UTC().Format(time.RFC3339)}})
+		require.Equal(t, 200, s.postPaddle(renewal, paddleSign(renewal, paddleSecret, now)).status)
+		assert.True(t, s.subscriptionOf(t, made.json(t)["id"].(string)).ExpiresAt.Equal(renewAt), "renewed through the link")
 
 		// Forged and stale: refused.
 		expectError(t, s.postPaddle(tx, paddleSign(tx, "other", now)), 400, "invalid_signature")
@@ -356,4 +370,29 @@ func TestAProviderNotSetUpIsRefusedSayingHow(t *testing.T) {
 	require.Equal(t, 204, s.do("PUT", "/api/v1/integrations/stripe/secret", map[string]any{"secret": stripeSecret}, true).status)
 	r = s.postStripe(body, stripeSign(body, stripeSecret, time.Now()))
 	require.Equal(t, 200, r.status, "%s", r.body)
+}
+
+// TestAnUnfinishedEventIsTakenByOneDelivery: an event a stopped server
+// left "received" is applied again by the delivery that claims it; one
+// arriving while another holds it leaves it alone.
+func TestAnUnfinishedEventIsTakenByOneDelivery(t *testing.T) {
+	eachBillingBackend(t, func(t *testing.T, s *server) {
+		ctx := context.Background()
+		now := time.Now()
+		e := &syncserver.BillingEvent{Provider: "stripe", ID: "evt_claim", Type: "invoice.paid", Payload: []byte(`{}`), CreatedAt: now,
+			ReceivedAt: now, Status: "received", ClaimedUntil: now.Add(2 * time.Minute)}
+		inserted, err := s.store.InsertBillingEvent(ctx, e)
+		require.NoError(t, err)
+		require.True(t, inserted)
+		held, err := s.store.ClaimBillingEvent(ctx, "stripe", "evt_claim", now, now.Add(2*time.Minute))
+		require.NoError(t, err)
+		assert.False(t, held, "its first delivery holds it")
+		later := now.Add(3 * time.Minute)
+		took, err := s.store.ClaimBillingEvent(ctx, "stripe", "evt_claim", later, later.Add(2*time.Minute))
+		require.NoError(t, err)
+		assert.True(t, took, "after the hold, a retry takes it")
+		again, err := s.store.ClaimBillingEvent(ctx, "stripe", "evt_claim", later, later.Add(2*time.Minute))
+		require.NoError(t, err)
+		assert.False(t, again, "once")
+	})
 }

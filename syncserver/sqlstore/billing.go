@@ -26,11 +26,23 @@ func (s *Store) InsertBillingEvent(ctx context.Context, e *syncserver.BillingEve
 	if err := given("insert billing event", e.ReceivedAt); err != nil {
 		return false, err
 	}
-	res, err := s.writer().ExecContext(ctx, `INSERT INTO billing_events (`+billingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	res, err := s.writer().ExecContext(ctx, `INSERT INTO billing_events (`+billingCols+`, claimed_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (provider, id) DO NOTHING`,
-		e.Provider, e.ID, e.Type, string(e.Payload), s.t(e.CreatedAt), s.t(e.ReceivedAt), e.Status, e.Detail, e.Ref, e.SubscriptionID, e.Attempts, s.tn(e.AppliedAt))
+		e.Provider, e.ID, e.Type, string(e.Payload), s.t(e.CreatedAt), s.t(e.ReceivedAt), e.Status, e.Detail, e.Ref, e.SubscriptionID, e.Attempts, s.tn(e.AppliedAt),
+		s.t(e.ClaimedUntil))
 	if err != nil {
 		return false, s.dbErr("insert billing event", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ClaimBillingEvent takes an event left unfinished for one delivery.
+func (s *Store) ClaimBillingEvent(ctx context.Context, provider, id string, now, until time.Time) (bool, error) {
+	res, err := s.writer().ExecContext(ctx, `UPDATE billing_events SET claimed_until = $4 WHERE provider = $1 AND id = $2 AND status = 'received' AND claimed_until <= $3`,
+		provider, id, s.t(now), s.t(until))
+	if err != nil {
+		return false, s.dbErr("claim billing event", err)
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
@@ -143,4 +155,11 @@ func (s *Store) SetSetting(ctx context.Context, name, value string, at time.Time
 	_, err := s.writer().ExecContext(ctx, `INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, s.t(at))
 	return s.dbErr("set setting", err)
+}
+
+// SubscriptionsByExternalID lists up to two subscriptions with an external
+// id: a provider's id set on one made by hand.
+func (s *Store) SubscriptionsByExternalID(ctx context.Context, externalID string) ([]syncserver.Subscription, error) {
+	return queryAll(ctx, s, "subscriptions by external id", `SELECT `+subscriptionCols+` FROM subscriptions s WHERE s.external_id = $1 ORDER BY s.created_at LIMIT 2`,
+		[]any{externalID}, func(row scanner, x *syncserver.Subscription) error { return scanSubscription(row, x) })
 }
