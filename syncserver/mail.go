@@ -150,8 +150,8 @@ func (s *Service) SendReminders(ctx context.Context) (int, error) {
 			e := &batch[i]
 			after = e.ID
 			reminder := reminderFor(e, now)
-			if reminder == "" {
-				continue
+			if reminder == "" || slices.Contains(e.Tags, TrialTag) {
+				continue // a trial tells its own end (trial_ended)
 			}
 			err := s.store.InTx(ctx, func(tx Store) error {
 				fresh, err := tx.TakeReminder(ctx, e.ID, reminder, e.ExpiresAt, now)
@@ -252,6 +252,9 @@ func (s *Service) ListMail(ctx context.Context, limit int) ([]OutMail, error) {
 // subscription, that a device was refused for want of a seat. A failure
 // here costs only the notice.
 func (s *Service) deviceLimitNotice(ctx context.Context, sub *Subscription, in ActivateInput) {
+	if slices.Contains(sub.Tags, TrialTag) {
+		return // a trial's one seat is its device's
+	}
 	cust, err := s.store.GetCustomer(ctx, sub.CustomerID)
 	if err != nil || cust.Email == "" {
 		return

@@ -12,6 +12,9 @@ import (
 	"github.com/flowlytix/licensing/license"
 )
 
+// TrialTag marks a trial's customer and subscription.
+const TrialTag = "trial"
+
 // Trial event types.
 const (
 	EventTrialStarted   = "trial.started"
@@ -136,13 +139,13 @@ func (s *Service) newTrial(ctx context.Context, prod *Product, fp, email string,
 	var cust *Customer
 	var err error
 	if email != "" {
-		cust, err = s.customerFor(ctx, "app", CustomerInput{Email: &email, Tags: []string{"trial"}})
+		cust, err = s.customerFor(ctx, "app", CustomerInput{Email: &email, Tags: []string{TrialTag}})
 	} else {
 		// No email asked: a placeholder address (.invalid, RFC 2606)
 		// that no message goes to.
 		name := "Trial: " + firstOf(in.Hostname, in.DeviceID)
 		placeholder := "trial-" + fp[:16] + "@trials.invalid"
-		cust, err = s.customerFor(ctx, "app", CustomerInput{Email: &placeholder, CompanyName: &name, Tags: []string{"trial"}})
+		cust, err = s.customerFor(ctx, "app", CustomerInput{Email: &placeholder, CompanyName: &name, Tags: []string{TrialTag}})
 	}
 	if err != nil {
 		return nil, err
@@ -150,7 +153,7 @@ func (s *Service) newTrial(ctx context.Context, prod *Product, fp, email string,
 	ends := now.Add(time.Duration(prod.TrialDays) * license.Day).UTC().Truncate(time.Second)
 	one, noGrace := 1, 0
 	subIn := SubscriptionInput{CustomerID: cust.ID, Product: prod.ID, PlanID: prod.TrialPlanID, MaxDevices: one, ExpiresAt: ends,
-		GracePeriodDays: &noGrace, Tags: []string{"trial"}}
+		GracePeriodDays: &noGrace, Tags: []string{TrialTag}}
 	if prod.TrialPlanID == "" {
 		subIn.Tier = firstOf(prod.TrialTier, license.TierBasic)
 		subIn.Entitlements = prod.TrialEntitlements

@@ -165,8 +165,13 @@ func TestTrialRulesAndItsEnd(t *testing.T) {
 		require.Equal(t, 200, r.status, "%s", r.body)
 		assert.Equal(t, "desk-trial-reinstalled", r.json(t)["device_id"])
 
-		// Eight days on: the job ends it, once, and tells.
-		later(8 * 24 * time.Hour)
+		// Six days on, a day before its end: no expiry reminder (a trial
+		// tells its own end). Eight days on: the job ends it, once, and tells.
+		later(6 * 24 * time.Hour)
+		reminded, err := s.svc.SendReminders(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, reminded, "no license reminder for a trial")
+		later(2 * 24 * time.Hour)
 		n, err := s.svc.EndTrials(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, 1, n)
