@@ -270,8 +270,7 @@ func (c *Client) applyExchange(ctx context.Context, resp *license.SyncResponse, 
 		switch {
 		case err != nil:
 			rep.RefusedFile = refusedFile(err)
-		case t.Claims.SubscriptionID == held.Claims.SubscriptionID && t.Claims.DeviceID == held.Claims.DeviceID &&
-			t.Claims.ID != held.Claims.ID && !t.Claims.IssuedAt.Before(held.Claims.IssuedAt):
+		case replaces(t, held):
 			newTok = t
 		}
 	}
@@ -311,25 +310,10 @@ func (c *Client) takeExchangeTime(ctx context.Context, resp *license.SyncRespons
 		return err
 	}
 	defer tx.Rollback()
-	if err := setMeta(ctx, tx, metaSync, msString(lastSync)); err != nil {
+	if err := c.commitCheckIn(ctx, tx, lastSync, trusted, newTok); err != nil {
 		return err
 	}
-	if err := setMeta(ctx, tx, metaTrusted, msString(trusted)); err != nil {
-		return err
-	}
-	if newTok != nil {
-		if err := setMeta(ctx, tx, metaFile, string(license.Armor(newTok.Compact))); err != nil {
-			return err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	c.state.LastSync, c.state.LatestTrustedTime, c.persisted = lastSync, trusted, trusted
-	if newTok != nil {
-		c.tok = newTok
-		rep.NewLicense = true
-	}
+	rep.NewLicense = newTok != nil
 	return nil
 }
 

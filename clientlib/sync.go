@@ -3,6 +3,7 @@ package clientlib
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -467,10 +468,7 @@ func (c *Client) acknowledge(ctx context.Context, ids []string, serverTime time.
 	// A newer file replaces the one the sync was made with, and only that
 	// one: not a license installed meanwhile, not another device's, not an
 	// older one.
-	if newTok != nil && (c.tok == nil || c.tok.Compact != sent.Compact ||
-		newTok.Claims.SubscriptionID != sent.Claims.SubscriptionID ||
-		newTok.Claims.DeviceID != sent.Claims.DeviceID ||
-		newTok.Claims.ID == sent.Claims.ID || newTok.Claims.IssuedAt.Before(sent.Claims.IssuedAt)) {
+	if newTok != nil && (c.tok == nil || c.tok.Compact != sent.Compact || !replaces(newTok, sent)) {
 		newTok = nil
 	}
 	tx, err := c.db.BeginTx(ctx, nil)
@@ -498,7 +496,21 @@ func (c *Client) acknowledge(ctx context.Context, ids []string, serverTime time.
 	if newTok != nil && newTok.Claims.IssuedAt.After(trusted) {
 		trusted = newTok.Claims.IssuedAt
 	}
-	if err := setMeta(ctx, tx, metaSync, msString(now)); err != nil {
+	return c.commitCheckIn(ctx, tx, now, trusted, newTok)
+}
+
+// replaces reports whether a file the server sent may replace held: the
+// same subscription and device, another file, signed no earlier.
+func replaces(newTok, held *license.Token) bool {
+	return held != nil && newTok.Claims.SubscriptionID == held.Claims.SubscriptionID && newTok.Claims.DeviceID == held.Claims.DeviceID &&
+		newTok.Claims.ID != held.Claims.ID && !newTok.Claims.IssuedAt.Before(held.Claims.IssuedAt)
+}
+
+// commitCheckIn writes in tx, and commits, a check-in with the server
+// (an online sync or an imported sync response): when it was, the trusted
+// time, and a newer file; then keeps them in memory. c.mu is held.
+func (c *Client) commitCheckIn(ctx context.Context, tx *sql.Tx, lastSync, trusted time.Time, newTok *license.Token) error {
+	if err := setMeta(ctx, tx, metaSync, msString(lastSync)); err != nil {
 		return err
 	}
 	if err := setMeta(ctx, tx, metaTrusted, msString(trusted)); err != nil {
@@ -512,7 +524,7 @@ func (c *Client) acknowledge(ctx context.Context, ids []string, serverTime time.
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	c.state.LastSync, c.state.LatestTrustedTime, c.persisted = now, trusted, trusted
+	c.state.LastSync, c.state.LatestTrustedTime, c.persisted = lastSync, trusted, trusted
 	if newTok != nil {
 		c.tok = newTok
 	}
