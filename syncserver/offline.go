@@ -227,7 +227,7 @@ func (s *Service) offlineRows(req *license.SyncRequest, now time.Time, batch *Sy
 	acked := make([]string, 0, len(req.Usage))
 	for _, h := range req.Heartbeats {
 		hb := Heartbeat{At: h.At, AppVersion: h.AppVersion}
-		if why := rowProblem(SyncInput{Heartbeats: []Heartbeat{hb}}, now); why != "" {
+		if why := heartbeatProblem(hb, now); why != "" {
 			at := h.At
 			res.Rejected = append(res.Rejected, license.ExchangeRejection{HeartbeatAt: &at, Reason: why})
 			continue
@@ -236,7 +236,7 @@ func (s *Service) offlineRows(req *license.SyncRequest, now time.Time, batch *Sy
 	}
 	for _, e := range req.Usage {
 		ev := UsageEvent{EventID: strings.ToLower(e.EventID), Feature: e.Feature, Count: e.Count, DurationSeconds: e.DurationSeconds, At: e.At}
-		if why := rowProblem(SyncInput{Usage: []UsageEvent{ev}}, now); why != "" {
+		if why := usageProblem(ev, now); why != "" {
 			res.Rejected = append(res.Rejected, license.ExchangeRejection{EventID: cut(e.EventID, 64), Reason: why})
 			continue
 		}
@@ -248,23 +248,4 @@ func (s *Service) offlineRows(req *license.SyncRequest, now time.Time, batch *Sy
 		batch.Usage = append(batch.Usage, ev)
 	}
 	return acked
-}
-
-// rowProblem is why the online sync would refuse a request holding this
-// one row, "" when it would not.
-func rowProblem(in SyncInput, now time.Time) string {
-	in.Token, in.DeviceID = "-", "-"
-	err := in.validate(now)
-	if err == nil {
-		return ""
-	}
-	msg := err.Error()
-	var e *Error
-	if errors.As(err, &e) {
-		msg = e.Message
-	}
-	for _, p := range []string{"usage[0].", "heartbeats[0]."} {
-		msg = strings.TrimPrefix(msg, p)
-	}
-	return msg
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 	"unicode/utf8"
 
@@ -247,34 +248,51 @@ func (in *SyncInput) validate(now time.Time) error {
 		return invalidf("%d heartbeats is more than %d in one sync", len(in.Heartbeats), MaxHeartbeatsPerSync)
 	}
 	for i, h := range in.Heartbeats {
-		if h.At.IsZero() || !sane(h.At, now) {
-			return invalidf("heartbeats[%d].at must be a plausible time", i)
-		}
-		if err := checkField("heartbeats.app_version", h.AppVersion, false, 100); err != nil {
-			return err
+		if why := heartbeatProblem(h, now); why != "" {
+			return invalidf("heartbeats[%d].%s", i, why)
 		}
 	}
 	for i, e := range in.Usage {
-		if !IsUUID(e.EventID) {
-			return invalidf("usage[%d].event_id must be a UUID", i)
-		}
-		if !license.ValidFeatureName(e.Feature) {
-			return invalidf("usage[%d].feature %q is not a feature name: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit), as in the subscription's features", i, cut(e.Feature, 64))
-		}
-		switch {
-		case e.At.IsZero():
-			return invalidf("usage[%d].at is required", i)
-		case !sane(e.At, now):
-			return invalidf("usage[%d].at %s is not a plausible time", i, e.At.Format(time.RFC3339))
-		case e.Count < 0 || e.Count > MaxUsageCount:
-			return invalidf("usage[%d].count must be from 0 to %d", i, MaxUsageCount)
-		case e.DurationSeconds < 0 || e.DurationSeconds > MaxUsageDuration || e.DurationSeconds != e.DurationSeconds:
-			return invalidf("usage[%d].duration_seconds must be from 0 to %d", i, MaxUsageDuration)
-		case len(e.Metadata) > 4096:
-			return invalidf("usage[%d].metadata is larger than 4096 bytes", i)
-		case !utf8.Valid(e.Metadata) || bytes.Contains(e.Metadata, []byte(`\u0000`)):
-			return invalidf("usage[%d].metadata must be valid UTF-8 without NUL characters", i)
+		if why := usageProblem(e, now); why != "" {
+			return invalidf("usage[%d].%s", i, why)
 		}
 	}
 	return nil
+}
+
+// heartbeatProblem is why a heartbeat is refused (its field first), ""
+// when it is not. An online sync refuses its whole request for it (the app
+// then sets the row aside); an uploaded file's other rows are stored.
+func heartbeatProblem(h Heartbeat, now time.Time) string {
+	if h.At.IsZero() || !sane(h.At, now) {
+		return "at must be a plausible time"
+	}
+	if err := checkText("app_version", h.AppVersion, false, 100); err != nil {
+		return err.(*Error).Message
+	}
+	return ""
+}
+
+// usageProblem is why a usage event is refused (its field first), ""
+// when it is not.
+func usageProblem(e UsageEvent, now time.Time) string {
+	switch {
+	case !IsUUID(e.EventID):
+		return "event_id must be a UUID"
+	case !license.ValidFeatureName(e.Feature):
+		return fmt.Sprintf("feature %q is not a feature name: use 1 to 64 lowercase letters, digits, and _ . : - (starting with a letter or digit), as in the subscription's features", cut(e.Feature, 64))
+	case e.At.IsZero():
+		return "at is required"
+	case !sane(e.At, now):
+		return fmt.Sprintf("at %s is not a plausible time", e.At.Format(time.RFC3339))
+	case e.Count < 0 || e.Count > MaxUsageCount:
+		return fmt.Sprintf("count must be from 0 to %d", MaxUsageCount)
+	case e.DurationSeconds < 0 || e.DurationSeconds > MaxUsageDuration || e.DurationSeconds != e.DurationSeconds:
+		return fmt.Sprintf("duration_seconds must be from 0 to %d", MaxUsageDuration)
+	case len(e.Metadata) > 4096:
+		return "metadata is larger than 4096 bytes"
+	case !utf8.Valid(e.Metadata) || bytes.Contains(e.Metadata, []byte(`\u0000`)):
+		return "metadata must be valid UTF-8 without NUL characters"
+	}
+	return ""
 }
