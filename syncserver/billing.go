@@ -402,16 +402,11 @@ var errRacedSale = &Error{Kind: KindConflict, Code: CodeConflict, Message: "anot
 
 // planByPrice finds the plan a provider's price id names, nil for none.
 func (s *Service) planByPrice(ctx context.Context, priceID string) (*Plan, error) {
-	plans, err := s.store.ListPlans(ctx)
-	if err != nil {
-		return nil, err
+	p, err := s.store.GetPlanByExternalPriceID(ctx, priceID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
 	}
-	for i := range plans {
-		if plans[i].ExternalPriceID == priceID {
-			return &plans[i], nil
-		}
-	}
-	return nil, nil
+	return p, err
 }
 
 // linked finds our subscription for the provider's; an event about one

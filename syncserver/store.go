@@ -33,6 +33,8 @@ type Store interface {
 
 	CreatePlan(ctx context.Context, p *Plan) error
 	GetPlan(ctx context.Context, id string) (*Plan, error)
+	// GetPlanByExternalPriceID finds the plan a provider's price id names.
+	GetPlanByExternalPriceID(ctx context.Context, priceID string) (*Plan, error)
 	// ListPlans lists every plan, archived ones included.
 	ListPlans(ctx context.Context) ([]Plan, error)
 	// UpdatePlan stores a plan's changes (archiving included); the

@@ -23,3 +23,4 @@ CREATE TABLE trials (
 );
 CREATE INDEX trials_by_started ON trials (started_at);
 CREATE INDEX trials_to_end ON trials (ends_at) WHERE ended_at IS NULL AND converted_at IS NULL;
+CREATE INDEX trials_by_converted ON trials (converted_at) WHERE converted_at IS NOT NULL;

@@ -95,6 +95,20 @@ func (s *Store) GetPlan(ctx context.Context, id string) (*syncserver.Plan, error
 	return &p, nil
 }
 
+// GetPlanByExternalPriceID finds the plan a payment provider's price id
+// names (unique when set).
+func (s *Store) GetPlanByExternalPriceID(ctx context.Context, priceID string) (*syncserver.Plan, error) {
+	var p syncserver.Plan
+	err := scanPlan(s.reader().QueryRowContext(ctx, `SELECT `+planCols+` FROM plans p WHERE p.external_price_id = $1`, priceID), &p)
+	if err == sql.ErrNoRows {
+		return nil, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeNotFound, "no plan has external price id %s", priceID)
+	}
+	if err != nil {
+		return nil, s.dbErr("get plan by price", err)
+	}
+	return &p, nil
+}
+
 // ListPlans lists every plan, archived ones included, by name.
 func (s *Store) ListPlans(ctx context.Context) ([]syncserver.Plan, error) {
 	return queryAll(ctx, s, "list plans", `SELECT `+planCols+` FROM plans p ORDER BY p.name`, nil, scanPlan)

@@ -80,7 +80,7 @@ func (s *Store) CountTrials(ctx context.Context, since, now time.Time) (syncserv
 	var c syncserver.TrialCounts
 	err := s.reader().QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM trials WHERE started_at >= $1),
-		(SELECT count(*) FROM trials WHERE ends_at > $2 AND converted_at IS NULL),
+		(SELECT count(*) FROM trials WHERE ended_at IS NULL AND converted_at IS NULL AND ends_at > $2),
 		(SELECT count(*) FROM trials WHERE converted_at >= $1)`, s.t(since), s.t(now)).Scan(&c.Started, &c.Active, &c.Converted)
 	return c, s.dbErr("count trials", err)
 }
