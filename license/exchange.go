@@ -24,8 +24,8 @@ import (
 //
 // Every file is armored like a license file around a compact JWS whose
 // payload is the DEFLATE (RFC 1951, raw) compression of a JSON object: a
-// request of 50,000 usage events is about 2 MB of JSON, mostly random
-// event ids, and about 40 bytes an event compressed and encoded.
+// queue's rows repeat their names, features and times, which DEFLATE
+// takes, leaving mostly the random event ids (sizes in docs/benchmarks.md).
 const (
 	SyncRequestBeginLine         = "-----BEGIN FLOWLYTIX SYNC REQUEST-----"
 	SyncRequestEndLine           = "-----END FLOWLYTIX SYNC REQUEST-----"
@@ -45,8 +45,8 @@ const (
 // queued sends the rest in its next request.
 const (
 	MaxExchangeFileSize = 32 << 20
-	// MaxExchangePayload bounds the inflated JSON: 100,000 events and
-	// 10,000 heartbeats are about 12 MiB; a compressed bomb stops here.
+	// MaxExchangePayload bounds the inflated JSON with room for the most
+	// rows a file may carry; a compressed bomb stops here.
 	MaxExchangePayload    = 20 << 20
 	MaxExchangeUsage      = 100_000
 	MaxExchangeHeartbeats = 10_000
