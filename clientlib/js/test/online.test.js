@@ -5,27 +5,17 @@ import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, copyFileSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LicenseClient, Status, parse, entitlement } from "../index.js";
+import { freePort } from "../fixtures/licensed.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const dir = mkdtempSync(join(tmpdir(), "flowlytix-js-"));
 const bin = join(dir, "licensed");
 const db = join(dir, "licensed.db");
 let port, server, token, jwks;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function start(extra = []) {
   return new Promise((resolve, reject) => {
