@@ -81,6 +81,7 @@ func catalogFlow(t *testing.T, s *site, w width) {
 	js(t, ctx, fmt.Sprintf(`document.getElementById(%q).click()`, "product-"+prod.ID+"-trial_requires_email"), nil)
 	submit(t, ctx, map[string]string{form + "-trial_days": "14", form + "-trial_entitlements": "projects = 2"}, form+"-trial_days")
 	assert.Contains(t, text(t, ctx, `p.flash`), "Product saved")
+	assert.Equal(t, "14 days, with an email", text(t, ctx, form+"-trial"))
 	prod, err = s.svc.GetProduct(bg, "com.acme.editor")
 	require.NoError(t, err)
 	assert.Equal(t, []any{14, p.ID, true, map[string]any{"projects": int64(2)}}, []any{prod.TrialDays, prod.TrialPlanID, prod.TrialRequiresEmail, prod.TrialEntitlements})

@@ -16,7 +16,7 @@ import (
 )
 
 func (a *Console) offlinePage(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, "offline", page{Title: "Air-gapped activation", Nav: "offline"})
+	a.render(w, r, "offline", page{Title: "Air-gapped machines", Nav: "offline"})
 }
 
 // offlineActivate turns an activation request into a device-bound file,
@@ -35,7 +35,7 @@ func (a *Console) offlineActivate(w http.ResponseWriter, r *http.Request) {
 		req = []byte(r.FormValue("request"))
 	}
 	again := func(r *http.Request, f *form) (string, page, error) {
-		return "offline", page{Title: "Air-gapped activation", Nav: "offline", Form: f}, nil
+		return "offline", page{Title: "Air-gapped machines", Nav: "offline", Form: f}, nil
 	}
 	if len(bytes.TrimSpace(req)) == 0 {
 		a.refuse(w, r, &syncserver.Error{Kind: syncserver.KindInvalid, Code: syncserver.CodeInvalidRequest, Field: "request",
@@ -75,7 +75,7 @@ func (a *Console) offlineSync(w http.ResponseWriter, r *http.Request) {
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(5 * time.Minute))
 	r.Body = http.MaxBytesReader(w, r.Body, license.MaxExchangeFileSize+1<<20)
 	again := func(r *http.Request, f *form) (string, page, error) {
-		return "offline", page{Title: "Air-gapped activation", Nav: "offline", Form: f}, nil
+		return "offline", page{Title: "Air-gapped machines", Nav: "offline", Form: f}, nil
 	}
 	var file []byte
 	// A pasted file is a form value, which multipart parsing holds in
