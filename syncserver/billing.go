@@ -363,7 +363,7 @@ func (s *Service) createFromSale(ctx context.Context, actor Actor, in sale) (out
 	}
 	qty := max(in.quantity, 1)
 	sub, err := s.CreateSubscription(ctx, actor, SubscriptionInput{CustomerID: cust.ID, PlanID: plan.ID, MaxDevices: qty, ExternalID: in.ref,
-		ExpiresAt: in.periodEnd, sale: func(ctx context.Context, tx Store, sub *Subscription) error {
+		ExpiresAt: in.periodEnd, mailKey: true, inTx: func(ctx context.Context, tx Store, sub *Subscription) error {
 			// last_event_at starts at zero: only the subscription's own
 			// events (updates, cancels) order each other, so an update
 			// made before the purchase arrived still applies.
@@ -372,7 +372,7 @@ func (s *Service) createFromSale(ctx context.Context, actor Actor, in sale) (out
 				return err
 			}
 			if !linked {
-				return errRacedSale
+				return errTakenMeanwhile
 			}
 			if in.customerRef != "" {
 				// The customer's latest purchase: what a refund of theirs
@@ -383,7 +383,7 @@ func (s *Service) createFromSale(ctx context.Context, actor Actor, in sale) (out
 			}
 			return nil
 		}})
-	if errors.Is(err, errRacedSale) {
+	if errors.Is(err, errTakenMeanwhile) {
 		// Another delivery made it: say which (the link is there now).
 		if l, lerr := s.store.GetBillingLink(ctx, in.provider, LinkSubscription, in.ref); lerr == nil {
 			return outcome{status: BillingApplied, ref: in.ref, subscriptionID: l.TargetID, detail: "the subscription was made already", release: []string{in.ref}}, nil
@@ -398,7 +398,9 @@ func (s *Service) createFromSale(ctx context.Context, actor Actor, in sale) (out
 	return o, nil
 }
 
-var errRacedSale = &Error{Kind: KindConflict, Code: CodeConflict, Message: "another delivery of the purchase made the subscription"}
+// errTakenMeanwhile rolls back a subscription whose purchase or trial a
+// racing request took first; the caller reads that one's.
+var errTakenMeanwhile = &Error{Kind: KindConflict, Code: CodeConflict, Message: "a racing request made it first"}
 
 // planByPrice finds the plan a provider's price id names, nil for none.
 func (s *Service) planByPrice(ctx context.Context, priceID string) (*Plan, error) {

@@ -33,13 +33,12 @@ type SubscriptionInput struct {
 	CheckInDays     *int
 	MaxOfflineDays  *int
 
-	// sale, when set, comes from a payment provider: it runs in the
-	// subscription's transaction (linking the provider's ids, so that a
-	// purchase makes one subscription however often it is delivered), and
-	// the license key is mailed whatever the plan says.
-	sale func(ctx context.Context, tx Store, sub *Subscription) error
-	// noKeyMail: a trial's key is the app's business, never mailed.
-	noKeyMail bool
+	// inTx, when set, runs in the subscription's transaction: a sale
+	// links the provider's ids there, a trial takes the device's one
+	// trial, so that what is delivered twice or raced makes one.
+	inTx func(ctx context.Context, tx Store, sub *Subscription) error
+	// mailKey mails the license key whatever the plan says (a sale).
+	mailKey bool
 }
 
 // Defaults for a subscription made by hand.
@@ -162,12 +161,14 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 		if err := tx.CreateSubscription(ctx, sub); err != nil {
 			return err
 		}
-		if in.sale != nil {
-			if err := in.sale(ctx, tx, sub); err != nil {
+		if in.inTx != nil {
+			if err := in.inTx(ctx, tx, sub); err != nil {
 				return err
 			}
 		}
-		if plan != nil && (plan.EmailLicenseKey || in.sale != nil) && !in.noKeyMail && cust.Email != "" {
+		// A trial's key is the app's business: a trial tells its start
+		// (trial_started), never its key.
+		if plan != nil && (plan.EmailLicenseKey || in.mailKey) && cust.Email != "" && !slices.Contains(sub.Tags, TrialTag) {
 			// The key goes out with the subscription, or neither does.
 			if err := s.enqueueMail(ctx, tx, MailLicenseKey, cust.Email, map[string]any{"subscription_id": sub.ID,
 				"customer_name": strings.TrimSpace(cust.FirstName + " " + cust.LastName), "company_name": cust.CompanyName,

@@ -159,14 +159,14 @@ func (s *Service) newTrial(ctx context.Context, prod *Product, fp, email string,
 		subIn.Entitlements = prod.TrialEntitlements
 	}
 	t := &Trial{ProductID: prod.ID, FingerprintSHA256: fp, DeviceID: in.DeviceID, Email: email, StartedAt: now, EndsAt: ends}
-	subIn.sale = func(ctx context.Context, tx Store, sub *Subscription) error {
+	subIn.inTx = func(ctx context.Context, tx Store, sub *Subscription) error {
 		t.SubscriptionID = sub.ID
 		taken, err := tx.InsertTrial(ctx, t)
 		if err != nil {
 			return err
 		}
 		if !taken {
-			return errRacedSale // another request started this device's trial
+			return errTakenMeanwhile // another request started this device's trial
 		}
 		if email != "" {
 			if err := s.enqueueMail(ctx, tx, MailTrialStarted, email, map[string]any{"product": prod.Name, "ends_at": ends, "days": prod.TrialDays}); err != nil {
@@ -175,9 +175,8 @@ func (s *Service) newTrial(ctx context.Context, prod *Product, fp, email string,
 		}
 		return s.emit(ctx, tx, EventTrialStarted, trialEventData(t, prod))
 	}
-	subIn.noKeyMail = true
 	if _, err := s.CreateSubscription(ctx, "app", subIn); err != nil {
-		if !errors.Is(err, errRacedSale) {
+		if !errors.Is(err, errTakenMeanwhile) {
 			return nil, err
 		}
 	}
