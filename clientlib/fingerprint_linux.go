@@ -1,15 +1,10 @@
 package clientlib
 
-import (
-	"os"
-	"strings"
-)
-
 func machineID() (string, error) {
-	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
-		if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
-			return string(b), nil
-		}
+	if id := platformComponents("/")["machine_id"]; id != "" {
+		return id, nil
 	}
 	return "", errNoMachineID
 }
+
+func platformComponents(root string) map[string]string { return linuxComponents(root) }

@@ -51,6 +51,12 @@ type Input struct {
 	// thumbprint of the device's key (cnf.jkt); empty for a device that has
 	// no key (an app from before device keys).
 	DeviceKeyThumbprint string
+
+	// LeaseID, in a device-bound file, makes it a floating seat's lease:
+	// ExpiresAt is the lease's end and there is no grace. LeaseBorrowed
+	// says the seat was borrowed to go offline.
+	LeaseID       string
+	LeaseBorrowed bool
 }
 
 // ValidationError says which input is wrong and why.
@@ -142,6 +148,19 @@ func (in *Input) Validate() error {
 		if !license.IsThumbprint(in.DeviceKeyThumbprint) {
 			return invalid("device_key", "the thumbprint must be 43 characters of base64url")
 		}
+	}
+	if in.LeaseID != "" {
+		if in.DeviceID == "" {
+			return invalid("lease_id", "a lease is a device's: the file must be bound to the device")
+		}
+		if err := checkUUID("lease_id", in.LeaseID); err != nil {
+			return err
+		}
+		if in.GracePeriodDays != 0 {
+			return invalid("grace_period_days", "a lease ends at its end: it has no grace")
+		}
+	} else if in.LeaseBorrowed {
+		return invalid("lease_id", "a borrowed seat is a lease: it needs a lease id")
 	}
 	return nil
 }
@@ -242,6 +261,8 @@ func Claims(in Input, now time.Time) (*license.Claims, error) {
 		DeviceID:                in.DeviceID,
 		DeviceFingerprintSHA256: in.DeviceFingerprintSHA256,
 		DeviceKeyThumbprint:     in.DeviceKeyThumbprint,
+		LeaseID:                 in.LeaseID,
+		LeaseBorrowed:           in.LeaseBorrowed,
 	}, nil
 }
 

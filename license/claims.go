@@ -90,7 +90,19 @@ type Claims struct {
 	// cnf: {"jkt": ...}): the server takes app calls for this file only
 	// with a DPoP proof made with that key. Verifiers before it ignore it.
 	DeviceKeyThumbprint string
+
+	// LeaseID, in a device-bound file, says the file is a floating seat's
+	// lease (lease_id): ExpiresAt is the lease's end, without grace, and a
+	// lease whose end passes is expired like any file. LeaseBorrowed
+	// (lease_borrowed) says the seat was borrowed to go offline, so the app
+	// does not try to renew it. Both absent from other files; verifiers
+	// before leases ignore them and still stop at exp.
+	LeaseID       string
+	LeaseBorrowed bool
 }
+
+// IsLease reports whether the file is a floating seat's lease.
+func (c *Claims) IsLease() bool { return c.LeaseID != "" }
 
 // Entitlement returns the named entitlement's value (an int64, a bool or
 // a string) and whether the license has it.
@@ -137,6 +149,8 @@ type wireClaims struct {
 	KeyEndorsement          string         `json:"key_endorsement,omitempty"`
 	Entitlements            map[string]any `json:"entitlements,omitempty"`
 	Cnf                     *confirmation  `json:"cnf,omitempty"`
+	LeaseID                 string         `json:"lease_id,omitempty"`
+	LeaseBorrowed           *bool          `json:"lease_borrowed,omitempty"`
 }
 
 // confirmation is the RFC 7800 cnf claim; jkt is the only method used.
@@ -157,11 +171,12 @@ var claimKinds = map[string]jsonKind{
 	"grace_period_days": kindNumber, "check_in_days": kindNumber, "max_offline_days": kindNumber,
 	"device_id": kindString, "device_fingerprint_sha256": kindString,
 	"key_endorsement": kindString, "entitlements": kindObject, "cnf": kindObject,
+	"lease_id": kindString, "lease_borrowed": kindBool,
 }
 
 func optionalClaim(name string) bool {
 	switch name {
-	case "device_id", "device_fingerprint_sha256", "key_endorsement", "entitlements", "cnf":
+	case "device_id", "device_fingerprint_sha256", "key_endorsement", "entitlements", "cnf", "lease_id", "lease_borrowed":
 		return true
 	}
 	return false
@@ -181,6 +196,10 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 	if c.DeviceKeyThumbprint != "" {
 		cnf = &confirmation{JKT: c.DeviceKeyThumbprint}
 	}
+	var borrowed *bool
+	if c.LeaseID != "" {
+		borrowed = &c.LeaseBorrowed
+	}
 	return json.Marshal(wireClaims{
 		Iss: c.Issuer, Aud: c.Audience, Sub: c.SubscriptionID, Jti: c.ID,
 		Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix(), Exp: c.Expiry.Unix(),
@@ -191,6 +210,7 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 		GracePeriodDays: c.GracePeriodDays, CheckInDays: c.CheckInDays, MaxOfflineDays: c.MaxOfflineDays,
 		DeviceID: c.DeviceID, DeviceFingerprintSHA256: c.DeviceFingerprintSHA256,
 		KeyEndorsement: c.KeyEndorsement, Entitlements: c.Entitlements, Cnf: cnf,
+		LeaseID: c.LeaseID, LeaseBorrowed: borrowed,
 	})
 }
 
@@ -250,6 +270,10 @@ func decodeClaims(data []byte) (*Claims, error) {
 		CheckInDays: w.CheckInDays, MaxOfflineDays: w.MaxOfflineDays,
 		DeviceID: w.DeviceID, DeviceFingerprintSHA256: w.DeviceFingerprintSHA256,
 		KeyEndorsement: w.KeyEndorsement,
+		LeaseID:        w.LeaseID,
+	}
+	if w.LeaseBorrowed != nil {
+		c.LeaseBorrowed = *w.LeaseBorrowed
 	}
 	if endorsement != "" {
 		c.KeyEndorsement = endorsement
@@ -315,6 +339,18 @@ func (c *Claims) check(members map[string]jsonKind) error {
 	if _, hasCnf := members["cnf"]; hasCnf && !hasID {
 		return fmt.Errorf("claims: cnf binds a device key, and the file is bound to no device")
 	}
+	_, hasLease := members["lease_id"]
+	_, hasBorrowed := members["lease_borrowed"]
+	switch {
+	case hasLease != hasBorrowed:
+		return fmt.Errorf("claims: lease_id and lease_borrowed go together")
+	case hasLease && !hasID:
+		return fmt.Errorf("claims: a lease is a device's, and the file is bound to no device")
+	case hasLease && !isUUID(c.LeaseID):
+		return fmt.Errorf("claims: lease_id must be a UUID")
+	case hasLease && c.GracePeriodDays != 0:
+		return fmt.Errorf("claims: a lease has no grace: grace_period_days must be 0")
+	}
 	if hasID {
 		if c.DeviceID == "" {
 			return fmt.Errorf("claims: device_id is empty")
@@ -372,6 +408,28 @@ func parseUTC(name, s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("claims: %s %q is not an RFC 3339 UTC time in whole seconds", name, s)
 	}
 	return t, nil
+}
+
+// isUUID reports whether s is a UUID in its 36-character lowercase or
+// uppercase hex form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // IsFingerprintHash reports whether s is a lowercase hex SHA-256.

@@ -20,6 +20,10 @@ export interface Claims {
   cnf?: { jkt: string };
   /** Named values beside the features (projects: 10, sso: true); absent when the license has none. */
   entitlements?: Record<string, number | boolean | string>;
+  /** In a floating seat's lease: its id; expires_at is the lease's end, without grace. */
+  lease_id?: string;
+  /** In a lease: the seat was borrowed to go offline (no renewal). */
+  lease_borrowed?: boolean;
 }
 
 export interface Revocation { seq: number; subscription_id: string; device_id?: string; state: "revoked" | "suspended" | "blocked" | "active" | "deactivated"; at: string; }
@@ -241,3 +245,17 @@ export class LicenseClient {
  * the same value as the Go client's MachineFingerprint.
  */
 export function machineFingerprint(appId: string): Promise<string>;
+
+/** A device's fingerprint components: name (machine_id, os_install, disk, board, mac) to salted SHA-256. */
+export type Components = Record<string, string>;
+/** This machine's components for one app: the Go client's MachineComponents. */
+export function machineComponents(appId: string, options?: { root?: string }): Promise<Components>;
+/** The salted hash of one component's raw value. */
+export function componentValue(appId: string, name: string, raw: string): string;
+/** The fingerprint a component set makes. */
+export function componentsFingerprint(components: Components): string;
+export interface ComponentMatch { matched: boolean; clone: boolean; need: number; same: string[]; changed: string[]; added: string[]; removed: string[]; }
+/** The matching rule: at least `need` components the same (3 by default). */
+export function matchComponents(stored: Components, presented: Components, need?: number): ComponentMatch;
+export const COMPONENT_NAMES: readonly string[];
+export const DEFAULT_COMPONENT_MATCH: number;

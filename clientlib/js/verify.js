@@ -171,8 +171,10 @@ const CLAIM_KINDS = {
   grace_period_days: "number", check_in_days: "number", max_offline_days: "number",
   device_id: "string", device_fingerprint_sha256: "string",
   key_endorsement: "string", entitlements: "object", cnf: "object",
+  lease_id: "string", lease_borrowed: "boolean",
 };
-const OPTIONAL = new Set(["device_id", "device_fingerprint_sha256", "key_endorsement", "entitlements", "cnf"]);
+const OPTIONAL = new Set(["device_id", "device_fingerprint_sha256", "key_endorsement", "entitlements", "cnf", "lease_id", "lease_borrowed"]);
+const UUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
 const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
 
 // confirmationOf reads cnf (RFC 7800) as the Go verifier does: an object
@@ -318,6 +320,11 @@ function decodeClaims(text) {
   const hasID = members.has("device_id");
   if (hasID !== members.has("device_fingerprint_sha256")) throw invalid("claims: device_id and device_fingerprint_sha256 go together");
   if (members.has("cnf") && !hasID) throw invalid("claims: cnf binds a device key, and the file is bound to no device");
+  const hasLease = members.has("lease_id");
+  if (hasLease !== members.has("lease_borrowed")) throw invalid("claims: lease_id and lease_borrowed go together");
+  if (hasLease && !hasID) throw invalid("claims: a lease is a device's, and the file is bound to no device");
+  if (hasLease && !UUID.test(c.lease_id)) throw invalid("claims: lease_id must be a UUID");
+  if (hasLease && c.grace_period_days !== 0) throw invalid("claims: a lease has no grace: grace_period_days must be 0");
   if (hasID) {
     if (c.device_id === "") throw invalid("claims: device_id is empty");
     if (!/^[0-9a-f]{64}$/.test(c.device_fingerprint_sha256)) throw invalid("claims: device_fingerprint_sha256 must be 64 lowercase hex digits");

@@ -209,6 +209,19 @@ func All(real, attacker *keys.Key, c *license.Claims) ([]Case, error) {
 		{"entitlement_name_upper_case", "an entitlement name in upper case", func(m map[string]any) { m["entitlements"] = map[string]any{"Projects": 10} }},
 		{"entitlement_long_string", "an entitlement string of 129 bytes", func(m map[string]any) { m["entitlements"] = map[string]any{"region": strings.Repeat("e", 129)} }},
 		{"entitlement_control_character", "an entitlement string holding a control character", func(m map[string]any) { m["entitlements"] = map[string]any{"region": "e\u0001u"} }},
+		{"lease_unbound", "a lease on a file bound to no device", func(m map[string]any) {
+			m["lease_id"], m["lease_borrowed"] = "5f0c7a52-9d1e-4b8a-8f57-0c2d3e4f5a6b", false
+		}},
+		{"lease_without_borrowed", "lease_id without lease_borrowed", func(m map[string]any) {
+			leaseOf(m)
+			delete(m, "lease_borrowed")
+		}},
+		{"lease_with_grace", "a lease with grace days: a lease ends at its end", func(m map[string]any) {
+			leaseOf(m)
+			m["grace_period_days"], m["exp"] = 14.0, m["exp"].(float64)+14*86400
+		}},
+		{"lease_id_not_uuid", "a lease id that is not a UUID", func(m map[string]any) { leaseOf(m); m["lease_id"] = "lease-1" }},
+		{"lease_borrowed_string", "lease_borrowed as a string", func(m map[string]any) { leaseOf(m); m["lease_borrowed"] = "true" }},
 	} {
 		tok, err := signWith(good, editClaims(c, ed.edit))
 		add(ed.name, ed.why+", signed by the real key", tok, err)
@@ -270,6 +283,15 @@ func All(real, attacker *keys.Key, c *license.Claims) ([]Case, error) {
 	addRaw("text_before_armor", "text before the BEGIN line", append([]byte("Hello\n"), license.Armor(valid)...))
 	addRaw("not_json_header", "a header that is not JSON", []byte(b64.EncodeToString([]byte("hello"))+"."+parts[1]+"."+parts[2]))
 	return cases, firstErr
+}
+
+// leaseOf makes claims a well-formed lease of a device, so that one edit
+// after it is what a verifier must refuse.
+func leaseOf(m map[string]any) {
+	m["device_id"], m["device_fingerprint_sha256"] = "laptop-7", license.FingerprintHash("fingerprint-of-laptop-7")
+	m["exp"] = m["exp"].(float64) - m["grace_period_days"].(float64)*86400
+	m["grace_period_days"] = 0.0
+	m["lease_id"], m["lease_borrowed"] = "5f0c7a52-9d1e-4b8a-8f57-0c2d3e4f5a6b", false
 }
 
 func pad(s string) string {

@@ -168,8 +168,17 @@ func run(out, fuzzDir string) error {
 	keyedIn := boundIn
 	keyedIn.DeviceKeyThumbprint = deviceKeyThumbprint
 
+	// A floating seat's lease: an hour, no grace, no check-in; and one
+	// borrowed for a week to go offline.
+	leaseIn := keyedIn
+	leaseIn.ExpiresAt, leaseIn.GracePeriodDays, leaseIn.CheckInDays, leaseIn.MaxOfflineDays = t0.Add(time.Hour), 0, 0, 0
+	leaseIn.LeaseID = "5f0c7a52-9d1e-4b8a-8f57-0c2d3e4f5a6b"
+	borrowedIn := leaseIn
+	borrowedIn.ExpiresAt, borrowedIn.LeaseBorrowed = day(7), true
+
 	files := map[string]*issuer.License{}
-	for name, in := range map[string]issuer.Input{"standard": standardIn, "bound": boundIn, "future": futureIn, "airgapped": airIn, "entitled": entitledIn, "product": productIn, "keyed": keyedIn} {
+	for name, in := range map[string]issuer.Input{"standard": standardIn, "bound": boundIn, "future": futureIn, "airgapped": airIn, "entitled": entitledIn, "product": productIn, "keyed": keyedIn,
+		"lease": leaseIn, "borrowed": borrowedIn} {
 		lic, err := iss.Issue(ctx, in)
 		if err != nil {
 			return fmt.Errorf("issue %s: %w", name, err)
@@ -240,6 +249,11 @@ func run(out, fuzzDir string) error {
 		{"", "order_revoked_beats_not_yet_valid", "revoked is checked before not_yet_valid", "future", day(1), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, futureSubID, "", "revoked")}, "revoked", 394, 0},
 		{"", "order_revoked_beats_expired", "revoked is checked before expired", "standard", day(500), "", "", time.Time{}, time.Time{}, []Revocation{rev(1, subID, "", "revoked")}, "revoked", 0, 0},
 		{"", "order_check_in_beats_grace", "check_in_required is checked before grace", "standard", day(370), "", "", time.Time{}, day(330), nil, "check_in_required", 0, 0},
+		{"", "lease_valid", "a floating seat's lease, half an hour into its hour", "lease", day(0).Add(30 * time.Minute), device, fingerprint, time.Time{}, time.Time{}, nil, "valid", 0, 0},
+		{"", "lease_expired", "a lease whose end passed without renewal is expired: no grace", "lease", day(0).Add(time.Hour), device, fingerprint, time.Time{}, time.Time{}, nil, "expired", 0, 0},
+		{"", "lease_other_device", "a lease is its device's", "lease", day(0).Add(30 * time.Minute), "desktop-2", "another-fingerprint", time.Time{}, time.Time{}, nil, "device_mismatch", 0, 0},
+		{"", "borrowed_offline", "a seat borrowed for 7 days, 6 days offline: no check-in asked", "borrowed", day(6), device, fingerprint, time.Time{}, time.Time{}, nil, "valid", 1, 0},
+		{"", "borrowed_returned_late", "a borrowed seat past its end", "borrowed", day(7), device, fingerprint, time.Time{}, time.Time{}, nil, "expired", 0, 0},
 		{"", "entitlements", "named entitlements beside the features: a whole number, a boolean, a string, 2^53-1 and a negative number", "entitled", day(10), "", "", time.Time{}, time.Time{}, nil, "valid", 355, 0},
 		{otherProduct, "product_matches", "a file for the product the app is", "product", day(10), "", "", time.Time{}, time.Time{}, nil, "valid", 355, 0},
 		{"", "product_other_than_default", "a file for another product, checked by an app of the default product", "product", day(10), "", "", time.Time{}, time.Time{}, nil, "invalid", 0, 0},

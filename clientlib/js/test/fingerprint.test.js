@@ -28,3 +28,22 @@ test("without a system id, a random one is made once and kept", async () => {
   assert.match(readFileSync(path, "utf8"), /^[0-9a-f]{32}\n$/);
   assert.equal(statSync(path).mode & 0o777, 0o600);
 });
+
+// The shared vectors (testdata/vectors/components.json), which the Go
+// library runs too: salted values, fingerprints, and the matching rule.
+test("components follow the shared vectors", async () => {
+  const { componentValue, componentsFingerprint, matchComponents, machineComponents } = await import("../index.js");
+  const v = JSON.parse(readFileSync(new URL("../../../testdata/vectors/components.json", import.meta.url), "utf8"));
+  assert.ok(v.matches.length > 10);
+  for (const x of v.values) assert.equal(componentValue(x.app_id, x.name, x.raw), x.value, `${x.name} ${JSON.stringify(x.raw)}`);
+  for (const x of v.fingerprints) assert.equal(componentsFingerprint(x.components), x.fingerprint);
+  for (const x of v.matches) {
+    const m = matchComponents(x.stored, x.presented, x.need);
+    const e = x.expect;
+    assert.deepEqual({ matched: m.matched, clone: m.clone, need: m.need, same: m.same.length, changed: m.changed, added: m.added, removed: m.removed },
+      { matched: e.matched, clone: e.clone, need: e.need, same: e.same, changed: e.changed, added: e.added, removed: e.removed }, x.name);
+  }
+  const here = await machineComponents("com.acme.editor");
+  assert.match(here.machine_id, /^[0-9a-f]{64}$/);
+  assert.equal(here.machine_id, await machineFingerprint("com.acme.editor"), "machine_id is the fingerprint of older versions");
+});

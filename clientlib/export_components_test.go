@@ -1,0 +1,4 @@
+package clientlib
+
+// MachineComponentsAt reads the components below a fake root.
+var MachineComponentsAt = machineComponents
