@@ -22,6 +22,10 @@ type ActivateInput struct {
 	// DevicePublicKey is the device's public key, a P-256 JWK; empty from
 	// an app before device keys.
 	DevicePublicKey []byte
+	// DeviceComponents, when sent, are the fingerprint's components
+	// (license.Components): DeviceFingerprintSHA256 must be the hash of
+	// the fingerprint they make. They let a changed machine keep its seat.
+	DeviceComponents license.Components
 	DeviceID        string
 	Platform        string
 	AppVersion      string
@@ -77,43 +81,11 @@ func checkText(name, v string, required bool, maxLen int) error {
 func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutput, error) {
 	s.activating.Add(1)
 	defer s.activating.Add(-1)
-	key, err := license.ParseLicenseKey(in.LicenseKey)
+	a, err := s.parseActivation(in)
 	if err != nil {
-		return nil, Errorf(KindInvalid, CodeInvalidLicenseKey, "the license key is not of the form FLX-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX")
+		return nil, err
 	}
-	for _, f := range []struct {
-		name, v  string
-		required bool
-		max      int
-	}{
-		{"device_fingerprint", in.DeviceFingerprint, false, 1024}, {"device_info.device_id", in.DeviceID, true, 200},
-		{"device_info.platform", in.Platform, true, 100}, {"device_info.app_version", in.AppVersion, true, 100},
-		{"device_info.hostname", in.Hostname, false, 255},
-	} {
-		if err := checkField(f.name, f.v, f.required, f.max); err != nil {
-			return nil, err
-		}
-	}
-	fp := in.DeviceFingerprintSHA256
-	switch {
-	case (in.DeviceFingerprint == "") == (fp == ""):
-		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "device_fingerprint_sha256",
-			Message: "send the device fingerprint's SHA-256 as device_fingerprint_sha256 (or, from an older app, the fingerprint as device_fingerprint), one of the two"}
-	case fp == "":
-		fp = license.FingerprintHash(in.DeviceFingerprint)
-	case !license.IsFingerprintHash(fp):
-		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "device_fingerprint_sha256",
-			Message: "device_fingerprint_sha256 must be 64 lowercase hex digits: the SHA-256 of the device fingerprint"}
-	}
-	var devKey DeviceKey
-	if len(in.DevicePublicKey) > 0 {
-		k, err := license.ParseDevicePublicKey(in.DevicePublicKey)
-		if err != nil {
-			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "device_public_key",
-				Message: "device_public_key must be an EC P-256 public JWK (kty, crv, x, y): " + err.Error(), Err: err}
-		}
-		devKey = DeviceKey{PublicKey: string(k.JWK), Thumbprint: k.Thumbprint}
-	}
+	key, fp, devKey := a.key, a.fp, a.devKey
 	sub, dev, latest, err := s.store.ActivationState(ctx, key, in.DeviceID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -125,6 +97,16 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 	if !usable(sub, now) {
 		return nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s", AppStatusOf(sub, now))
 	}
+	if sub.Floating {
+		return nil, Errorf(KindConflict, CodeFloatingLicense, "this license is floating: check out a seat (POST /api/v1/licensing/checkout) instead of activating")
+	}
+	if dev != nil && dev.HoldsSeat() && dev.FingerprintSHA256 != fp {
+		// The machine changed, or another one uses this device id.
+		if dev, err = s.matchDevice(ctx, sub, dev, fp, a.components, "activate"); err != nil {
+			return nil, err
+		}
+		latest = nil
+	}
 	if devKey.Thumbprint == "" && dev != nil && dev.Enrolled() {
 		// An activation without a key leaves an enrolled device its key
 		// (the store keeps it), and the file names that key.
@@ -132,7 +114,7 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 	}
 	act := Activation{SubscriptionID: sub.ID, DeviceID: in.DeviceID, FingerprintSHA256: fp,
 		Platform: in.Platform, AppVersion: in.AppVersion, Hostname: in.Hostname,
-		PublicKey: devKey.PublicKey, KeyThumbprint: devKey.Thumbprint, At: now}
+		PublicKey: devKey.PublicKey, KeyThumbprint: devKey.Thumbprint, Components: a.componentsJSON, At: now}
 
 	// The same device again, with the same key and a file that is still
 	// current: no signature, no seat. (A file's cnf is always the key the

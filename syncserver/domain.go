@@ -94,6 +94,10 @@ type Product struct {
 	// TrialEntitlements, without a trial plan, are the trial's
 	// entitlements (as a plan's).
 	TrialEntitlements map[string]any `json:"trial_entitlements"`
+	// FingerprintMatch is how many of a device's fingerprint components
+	// must match for a changed machine to be the same device (rebound)
+	// rather than another: 1 to 5, default 3 (license.MatchComponents).
+	FingerprintMatch int `json:"fingerprint_match"`
 }
 
 // Trial is one device's trial of a product.
@@ -153,10 +157,66 @@ type Plan struct {
 	// SuspendOnRefund suspends a subscription of the plan when its
 	// payment is refunded or disputed (a payment provider's event).
 	SuspendOnRefund bool `json:"suspend_on_refund"`
+	SeatTerms
 	// ArchivedAt is set once the plan is archived: no new subscription is
 	// made from it; those made before keep it.
 	ArchivedAt *time.Time `json:"archived_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
+}
+
+// SeatTerms say how a subscription's seats move (plans give them to the
+// subscriptions made from them).
+type SeatTerms struct {
+	// Floating: any number of devices, at most max_devices of them in use
+	// at once, each holding a lease (POST /api/v1/licensing/checkout).
+	Floating bool `json:"floating"`
+	// LeaseMinutes is how long a floating seat's lease lasts unless the
+	// app renews it (its syncs do): 5 to 1440, default 60.
+	LeaseMinutes int `json:"lease_minutes"`
+	// MaxBorrowDays is how long a floating seat may be borrowed to go
+	// offline; 0: no borrowing.
+	MaxBorrowDays int `json:"max_borrow_days"`
+	// RebindsPerYear is how often a device whose machine changed (a new
+	// disk, network card or OS) is rebound to it in a year, keeping its
+	// seat; beyond, an admin grants more.
+	RebindsPerYear int `json:"rebinds_per_year"`
+}
+
+// Defaults of SeatTerms.
+const (
+	DefaultLeaseMinutes   = 60
+	DefaultRebindsPerYear = 3
+)
+
+// Lease is a device's lease of a floating seat.
+type Lease struct {
+	ID             string     `json:"id"`
+	SubscriptionID string     `json:"subscription_id"`
+	DeviceRowID    string     `json:"device"`
+	DeviceID       string     `json:"device_id"`
+	Hostname       string     `json:"hostname,omitempty"`
+	StartedAt      time.Time  `json:"started_at"`
+	ExpiresAt      time.Time  `json:"expires_at"`
+	Borrowed       bool       `json:"borrowed"`
+	ReturnedAt     *time.Time `json:"returned_at,omitempty"`
+	// ReturnedBy says how it ended early: app (check-in), receipt (an
+	// offline deactivation receipt), deactivated, blocked.
+	ReturnedBy string `json:"returned_by,omitempty"`
+}
+
+// Live reports whether the lease holds its seat at now.
+func (l *Lease) Live(now time.Time) bool { return l.ReturnedAt == nil && l.ExpiresAt.After(now) }
+
+// Rebind is a device moved to new fingerprint components.
+type Rebind struct {
+	ID          string    `json:"id"`
+	DeviceRowID string    `json:"device"`
+	At          time.Time `json:"at"`
+	// Changed names the components that changed, were added or removed.
+	Changed []string `json:"changed"`
+	// Counted: it counts against the yearly quota (recording the
+	// components of a device from before them does not).
+	Counted bool `json:"counted"`
 }
 
 // Subscription is what a customer bought: the terms every license file of
@@ -188,6 +248,7 @@ type Subscription struct {
 	MaxOfflineDays  int            `json:"max_offline_days"`
 	// FreeSeatsAfterDays comes from the plan (see Plan).
 	FreeSeatsAfterDays int `json:"free_seats_after_days"`
+	SeatTerms
 	// Revision grows with every change of the terms; a device whose file
 	// was signed at an older revision gets a new file on its next sync.
 	Revision  int64     `json:"revision"`

@@ -91,10 +91,17 @@ const (
 	// this device's trial ended or became a license.
 	CodeTrialUnavailable = "trial_unavailable"
 	CodeTrialUsed        = "trial_used"
-	CodeRateLimited      = "rate_limited"
-	CodeRequestTooLarge  = "request_too_large"
-	CodeInternal         = "internal_error"
-	CodeUnavailable      = "unavailable"
+	// Floating seats and rebinds (docs/floating.md).
+	CodeNoFreeSeat         = "no_free_seat"         // 409, with Retry-After: every floating seat is leased
+	CodeNotFloating        = "not_floating"         // 409: checkout of a license that is not floating
+	CodeFloatingLicense    = "floating_license"     // 409: activation of a floating license (check out instead)
+	CodeBorrowNotAllowed   = "borrow_not_allowed"   // 409: the plan lets no seat be borrowed
+	CodeLeaseExpired       = "lease_expired"        // 409: the lease ended; check out again
+	CodeRebindLimitReached = "rebind_limit_reached" // 409: the device's rebinds this year are used up
+	CodeRateLimited        = "rate_limited"
+	CodeRequestTooLarge    = "request_too_large"
+	CodeInternal           = "internal_error"
+	CodeUnavailable        = "unavailable"
 )
 
 // KindOf returns the kind of err: that of the first *Error in its chain, or

@@ -85,6 +85,9 @@ func (s *Service) OfflineActivate(ctx context.Context, actor Actor, requestFile 
 	if !usable(sub, now) {
 		return nil, nil, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s", AppStatusOf(sub, now))
 	}
+	if sub.Floating {
+		return nil, nil, Errorf(KindConflict, CodeFloatingLicense, "this license is floating: its seats are leased by apps online (and borrowed from there, for the days its plan allows); an air-gapped machine needs a license that is not floating")
+	}
 	var key DeviceKey
 	if k := req.DeviceKey(); k != nil {
 		key = DeviceKey{PublicKey: string(k.JWK), Thumbprint: k.Thumbprint}

@@ -27,6 +27,9 @@ type ProductInput struct {
 	TrialTier          *string
 	TrialRequiresEmail *bool
 	TrialEntitlements  map[string]any // nil: unchanged; empty: none
+	// FingerprintMatch: how many fingerprint components must match (1 to
+	// 5; default 3).
+	FingerprintMatch *int
 }
 
 // CreateProduct adds a product. Its key prefix defaults to FLX.
@@ -90,6 +93,15 @@ func (in *ProductInput) apply(p *Product) error {
 			return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "trial_tier", Message: fmt.Sprintf("trial_tier %q is not a tier name", tier)}
 		}
 		p.TrialTier = tier
+	}
+	if in.FingerprintMatch != nil {
+		if *in.FingerprintMatch < 1 || *in.FingerprintMatch > len(license.ComponentNames) {
+			return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "fingerprint_match", Message: fmt.Sprintf("fingerprint_match is %d: want 1 to %d components", *in.FingerprintMatch, len(license.ComponentNames))}
+		}
+		p.FingerprintMatch = *in.FingerprintMatch
+	}
+	if p.FingerprintMatch == 0 {
+		p.FingerprintMatch = license.DefaultComponentMatch
 	}
 	if in.TrialRequiresEmail != nil {
 		p.TrialRequiresEmail = *in.TrialRequiresEmail
@@ -222,9 +234,13 @@ type PlanInput struct {
 	ReminderDays    []int
 	// SuspendOnRefund: a refund or dispute suspends the plan's subscriptions.
 	SuspendOnRefund *bool
+	SeatInput
 }
 
 func (in *PlanInput) apply(p *Plan) error {
+	if err := in.SeatInput.apply(&p.SeatTerms); err != nil {
+		return err
+	}
 	if in.EmailLicenseKey != nil {
 		p.EmailLicenseKey = *in.EmailLicenseKey
 	}
@@ -305,7 +321,8 @@ func (in *PlanInput) apply(p *Plan) error {
 func (s *Service) CreatePlan(ctx context.Context, actor Actor, in PlanInput) (*Plan, error) {
 	p := &Plan{ProductID: DefaultProductID, Features: []string{}, Entitlements: map[string]any{}, DurationDays: 365,
 		Currency: "USD", BillingPeriod: "month", MaxDevices: 1, GracePeriodDays: DefaultGracePeriodDays,
-		CheckInDays: DefaultCheckInDays, MaxOfflineDays: DefaultMaxOfflineDays, ReminderDays: DefaultReminderDays, SuspendOnRefund: true, CreatedAt: s.Now()}
+		CheckInDays: DefaultCheckInDays, MaxOfflineDays: DefaultMaxOfflineDays, ReminderDays: DefaultReminderDays, SuspendOnRefund: true, CreatedAt: s.Now(),
+		SeatTerms: SeatTerms{LeaseMinutes: DefaultLeaseMinutes, RebindsPerYear: DefaultRebindsPerYear}}
 	if in.Product != "" {
 		prod, err := s.store.GetProduct(ctx, in.Product)
 		if errors.Is(err, ErrNotFound) {
@@ -414,7 +431,7 @@ func samePlan(a, b *Plan) bool {
 		a.DurationDays == b.DurationDays && a.PriceCents == b.PriceCents && a.Currency == b.Currency && a.BillingPeriod == b.BillingPeriod &&
 		a.MaxDevices == b.MaxDevices && a.GracePeriodDays == b.GracePeriodDays && a.CheckInDays == b.CheckInDays &&
 		a.MaxOfflineDays == b.MaxOfflineDays && a.FreeSeatsAfterDays == b.FreeSeatsAfterDays && a.ExternalPriceID == b.ExternalPriceID &&
-		a.EmailLicenseKey == b.EmailLicenseKey && slices.Equal(a.ReminderDays, b.ReminderDays) && a.SuspendOnRefund == b.SuspendOnRefund &&
+		a.EmailLicenseKey == b.EmailLicenseKey && slices.Equal(a.ReminderDays, b.ReminderDays) && a.SuspendOnRefund == b.SuspendOnRefund && a.SeatTerms == b.SeatTerms &&
 		(a.ArchivedAt == nil) == (b.ArchivedAt == nil)
 }
 

@@ -81,6 +81,10 @@ type Service struct {
 	// Counters for metrics.
 	Signatures  atomic.Int64
 	Activations atomic.Int64
+	// Checkouts counts floating seats' leases given or renewed by
+	// checkout; Rebound counts devices rebound to a changed machine.
+	Checkouts atomic.Int64
+	Rebound   atomic.Int64
 	// activating counts the activations between their start and their
 	// answer, for the store's commit tuning (internal/loadhint).
 	activating atomic.Int64

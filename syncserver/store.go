@@ -206,6 +206,8 @@ type Store interface {
 	// replicas, one runs it at a time. ok is false when another holds it.
 	TryJobLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
 
+	LeaseStore
+
 	EventStore
 	MailStore
 	BillingStore
@@ -227,7 +229,10 @@ type Activation struct {
 	// its thumbprint); empty for an app from before device keys.
 	PublicKey     string
 	KeyThumbprint string
-	At            time.Time
+	// Components, when set, are the device's fingerprint components (JSON),
+	// kept to match the device when its machine changes.
+	Components string
+	At         time.Time
 	// File, when set, is recorded in the same transaction as the seat, with
 	// its DeviceRowID filled in: a device never holds a seat without the file
 	// it was given, nor a file without its seat.
@@ -235,6 +240,67 @@ type Activation struct {
 	// Event, when set, is written (its data completed with the device's
 	// server id) when the activation takes a seat, in its transaction.
 	Event *Event
+}
+
+// LeaseStore keeps floating seats' leases and devices' rebinds.
+type LeaseStore interface {
+	// CheckoutLease gives a device of a floating subscription a lease
+	// until c.ExpiresAt, atomically: the subscription's row is locked, the
+	// other devices' live leases counted, and the device seated (as
+	// Activate does, its file recorded) and its lease written (renewed
+	// when it holds one) only when fewer than c.Places are live. However
+	// many race, on however many replicas, never more than c.Places are
+	// live. A full subscription is an error with code no_free_seat whose
+	// RetryAfter is when the first lease ends.
+	CheckoutLease(ctx context.Context, c LeaseCheckout) (*Lease, *Device, error)
+	// RenewLease moves a live lease's end to until and records file (the
+	// lease file signed for it) in the same transaction; an error with
+	// code lease_expired when the lease is not live at now.
+	RenewLease(ctx context.Context, deviceRowID, leaseID string, now, until time.Time, file *LicenseFileRecord) error
+	// ReturnLease ends a device's live lease at at; nil, nil when it held
+	// none.
+	ReturnLease(ctx context.Context, deviceRowID string, at time.Time, by string) (*Lease, error)
+	// GetLease reads a device's lease (live or not); ErrNotFound when it
+	// never had one.
+	GetLease(ctx context.Context, deviceRowID string) (*Lease, error)
+	// ListLeases lists a subscription's leases live at now, borrowed
+	// first, then by end.
+	ListLeases(ctx context.Context, subscriptionID string, now time.Time) ([]Lease, error)
+	// DeviceComponents reads the components a device is bound to ("" when
+	// none were recorded) and the rebinds an admin granted beyond its
+	// quota.
+	DeviceComponents(ctx context.Context, deviceRowID string) (components string, extra int, err error)
+	// RebindDevice binds a device to a new fingerprint and components.
+	// A counted rebind is refused (code rebind_limit_reached) when the
+	// device was rebound quota plus its granted extra times since since.
+	RebindDevice(ctx context.Context, r RebindChange) (*Device, error)
+	// GrantRebinds adds n to a device's granted extra rebinds.
+	GrantRebinds(ctx context.Context, deviceRowID string, n int) error
+	// ListRebinds lists a device's rebinds, newest first, and counts the
+	// counted ones since since.
+	ListRebinds(ctx context.Context, deviceRowID string, since time.Time, limit int) ([]Rebind, int, error)
+}
+
+// LeaseCheckout asks for a floating seat's lease.
+type LeaseCheckout struct {
+	Activation
+	LeaseID   string
+	ExpiresAt time.Time
+	Borrowed  bool
+	// Places is how many leases may be live at once (max_devices).
+	Places int
+}
+
+// RebindChange moves a device to new components.
+type RebindChange struct {
+	DeviceRowID       string
+	FromSHA256        string // the fingerprint it was bound to: the change applies only if it still is
+	FingerprintSHA256 string
+	Components        string // JSON of the components
+	Changed           []string
+	Counted           bool
+	Quota             int
+	Since, At         time.Time
 }
 
 // SyncBatch is what one sync request stores.

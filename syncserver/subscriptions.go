@@ -32,6 +32,8 @@ type SubscriptionInput struct {
 	GracePeriodDays *int
 	CheckInDays     *int
 	MaxOfflineDays  *int
+	// Seats: nil fields come from the plan (or the defaults).
+	Seats SeatInput
 
 	// inTx, when set, runs in the subscription's transaction: a sale
 	// links the provider's ids there, a trial takes the device's one
@@ -62,7 +64,8 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 	sub := &Subscription{CustomerID: in.CustomerID, PlanID: in.PlanID, TenantID: in.TenantID, Tier: in.Tier,
 		Features: in.Features, Entitlements: in.Entitlements, MaxDevices: in.MaxDevices, StartsAt: in.StartsAt, ExpiresAt: in.ExpiresAt,
 		GracePeriodDays: DefaultGracePeriodDays, CheckInDays: DefaultCheckInDays, MaxOfflineDays: DefaultMaxOfflineDays,
-		ProductID: DefaultProductID, ExternalID: strings.TrimSpace(in.ExternalID)}
+		ProductID: DefaultProductID, ExternalID: strings.TrimSpace(in.ExternalID),
+		SeatTerms: SeatTerms{LeaseMinutes: DefaultLeaseMinutes, RebindsPerYear: DefaultRebindsPerYear}}
 	if err := checkField("external_id", sub.ExternalID, false, 200); err != nil {
 		return nil, err
 	}
@@ -112,6 +115,7 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 		}
 		sub.GracePeriodDays, sub.CheckInDays, sub.MaxOfflineDays = p.GracePeriodDays, p.CheckInDays, p.MaxOfflineDays
 		sub.FreeSeatsAfterDays = p.FreeSeatsAfterDays
+		sub.SeatTerms = p.SeatTerms
 		if sub.ExpiresAt.IsZero() {
 			start := sub.StartsAt
 			if start.IsZero() {
@@ -141,6 +145,9 @@ func (s *Service) CreateSubscription(ctx context.Context, actor Actor, in Subscr
 	}
 	sub.StartsAt = sub.StartsAt.UTC().Truncate(time.Second)
 	sub.ExpiresAt = sub.ExpiresAt.UTC().Truncate(time.Second)
+	if err := in.Seats.apply(&sub.SeatTerms); err != nil {
+		return nil, err
+	}
 	if err := s.checkTerms(sub); err != nil {
 		return nil, err
 	}
@@ -230,6 +237,8 @@ type TermsInput struct {
 	GracePeriodDays *int
 	CheckInDays     *int
 	MaxOfflineDays  *int
+	// Seats change the seat terms (floating, leases, borrowing, rebinds).
+	Seats SeatInput
 	// AllowShorter lets ExpiresAt move the expiry earlier: shortening is
 	// its own, confirmed action (Shorten), never a renewal's accident.
 	AllowShorter bool
@@ -270,7 +279,11 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 				}
 				sub.Tier, sub.Features, sub.Entitlements, sub.MaxDevices = p.Tier, slices.Clone(p.Features), p.Entitlements, p.MaxDevices
 				sub.GracePeriodDays, sub.CheckInDays, sub.MaxOfflineDays, sub.FreeSeatsAfterDays = p.GracePeriodDays, p.CheckInDays, p.MaxOfflineDays, p.FreeSeatsAfterDays
+				sub.SeatTerms = p.SeatTerms
 			}
+		}
+		if err := in.Seats.apply(&sub.SeatTerms); err != nil {
+			return err
 		}
 		if in.Entitlements != nil {
 			sub.Entitlements = in.Entitlements
@@ -367,7 +380,8 @@ func (s *Service) ChangeTerms(ctx context.Context, actor Actor, id string, in Te
 func sameTerms(a, b *Subscription) bool {
 	return a.ExpiresAt.Equal(b.ExpiresAt) && a.MaxDevices == b.MaxDevices && slices.Equal(a.Features, b.Features) &&
 		a.Tier == b.Tier && a.GracePeriodDays == b.GracePeriodDays && a.CheckInDays == b.CheckInDays && a.MaxOfflineDays == b.MaxOfflineDays &&
-		a.PlanID == b.PlanID && sameEntitlements(a.Entitlements, b.Entitlements) && a.FreeSeatsAfterDays == b.FreeSeatsAfterDays
+		a.PlanID == b.PlanID && sameEntitlements(a.Entitlements, b.Entitlements) && a.FreeSeatsAfterDays == b.FreeSeatsAfterDays &&
+		a.SeatTerms == b.SeatTerms
 }
 
 // Renew moves a subscription's expiry later. Renewing to the current

@@ -27,6 +27,11 @@ type SyncInput struct {
 	// Proof is the call's DPoP proof: required once the device has a key;
 	// from a device without one, it enrols the key.
 	Proof Proof
+	// FingerprintSHA256 and Components, when sent, are the machine's now:
+	// a device whose machine changed is rebound (or refused) as on
+	// activation, and gets a file for its new fingerprint.
+	FingerprintSHA256 string
+	Components        license.Components
 }
 
 // SyncOutput is the server's answer.
@@ -141,6 +146,24 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		// run out.
 		return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device was deactivated; activate it again")
 	}
+	if in.FingerprintSHA256 != "" && dev.HoldsSeat() && in.FingerprintSHA256 != dev.FingerprintSHA256 {
+		var comps license.Components
+		if in.Components != nil {
+			if comps, err = checkComponents(in.Components, in.FingerprintSHA256); err != nil {
+				return nil, err
+			}
+		}
+		if !license.IsFingerprintHash(in.FingerprintSHA256) {
+			return nil, &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Field: "device_fingerprint_sha256", Message: "device_fingerprint_sha256 must be 64 lowercase hex digits"}
+		}
+		if proof == nil && dev.Enrolled() {
+			return nil, Errorf(KindUnauthorized, CodeInvalidProof, "a rebind needs the device's proof")
+		}
+		if dev, err = s.matchDevice(ctx, sub, dev, in.FingerprintSHA256, comps, "sync"); err != nil {
+			return nil, err
+		}
+		latest = nil
+	}
 	out := &SyncOutput{Status: AppStatusOf(sub, now), ServerTime: now, KeyRevocations: s.RootKeyRevocations()}
 	if dev.Status == DeviceBlocked || dev.Status == DeviceDeactivated {
 		// The revocation list says "blocked" or "deactivated" for this
@@ -158,7 +181,15 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		return nil, err
 	}
 	var rec *LicenseFileRecord
-	if out.Status.Usable() && dev.HoldsSeat() {
+	switch {
+	case out.Status.Usable() && dev.HoldsSeat() && sub.Floating:
+		// A floating seat's file is its lease's: the sync renews a live
+		// lease (a new file, recorded with the renewal), never gives a
+		// file beyond one.
+		if out.LicenseFile, err = s.renewLease(ctx, sub, dev, claims, now); err != nil {
+			return nil, err
+		}
+	case out.Status.Usable() && dev.HoldsSeat():
 		if out.LicenseFile, rec, err = s.fileFor(ctx, sub, dev, latest, claims, now); err != nil {
 			return nil, err
 		}

@@ -152,6 +152,7 @@ type subscriptionRequest struct {
 	GracePeriodDays *int            `json:"grace_period_days"`
 	CheckInDays     *int            `json:"check_in_days"`
 	MaxOfflineDays  *int            `json:"max_offline_days"`
+	seatRequest
 }
 
 func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
@@ -174,6 +175,7 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 		Entitlements: ent, ExternalID: req.ExternalID, Tags: req.Tags,
 		MaxDevices: req.MaxDevices, StartsAt: req.StartsAt, ExpiresAt: req.ExpiresAt,
 		GracePeriodDays: req.GracePeriodDays, CheckInDays: req.CheckInDays, MaxOfflineDays: req.MaxOfflineDays,
+		Seats: req.seatRequest.input(),
 	})
 	respond(a, w, r, http.StatusCreated, sub, err)
 }

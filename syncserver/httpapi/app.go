@@ -33,10 +33,11 @@ type check = struct {
 }
 
 type activateRequest struct {
-	LicenseKey              string          `json:"license_key"`
-	DeviceFingerprint       string          `json:"device_fingerprint"`
-	DeviceFingerprintSHA256 string          `json:"device_fingerprint_sha256"`
-	DevicePublicKey         json.RawMessage `json:"device_public_key"`
+	LicenseKey              string             `json:"license_key"`
+	DeviceFingerprint       string             `json:"device_fingerprint"`
+	DeviceFingerprintSHA256 string             `json:"device_fingerprint_sha256"`
+	DevicePublicKey         json.RawMessage    `json:"device_public_key"`
+	DeviceComponents        license.Components `json:"device_components"`
 	DeviceInfo              struct {
 		DeviceID   string `json:"device_id"`
 		Platform   string `json:"platform"`
@@ -78,11 +79,7 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 	if a.rateLimited(w, r, check{a.activateIP, a.clientIP(r)}, check{a.activateKey, key}) {
 		return
 	}
-	out, err := a.svc.Activate(r.Context(), syncserver.ActivateInput{
-		LicenseKey: req.LicenseKey, DeviceFingerprint: req.DeviceFingerprint, DeviceFingerprintSHA256: req.DeviceFingerprintSHA256,
-		DevicePublicKey: req.DevicePublicKey, DeviceID: req.DeviceInfo.DeviceID,
-		Platform: req.DeviceInfo.Platform, AppVersion: req.DeviceInfo.AppVersion, Hostname: req.DeviceInfo.Hostname,
-	})
+	out, err := a.svc.Activate(r.Context(), req.input())
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -220,10 +217,14 @@ func (a *API) validate(w http.ResponseWriter, r *http.Request) {
 }
 
 type syncRequest struct {
-	Token            string `json:"token"`
-	DeviceID         string `json:"device_id"`
-	RevocationCursor int64  `json:"revocation_cursor"`
-	Heartbeats       []struct {
+	Token    string `json:"token"`
+	DeviceID string `json:"device_id"`
+	// The machine's fingerprint and components now (optional): a changed
+	// machine is rebound.
+	DeviceFingerprintSHA256 string             `json:"device_fingerprint_sha256"`
+	DeviceComponents        license.Components `json:"device_components"`
+	RevocationCursor        int64              `json:"revocation_cursor"`
+	Heartbeats              []struct {
 		At         time.Time `json:"at"`
 		AppVersion string    `json:"app_version"`
 	} `json:"heartbeats"`
@@ -258,7 +259,8 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 	if a.rateLimited(w, r, check{a.syncIP, a.clientIP(r)}) {
 		return
 	}
-	in := syncserver.SyncInput{Token: req.Token, DeviceID: req.DeviceID, Cursor: req.RevocationCursor, Proof: a.proof(r, a.syncDevice)}
+	in := syncserver.SyncInput{Token: req.Token, DeviceID: req.DeviceID, Cursor: req.RevocationCursor, Proof: a.proof(r, a.syncDevice),
+		FingerprintSHA256: req.DeviceFingerprintSHA256, Components: req.DeviceComponents}
 	for _, h := range req.Heartbeats {
 		in.Heartbeats = append(in.Heartbeats, syncserver.Heartbeat{At: h.At, AppVersion: h.AppVersion})
 	}

@@ -42,6 +42,7 @@ type productRequest struct {
 	TrialRequiresEmail *bool   `json:"trial_requires_email"`
 	// TrialEntitlements is an object, read by the license format's rules.
 	TrialEntitlements json.RawMessage `json:"trial_entitlements"`
+	FingerprintMatch  *int            `json:"fingerprint_match"`
 }
 
 func (req productRequest) input() (syncserver.ProductInput, error) {
@@ -50,7 +51,8 @@ func (req productRequest) input() (syncserver.ProductInput, error) {
 		e.Field = "trial_entitlements"
 	}
 	return syncserver.ProductInput{Code: req.Code, Name: req.Name, KeyPrefix: req.KeyPrefix, TrialDays: req.TrialDays,
-		TrialPlanID: req.TrialPlanID, TrialTier: req.TrialTier, TrialRequiresEmail: req.TrialRequiresEmail, TrialEntitlements: ent}, err
+		TrialPlanID: req.TrialPlanID, TrialTier: req.TrialTier, TrialRequiresEmail: req.TrialRequiresEmail, TrialEntitlements: ent,
+		FingerprintMatch: req.FingerprintMatch}, err
 }
 
 func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
@@ -112,6 +114,7 @@ type planRequest struct {
 	EmailLicenseKey    *bool           `json:"email_license_key"`
 	ReminderDays       []int           `json:"reminder_days"`
 	SuspendOnRefund    *bool           `json:"suspend_on_refund"`
+	seatRequest
 }
 
 func (req planRequest) input() (syncserver.PlanInput, error) {
@@ -120,7 +123,7 @@ func (req planRequest) input() (syncserver.PlanInput, error) {
 		DurationDays: req.DurationDays, PriceCents: req.PriceCents, Currency: req.Currency, BillingPeriod: req.BillingPeriod,
 		MaxDevices: req.MaxDevices, GracePeriodDays: req.GracePeriodDays, CheckInDays: req.CheckInDays, MaxOfflineDays: req.MaxOfflineDays,
 		FreeSeatsAfterDays: req.FreeSeatsAfterDays, ExternalPriceID: req.ExternalPriceID, EmailLicenseKey: req.EmailLicenseKey,
-		ReminderDays: req.ReminderDays, SuspendOnRefund: req.SuspendOnRefund}, err
+		ReminderDays: req.ReminderDays, SuspendOnRefund: req.SuspendOnRefund, SeatInput: req.seatRequest.input()}, err
 }
 
 // planInput reads a plan body: the JSON, then its entitlements.
@@ -192,6 +195,7 @@ func (a *API) patchSubscription(w http.ResponseWriter, r *http.Request) {
 		ExternalID       *string         `json:"external_id"`
 		Tags             []string        `json:"tags"`
 		AllowBelowActive bool            `json:"allow_below_active"`
+		seatRequest
 	}
 	if err := decode(r, &req, false); err != nil {
 		writeError(w, r, a.log, err)
@@ -206,6 +210,7 @@ func (a *API) patchSubscription(w http.ResponseWriter, r *http.Request) {
 		PlanID: req.PlanID, Tier: req.Tier, Features: req.Features, Entitlements: ent, MaxDevices: req.MaxDevices,
 		GracePeriodDays: req.GracePeriodDays, CheckInDays: req.CheckInDays, MaxOfflineDays: req.MaxOfflineDays,
 		ExpiresAt: req.ExpiresAt, ExternalID: req.ExternalID, Tags: req.Tags, AllowBelowActive: req.AllowBelowActive,
+		Seats: req.seatRequest.input(),
 	}, "subscription.change")
 	respond(a, w, r, http.StatusOK, sub, err)
 }

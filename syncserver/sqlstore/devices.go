@@ -253,11 +253,12 @@ func (s *Store) refreshDevice(ctx context.Context, a syncserver.Activation, exis
 	// activation without one (an older app, an older request file) never
 	// takes the device's key away: its calls still need proofs.
 	res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = $2, platform = $3, app_version = $4, hostname = $5, last_seen_at = $6,
-		public_key = CASE WHEN $10 = '' THEN public_key ELSE $9 END, public_key_jkt = CASE WHEN $10 = '' THEN public_key_jkt ELSE $10 END
+		public_key = CASE WHEN $10 = '' THEN public_key ELSE $9 END, public_key_jkt = CASE WHEN $10 = '' THEN public_key_jkt ELSE $10 END,
+		components = CASE WHEN $11 = '' THEN components ELSE $11 END
 		WHERE id = $1 AND status IN ('active', 'inactive') AND fingerprint_sha256 = $7
 		AND (SELECT status FROM subscriptions WHERE id = $8) = 'active'`,
 		existing.ID, syncserver.DeviceActive, a.Platform, a.AppVersion, a.Hostname, s.t(a.At), a.FingerprintSHA256, a.SubscriptionID,
-		a.PublicKey, a.KeyThumbprint)
+		a.PublicKey, a.KeyThumbprint, a.Components)
 	if err != nil {
 		return nil, s.dbErr("refresh device", err)
 	}
@@ -285,10 +286,11 @@ func (s *Store) seatDevice(ctx context.Context, a syncserver.Activation, existin
 	if existing != nil {
 		res, err := s.writer().ExecContext(ctx, `UPDATE devices SET status = $2, fingerprint_sha256 = $3, platform = $4, app_version = $5, hostname = $6,
 			activated_at = $7, last_seen_at = $7, last_seen_day = $8, deactivated_at = NULL,
-			public_key = CASE WHEN $10 = '' THEN public_key ELSE $9 END, public_key_jkt = CASE WHEN $10 = '' THEN public_key_jkt ELSE $10 END
+			public_key = CASE WHEN $10 = '' THEN public_key ELSE $9 END, public_key_jkt = CASE WHEN $10 = '' THEN public_key_jkt ELSE $10 END,
+			components = $11
 			WHERE id = $1 AND status = 'deactivated'`,
 			existing.ID, syncserver.DeviceActive, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, s.t(a.At), syncserver.Day(a.At),
-			a.PublicKey, a.KeyThumbprint)
+			a.PublicKey, a.KeyThumbprint, a.Components)
 		if err != nil {
 			return nil, s.dbErr("reactivate device", err)
 		}
@@ -308,9 +310,9 @@ func (s *Store) seatDevice(ctx context.Context, a syncserver.Activation, existin
 		return &d, nil
 	}
 	d.ID = newID()
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $11, $12, $10)`,
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`, last_seen_day, components) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, NULL, $11, $12, $10, $13)`,
 		d.ID, a.SubscriptionID, a.DeviceID, a.FingerprintSHA256, a.Platform, a.AppVersion, a.Hostname, syncserver.DeviceActive, s.t(a.At), syncserver.Day(a.At),
-		a.PublicKey, a.KeyThumbprint)
+		a.PublicKey, a.KeyThumbprint, a.Components)
 	if s.d.IsUniqueViolation(err) {
 		return nil, errRaced
 	}
@@ -334,7 +336,7 @@ func inactive(sub *syncserver.Subscription) error {
 
 // takeSeat counts one more seat, or says why it cannot.
 func (s *Store) takeSeat(ctx context.Context, subscriptionID string) error {
-	res, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices + 1 WHERE id = $1 AND status = $2 AND active_devices < max_devices`,
+	res, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices + 1 WHERE id = $1 AND status = $2 AND (active_devices < max_devices OR floating)`,
 		subscriptionID, syncserver.SubscriptionActive)
 	if err != nil {
 		return s.dbErr("take seat", err)
@@ -436,6 +438,10 @@ func (s *Store) endDevice(ctx context.Context, id, status string, at time.Time) 
 			}
 			if changed, _ = res.RowsAffected(); changed == 1 {
 				if err := tx.releaseSeat(ctx, d.SubscriptionID, 1); err != nil {
+					return err
+				}
+				// A floating seat's lease ends with the device's seat.
+				if _, err := tx.endLease(ctx, id, at, status); err != nil {
 					return err
 				}
 				break

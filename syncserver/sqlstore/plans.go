@@ -7,12 +7,13 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 )
 
-const planCols = "p.id, p.product_id, COALESCE((SELECT pr.code FROM products pr WHERE pr.id = p.product_id), ''), p.name, p.tier, p.features, p.entitlements, p.duration_days, p.price_cents, p.currency, p.billing_period, p.max_devices, p.grace_period_days, p.check_in_days, p.max_offline_days, p.free_seats_after_days, COALESCE(p.external_price_id, ''), p.archived_at, p.created_at, p.email_license_key, p.reminder_days, p.suspend_on_refund"
+const planCols = "p.id, p.product_id, COALESCE((SELECT pr.code FROM products pr WHERE pr.id = p.product_id), ''), p.name, p.tier, p.features, p.entitlements, p.duration_days, p.price_cents, p.currency, p.billing_period, p.max_devices, p.grace_period_days, p.check_in_days, p.max_offline_days, p.free_seats_after_days, COALESCE(p.external_price_id, ''), p.archived_at, p.created_at, p.email_license_key, p.reminder_days, p.suspend_on_refund, p.floating, p.lease_minutes, p.max_borrow_days, p.rebinds_per_year"
 
 func scanPlan(row scanner, p *syncserver.Plan) error {
 	return row.Scan(&p.ID, &p.ProductID, &p.Product, &p.Name, &p.Tier, listScan{&p.Features}, entitlementsScan{&p.Entitlements}, &p.DurationDays,
 		&p.PriceCents, &p.Currency, &p.BillingPeriod, &p.MaxDevices, &p.GracePeriodDays, &p.CheckInDays, &p.MaxOfflineDays,
-		&p.FreeSeatsAfterDays, &p.ExternalPriceID, tmn(&p.ArchivedAt), tm(&p.CreatedAt), &p.EmailLicenseKey, daysScan{&p.ReminderDays}, &p.SuspendOnRefund)
+		&p.FreeSeatsAfterDays, &p.ExternalPriceID, tmn(&p.ArchivedAt), tm(&p.CreatedAt), &p.EmailLicenseKey, daysScan{&p.ReminderDays}, &p.SuspendOnRefund,
+		&p.Floating, &p.LeaseMinutes, &p.MaxBorrowDays, &p.RebindsPerYear)
 }
 
 // daysScan reads a comma-separated list of day counts.
@@ -53,11 +54,12 @@ func (s *Store) CreatePlan(ctx context.Context, p *syncserver.Plan) error {
 	}
 	_, err := s.writer().ExecContext(ctx, `INSERT INTO plans (id, product_id, name, tier, features, entitlements, duration_days, price_cents, currency,
 		billing_period, max_devices, grace_period_days, check_in_days, max_offline_days, free_seats_after_days, external_price_id, archived_at, created_at,
-		email_license_key, reminder_days, suspend_on_refund)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		email_license_key, reminder_days, suspend_on_refund, floating, lease_minutes, max_borrow_days, rebinds_per_year)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 		p.ID, p.ProductID, p.Name, p.Tier, encodeList(p.Features), encodeEntitlements(p.Entitlements), p.DurationDays, p.PriceCents, p.Currency,
 		p.BillingPeriod, p.MaxDevices, p.GracePeriodDays, p.CheckInDays, p.MaxOfflineDays, p.FreeSeatsAfterDays, nullString(p.ExternalPriceID),
-		s.tn(p.ArchivedAt), s.t(p.CreatedAt), p.EmailLicenseKey, syncserver.FormatDays(p.ReminderDays), p.SuspendOnRefund)
+		s.tn(p.ArchivedAt), s.t(p.CreatedAt), p.EmailLicenseKey, syncserver.FormatDays(p.ReminderDays), p.SuspendOnRefund,
+		p.Floating, p.LeaseMinutes, p.MaxBorrowDays, p.RebindsPerYear)
 	if s.d.IsUniqueViolation(err) {
 		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a plan named %q, or with external price id %q, already exists", p.Name, p.ExternalPriceID)
 	}
@@ -69,10 +71,12 @@ func (s *Store) CreatePlan(ctx context.Context, p *syncserver.Plan) error {
 func (s *Store) UpdatePlan(ctx context.Context, p *syncserver.Plan) error {
 	res, err := s.writer().ExecContext(ctx, `UPDATE plans SET product_id = $2, name = $3, tier = $4, features = $5, entitlements = $6, duration_days = $7,
 		price_cents = $8, currency = $9, billing_period = $10, max_devices = $11, grace_period_days = $12, check_in_days = $13, max_offline_days = $14,
-		free_seats_after_days = $15, external_price_id = $16, archived_at = $17, email_license_key = $18, reminder_days = $19, suspend_on_refund = $20 WHERE id = $1`,
+		free_seats_after_days = $15, external_price_id = $16, archived_at = $17, email_license_key = $18, reminder_days = $19, suspend_on_refund = $20,
+		floating = $21, lease_minutes = $22, max_borrow_days = $23, rebinds_per_year = $24 WHERE id = $1`,
 		p.ID, p.ProductID, p.Name, p.Tier, encodeList(p.Features), encodeEntitlements(p.Entitlements), p.DurationDays, p.PriceCents, p.Currency,
 		p.BillingPeriod, p.MaxDevices, p.GracePeriodDays, p.CheckInDays, p.MaxOfflineDays, p.FreeSeatsAfterDays, nullString(p.ExternalPriceID),
-		s.tn(p.ArchivedAt), p.EmailLicenseKey, syncserver.FormatDays(p.ReminderDays), p.SuspendOnRefund)
+		s.tn(p.ArchivedAt), p.EmailLicenseKey, syncserver.FormatDays(p.ReminderDays), p.SuspendOnRefund,
+		p.Floating, p.LeaseMinutes, p.MaxBorrowDays, p.RebindsPerYear)
 	if s.d.IsUniqueViolation(err) {
 		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a plan named %q, or with external price id %q, already exists", p.Name, p.ExternalPriceID)
 	}
@@ -139,11 +143,11 @@ func MonthlyPriceCents(p *syncserver.Plan) int64 {
 	return p.PriceCents
 }
 
-const productCols = "id, code, name, key_prefix, created_at, trial_days, trial_plan_id, trial_tier, trial_requires_email, trial_entitlements"
+const productCols = "id, code, name, key_prefix, created_at, trial_days, trial_plan_id, trial_tier, trial_requires_email, trial_entitlements, fingerprint_match"
 
 func scanProduct(row scanner, p *syncserver.Product) error {
 	return row.Scan(&p.ID, &p.Code, &p.Name, &p.KeyPrefix, tm(&p.CreatedAt), &p.TrialDays, &p.TrialPlanID, &p.TrialTier, &p.TrialRequiresEmail,
-		entitlementsScan{&p.TrialEntitlements})
+		entitlementsScan{&p.TrialEntitlements}, &p.FingerprintMatch)
 }
 
 // CreateProduct stores p, filling its id when empty.
@@ -154,8 +158,9 @@ func (s *Store) CreateProduct(ctx context.Context, p *syncserver.Product) error 
 	if err := given("create product", p.CreatedAt); err != nil {
 		return err
 	}
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO products (`+productCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		p.ID, p.Code, p.Name, p.KeyPrefix, s.t(p.CreatedAt), p.TrialDays, p.TrialPlanID, p.TrialTier, p.TrialRequiresEmail, encodeEntitlements(p.TrialEntitlements))
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO products (`+productCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		p.ID, p.Code, p.Name, p.KeyPrefix, s.t(p.CreatedAt), p.TrialDays, p.TrialPlanID, p.TrialTier, p.TrialRequiresEmail, encodeEntitlements(p.TrialEntitlements),
+		p.FingerprintMatch)
 	if s.d.IsUniqueViolation(err) {
 		return &syncserver.Error{Kind: syncserver.KindConflict, Code: syncserver.CodeConflict, Field: "code", Message: "a product with code " + p.Code + " already exists"}
 	}
@@ -166,8 +171,8 @@ func (s *Store) CreateProduct(ctx context.Context, p *syncserver.Product) error 
 // files' audience and never changes).
 func (s *Store) UpdateProduct(ctx context.Context, p *syncserver.Product) error {
 	res, err := s.writer().ExecContext(ctx, `UPDATE products SET name = $2, key_prefix = $3, trial_days = $4, trial_plan_id = $5, trial_tier = $6,
-		trial_requires_email = $7, trial_entitlements = $8 WHERE id = $1`, p.ID, p.Name, p.KeyPrefix, p.TrialDays, p.TrialPlanID, p.TrialTier, p.TrialRequiresEmail,
-		encodeEntitlements(p.TrialEntitlements))
+		trial_requires_email = $7, trial_entitlements = $8, fingerprint_match = $9 WHERE id = $1`, p.ID, p.Name, p.KeyPrefix, p.TrialDays, p.TrialPlanID, p.TrialTier, p.TrialRequiresEmail,
+		encodeEntitlements(p.TrialEntitlements), p.FingerprintMatch)
 	if err != nil {
 		return s.dbErr("update product", err)
 	}

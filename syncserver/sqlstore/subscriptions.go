@@ -12,14 +12,15 @@ import (
 	"github.com/flowlytix/licensing/syncserver"
 )
 
-const subscriptionCols = "s.id, s.customer_id, COALESCE(s.plan_id, ''), s.tenant_id, s.license_key, s.tier, s.features, s.max_devices, s.active_devices, s.status, s.starts_at, s.expires_at, s.grace_period_days, s.check_in_days, s.max_offline_days, s.free_seats_after_days, s.revision, s.created_at, s.updated_at, s.product_id, COALESCE((SELECT pr.code FROM products pr WHERE pr.id = s.product_id), ''), s.entitlements, s.external_id, s.tags"
+const subscriptionCols = "s.id, s.customer_id, COALESCE(s.plan_id, ''), s.tenant_id, s.license_key, s.tier, s.features, s.max_devices, s.active_devices, s.status, s.starts_at, s.expires_at, s.grace_period_days, s.check_in_days, s.max_offline_days, s.free_seats_after_days, s.revision, s.created_at, s.updated_at, s.product_id, COALESCE((SELECT pr.code FROM products pr WHERE pr.id = s.product_id), ''), s.entitlements, s.external_id, s.tags, s.floating, s.lease_minutes, s.max_borrow_days, s.rebinds_per_year"
 
 // subscriptionDest is where a row of subscriptionCols goes.
 func subscriptionDest(x *syncserver.Subscription) []any {
 	return []any{&x.ID, &x.CustomerID, &x.PlanID, &x.TenantID, &x.LicenseKey, &x.Tier, listScan{&x.Features},
 		&x.MaxDevices, &x.ActiveDevices, &x.Status, tm(&x.StartsAt), tm(&x.ExpiresAt), &x.GracePeriodDays,
 		&x.CheckInDays, &x.MaxOfflineDays, &x.FreeSeatsAfterDays, &x.Revision, tm(&x.CreatedAt), tm(&x.UpdatedAt),
-		&x.ProductID, &x.Product, entitlementsScan{&x.Entitlements}, &x.ExternalID, listScan{&x.Tags}}
+		&x.ProductID, &x.Product, entitlementsScan{&x.Entitlements}, &x.ExternalID, listScan{&x.Tags},
+		&x.Floating, &x.LeaseMinutes, &x.MaxBorrowDays, &x.RebindsPerYear}
 }
 
 func scanSubscription(row scanner, x *syncserver.Subscription) error {
@@ -66,12 +67,14 @@ func (s *Store) CreateSubscription(ctx context.Context, x *syncserver.Subscripti
 		}
 		_, err = tx.writer().ExecContext(ctx, `INSERT INTO subscriptions (id, customer_id, plan_id, tenant_id, license_key, license_key_hash, tier, features,
 			max_devices, active_devices, status, starts_at, expires_at, hard_expires_at, grace_period_days, check_in_days, max_offline_days,
-			free_seats_after_days, monthly_price_cents, revision, created_at, updated_at, product_id, entitlements, external_id, tags)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+			free_seats_after_days, monthly_price_cents, revision, created_at, updated_at, product_id, entitlements, external_id, tags,
+			floating, lease_minutes, max_borrow_days, rebinds_per_year)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)`,
 			x.ID, x.CustomerID, nullString(x.PlanID), x.TenantID, x.LicenseKey, syncserver.LicenseKeyHash(x.LicenseKey), x.Tier, encodeList(x.Features),
 			x.MaxDevices, x.Status, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()), x.GracePeriodDays, x.CheckInDays,
 			x.MaxOfflineDays, x.FreeSeatsAfterDays, monthly, x.Revision, tx.t(x.CreatedAt), tx.t(x.UpdatedAt),
-			x.ProductID, encodeEntitlements(x.Entitlements), x.ExternalID, encodeList(x.Tags))
+			x.ProductID, encodeEntitlements(x.Entitlements), x.ExternalID, encodeList(x.Tags),
+			x.Floating, x.LeaseMinutes, x.MaxBorrowDays, x.RebindsPerYear)
 		if tx.d.IsUniqueViolation(err) {
 			return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "a subscription with this id or license key already exists")
 		}
@@ -121,11 +124,13 @@ func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subsc
 		err = tx.writer().QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,
 			hard_expires_at = $7, grace_period_days = $8, check_in_days = $9, max_offline_days = $10, free_seats_after_days = $11,
 			tenant_id = $12, revision = revision + 1, updated_at = $13, plan_id = $14, entitlements = $16,
+			floating = $17, lease_minutes = $18, max_borrow_days = $19, rebinds_per_year = $20,
 			monthly_price_cents = CASE WHEN COALESCE(plan_id, '') = COALESCE($14, '') THEN monthly_price_cents ELSE $15 END
 			WHERE id = $1 AND status <> 'revoked' RETURNING revision`,
 			x.ID, x.Tier, encodeList(x.Features), x.MaxDevices, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()),
 			x.GracePeriodDays, x.CheckInDays, x.MaxOfflineDays, x.FreeSeatsAfterDays, x.TenantID, tx.t(x.UpdatedAt),
-			nullString(x.PlanID), monthly, encodeEntitlements(x.Entitlements)).Scan(&rev)
+			nullString(x.PlanID), monthly, encodeEntitlements(x.Entitlements),
+			x.Floating, x.LeaseMinutes, x.MaxBorrowDays, x.RebindsPerYear).Scan(&rev)
 		if err == sql.ErrNoRows {
 			if _, err := tx.GetSubscription(ctx, x.ID); err != nil {
 				return err
