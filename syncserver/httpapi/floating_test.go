@@ -1,0 +1,322 @@
+package httpapi_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowlytix/licensing/internal/testenv"
+	"github.com/flowlytix/licensing/internal/testkeys"
+	"github.com/flowlytix/licensing/license"
+	"github.com/flowlytix/licensing/syncserver"
+	"github.com/flowlytix/licensing/syncserver/httpapi"
+	"github.com/flowlytix/licensing/syncserver/postgres"
+)
+
+var noLimits = httpapi.Limits{ActivatePerIP: httpapi.Limit{Burst: 1 << 30}, ActivatePerKey: httpapi.Limit{Burst: 1 << 30},
+	DeactivatePerIP: httpapi.Limit{Burst: 1 << 30}, SyncPerIP: httpapi.Limit{Burst: 1 << 30}}
+
+// floatingSub makes a floating subscription of places seats.
+func (s *server) floatingSub(t *testing.T, places int, extra map[string]any) (id, key string) {
+	t.Helper()
+	body := map[string]any{"customer_id": s.customer(), "tier": "professional", "features": []string{"export"},
+		"max_devices": places, "expires_at": time.Now().Add(365 * 24 * time.Hour).UTC().Format(time.RFC3339), "floating": true}
+	for k, v := range extra {
+		body[k] = v
+	}
+	r := s.do("POST", "/api/v1/subscriptions", body, true)
+	require.Equal(t, 201, r.status, "%s", r.body)
+	m := r.json(t)
+	require.Equal(t, true, m["floating"])
+	return m["id"].(string), m["license_key"].(string)
+}
+
+type seatDevice struct {
+	id  string
+	key *license.DeviceKey
+	fp  string
+}
+
+func newSeatDevice(t *testing.T, id string) seatDevice {
+	k, err := license.NewDeviceKey()
+	require.NoError(t, err)
+	return seatDevice{id: id, key: k, fp: license.FingerprintHash("fp-" + id)}
+}
+
+func (s *server) checkout(t *testing.T, licenseKey string, d seatDevice, borrowDays int) response {
+	t.Helper()
+	return s.do("POST", "/api/v1/licensing/checkout", map[string]any{"license_key": licenseKey, "device_fingerprint_sha256": d.fp,
+		"device_public_key": d.key.PublicJWK(), "borrow_days": borrowDays,
+		"device_info": map[string]any{"device_id": d.id, "platform": "linux/amd64", "app_version": "1.0.0", "hostname": "h-" + d.id}}, false)
+}
+
+func leaseOf(t *testing.T, r response) *license.Claims {
+	t.Helper()
+	require.Equal(t, 200, r.status, "%s", r.body)
+	tok, err := license.ParseCompact(r.json(t)["signed_token"].(string))
+	require.NoError(t, err)
+	require.True(t, tok.Claims.IsLease(), "a lease file")
+	return tok.Claims
+}
+
+// However many devices race for the last places, on however many
+// replicas, never more than the subscription's places are leased; the
+// refused learn when to try again.
+func TestFloatingSeatsRaceOnTwoReplicas(t *testing.T) {
+	keys := testkeys.Set(t)
+	for _, b := range []struct {
+		name string
+		open func(t *testing.T) (syncserver.Store, syncserver.Store)
+	}{
+		{"sqlite", func(t *testing.T) (syncserver.Store, syncserver.Store) { st := testenv.SQLite(t); return st, st }},
+		{"postgres", func(t *testing.T) (syncserver.Store, syncserver.Store) {
+			dsn := testenv.PostgresDSN(t)
+			var out [2]syncserver.Store
+			for i := range out {
+				st, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 10})
+				require.NoError(t, err)
+				t.Cleanup(func() { st.Close() })
+				out[i] = st
+			}
+			return out[0], out[1]
+		}},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			st1, st2 := b.open(t)
+			var replicas [2]*server
+			for i, st := range []syncserver.Store{st1, st2} {
+				svc, err := syncserver.New(syncserver.Config{Store: st, Keys: keys})
+				require.NoError(t, err)
+				replicas[i] = serve(t, svc, st, noLimits)
+			}
+			s := replicas[0]
+			subID, key := s.floatingSub(t, 3, nil)
+			const n = 50
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			statuses := map[int]int{}
+			var leased []string
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					d := newSeatDevice(t, "racer-"+strconv.Itoa(i))
+					r := replicas[i%2].checkout(t, key, d, 0)
+					mu.Lock()
+					defer mu.Unlock()
+					statuses[r.status]++
+					switch r.status {
+					case 200:
+						leased = append(leased, d.id)
+					case 409:
+						assert.Contains(t, string(r.body), `"no_free_seat"`)
+						wait, err := strconv.Atoi(r.header.Get("Retry-After"))
+						assert.NoError(t, err, "Retry-After says when to try again")
+						assert.InDelta(t, 3600, wait, 60, "the first lease ends in an hour")
+					default:
+						t.Errorf("checkout answered %d: %s", r.status, r.body)
+					}
+				}(i)
+			}
+			wg.Wait()
+			assert.Equal(t, map[int]int{200: 3, 409: n - 3}, statuses)
+			live, err := st1.ListLeases(context.Background(), subID, time.Now())
+			require.NoError(t, err)
+			require.Len(t, live, 3, "three live leases, whatever raced")
+			got := []string{}
+			for _, l := range live {
+				got = append(got, l.DeviceID)
+			}
+			assert.ElementsMatch(t, leased, got)
+			r := s.do("GET", "/api/v1/subscriptions/"+subID+"/leases", nil, true)
+			require.Equal(t, 200, r.status, "%s", r.body)
+			assert.Len(t, r.json(t)["items"], 3)
+		})
+	}
+}
+
+// floatingBackend serves a service whose clock the test moves.
+func floatingBackend(t *testing.T, fn func(t *testing.T, s *server, now func() time.Time, later func(time.Duration))) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			st := b.open(t)
+			var offset atomic.Int64
+			now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+			svc, err := syncserver.New(syncserver.Config{Store: st, Keys: testkeys.Set(t), Now: now})
+			require.NoError(t, err)
+			fn(t, serve(t, svc, st, noLimits), now, func(d time.Duration) { offset.Add(int64(d)) })
+		})
+	}
+}
+
+func (s *server) leaseSync(t *testing.T, d seatDevice, token string, now time.Time) response {
+	return s.doWith("POST", "/api/v1/licensing/sync", map[string]any{"token": token, "device_id": d.id, "revocation_cursor": 0},
+		false, prove(t, d.key, "POST", s.url+"/api/v1/licensing/sync", now))
+}
+
+func (s *server) checkin(t *testing.T, d seatDevice, token string, now time.Time) response {
+	return s.doWith("POST", "/api/v1/licensing/checkin", map[string]any{"token": token, "device_id": d.id},
+		false, prove(t, d.key, "POST", s.url+"/api/v1/licensing/checkin", now))
+}
+
+// A lease lasts its minutes unless syncs renew it, frees its place by
+// itself when they stop, and at once on check-in; a borrowed seat lasts
+// its days offline and comes back early by check-in.
+func TestLeaseRenewalExpiryCheckinAndBorrowing(t *testing.T) {
+	floatingBackend(t, func(t *testing.T, s *server, now func() time.Time, later func(time.Duration)) {
+		subID, key := s.floatingSub(t, 1, map[string]any{"lease_minutes": 10, "max_borrow_days": 7})
+		a, b := newSeatDevice(t, "desk-a"), newSeatDevice(t, "desk-b")
+
+		r := s.checkout(t, key, a, 0)
+		la := leaseOf(t, r)
+		assert.WithinDuration(t, now().Add(10*time.Minute), la.Expiry, 2*time.Second, "a lease of lease_minutes")
+		assert.Zero(t, la.GracePeriodDays)
+		assert.False(t, la.LeaseBorrowed)
+		tokenA := r.json(t)["signed_token"].(string)
+		refused := s.checkout(t, key, b, 0)
+		expectError(t, refused, 409, "no_free_seat")
+		assert.Equal(t, "600", refused.header.Get("Retry-After"))
+
+		// Six minutes on, a sync renews A's lease with a new file.
+		later(6 * time.Minute)
+		r = s.leaseSync(t, a, tokenA, now())
+		require.Equal(t, 200, r.status, "%s", r.body)
+		file, _ := r.json(t)["license_file"].(string)
+		require.NotEmpty(t, file, "a renewed lease file")
+		renewed, err := license.Parse([]byte(file))
+		require.NoError(t, err)
+		assert.Equal(t, la.LeaseID, renewed.Claims.LeaseID, "the same lease")
+		assert.WithinDuration(t, now().Add(10*time.Minute), renewed.Claims.Expiry, 2*time.Second)
+		tokenA = renewed.Compact
+		later(8 * time.Minute) // past the first file's end, within the renewal's
+		expectError(t, s.checkout(t, key, b, 0), 409, "no_free_seat")
+
+		// Syncs stop: the lease ends by itself and B gets the place.
+		later(3 * time.Minute)
+		leaseOf(t, s.checkout(t, key, b, 0))
+		r = s.leaseSync(t, a, tokenA, now())
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Nil(t, r.json(t)["license_file"], "an ended lease is not renewed")
+		expectError(t, s.checkout(t, key, a, 0), 409, "no_free_seat")
+
+		// B checks in: A gets the place at once.
+		tokenB := ""
+		{
+			r := s.checkout(t, key, b, 0) // B renews (the same lease)
+			tokenB = r.json(t)["signed_token"].(string)
+		}
+		r = s.checkin(t, b, tokenB, now())
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Equal(t, true, r.json(t)["returned"])
+
+		// A borrows the seat for a week: a file that lasts offline.
+		expectError(t, s.checkout(t, key, a, 8), 400, "invalid_request")
+		r = s.checkout(t, key, a, 7)
+		borrowed := leaseOf(t, r)
+		assert.True(t, borrowed.LeaseBorrowed)
+		assert.WithinDuration(t, now().Add(7*24*time.Hour), borrowed.Expiry, 2*time.Second)
+		list := s.do("GET", "/api/v1/subscriptions/"+subID+"/leases", nil, true).json(t)["items"].([]any)
+		require.Len(t, list, 1)
+		assert.Equal(t, true, list[0].(map[string]any)["borrowed"], "the admin sees who borrowed what until when")
+		assert.Equal(t, "desk-a", list[0].(map[string]any)["device_id"])
+		later(3 * 24 * time.Hour)
+		expectError(t, s.checkout(t, key, b, 0), 409, "no_free_seat")
+		tokenA = r.json(t)["signed_token"].(string)
+		r = s.leaseSync(t, a, tokenA, now())
+		assert.Nil(t, r.json(t)["license_file"], "a borrowed lease keeps its end")
+
+		// Returned early: the place is free at once.
+		require.Equal(t, 200, s.checkin(t, a, tokenA, now()).status)
+		leaseOf(t, s.checkout(t, key, b, 0))
+
+		// Not floating, and floating refusing activation.
+		_, fixedKey := s.subscription(1)
+		expectError(t, s.checkout(t, fixedKey, a, 0), 409, "not_floating")
+		expectError(t, s.do("POST", "/api/v1/licensing/activate", activateBody(key, "old-app"), false), 409, "floating_license")
+		_, noBorrow := s.floatingSub(t, 1, nil)
+		expectError(t, s.checkout(t, noBorrow, a, 2), 409, "borrow_not_allowed")
+	})
+}
+
+// components makes a Linux machine's component set: raw values by name.
+func components(raw map[string]string) license.Components {
+	c := license.Components{}
+	for n, v := range raw {
+		c[n] = license.ComponentValue("com.acme.editor", n, v)
+	}
+	return c
+}
+
+func (s *server) activateComponents(t *testing.T, licenseKey, deviceID string, c license.Components) response {
+	t.Helper()
+	return s.do("POST", "/api/v1/licensing/activate", map[string]any{"license_key": licenseKey,
+		"device_fingerprint_sha256": license.FingerprintHash(c.Fingerprint()), "device_components": c,
+		"device_info": map[string]any{"device_id": deviceID, "platform": "linux/amd64", "app_version": "1.0.0"}}, false)
+}
+
+// A machine that changed keeps its seat within its quota, audited; beyond
+// it the app is told, and an admin can grant more; a cloned VM image is
+// told apart.
+func TestRebindWithinAndBeyondTheQuotaAndACloneToldApart(t *testing.T) {
+	eachBackend(t, noLimits, func(t *testing.T, s *server) {
+		r := s.do("POST", "/api/v1/subscriptions", map[string]any{"customer_id": s.customer(), "tier": "professional", "features": []string{},
+			"max_devices": 1, "expires_at": time.Now().Add(365 * 24 * time.Hour).UTC().Format(time.RFC3339), "rebinds_per_year": 1}, true)
+		require.Equal(t, 201, r.status, "%s", r.body)
+		key, subID := r.json(t)["license_key"].(string), r.json(t)["id"].(string)
+		raw := map[string]string{"machine_id": "m-1", "board": "board-1", "disk": "disk-1", "mac": "aa:bb:cc:00:00:01"}
+		c0 := components(raw)
+		r = s.activateComponents(t, key, "ws-1", c0)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		devRow := ""
+		{
+			devs := s.do("GET", "/api/v1/subscriptions/"+subID+"/devices", nil, true)
+			require.Equal(t, 200, devs.status, "%s", devs.body)
+			devRow = devs.json(t)["items"].([]any)[0].(map[string]any)["id"].(string)
+		}
+
+		// A new disk: the same device, rebound, its seat kept.
+		raw["disk"] = "disk-2"
+		c1 := components(raw)
+		r = s.activateComponents(t, key, "ws-1", c1)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		tok, err := license.ParseCompact(r.json(t)["signed_token"].(string))
+		require.NoError(t, err)
+		assert.Equal(t, license.FingerprintHash(c1.Fingerprint()), tok.Claims.DeviceFingerprintSHA256, "the file names the new fingerprint")
+		rb := s.do("GET", "/api/v1/devices/"+devRow+"/rebinds", nil, true).json(t)
+		assert.EqualValues(t, 1, rb["used"])
+		assert.EqualValues(t, 1, rb["allowed"])
+		assert.Equal(t, []any{"disk"}, rb["rebinds"].([]any)[0].(map[string]any)["changed"])
+
+		// A new network card too: beyond the quota of one a year.
+		raw["mac"] = "aa:bb:cc:00:00:02"
+		c2 := components(raw)
+		expectError(t, s.activateComponents(t, key, "ws-1", c2), 409, "rebind_limit_reached")
+		g := s.do("POST", "/api/v1/devices/"+devRow+"/rebinds", map[string]any{"grant": 1}, true)
+		require.Equal(t, 200, g.status, "%s", g.body)
+		assert.EqualValues(t, 2, g.json(t)["allowed"])
+		require.Equal(t, 200, s.activateComponents(t, key, "ws-1", c2).status)
+
+		// A clone of its VM image: the same machine id and disk, another
+		// board and MAC. It is not the device.
+		clone := components(map[string]string{"machine_id": "m-1", "board": "board-clone", "disk": "disk-2", "mac": "aa:bb:cc:00:00:99"})
+		r = s.activateComponents(t, key, "ws-1", clone)
+		expectError(t, r, 409, "device_fingerprint_mismatch")
+		assert.Contains(t, string(r.body), "copy")
+		// Another machine, as a new device: no seat left.
+		expectError(t, s.activateComponents(t, key, "ws-clone", clone), 409, "device_limit_reached")
+		rb = s.do("GET", "/api/v1/devices/"+devRow+"/rebinds", nil, true).json(t)
+		assert.EqualValues(t, 2, rb["used"], "a refused clone is no rebind")
+
+		audit := s.do("GET", "/api/v1/audit?target_id="+devRow, nil, true)
+		require.Equal(t, 200, audit.status, "%s", audit.body)
+		assert.Equal(t, 2, strings.Count(string(audit.body), `"device.rebind"`), "every rebind audited")
+		assert.Contains(t, string(audit.body), `"device.grant_rebinds"`)
+	})
+}
