@@ -26,10 +26,10 @@ type ActivateInput struct {
 	// (license.Components): DeviceFingerprintSHA256 must be the hash of
 	// the fingerprint they make. They let a changed machine keep its seat.
 	DeviceComponents license.Components
-	DeviceID        string
-	Platform        string
-	AppVersion      string
-	Hostname        string
+	DeviceID         string
+	Platform         string
+	AppVersion       string
+	Hostname         string
 	// trial: the activation is a trial's own, not one that converts it.
 	trial bool
 }
