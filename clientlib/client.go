@@ -42,8 +42,15 @@ type Config struct {
 	// from it. An app that has a better notion of its device supplies both.
 	DeviceID    string
 	Fingerprint string
-	AppVersion  string // reported to the server (default "unknown")
-	Platform    string // default GOOS/GOARCH
+	// Components, when set (MachineComponents(AppID)), are the
+	// fingerprint's components: Fingerprint is then the one they make,
+	// they go with activations, checkouts and syncs, and a machine that
+	// changed (a new disk, network card or OS) keeps its seat within its
+	// plan's rebind quota. The device id, when not set, still comes from
+	// the machine id, so a device activated before keeps its id.
+	Components license.Components
+	AppVersion string // reported to the server (default "unknown")
+	Platform   string // default GOOS/GOARCH
 	// HTTPClient defaults to one with a 30 s timeout.
 	HTTPClient *http.Client
 	// BatchSize bounds the usage events one sync request carries
@@ -114,6 +121,15 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	var err error
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Components != nil {
+		if err := license.CheckComponents(cfg.Components); err != nil {
+			return nil, fmt.Errorf("open license client: %w", err)
+		}
+		if cfg.DeviceID == "" {
+			cfg.DeviceID = "dev-" + license.FingerprintHash(cfg.Components[license.ComponentMachineID])[:16]
+		}
+		cfg.Fingerprint = cfg.Components.Fingerprint()
 	}
 	if cfg.Fingerprint == "" {
 		if cfg.Fingerprint, err = MachineFingerprint(cfg.AppID); err != nil {

@@ -135,11 +135,15 @@ func (c *Client) Activate(ctx context.Context, licenseKey string) (Result, error
 	if err != nil {
 		return Result{}, fmt.Errorf("activate: %w", err)
 	}
-	err = c.post(ctx, "/api/v1/licensing/activate", true, map[string]any{
+	body := map[string]any{
 		"license_key": licenseKey, "device_fingerprint_sha256": license.FingerprintHash(c.cfg.Fingerprint),
 		"device_public_key": key.PublicJWK(),
 		"device_info":       map[string]any{"device_id": c.cfg.DeviceID, "platform": c.cfg.Platform, "app_version": c.cfg.AppVersion},
-	}, &out)
+	}
+	if c.cfg.Components != nil {
+		body["device_components"] = c.cfg.Components
+	}
+	err = c.post(ctx, "/api/v1/licensing/activate", true, body, &out)
 	if err != nil {
 		return Result{}, fmt.Errorf("activate: %w", err)
 	}
@@ -287,6 +291,9 @@ func (c *Client) send(ctx context.Context, rep *SyncReport, tok *license.Token, 
 	cursor := c.cursor
 	c.mu.Unlock()
 	req, ids := newSyncRequest(tok.Compact, c.cfg.DeviceID, cursor, rows)
+	if c.cfg.Components != nil {
+		req.FingerprintSHA256, req.Components = license.FingerprintHash(c.cfg.Fingerprint), c.cfg.Components
+	}
 	var out syncResponse
 	err := c.post(ctx, "/api/v1/licensing/sync", true, req, &out)
 	var ae *APIError
@@ -400,11 +407,15 @@ func (c *Client) nextBatch(ctx context.Context) ([]queued, error) {
 
 // syncRequest is the body of POST /api/v1/licensing/sync.
 type syncRequest struct {
-	Token      string          `json:"token"`
-	DeviceID   string          `json:"device_id"`
-	Cursor     int64           `json:"revocation_cursor"`
-	Heartbeats []syncHeartbeat `json:"heartbeats"`
-	Usage      []syncEvent     `json:"usage"`
+	Token    string `json:"token"`
+	DeviceID string `json:"device_id"`
+	// The machine's fingerprint and components, when the app set
+	// Components: a machine that changed is rebound.
+	FingerprintSHA256 string             `json:"device_fingerprint_sha256,omitempty"`
+	Components        license.Components `json:"device_components,omitempty"`
+	Cursor            int64              `json:"revocation_cursor"`
+	Heartbeats        []syncHeartbeat    `json:"heartbeats"`
+	Usage             []syncEvent        `json:"usage"`
 }
 
 type syncHeartbeat struct {
@@ -549,7 +560,16 @@ func (c *Client) Run(ctx context.Context, errs func(error)) {
 	for {
 		wait := c.interval()
 		if err := c.Heartbeat(ctx); err == nil || ctx.Err() == nil {
-			if _, err := c.Sync(ctx); err != nil {
+			_, err := c.Sync(ctx)
+			if err == nil {
+				// A floating seat: a lease that ended (or that the
+				// sync could not renew) is checked out again.
+				err = c.recheckout(ctx)
+			}
+			if lw, ok := c.leaseWait(); ok {
+				wait = lw
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
