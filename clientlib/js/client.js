@@ -407,6 +407,36 @@ export class LicenseClient extends EventEmitter {
     return this.importLicense(out.license_file);
   }
 
+  /**
+   * checkout checks out one of a floating license's seats for this device
+   * and installs its lease file (a device-bound file that ends with the
+   * lease: past it, check() says expired, and the app says there is no
+   * free seat). Syncs renew the lease while the app runs; checkin()
+   * returns it. borrowDays (up to the plan's max_borrow_days) borrows the
+   * seat to go offline: the file lasts that long and is not renewed. When
+   * every seat is in use it throws APIError code "no_free_seat", whose
+   * retryAfterMs says when the first comes free.
+   */
+  async checkout(licenseKey, borrowDays = 0) {
+    if (!this.#key) throw new Error("open() the client first: it loads the device key");
+    const out = await this.#post("/api/v1/licensing/checkout", { license_key: licenseKey, borrow_days: borrowDays,
+      device_fingerprint_sha256: fingerprintHash(this.#o.fingerprint), device_public_key: this.#key.publicJWK(),
+      device_info: { device_id: this.#o.deviceId, platform: this.#o.platform, app_version: this.#o.appVersion } }, { replayable: true });
+    const v = await verifyLicense(out.license_file, { ...this.#trust(), now: this.#o.now(), deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
+    if (v.status === Status.INVALID) throw refusedFile(v.reason, "checkout");
+    return this.importLicense(out.license_file);
+  }
+
+  /** checkin sends the queue and returns this device's floating seat at once; the lease file is forgotten. */
+  async checkin() {
+    const parsed = this.#state.license_file ? parse(this.#state.license_file) : null;
+    if (!parsed?.claims?.lease_id) throw new Error("checkin: this device holds no floating seat's lease");
+    try { await this.sync(); } catch (e) { if (!(e instanceof APIError)) throw e; }
+    await this.#post("/api/v1/licensing/checkin", { token: parsed.compact, device_id: this.#o.deviceId });
+    await this.#update((s) => { s.license_file = ""; });
+    this.#parsed = null;
+  }
+
   /** recordUsage queues an event durably; its id is made once, here. */
   async recordUsage(feature, count = 1, durationSeconds = 0) {
     // The server's rules, checked here so that a bad event is refused when

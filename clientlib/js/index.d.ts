@@ -202,6 +202,10 @@ export class LicenseClient {
    * check() then shows the days left offline. email when the product's trial asks for one.
    * One trial per device: APIError code "trial_used" once it ended or a paid key replaced it; "trial_unavailable" without trials.
    */
+  /** Check out a floating seat (a lease renewed by syncs), or borrow it for borrowDays to go offline. Throws APIError "no_free_seat" (retryAfterMs) when every seat is in use. */
+  checkout(licenseKey: string, borrowDays?: number): Promise<Result>;
+  /** Return this device's floating seat at once (on close, or a borrowed seat brought back early). */
+  checkin(): Promise<void>;
   startTrial(email?: string): Promise<Result>;
   importLicense(text: string): Promise<Result>;
   importRevocations(jws: string): Promise<number>;
