@@ -23,7 +23,9 @@ func TestATrialRunsOutOfflineAndAPaidKeyReplacesIt(t *testing.T) {
 	days := 14
 	prod, err := l.svc.CreateProduct(ctx, "test", syncserver.ProductInput{Code: "com.example.app", Name: ptr("Example"), KeyPrefix: ptr("EXA"), TrialDays: &days})
 	require.NoError(t, err)
-	clk := &clock{time.Now()}
+	// A second ahead: the file's nbf is the server's second, which may
+	// tick over between here and the trial.
+	clk := &clock{time.Now().Add(time.Second)}
 	cfg := clientlib.Config{JWKS: jwks(t), AppID: "com.example.app", Product: "com.example.app", CachePath: filepath.Join(t.TempDir(), "c.db"),
 		DeviceID: "trial-laptop", Fingerprint: "fp-trial-laptop", ServerURL: l.url(), Now: clk.now}
 	c, err := clientlib.Open(ctx, cfg)
