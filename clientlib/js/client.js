@@ -14,6 +14,7 @@ import { checkObject } from "./strictjson.js";
 import { EventEmitter } from "node:events";
 import { QueueJournal } from "./queue.js";
 import { DeviceKey } from "./devicekey.js";
+import { componentsFingerprint } from "./fingerprint.js";
 
 /** The default bound on queued usage events (o.maxQueue overrides it). */
 export const MAX_QUEUE = 100_000;
@@ -72,7 +73,7 @@ const LOOP_MIN_INTERVAL = 60e3;
 const BACKOFF_BASE = 30e3;
 const BACKOFF_MAX = 3600e3;
 
-const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [], rejected: [], device_key: null, exchanges: [] });
+const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [], rejected: [], device_key: null, exchanges: [], lease_key: "" });
 
 // The air-gapped exchange (docs/license-format.md, section 7): the same
 // files as the Go client's, byte for byte in their rules.
@@ -132,10 +133,18 @@ export class LicenseClient extends EventEmitter {
    *   returning ms), deviceKeyProtector ({ protect(text), unprotect(stored) },
    *   sync or async: how the device's private key is kept, e.g. with
    *   Electron's safeStorage; without it the key is kept in the state
-   *   file, which only its owner can read)
+   *   file, which only its owner can read), components (optional: what
+   *   machineComponents(appId) gives; the fingerprint is then the one they
+   *   make, the device id by default comes from the machine id, and they
+   *   go with activations, checkouts and syncs, so that a machine that
+   *   changed keeps its seat)
    */
   constructor(o) {
     super();
+    if (o.components) {
+      if (typeof o.components.machine_id !== "string") throw new Error("LicenseClient: components must hold machine_id (machineComponents gives it)");
+      o = { ...o, fingerprint: componentsFingerprint(o.components), deviceId: o.deviceId || "dev-" + fingerprintHash(o.components.machine_id).slice(0, 16) };
+    }
     for (const k of ["statePath", "deviceId", "fingerprint"]) if (!o[k]) throw new Error(`LicenseClient: ${k} is required`);
     if (!o.jwks && !o.rootJwks) throw new Error("LicenseClient: jwks or rootJwks is required");
     this.#o = { ...o };
@@ -372,7 +381,7 @@ export class LicenseClient extends EventEmitter {
     if (!this.#key) throw new Error("open() the client first: it loads the device key");
     // Only the fingerprint's SHA-256 leaves the machine; the device's public
     // key goes with it, and the file comes back bound to it (cnf.jkt).
-    const out = await this.#post("/api/v1/licensing/activate", { license_key: licenseKey,
+    const out = await this.#post("/api/v1/licensing/activate", { license_key: licenseKey, ...this.#components(),
       device_fingerprint_sha256: fingerprintHash(this.#o.fingerprint), device_public_key: this.#key.publicJWK(),
       device_info: { device_id: this.#o.deviceId, platform: this.#o.platform, app_version: this.#o.appVersion } }, { replayable: true });
     const v = await verifyLicense(out.license_file, { ...this.#trust(), now: this.#o.now(), deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
@@ -419,12 +428,35 @@ export class LicenseClient extends EventEmitter {
    */
   async checkout(licenseKey, borrowDays = 0) {
     if (!this.#key) throw new Error("open() the client first: it loads the device key");
-    const out = await this.#post("/api/v1/licensing/checkout", { license_key: licenseKey, borrow_days: borrowDays,
+    const out = await this.#post("/api/v1/licensing/checkout", { license_key: licenseKey, borrow_days: borrowDays, ...this.#components(),
       device_fingerprint_sha256: fingerprintHash(this.#o.fingerprint), device_public_key: this.#key.publicJWK(),
       device_info: { device_id: this.#o.deviceId, platform: this.#o.platform, app_version: this.#o.appVersion } }, { replayable: true });
     const v = await verifyLicense(out.license_file, { ...this.#trust(), now: this.#o.now(), deviceId: this.#o.deviceId, fingerprint: this.#o.fingerprint });
     if (v.status === Status.INVALID) throw refusedFile(v.reason, "checkout");
-    return this.importLicense(out.license_file);
+    const res = await this.importLicense(out.license_file);
+    // Kept so that the loop can check a seat out again when a lease ended.
+    await this.#update((st) => { st.lease_key = licenseKey; });
+    return res;
+  }
+
+  /** The machine's components, for a request body, when the app gave them. */
+  #components() {
+    return this.#o.components ? { device_components: this.#o.components } : {};
+  }
+
+  /** #recheckout checks a seat out again when this device's lease ended (or nearly), with the key checkout kept. */
+  async #recheckout() {
+    const c = this.#state.license_file ? parse(this.#state.license_file)?.claims : null;
+    if (c && (!c.lease_id || c.lease_borrowed || c.exp * 1000 - this.#o.now() > 30e3)) return;
+    if (!this.#state.lease_key) return;
+    await this.checkout(this.#state.lease_key);
+  }
+
+  /** #leaseWaitMs: while a lease (not borrowed) is held, the loop syncs at half what is left of it, so a sync renews it in time. */
+  #leaseWaitMs() {
+    const c = this.#state.license_file ? parse(this.#state.license_file)?.claims : null;
+    if (!c?.lease_id || c.lease_borrowed) return 0;
+    return Math.min(86400e3, Math.max(15e3, (c.exp * 1000 - this.#o.now()) / 2));
   }
 
   /** checkin sends the queue and returns this device's floating seat at once; the lease file is forgotten. */
@@ -433,7 +465,7 @@ export class LicenseClient extends EventEmitter {
     if (!parsed?.claims?.lease_id) throw new Error("checkin: this device holds no floating seat's lease");
     try { await this.sync(); } catch (e) { if (!(e instanceof APIError)) throw e; }
     await this.#post("/api/v1/licensing/checkin", { token: parsed.compact, device_id: this.#o.deviceId });
-    await this.#update((s) => { s.license_file = ""; });
+    await this.#update((s) => { s.license_file = ""; s.lease_key = ""; });
     this.#parsed = null;
   }
 
@@ -501,6 +533,7 @@ export class LicenseClient extends EventEmitter {
     const cursor = this.#state.revocations.reduce((m, r) => Math.max(m, r.seq), 0);
     const body = (rs) => ({
       token: parsed.compact, device_id: this.#o.deviceId, revocation_cursor: cursor,
+      ...(this.#o.components ? { device_fingerprint_sha256: fingerprintHash(this.#o.fingerprint), device_components: this.#o.components } : {}),
       heartbeats: rs.filter((e) => e.kind === "heartbeat").map((e) => ({ at: new Date(e.at).toISOString(), app_version: e.app_version })),
       usage: rs.filter((e) => e.kind === "usage").map((e) => ({ event_id: e.event_id, feature: e.feature, count: e.count,
         duration_seconds: e.duration_seconds, at: new Date(e.at).toISOString() })),
@@ -988,9 +1021,12 @@ export class LicenseClient extends EventEmitter {
       loop.running = (async () => {
         try {
           const report = await this.sync();
-          loop.failures = 0;
           this.emit("sync", report);
-          schedule(interval());
+          // A floating seat: a lease that ended (or that the sync could
+          // not renew) is checked out again; no_free_seat backs off below.
+          await this.#recheckout();
+          loop.failures = 0;
+          schedule(this.#leaseWaitMs() || interval());
         } catch (error) {
           loop.failures++;
           const cap = Math.min(o.backoffMaxMs ?? BACKOFF_MAX, (o.backoffBaseMs ?? BACKOFF_BASE) * 2 ** Math.min(loop.failures - 1, 20));

@@ -87,8 +87,12 @@ export interface ClientOptions {
   /** Where the state (license, trusted time, revocations, queue) is kept, e.g. in app.getPath("userData"). */
   statePath: string;
   serverURL?: string;
-  deviceId: string;
-  fingerprint: string;
+  /** Required unless components are given (then it comes from the machine id). */
+  deviceId?: string;
+  /** Required unless components are given (then it is the one they make). */
+  fingerprint?: string;
+  /** This machine's fingerprint components (machineComponents(appId)): a machine that changed keeps its seat. */
+  components?: Components;
   appVersion?: string;
   platform?: string;
   /** The most usage events queued before recordUsage rejects with code "queue_full" (default 100,000). */
