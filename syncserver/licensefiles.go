@@ -57,6 +57,11 @@ func (s *Service) latestUnbound(ctx context.Context, id string) (*Subscription, 
 	if !usable(sub, now) {
 		return nil, nil, now, Errorf(KindForbidden, CodeLicenseInactive, "the subscription is %s; it gets no license file", AppStatusOf(sub, now))
 	}
+	if sub.Floating {
+		// A file bound to no device would be a seat on every machine,
+		// for as long as the subscription: floating seats are leases.
+		return nil, nil, now, Errorf(KindConflict, CodeFloatingLicense, "this license is floating: its seats are leased by apps (POST /api/v1/licensing/checkout), and it has no license file of its own")
+	}
 	f, err := s.store.LatestLicenseFile(ctx, sub.ID, "")
 	if errors.Is(err, ErrNotFound) {
 		return sub, nil, now, nil

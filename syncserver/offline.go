@@ -140,7 +140,9 @@ func (s *Service) OfflineSync(ctx context.Context, actor Actor, file []byte) (*O
 		}
 		resp.Revocations = revs
 		res.Revocations = len(revs)
-		if res.Status.Usable() && dev.HoldsSeat() {
+		// A floating seat's file is its lease's: a borrowed lease keeps
+		// its end, and nothing longer is given by hand.
+		if res.Status.Usable() && dev.HoldsSeat() && !sub.Floating {
 			var lic []byte
 			if lic, batch.File, err = s.fileFor(ctx, sub, dev, latest, claims, now); err != nil {
 				return nil, err

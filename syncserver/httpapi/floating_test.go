@@ -322,3 +322,37 @@ func TestRebindWithinAndBeyondTheQuotaAndACloneToldApart(t *testing.T) {
 		assert.Contains(t, string(audit.body), `"device.grant_rebinds"`)
 	})
 }
+
+// A borrowed seat comes back early by the machine's offline receipt
+// (sync by sneakernet); an uploaded sync request brings it no longer
+// file, and a floating license has no file bound to no device.
+func TestABorrowedSeatComesBackByAnOfflineReceipt(t *testing.T) {
+	eachBackend(t, noLimits, func(t *testing.T, s *server) {
+		subID, key := s.floatingSub(t, 1, map[string]any{"max_borrow_days": 14})
+		a, b := newSeatDevice(t, "field-a"), newSeatDevice(t, "field-b")
+		r := s.checkout(t, key, a, 14)
+		borrowed := leaseOf(t, r)
+		require.True(t, borrowed.LeaseBorrowed)
+		d := keyedDevice{id: a.id, key: a.key, token: r.json(t)["signed_token"].(string)}
+
+		// The terms change: a device of a seat of its own would get a new
+		// file; a borrowed seat's is its lease's.
+		p := s.do("PATCH", "/api/v1/subscriptions/"+subID, map[string]any{"features": []string{"export", "print"}}, true)
+		require.Equal(t, 200, p.status, "%s", p.body)
+		req := exchangeFile(t, d, subID, license.KindSyncRequest, a.key, event("export", 1))
+		r = s.do("POST", "/api/v1/offline/sync", req, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Equal(t, false, r.json(t)["new_license_file"], "a borrowed seat keeps its end")
+		expectError(t, s.checkout(t, key, b, 0), 409, "no_free_seat")
+		expectError(t, s.do("GET", "/api/v1/subscriptions/"+subID+"/license-file", nil, true), 409, "floating_license")
+
+		receipt := exchangeFile(t, d, subID, license.KindDeactivationReceipt, a.key)
+		r = s.do("POST", "/api/v1/offline/sync", receipt, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Equal(t, true, r.json(t)["deactivated"])
+		leaseOf(t, s.checkout(t, key, b, 0))
+		list := s.do("GET", "/api/v1/subscriptions/"+subID+"/leases", nil, true).json(t)["items"].([]any)
+		require.Len(t, list, 1)
+		assert.Equal(t, "field-b", list[0].(map[string]any)["device_id"])
+	})
+}
