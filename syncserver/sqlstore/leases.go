@@ -17,21 +17,27 @@ func scanLease(row scanner, l *syncserver.Lease) error {
 		tmn(&l.ReturnedAt), &l.ReturnedBy)
 }
 
-// lockSubscription takes the subscription's row lock for the rest of the
-// transaction (an UPDATE that changes nothing: PostgreSQL locks the row,
-// SQLite takes its one write lock), so that checkouts of one subscription
-// run one at a time, on any number of replicas. It refuses a subscription
-// that is not active.
+// lockSubscription serialises the transactions that count a
+// subscription's leases: on PostgreSQL it takes the subscription row's lock
+// (SELECT ... FOR UPDATE) until the transaction ends, so that checkouts of
+// one subscription run one at a time on any number of replicas; SQLite's
+// writes go through one connection of one process, one transaction at a
+// time, already. It refuses a subscription that is not active.
 func (s *Store) lockSubscription(ctx context.Context, id string) error {
-	res, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices WHERE id = $1 AND status = 'active'`, id)
+	q := `SELECT status FROM subscriptions WHERE id = $1`
+	if s.d.Name == "postgres" {
+		q += ` FOR UPDATE`
+	}
+	var status string
+	err := s.writer().QueryRowContext(ctx, q, id).Scan(&status)
+	if err == sql.ErrNoRows {
+		return syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeSubscriptionNotFound, "subscription %s not found", id)
+	}
 	if err != nil {
 		return s.dbErr("lock subscription", err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		if err := s.subscriptionRefusal(ctx, id); err != nil {
-			return err
-		}
-		return errRaced
+	if status != syncserver.SubscriptionActive {
+		return syncserver.Errorf(syncserver.KindForbidden, syncserver.CodeLicenseInactive, "the subscription is %s", status)
 	}
 	return nil
 }
@@ -90,18 +96,21 @@ func (s *Store) checkout(ctx context.Context, c syncserver.LeaseCheckout) (*sync
 		}
 		// One row per device: a renewal keeps the lease's start; a new
 		// lease (another id) starts now.
-		_, err = tx.writer().ExecContext(ctx, `INSERT INTO leases (device_row_id, id, subscription_id, started_at, expires_at, borrowed, returned_at, returned_by)
+		var started time.Time
+		err = tx.writer().QueryRowContext(ctx, `INSERT INTO leases (device_row_id, id, subscription_id, started_at, expires_at, borrowed, returned_at, returned_by)
 			VALUES ($1, $2, $3, $4, $5, $6, NULL, '')
 			ON CONFLICT (device_row_id) DO UPDATE SET
 				started_at = CASE WHEN leases.id = excluded.id THEN leases.started_at ELSE excluded.started_at END,
 				id = excluded.id, subscription_id = excluded.subscription_id, expires_at = excluded.expires_at,
-				borrowed = excluded.borrowed, returned_at = NULL, returned_by = ''`,
-			dev.ID, c.LeaseID, c.SubscriptionID, tx.t(c.At), tx.t(c.ExpiresAt), c.Borrowed)
+				borrowed = excluded.borrowed, returned_at = NULL, returned_by = ''
+			RETURNING started_at`,
+			dev.ID, c.LeaseID, c.SubscriptionID, tx.t(c.At), tx.t(c.ExpiresAt), c.Borrowed).Scan(tm(&started))
 		if err != nil {
 			return tx.dbErr("write lease", err)
 		}
-		lease, err = tx.GetLease(ctx, dev.ID)
-		return err
+		lease = &syncserver.Lease{ID: c.LeaseID, SubscriptionID: c.SubscriptionID, DeviceRowID: dev.ID, DeviceID: dev.DeviceID, Hostname: dev.Hostname,
+			StartedAt: started, ExpiresAt: c.ExpiresAt.UTC().Truncate(time.Millisecond), Borrowed: c.Borrowed}
+		return nil
 	})
 	return lease, dev, err
 }
