@@ -50,15 +50,20 @@ var junk = map[string]bool{"": true, "none": true, "0": true, "default string": 
 	"00000000-0000-0000-0000-000000000000": true, "ffffffff-ffff-ffff-ffff-ffffffffffff": true,
 	"03000200-0400-0500-0006-000700080009": true, "00:00:00:00:00:00": true}
 
-// readValue reads a small file's trimmed content; "" when unreadable or
-// junk.
+// readValue reads a small file's trimmed content; "" when unreadable,
+// junk, or not printable ASCII (which no two languages read alike).
 func readValue(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil || len(b) > 4096 {
 		return ""
 	}
-	v := strings.TrimSpace(string(b))
-	if junk[strings.ToLower(v)] {
+	v := strings.Trim(string(b), " \t\r\n\v\f")
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return ""
+		}
+	}
+	if junk[license.NormalizeComponent(v)] {
 		return ""
 	}
 	return v

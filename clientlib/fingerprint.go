@@ -2,13 +2,14 @@ package clientlib
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/flowlytix/licensing/license"
 )
 
 // MachineFingerprint returns a fingerprint of this machine for one app:
@@ -26,8 +27,7 @@ func MachineFingerprint(appID string) (string, error) {
 			return "", fmt.Errorf("machine fingerprint: %w", err)
 		}
 	}
-	sum := sha256.Sum256([]byte("flowlytix-fingerprint\x00" + appID + "\x00" + strings.ToLower(strings.TrimSpace(id))))
-	return hex.EncodeToString(sum[:]), nil
+	return license.ComponentValue(appID, license.ComponentMachineID, id), nil
 }
 
 // fallbackID is a random id kept in the user's config directory.

@@ -3,6 +3,7 @@ package clientlib
 import (
 	"os/exec"
 	"regexp"
+	"strings"
 	"syscall"
 )
 
@@ -24,8 +25,19 @@ func platformComponents(string) map[string]string {
 			out["os_install"] = string(m[1])
 		}
 	}
+	// The SMBIOS UUID: a copy of the disk image on other hardware has
+	// another (the JavaScript package runs the same command).
+	cmd = exec.Command("powershell", "-NoProfile", "-NonInteractive", "-Command", "(Get-CimInstance -ClassName Win32_ComputerSystemProduct).UUID")
+	cmd.SysProcAttr = &syscall.SysProcAttr{HideWindow: true, CreationFlags: 0x08000000}
+	if b, err := cmd.Output(); err == nil {
+		if u := strings.TrimSpace(string(b)); smbiosUUID.MatchString(u) && !junk[strings.ToLower(u)] {
+			out["board"] = u
+		}
+	}
 	return out
 }
+
+var smbiosUUID = regexp.MustCompile(`^[0-9A-Fa-f-]{36}$`)
 
 func machineID() (string, error) {
 	cmd := exec.Command("reg", "query", `HKLM\SOFTWARE\Microsoft\Cryptography`, "/v", "MachineGuid")

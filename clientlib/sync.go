@@ -37,7 +37,7 @@ func (e *APIError) Error() string {
 // connection when a kept-alive one turns out to be dead, as it is after
 // the server restarted, instead of failing with EOF.
 //
-// Every call but activate carries a DPoP proof made with the device key.
+// Every call carries a DPoP proof made with the device key.
 // A proof refused as invalid is made once more, with the clock corrected
 // by the server's Date: the first may have been replayed by the transport
 // after a lost answer, or made by a clock minutes off.
@@ -49,7 +49,9 @@ func (c *Client) post(ctx context.Context, path string, replayable bool, in, out
 	if err != nil {
 		return err
 	}
-	prove := path != "/api/v1/licensing/activate"
+	// Activations are proved too: a device whose machine changed is
+	// rebound only by a call made with its key.
+	prove := true
 	err = c.postOnce(ctx, path, replayable, prove, body, out)
 	var ae *APIError
 	if prove && errors.As(err, &ae) && ae.Code == "invalid_proof" {
@@ -206,6 +208,11 @@ type SyncReport struct {
 	Heartbeats  int
 	Revocations int  // new revocation entries
 	NewLicense  bool // a newer license file was installed
+	// RebindRefused, when set, says why the server did not take this
+	// machine's changed components ("code: message"): another machine, a
+	// copy of the device, or its rebinds this year used up. The app shows
+	// it; Check says StatusDeviceMismatch until it is resolved.
+	RebindRefused string
 	// Rejected counts the queued rows this sync set aside: refused by the
 	// server (or sure to be), each kept with the reason (Client.Rejected).
 	Rejected int
@@ -347,6 +354,9 @@ func (c *Client) send(ctx context.Context, rep *SyncReport, tok *license.Token, 
 		return fmt.Errorf("sync: store key revocations: %w", err)
 	}
 	rep.Status = out.Status
+	if out.RebindRefused != nil {
+		rep.RebindRefused = out.RebindRefused.Code + ": " + out.RebindRefused.Message
+	}
 	rep.Sent += len(req.Usage)
 	rep.Accepted += out.Accepted
 	rep.Duplicates += out.Duplicates
@@ -443,6 +453,10 @@ type syncResponse struct {
 	// KeyRevocations are the root's statements revoking signing keys.
 	KeyRevocations []string   `json:"key_revocations"`
 	OverQuota      []QuotaUse `json:"over_quota"`
+	RebindRefused  *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"rebind_refused"`
 }
 
 // QuotaUse is a monthly quota (the license's entitlement quota.FEATURE)

@@ -117,6 +117,20 @@ func MatchComponents(stored, presented Components, need int) ComponentMatch {
 	return m
 }
 
+// NormalizeComponent trims ASCII blank space (space, tab, CR, LF, VT, FF)
+// from both ends and lowercases A to Z, and nothing else: the same in every
+// language, where Unicode's spaces and case rules are not.
+func NormalizeComponent(raw string) string {
+	raw = strings.Trim(raw, " \t\r\n\v\f")
+	b := []byte(raw)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
 // ComponentValue is the salted hash of a component's raw value: the
 // lowercase hex SHA-256 of "flowlytix-component", the app id, the name and
 // the raw value trimmed and lowercased, separated by NUL bytes. machine_id
@@ -124,7 +138,7 @@ func MatchComponents(stored, presented Components, need int) ComponentMatch {
 // the app id, the id), so that a device activated by an older app is known
 // by its machine id.
 func ComponentValue(appID, name, raw string) string {
-	raw = strings.ToLower(strings.TrimSpace(raw))
+	raw = NormalizeComponent(raw)
 	var sum [32]byte
 	if name == ComponentMachineID {
 		sum = sha256.Sum256([]byte("flowlytix-fingerprint\x00" + appID + "\x00" + raw))

@@ -26,10 +26,13 @@ type ActivateInput struct {
 	// (license.Components): DeviceFingerprintSHA256 must be the hash of
 	// the fingerprint they make. They let a changed machine keep its seat.
 	DeviceComponents license.Components
-	DeviceID         string
-	Platform         string
-	AppVersion       string
-	Hostname         string
+	// Proof is the call's DPoP proof, if it carries one: a device with a
+	// key whose machine changed is rebound only by a call it proves.
+	Proof      Proof
+	DeviceID   string
+	Platform   string
+	AppVersion string
+	Hostname   string
 	// trial: the activation is a trial's own, not one that converts it.
 	trial bool
 }
@@ -102,7 +105,7 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*ActivateOutp
 	}
 	if dev != nil && dev.HoldsSeat() && dev.FingerprintSHA256 != fp {
 		// The machine changed, or another one uses this device id.
-		if dev, err = s.matchDevice(ctx, sub, dev, fp, a.components, "activate"); err != nil {
+		if dev, err = s.matchDevice(ctx, sub, dev, fp, a.components, "activate", &in.Proof); err != nil {
 			return nil, err
 		}
 		latest = nil

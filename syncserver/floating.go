@@ -118,7 +118,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutOutp
 	if dev != nil && dev.Status == DeviceBlocked {
 		return nil, Errorf(KindForbidden, CodeDeviceBlocked, "device %s is blocked", in.DeviceID)
 	}
-	if dev, err = s.matchDevice(ctx, sub, dev, a.fp, a.components, "checkout"); err != nil {
+	if dev, err = s.matchDevice(ctx, sub, dev, a.fp, a.components, "checkout", &in.Proof); err != nil {
 		return nil, err
 	}
 	if a.devKey.Thumbprint == "" && dev != nil && dev.Enrolled() {
@@ -140,7 +140,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutOutp
 	}
 	act := Activation{SubscriptionID: sub.ID, DeviceID: in.DeviceID, FingerprintSHA256: a.fp,
 		Platform: in.Platform, AppVersion: in.AppVersion, Hostname: in.Hostname,
-		PublicKey: a.devKey.PublicKey, KeyThumbprint: a.devKey.Thumbprint, Components: a.componentsJSON, At: now, File: rec}
+		PublicKey: a.devKey.PublicKey, KeyThumbprint: a.devKey.Thumbprint, Components: a.componentsJSON, At: now, File: rec, Floating: true}
 	if act.Event, err = NewEvent(EventDeviceActivated, deviceEventData(sub, in.DeviceID, in.Platform, in.AppVersion, in.Hostname, "app"), now); err != nil {
 		return nil, err
 	}
@@ -188,8 +188,25 @@ func (s *Service) renewLease(ctx context.Context, sub *Subscription, dev *Device
 	if err != nil {
 		return nil, err
 	}
-	if !l.Live(now) || l.Borrowed || (held.IsLease() && held.LeaseID != l.ID) {
+	if !l.Live(now) || (held.IsLease() && held.LeaseID != l.ID) {
 		return nil, nil
+	}
+	if l.Borrowed {
+		// A borrowed lease keeps its end; only a device rebound to a
+		// changed machine (or a new key) gets its file again, for the
+		// new fingerprint, to the same end.
+		if held.DeviceFingerprintSHA256 == dev.FingerprintSHA256 && held.DeviceKeyThumbprint == dev.KeyThumbprint {
+			return nil, nil
+		}
+		lic, rec, err := s.signLease(ctx, sub, dev.DeviceID, dev.FingerprintSHA256, dev.KeyThumbprint, l.ID, l.ExpiresAt, true, now)
+		if err != nil {
+			return nil, err
+		}
+		rec.DeviceRowID = dev.ID
+		if err := s.store.RecordLicenseFile(ctx, rec); err != nil {
+			return nil, err
+		}
+		return lic.File, nil
 	}
 	lic, rec, err := s.signLease(ctx, sub, dev.DeviceID, dev.FingerprintSHA256, dev.KeyThumbprint, l.ID,
 		now.Add(time.Duration(sub.LeaseMinutes)*time.Minute), false, now)
@@ -324,13 +341,26 @@ func (s *Service) GrantRebinds(ctx context.Context, actor Actor, deviceRowID str
 // yearly quota, audited with what changed), and refuses another machine,
 // or a copy of this one on other hardware, with
 // device_fingerprint_mismatch. It returns the device as it is now.
-func (s *Service) matchDevice(ctx context.Context, sub *Subscription, dev *Device, fp string, comps license.Components, via string) (*Device, error) {
+//
+// proof, when not nil, is the call's DPoP proof: a device with a key is
+// rebound only by a call it proves (a license key and a machine's
+// component hashes are not enough to move a device). A sync passes nil: it
+// checked its proof already.
+func (s *Service) matchDevice(ctx context.Context, sub *Subscription, dev *Device, fp string, comps license.Components, via string, proof *Proof) (*Device, error) {
 	if dev == nil || !dev.HoldsSeat() || dev.FingerprintSHA256 == fp {
 		return dev, nil
 	}
 	mismatch := Errorf(KindConflict, CodeFingerprintMismatch, "device %s is active with another fingerprint", dev.DeviceID)
 	if comps == nil {
 		return nil, mismatch
+	}
+	if proof != nil && dev.Enrolled() {
+		if proof.JWS == "" {
+			return nil, Errorf(KindUnauthorized, CodeInvalidProof, "device %s's machine changed: it is rebound only by a call with a DPoP proof made with its key (the app that holds it); or deactivate the old device and activate this machine as a new one", dev.DeviceID)
+		}
+		if _, err := s.proofForDevice(*proof, dev, s.Now()); err != nil {
+			return nil, err
+		}
 	}
 	storedJSON, _, err := s.store.DeviceComponents(ctx, dev.ID)
 	if err != nil {

@@ -232,7 +232,12 @@ type Activation struct {
 	// Components, when set, are the device's fingerprint components (JSON),
 	// kept to match the device when its machine changes.
 	Components string
-	At         time.Time
+	// Floating is the kind of seat asked for: a floating seat's (a
+	// checkout, counted by leases) or a seat of its own (counted against
+	// max_devices). The subscription must be of that kind when the seat is
+	// taken, or it is refused (floating_license, not_floating).
+	Floating bool
+	At       time.Time
 	// File, when set, is recorded in the same transaction as the seat, with
 	// its DeviceRowID filled in: a device never holds a seat without the file
 	// it was given, nor a file without its seat.

@@ -50,6 +50,16 @@ type SyncOutput struct {
 	// subscription has exceeded this month, counting this sync's events:
 	// the app decides what to do.
 	OverQuota []QuotaUse
+	// RebindRefused says why the machine's new fingerprint was not taken
+	// (another machine, a copy of this one, the rebind quota used up):
+	// the sync stored the rest, and the app's file stays the old machine's.
+	RebindRefused *ErrorBody
+}
+
+// ErrorBody is an error as an answer's member carries it.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // Bounds on one usage event, so that no single event can overflow a daily
@@ -146,6 +156,7 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		// run out.
 		return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device was deactivated; activate it again")
 	}
+	var rebindRefused *Error
 	if in.FingerprintSHA256 != "" && dev.HoldsSeat() && in.FingerprintSHA256 != dev.FingerprintSHA256 {
 		var comps license.Components
 		if in.Components != nil {
@@ -159,12 +170,26 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		if proof == nil && dev.Enrolled() {
 			return nil, Errorf(KindUnauthorized, CodeInvalidProof, "a rebind needs the device's proof")
 		}
-		if dev, err = s.matchDevice(ctx, sub, dev, in.FingerprintSHA256, comps, "sync"); err != nil {
+		switch rebound, err := s.matchDevice(ctx, sub, dev, in.FingerprintSHA256, comps, "sync", nil); {
+		case errors.As(err, &rebindRefused) && rebindRefused.Kind == KindConflict:
+			// Refused (another machine, a copy, the quota used up): the
+			// sync still stores what the app queued and brings its
+			// revocations; the app is told why it got no new file.
+		case err != nil:
 			return nil, err
+		default:
+			dev = rebound
+			if enrol != nil {
+				// The device as stored has no key yet: this sync enrols it.
+				dev.PublicKey, dev.KeyThumbprint = enrol.PublicKey, enrol.Thumbprint
+			}
+			latest = nil
 		}
-		latest = nil
 	}
 	out := &SyncOutput{Status: AppStatusOf(sub, now), ServerTime: now, KeyRevocations: s.RootKeyRevocations()}
+	if rebindRefused != nil && rebindRefused.Kind == KindConflict {
+		out.RebindRefused = &ErrorBody{Code: rebindRefused.Code, Message: rebindRefused.Message}
+	}
 	if dev.Status == DeviceBlocked || dev.Status == DeviceDeactivated {
 		// The revocation list says "blocked" or "deactivated" for this
 		// device, and the app stops on it. What it queued is still

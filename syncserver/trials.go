@@ -151,9 +151,11 @@ func (s *Service) newTrial(ctx context.Context, prod *Product, fp, email string,
 		return nil, err
 	}
 	ends := now.Add(time.Duration(prod.TrialDays) * license.Day).UTC().Truncate(time.Second)
-	one, noGrace := 1, 0
+	one, noGrace, notFloating := 1, 0, false
+	// A trial is one device's seat of its own, whatever its plan says of
+	// floating seats and borrowing.
 	subIn := SubscriptionInput{CustomerID: cust.ID, Product: prod.ID, PlanID: prod.TrialPlanID, MaxDevices: one, ExpiresAt: ends,
-		GracePeriodDays: &noGrace, Tags: []string{TrialTag}}
+		GracePeriodDays: &noGrace, Tags: []string{TrialTag}, Seats: SeatInput{Floating: &notFloating, MaxBorrowDays: &noGrace}}
 	if prod.TrialPlanID == "" {
 		subIn.Tier = firstOf(prod.TrialTier, license.TierBasic)
 		subIn.Entitlements = prod.TrialEntitlements

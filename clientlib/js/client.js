@@ -334,7 +334,9 @@ export class LicenseClient extends EventEmitter {
   async #post(path, body, { replayable = false } = {}) {
     if (!this.#o.serverURL) throw new Error("no server configured");
     const url = this.#o.serverURL + path;
-    const prove = path !== "/api/v1/licensing/activate";
+    // Activations are proved too: a device whose machine changed is
+    // rebound only by a call made with its key.
+    const prove = true;
     try {
       return await this.#postOnce(url, body, replayable, prove);
     } catch (e) {
@@ -495,7 +497,7 @@ export class LicenseClient extends EventEmitter {
    * of the same events is counted by the server as duplicates.
    */
   async sync() {
-    const report = { accepted: 0, duplicates: 0, rejected: 0, status: "", newLicense: false, refusedFile: null, overQuota: [] };
+    const report = { accepted: 0, duplicates: 0, rejected: 0, status: "", newLicense: false, refusedFile: null, overQuota: [], rebindRefused: null };
     for (;;) {
       const parsed = this.#state.license_file ? parse(this.#state.license_file) : null;
       if (!parsed) throw new Error("no license: activate or import one");
@@ -581,6 +583,7 @@ export class LicenseClient extends EventEmitter {
     report.accepted += out.accepted;
     report.duplicates += out.duplicates;
     report.status = out.status;
+    if (out.rebind_refused) report.rebindRefused = { code: String(out.rebind_refused.code), message: String(out.rebind_refused.message) };
     // The monthly quotas (entitlements quota.FEATURE) passed, as the
     // latest answer said: the app decides what to do.
     report.overQuota = (out.over_quota || []).map((q) => ({ feature: q.feature, quota: q.quota, used: q.used }));

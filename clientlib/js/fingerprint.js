@@ -66,7 +66,7 @@ export async function machineFingerprint(appId, { platform = process.platform, e
   if (typeof appId !== "string" || !appId) throw new Error("machineFingerprint: appId is required (e.g. com.acme.editor)");
   let id = (await machineID(platform)).trim();
   if (!id) id = await fallbackID(platform, env);
-  return createHash("sha256").update(`flowlytix-fingerprint\0${appId}\0${id.trim().toLowerCase()}`).digest("hex");
+  return componentValue(appId, "machine_id", id);
 }
 
 // ---- components (docs/license-format.md, section 7) -------------------------
@@ -81,9 +81,14 @@ export const DEFAULT_COMPONENT_MATCH = 3;
 
 const sha256 = (s) => createHash("sha256").update(s).digest("hex");
 
+/** normalizeComponent trims ASCII blank space and lowercases A to Z, nothing else (as Go's license.NormalizeComponent). */
+export function normalizeComponent(raw) {
+  return raw.replace(/^[ \t\r\n\v\f]+|[ \t\r\n\v\f]+$/g, "").replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
 /** componentValue salts and hashes one component's raw value. */
 export function componentValue(appId, name, raw) {
-  const v = String(raw).trim().toLowerCase();
+  const v = normalizeComponent(String(raw));
   if (name === "machine_id") return sha256(`flowlytix-fingerprint\0${appId}\0${v}`);
   return sha256(`flowlytix-component\0${appId}\0${name}\0${v}`);
 }
@@ -123,8 +128,10 @@ async function readValue(path) {
   try {
     const b = await readFile(path);
     if (b.length > 4096) return "";
-    const v = b.toString("utf8").trim();
-    return JUNK.has(v.toLowerCase()) ? "" : v;
+    // Printable ASCII only: bytes no two languages decode alike are no value.
+    const v = b.toString("latin1").replace(/^[ \t\r\n\v\f]+|[ \t\r\n\v\f]+$/g, "");
+    if (/[^\x20-\x7e]/.test(v)) return "";
+    return JUNK.has(normalizeComponent(v)) ? "" : v;
   } catch {
     return "";
   }
@@ -169,6 +176,8 @@ async function linuxComponents(root) {
   return out;
 }
 
+const WIN_BOARD = "(Get-CimInstance -ClassName Win32_ComputerSystemProduct).UUID";
+
 async function platformComponents(platform, root) {
   if (platform === "linux") return linuxComponents(root);
   const out = {};
@@ -181,8 +190,15 @@ async function platformComponents(platform, root) {
       if (serial) out.board = serial[1];
     } else if (platform === "win32") {
       out.machine_id = await machineID(platform);
-      const p = /ProductId\s+REG_SZ\s+(\S+)/.exec(await run("reg", ["query", "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", "/v", "ProductId"]));
-      if (p) out.os_install = p[1];
+      try {
+        const p = /ProductId\s+REG_SZ\s+(\S+)/.exec(await run("reg", ["query", "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", "/v", "ProductId"]));
+        if (p) out.os_install = p[1];
+      } catch { /* not offered */ }
+      try {
+        // The SMBIOS UUID: a copy of the disk image on other hardware has another.
+        const u = (await run("powershell", ["-NoProfile", "-NonInteractive", "-Command", WIN_BOARD])).trim();
+        if (/^[0-9A-Fa-f-]{36}$/.test(u) && !JUNK.has(normalizeComponent(u))) out.board = u;
+      } catch { /* not offered */ }
     }
   } catch { /* what could be read */ }
   return out;

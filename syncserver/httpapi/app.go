@@ -79,7 +79,9 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 	if a.rateLimited(w, r, check{a.activateIP, a.clientIP(r)}, check{a.activateKey, key}) {
 		return
 	}
-	out, err := a.svc.Activate(r.Context(), req.input())
+	in := req.input()
+	in.Proof = a.proof(r, a.activateKey)
+	out, err := a.svc.Activate(r.Context(), in)
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return
@@ -248,6 +250,8 @@ type syncResponse struct {
 	Duplicates       int                     `json:"duplicates"`
 	KeyRevocations   []string                `json:"key_revocations,omitempty"`
 	OverQuota        []syncserver.QuotaUse   `json:"over_quota,omitempty"`
+	// RebindRefused: the machine's new fingerprint was not taken (why).
+	RebindRefused *syncserver.ErrorBody `json:"rebind_refused,omitempty"`
 }
 
 func (a *API) sync(w http.ResponseWriter, r *http.Request) {
@@ -275,7 +279,7 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := syncResponse{Status: string(out.Status), ServerTime: out.ServerTime, Revocations: out.Revocations,
 		RevocationCursor: out.Cursor, Accepted: out.Accepted, Duplicates: out.Duplicates, KeyRevocations: out.KeyRevocations,
-		OverQuota: out.OverQuota}
+		OverQuota: out.OverQuota, RebindRefused: out.RebindRefused}
 	if resp.Revocations == nil {
 		resp.Revocations = []syncserver.Revocation{}
 	}

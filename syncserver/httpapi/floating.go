@@ -35,7 +35,9 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
 	if a.rateLimited(w, r, check{a.activateIP, a.clientIP(r)}, check{a.activateKey, key}) {
 		return
 	}
-	out, err := a.svc.Checkout(r.Context(), syncserver.CheckoutInput{ActivateInput: req.input(), BorrowDays: req.BorrowDays})
+	in := req.input()
+	in.Proof = a.proof(r, a.activateKey)
+	out, err := a.svc.Checkout(r.Context(), syncserver.CheckoutInput{ActivateInput: in, BorrowDays: req.BorrowDays})
 	if err != nil {
 		writeError(w, r, a.log, err)
 		return

@@ -356,3 +356,76 @@ func TestABorrowedSeatComesBackByAnOfflineReceipt(t *testing.T) {
 		assert.Equal(t, "field-b", list[0].(map[string]any)["device_id"])
 	})
 }
+
+// A subscription changes between floating and not only with no device
+// seated; a floating one counts its leases, not its devices.
+func TestFloatingChangesOnlyWithNoDeviceSeated(t *testing.T) {
+	eachBackend(t, noLimits, func(t *testing.T, s *server) {
+		subID, key := s.floatingSub(t, 2, nil)
+		a := newSeatDevice(t, "toggle-a")
+		leaseOf(t, s.checkout(t, key, a, 0))
+		leaseOf(t, s.checkout(t, key, newSeatDevice(t, "toggle-b"), 0))
+		got := s.do("GET", "/api/v1/subscriptions/"+subID, nil, true).json(t)
+		assert.EqualValues(t, 0, got["active_devices"], "a floating subscription's seats are its leases")
+		r := s.do("PATCH", "/api/v1/subscriptions/"+subID, map[string]any{"floating": false}, true)
+		expectError(t, r, 409, "conflict")
+		assert.Contains(t, string(r.body), "deactivate")
+		// Seat terms of the same kind change freely.
+		r = s.do("PATCH", "/api/v1/subscriptions/"+subID, map[string]any{"lease_minutes": 30}, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.EqualValues(t, 30, r.json(t)["lease_minutes"])
+		devs := s.do("GET", "/api/v1/subscriptions/"+subID+"/devices", nil, true).json(t)["items"].([]any)
+		for _, d := range devs {
+			require.Equal(t, 200, s.do("POST", "/api/v1/devices/"+d.(map[string]any)["id"].(string)+"/deactivate", nil, true).status)
+		}
+		r = s.do("PATCH", "/api/v1/subscriptions/"+subID, map[string]any{"floating": false}, true)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.EqualValues(t, 0, r.json(t)["active_devices"])
+		expectError(t, s.checkout(t, key, a, 0), 409, "not_floating")
+		require.Equal(t, 200, s.do("POST", "/api/v1/licensing/activate", activateBody(key, "fixed-1"), false).status)
+		assert.EqualValues(t, 1, s.do("GET", "/api/v1/subscriptions/"+subID, nil, true).json(t)["active_devices"])
+		expectError(t, s.do("PATCH", "/api/v1/subscriptions/"+subID, map[string]any{"floating": true}, true), 409, "conflict")
+	})
+}
+
+// A device with a key is rebound only by a call it proves; a sync whose
+// rebind is refused still stores what it carries and says why.
+func TestRebindNeedsTheDeviceProofAndARefusalLosesNothing(t *testing.T) {
+	eachBackend(t, noLimits, func(t *testing.T, s *server) {
+		subID, key := s.subscription(1)
+		d := newSeatDevice(t, "proved-1")
+		raw := map[string]string{"machine_id": "m-p", "board": "b-p", "disk": "d-p", "mac": "02:00:00:00:00:10"}
+		body := func(c license.Components) map[string]any {
+			return map[string]any{"license_key": key, "device_fingerprint_sha256": license.FingerprintHash(c.Fingerprint()), "device_components": c,
+				"device_public_key": d.key.PublicJWK(), "device_info": map[string]any{"device_id": d.id, "platform": "linux/amd64", "app_version": "1.0.0"}}
+		}
+		r := s.do("POST", "/api/v1/licensing/activate", body(components(raw)), false)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		token := r.json(t)["signed_token"].(string)
+
+		raw["disk"] = "d-p2"
+		moved := components(raw)
+		// The license key and the machine's hashes, without the key's proof.
+		expectError(t, s.do("POST", "/api/v1/licensing/activate", body(moved), false), 401, "invalid_proof")
+		r = s.doWith("POST", "/api/v1/licensing/activate", body(moved), false, prove(t, d.key, "POST", s.url+"/api/v1/licensing/activate", time.Now()))
+		require.Equal(t, 200, r.status, "%s", r.body)
+		token = r.json(t)["signed_token"].(string)
+
+		// A copy on other hardware syncs with the device's key: its usage
+		// is stored, its rebind refused, and it gets no file.
+		clone := components(map[string]string{"machine_id": "m-p", "board": "b-clone", "disk": "d-clone", "mac": "02:00:00:00:00:99"})
+		r = s.doWith("POST", "/api/v1/licensing/sync", map[string]any{"token": token, "device_id": d.id, "revocation_cursor": 0,
+			"device_fingerprint_sha256": license.FingerprintHash(clone.Fingerprint()), "device_components": clone,
+			"usage": []map[string]any{{"event_id": "8d4f3b0e-5a43-4c1e-9a0e-3d2c1b0a9f8e", "feature": "export", "count": 1, "at": time.Now().UTC().Format(time.RFC3339)}}},
+			false, prove(t, d.key, "POST", s.url+"/api/v1/licensing/sync", time.Now()))
+		require.Equal(t, 200, r.status, "%s", r.body)
+		m := r.json(t)
+		assert.EqualValues(t, 1, m["accepted"], "what it queued is stored")
+		assert.Nil(t, m["license_file"])
+		refused := m["rebind_refused"].(map[string]any)
+		assert.Equal(t, "device_fingerprint_mismatch", refused["code"])
+		assert.Contains(t, refused["message"], "copy")
+		devs := s.do("GET", "/api/v1/subscriptions/"+subID+"/devices", nil, true).json(t)["items"].([]any)
+		assert.Equal(t, license.FingerprintHash(moved.Fingerprint()), devs[0].(map[string]any)["fingerprint_sha256"], "the device stays the real machine's")
+	})
+}

@@ -221,7 +221,7 @@ func (s *Store) activateIn(ctx context.Context, a syncserver.Activation, r *roll
 			return dev, false, err
 		}
 	}
-	if err := s.takeSeat(ctx, a.SubscriptionID); err != nil {
+	if err := s.takeSeat(ctx, a.SubscriptionID, a.Floating); err != nil {
 		return nil, false, err
 	}
 	dev, err := s.seatDevice(ctx, a, existing)
@@ -335,9 +335,12 @@ func inactive(sub *syncserver.Subscription) error {
 }
 
 // takeSeat counts one more seat, or says why it cannot.
-func (s *Store) takeSeat(ctx context.Context, subscriptionID string) error {
-	res, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices + 1 WHERE id = $1 AND status = $2 AND (active_devices < max_devices OR floating)`,
-		subscriptionID, syncserver.SubscriptionActive)
+func (s *Store) takeSeat(ctx context.Context, subscriptionID string, floating bool) error {
+	// A floating subscription's seats are its live leases (leases.go):
+	// its devices are not counted in active_devices.
+	res, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices + CASE WHEN floating THEN 0 ELSE 1 END
+		WHERE id = $1 AND status = $2 AND floating = $3 AND (floating OR active_devices < max_devices)`,
+		subscriptionID, syncserver.SubscriptionActive, floating)
 	if err != nil {
 		return s.dbErr("take seat", err)
 	}
@@ -350,6 +353,12 @@ func (s *Store) takeSeat(ctx context.Context, subscriptionID string) error {
 	now, err := s.GetSubscription(ctx, subscriptionID)
 	if err != nil {
 		return err
+	}
+	switch {
+	case now.Floating && !floating:
+		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeFloatingLicense, "this license is floating: check out a seat (POST /api/v1/licensing/checkout) instead of activating")
+	case !now.Floating && floating:
+		return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeNotFloating, "this license is not floating: activate it (POST /api/v1/licensing/activate) to take a seat of its own")
 	}
 	return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeDeviceLimit, "all %d seats are taken; deactivate a device first", now.MaxDevices)
 }
@@ -369,7 +378,7 @@ func (s *Store) subscriptionRefusal(ctx context.Context, subscriptionID string) 
 
 // releaseSeat counts one seat fewer.
 func (s *Store) releaseSeat(ctx context.Context, subscriptionID string, n int) error {
-	_, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices - $2 WHERE id = $1`, subscriptionID, n)
+	_, err := s.writer().ExecContext(ctx, `UPDATE subscriptions SET active_devices = active_devices - $2 WHERE id = $1 AND NOT floating`, subscriptionID, n)
 	return s.dbErr("release seat", err)
 }
 

@@ -23,23 +23,27 @@ func scanLease(row scanner, l *syncserver.Lease) error {
 // one subscription run one at a time on any number of replicas; SQLite's
 // writes go through one connection of one process, one transaction at a
 // time, already. It refuses a subscription that is not active.
-func (s *Store) lockSubscription(ctx context.Context, id string) error {
-	q := `SELECT status FROM subscriptions WHERE id = $1`
+func (s *Store) lockSubscription(ctx context.Context, id string) (places int, err error) {
+	q := `SELECT status, floating, max_devices FROM subscriptions WHERE id = $1`
 	if s.d.Name == "postgres" {
 		q += ` FOR UPDATE`
 	}
 	var status string
-	err := s.writer().QueryRowContext(ctx, q, id).Scan(&status)
+	var floating bool
+	err = s.writer().QueryRowContext(ctx, q, id).Scan(&status, &floating, &places)
 	if err == sql.ErrNoRows {
-		return syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeSubscriptionNotFound, "subscription %s not found", id)
+		return 0, syncserver.Errorf(syncserver.KindNotFound, syncserver.CodeSubscriptionNotFound, "subscription %s not found", id)
 	}
 	if err != nil {
-		return s.dbErr("lock subscription", err)
+		return 0, s.dbErr("lock subscription", err)
 	}
 	if status != syncserver.SubscriptionActive {
-		return syncserver.Errorf(syncserver.KindForbidden, syncserver.CodeLicenseInactive, "the subscription is %s", status)
+		return 0, syncserver.Errorf(syncserver.KindForbidden, syncserver.CodeLicenseInactive, "the subscription is %s", status)
 	}
-	return nil
+	if !floating {
+		return 0, syncserver.Errorf(syncserver.KindConflict, syncserver.CodeNotFloating, "this license is not floating (any more): activate it to take a seat of its own")
+	}
+	return places, nil
 }
 
 // CheckoutLease: see syncserver.LeaseStore.
@@ -63,13 +67,17 @@ func (s *Store) checkout(ctx context.Context, c syncserver.LeaseCheckout) (*sync
 	var lease *syncserver.Lease
 	var dev *syncserver.Device
 	err := s.inTx(ctx, func(tx *Store) error {
-		if err := tx.lockSubscription(ctx, c.SubscriptionID); err != nil {
+		// The places are the locked row's: terms read before the lock may
+		// have changed since.
+		places, err := tx.lockSubscription(ctx, c.SubscriptionID)
+		if err != nil {
 			return err
 		}
+		c.Places, c.Floating = places, true
 		var live int
 		var firstT time.Time
 		var firstP *time.Time
-		err := tx.writer().QueryRowContext(ctx, `SELECT COUNT(*), MIN(l.expires_at) FROM leases l
+		err = tx.writer().QueryRowContext(ctx, `SELECT COUNT(*), MIN(l.expires_at) FROM leases l
 			WHERE l.subscription_id = $1 AND l.returned_at IS NULL AND l.expires_at > $2
 			AND l.device_row_id NOT IN (SELECT d.id FROM devices d WHERE d.subscription_id = $1 AND d.device_id = $3)`,
 			c.SubscriptionID, tx.t(c.At), c.DeviceID).Scan(&live, tmn(&firstP))
@@ -137,7 +145,7 @@ func (s *Store) RenewLease(ctx context.Context, deviceRowID, leaseID string, now
 			return err
 		}
 		if err == nil {
-			if err := tx.lockSubscription(ctx, l.SubscriptionID); err != nil {
+			if _, err := tx.lockSubscription(ctx, l.SubscriptionID); err != nil {
 				return err
 			}
 		}
@@ -170,7 +178,16 @@ func (s *Store) ReturnLease(ctx context.Context, deviceRowID string, at time.Tim
 		if err != nil || !ended {
 			return err
 		}
-		out, err = tx.GetLease(ctx, deviceRowID)
+		if out, err = tx.GetLease(ctx, deviceRowID); err != nil {
+			return err
+		}
+		if out.Borrowed {
+			// A borrowed seat's file lasts offline for days: the device's
+			// "deactivated" entry revokes it wherever the list reaches
+			// (the next sync of a copy kept back, say). Its next
+			// checkout's file, signed later, is not touched by it.
+			_, err = tx.appendRevocation(ctx, out.SubscriptionID, out.DeviceID, syncserver.StateDeactivated, at)
+		}
 		return err
 	})
 	return out, err

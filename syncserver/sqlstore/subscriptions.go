@@ -126,14 +126,23 @@ func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subsc
 			tenant_id = $12, revision = revision + 1, updated_at = $13, plan_id = $14, entitlements = $16,
 			floating = $17, lease_minutes = $18, max_borrow_days = $19, rebinds_per_year = $20,
 			monthly_price_cents = CASE WHEN COALESCE(plan_id, '') = COALESCE($14, '') THEN monthly_price_cents ELSE $15 END
-			WHERE id = $1 AND status <> 'revoked' RETURNING revision`,
+			WHERE id = $1 AND status <> 'revoked'
+			AND (floating = $17 OR NOT EXISTS (SELECT 1 FROM devices d WHERE d.subscription_id = subscriptions.id AND d.status IN ('active', 'inactive')))
+			RETURNING revision`,
 			x.ID, x.Tier, encodeList(x.Features), x.MaxDevices, tx.t(x.StartsAt), tx.t(x.ExpiresAt), tx.t(x.HardExpiresAt()),
 			x.GracePeriodDays, x.CheckInDays, x.MaxOfflineDays, x.FreeSeatsAfterDays, x.TenantID, tx.t(x.UpdatedAt),
 			nullString(x.PlanID), monthly, encodeEntitlements(x.Entitlements),
 			x.Floating, x.LeaseMinutes, x.MaxBorrowDays, x.RebindsPerYear).Scan(&rev)
 		if err == sql.ErrNoRows {
-			if _, err := tx.GetSubscription(ctx, x.ID); err != nil {
+			now, err := tx.GetSubscription(ctx, x.ID)
+			if err != nil {
 				return err
+			}
+			if now.Status != syncserver.SubscriptionRevoked {
+				// Seats of one kind are not seats of the other: a
+				// subscription changes kind with no device seated.
+				return &syncserver.Error{Kind: syncserver.KindConflict, Code: syncserver.CodeConflict, Field: "floating",
+					Message: "floating can change only while no device holds a seat: deactivate the subscription's devices first (their apps then check a seat out, or activate, under the new terms)"}
 			}
 			return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeConflict, "the subscription is revoked, which is final")
 		}
