@@ -178,6 +178,8 @@ func (a *Console) Mount(r chi.Router) {
 			r.Get("/devices.csv", a.exportDevices)
 			r.Get("/devices/{id}", a.device)
 			r.Post("/devices/{id}/{action:deactivate|block|unblock}", a.deviceAction)
+			r.Post("/devices/{id}/return-lease", a.returnLease)
+			r.Post("/devices/{id}/rebinds", a.grantRebinds)
 			r.Get("/offline", a.offlinePage)
 			r.Post("/offline", a.offlineActivate)
 			r.Post("/offline/sync", a.offlineSync)

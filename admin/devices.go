@@ -77,8 +77,12 @@ func (a *Console) deviceView(r *http.Request, f *form) (string, page, error) {
 	if err != nil {
 		return "", page{}, err
 	}
+	rebinds, err := a.svc.Rebinds(ctx, d.ID)
+	if err != nil {
+		return "", page{}, err
+	}
 	return "device", page{Title: "Device " + d.DeviceID, Nav: "devices", Form: f, Data: map[string]any{
-		"Device": d, "Sub": sub, "Customer": cust, "Heartbeats": beats, "Files": files, "Audit": auditRows(audit),
+		"Device": d, "Rebinds": rebinds, "Sub": sub, "Customer": cust, "Heartbeats": beats, "Files": files, "Audit": auditRows(audit),
 		"Usable": sub.Usable(a.svc.Now())}}, nil
 }
 

@@ -88,7 +88,8 @@ func (a *Console) newPlanView(r *http.Request, f *form) (string, page, error) {
 		return "", page{}, err
 	}
 	p := &syncserver.Plan{Product: r.URL.Query().Get("product"), DurationDays: 365, Currency: "USD", BillingPeriod: "month", MaxDevices: 1,
-		GracePeriodDays: syncserver.DefaultGracePeriodDays, CheckInDays: syncserver.DefaultCheckInDays, MaxOfflineDays: syncserver.DefaultMaxOfflineDays, SuspendOnRefund: true}
+		GracePeriodDays: syncserver.DefaultGracePeriodDays, CheckInDays: syncserver.DefaultCheckInDays, MaxOfflineDays: syncserver.DefaultMaxOfflineDays, SuspendOnRefund: true,
+		SeatTerms: syncserver.SeatTerms{LeaseMinutes: syncserver.DefaultLeaseMinutes, RebindsPerYear: syncserver.DefaultRebindsPerYear}}
 	return "plan", page{Title: "New plan", Nav: "plans", Form: f, Data: map[string]any{"Plan": p, "Products": products, "New": true,
 		"Price": "0.00", "Entitlements": "", "Features": "", "ReminderDays": "30, 7, 1"}}, nil
 }
@@ -128,6 +129,9 @@ func planInput(r *http.Request) (syncserver.PlanInput, error) {
 		if *x.dst, err = formInt(r, x.name); err != nil {
 			return in, err
 		}
+	}
+	if in.SeatInput, err = seatInput(r, nil); err != nil {
+		return in, err
 	}
 	cents, err := formPrice(r.PostFormValue("price"))
 	if err != nil {

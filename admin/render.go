@@ -183,6 +183,8 @@ var flashes = map[string]string{
 	"renewed":               "Renewed: devices get a new license file on their next sync.",
 	"shortened":             "The expiry was moved earlier: devices get a license file that ends sooner on their next sync.",
 	"terms-saved":           "Saved: devices get a new license file on their next sync.",
+	"lease-returned":        "The lease is returned: its seat is free for another device now.",
+	"rebinds-granted":       "Granted: the device may be rebound that many more times this year.",
 	"labels-saved":          "Saved. The external id and tags are yours alone: no device gets a new file for them.",
 	"suspend":               "Suspended: devices learn it on their next sync or validate. Reinstate to undo.",
 	"reinstate":             "Reinstated.",

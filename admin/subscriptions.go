@@ -252,8 +252,18 @@ func (a *Console) subscription(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Console) subscriptionView(r *http.Request, f *form) (string, page, error) {
+	return a.subscriptionPage(r, f, chi.URLParam(r, "id"))
+}
+
+// subscriptionViewOf is the page of subscription id, for a form posted
+// elsewhere (a device's lease).
+func (a *Console) subscriptionViewOf(id string) view {
+	return func(r *http.Request, f *form) (string, page, error) { return a.subscriptionPage(r, f, id) }
+}
+
+func (a *Console) subscriptionPage(r *http.Request, f *form, id string) (string, page, error) {
 	ctx := r.Context()
-	sub, err := a.svc.GetSubscription(ctx, chi.URLParam(r, "id"))
+	sub, err := a.svc.GetSubscription(ctx, id)
 	if err != nil {
 		return "", page{}, err
 	}
@@ -301,8 +311,14 @@ func (a *Console) subscriptionView(r *http.Request, f *form) (string, page, erro
 	if err != nil {
 		return "", page{}, err
 	}
+	var leases []syncserver.Lease
+	if sub.Floating {
+		if leases, err = a.svc.ListLeases(ctx, sub.ID); err != nil {
+			return "", page{}, err
+		}
+	}
 	return "subscription", page{Title: "Subscription " + sub.LicenseKey[:9], Nav: "subscriptions", Form: f, Data: map[string]any{
-		"Sub": sub, "Customer": cust, "Devices": devices, "Files": files, "Audit": auditRows(audit),
+		"Sub": sub, "Leases": leases, "Customer": cust, "Devices": devices, "Files": files, "Audit": auditRows(audit),
 		"Plan": plan, "Plans": plans, "Quotas": quotas, "Usage": usage, "Notes": notes, "Entitlements": entitlementsText(sub.Entitlements), "Tags": strings.Join(sub.Tags, ", "),
 		"Usable": sub.Usable(a.svc.Now()), "Final": sub.Status == syncserver.SubscriptionRevoked,
 		"Features": strings.Join(sub.Features, ", "), "Expires": sub.ExpiresAt.Format("2006-01-02"),
@@ -373,6 +389,9 @@ func (a *Console) termsInput(r *http.Request, id string) (syncserver.TermsInput,
 	in := syncserver.TermsInput{AllowBelowActive: r.PostFormValue("allow_below_active") == "yes"}
 	cur, err := a.svc.GetSubscription(r.Context(), id)
 	if err != nil {
+		return in, err
+	}
+	if in.Seats, err = seatInput(r, &cur.SeatTerms); err != nil {
 		return in, err
 	}
 	if _, sent := r.PostForm["plan_id"]; sent {
