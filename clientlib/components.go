@@ -11,7 +11,7 @@ import (
 )
 
 // MachineComponents returns this machine's fingerprint components for one
-// app (docs/license-format.md, section 7): machine_id everywhere, and what
+// app (docs/license-format.md, section 3.6): machine_id everywhere, and what
 // the platform offers besides (on Linux the board's UUID or serial, the
 // primary disk's serial and a physical interface's permanent MAC; on macOS
 // the platform serial number; on Windows the OS installation's product

@@ -10,7 +10,7 @@ import (
 )
 
 // The components of a device fingerprint: what a machine offers of each
-// (docs/license-format.md, section 7). Each value is the lowercase hex
+// (docs/license-format.md, section 3.6). Each value is the lowercase hex
 // SHA-256 of the raw value salted with the app's id, so that the server
 // never learns a serial number or a MAC address, and two apps see
 // different values.

@@ -75,7 +75,7 @@ const BACKOFF_MAX = 3600e3;
 
 const emptyState = () => ({ license_file: "", latest_trusted_ms: 0, last_sync_ms: 0, revocations: [], key_revocations: [], queue: [], rejected: [], device_key: null, exchanges: [], lease_key: "" });
 
-// The air-gapped exchange (docs/license-format.md, section 7): the same
+// The air-gapped exchange (docs/license-format.md, section 6.1): the same
 // files as the Go client's, byte for byte in their rules.
 const SYNC_REQUEST = ["-----BEGIN FLOWLYTIX SYNC REQUEST-----", "-----END FLOWLYTIX SYNC REQUEST-----", "flowlytix-sync-request+jwt"];
 const DEACTIVATION_RECEIPT = ["-----BEGIN FLOWLYTIX DEACTIVATION RECEIPT-----", "-----END FLOWLYTIX DEACTIVATION RECEIPT-----", "flowlytix-deactivation-receipt+jwt"];

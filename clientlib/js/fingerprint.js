@@ -69,7 +69,7 @@ export async function machineFingerprint(appId, { platform = process.platform, e
   return componentValue(appId, "machine_id", id);
 }
 
-// ---- components (docs/license-format.md, section 7) -------------------------
+// ---- components (docs/license-format.md, section 3.6) -------------------------
 // The same rules as the Go client (clientlib/components.go and
 // license/components.go); testdata/vectors/components.json and a Go test on
 // Linux hold the two to one answer.

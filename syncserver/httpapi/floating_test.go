@@ -401,7 +401,6 @@ func TestRebindNeedsTheDeviceProofAndARefusalLosesNothing(t *testing.T) {
 		}
 		r := s.do("POST", "/api/v1/licensing/activate", body(components(raw)), false)
 		require.Equal(t, 200, r.status, "%s", r.body)
-		token := r.json(t)["signed_token"].(string)
 
 		raw["disk"] = "d-p2"
 		moved := components(raw)
@@ -409,7 +408,7 @@ func TestRebindNeedsTheDeviceProofAndARefusalLosesNothing(t *testing.T) {
 		expectError(t, s.do("POST", "/api/v1/licensing/activate", body(moved), false), 401, "invalid_proof")
 		r = s.doWith("POST", "/api/v1/licensing/activate", body(moved), false, prove(t, d.key, "POST", s.url+"/api/v1/licensing/activate", time.Now()))
 		require.Equal(t, 200, r.status, "%s", r.body)
-		token = r.json(t)["signed_token"].(string)
+		token := r.json(t)["signed_token"].(string)
 
 		// A copy on other hardware syncs with the device's key: its usage
 		// is stored, its rebind refused, and it gets no file.
