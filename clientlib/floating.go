@@ -120,6 +120,10 @@ func (c *Client) recheckout(ctx context.Context) error {
 	if tok != nil && (!tok.Claims.IsLease() || tok.Claims.LeaseBorrowed || tok.Claims.Expiry.Sub(c.cfg.Now()) > 30*time.Second) {
 		return nil
 	}
+	// Under syncMu, as Checkin: a check-in is never undone by a
+	// re-checkout that read the key before it.
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
 	key, err := getMeta(ctx, c.db, metaLeaseKey)
 	if err != nil || key == "" {
 		return err

@@ -127,6 +127,12 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutOutp
 	leaseID := uuid.NewString()
 	if dev != nil {
 		if l, err := s.store.GetLease(ctx, dev.ID); err == nil && l.Live(now) {
+			if l.Borrowed {
+				// A borrowed seat's file lasts offline to its end: it
+				// is not traded for another lease, or a later check-in
+				// would not revoke it.
+				return nil, Errorf(KindConflict, CodeConflict, "this device borrowed its seat until %s: check it in first (the app's check-in, or an admin), then check a seat out again", l.ExpiresAt.UTC().Format(time.RFC3339))
+			}
 			leaseID = l.ID // a renewal: the same lease, a later end
 		}
 	}
@@ -150,6 +156,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutOutp
 		return nil, err
 	}
 	s.Checkouts.Add(1)
+	s.convertTrial(ctx, sub, a.fp) // a paid floating seat on a trial's device
 	return &CheckoutOutput{ActivateOutput: ActivateOutput{Subscription: sub, Device: dev, Token: lic.Token, File: lic.File}, Lease: lease}, nil
 }
 
@@ -180,7 +187,10 @@ func (s *Service) signLease(ctx context.Context, sub *Subscription, deviceID, fp
 // renewLease is a sync's renewal of the lease the device holds: a new file
 // ending lease_minutes from now. A borrowed lease keeps its end; a lease
 // that ended gets nothing (the app checks out again).
-func (s *Service) renewLease(ctx context.Context, sub *Subscription, dev *Device, held *license.Claims, now time.Time) ([]byte, error) {
+//
+// replace says the held file's key was revoked: a borrowed lease gets its
+// file again, signed with the current key, to the same end.
+func (s *Service) renewLease(ctx context.Context, sub *Subscription, dev *Device, held *license.Claims, replace bool, now time.Time) ([]byte, error) {
 	l, err := s.store.GetLease(ctx, dev.ID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -195,7 +205,7 @@ func (s *Service) renewLease(ctx context.Context, sub *Subscription, dev *Device
 		// A borrowed lease keeps its end; only a device rebound to a
 		// changed machine (or a new key) gets its file again, for the
 		// new fingerprint, to the same end.
-		if held.DeviceFingerprintSHA256 == dev.FingerprintSHA256 && held.DeviceKeyThumbprint == dev.KeyThumbprint {
+		if !replace && held.DeviceFingerprintSHA256 == dev.FingerprintSHA256 && held.DeviceKeyThumbprint == dev.KeyThumbprint {
 			return nil, nil
 		}
 		lic, rec, err := s.signLease(ctx, sub, dev.DeviceID, dev.FingerprintSHA256, dev.KeyThumbprint, l.ID, l.ExpiresAt, true, now)
@@ -358,7 +368,11 @@ func (s *Service) matchDevice(ctx context.Context, sub *Subscription, dev *Devic
 		if proof.JWS == "" {
 			return nil, Errorf(KindUnauthorized, CodeInvalidProof, "device %s's machine changed: it is rebound only by a call with a DPoP proof made with its key (the app that holds it); or deactivate the old device and activate this machine as a new one", dev.DeviceID)
 		}
-		if _, err := s.proofForDevice(*proof, dev, s.Now()); err != nil {
+		pr, err := s.proofForDevice(*proof, dev, s.Now())
+		if err != nil {
+			return nil, err
+		}
+		if err := s.useProof(ctx, s.store, pr); err != nil {
 			return nil, err
 		}
 	}

@@ -143,6 +143,7 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		return nil, err
 	}
 	var enrol *DeviceKey
+	storedKey := DeviceKey{PublicKey: dev.PublicKey, Thumbprint: dev.KeyThumbprint}
 	if proof != nil && !dev.Enrolled() {
 		// A device from before device keys proves its new key: it is
 		// bound now, with a file that names it (cnf), in one transaction.
@@ -174,7 +175,11 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 		case errors.As(err, &rebindRefused) && rebindRefused.Kind == KindConflict:
 			// Refused (another machine, a copy, the quota used up): the
 			// sync still stores what the app queued and brings its
-			// revocations; the app is told why it got no new file.
+			// revocations; the app is told why it got no new file. It
+			// gets no file, renews no lease, and a key it proved is not
+			// the device's: the caller may be a copy of the machine.
+			enrol = nil
+			dev.PublicKey, dev.KeyThumbprint = storedKey.PublicKey, storedKey.Thumbprint
 		case err != nil:
 			return nil, err
 		default:
@@ -207,11 +212,12 @@ func (s *Service) Sync(ctx context.Context, in SyncInput) (*SyncOutput, error) {
 	}
 	var rec *LicenseFileRecord
 	switch {
+	case out.RebindRefused != nil:
 	case out.Status.Usable() && dev.HoldsSeat() && sub.Floating:
 		// A floating seat's file is its lease's: the sync renews a live
 		// lease (a new file, recorded with the renewal), never gives a
 		// file beyond one.
-		if out.LicenseFile, err = s.renewLease(ctx, sub, dev, claims, now); err != nil {
+		if out.LicenseFile, err = s.renewLease(ctx, sub, dev, claims, replace, now); err != nil {
 			return nil, err
 		}
 	case out.Status.Usable() && dev.HoldsSeat():

@@ -122,6 +122,7 @@ export class LicenseClient extends EventEmitter {
   #nextN; // the next queue entry's number
   #usageQueued; // queued usage events, counted
   #loop = null; // the background loop, when started
+  #checkedIn = false; // checkin() ran: the loop checks no seat out again
   #parsed = null; // the verified current file, cached by check()
   #key = null; // the device key (devicekey.js), loaded or made by open()
   #clockOffsetMs = 0; // the server's clock minus this one, when far apart
@@ -430,6 +431,7 @@ export class LicenseClient extends EventEmitter {
    */
   async checkout(licenseKey, borrowDays = 0) {
     if (!this.#key) throw new Error("open() the client first: it loads the device key");
+    this.#checkedIn = false;
     const out = await this.#post("/api/v1/licensing/checkout", { license_key: licenseKey, borrow_days: borrowDays, ...this.#components(),
       device_fingerprint_sha256: fingerprintHash(this.#o.fingerprint), device_public_key: this.#key.publicJWK(),
       device_info: { device_id: this.#o.deviceId, platform: this.#o.platform, app_version: this.#o.appVersion } }, { replayable: true });
@@ -450,7 +452,7 @@ export class LicenseClient extends EventEmitter {
   async #recheckout() {
     const c = this.#state.license_file ? parse(this.#state.license_file)?.claims : null;
     if (c && (!c.lease_id || c.lease_borrowed || c.exp * 1000 - this.#o.now() > 30e3)) return;
-    if (!this.#state.lease_key) return;
+    if (!this.#state.lease_key || this.#checkedIn) return;
     await this.checkout(this.#state.lease_key);
   }
 
@@ -463,6 +465,10 @@ export class LicenseClient extends EventEmitter {
 
   /** checkin sends the queue and returns this device's floating seat at once; the lease file is forgotten. */
   async checkin() {
+    // A loop run under way (a sync, a re-checkout) finishes first, and no
+    // re-checkout follows until checkout() is called again.
+    this.#checkedIn = true;
+    if (this.#loop?.running) await this.#loop.running;
     const parsed = this.#state.license_file ? parse(this.#state.license_file) : null;
     if (!parsed?.claims?.lease_id) throw new Error("checkin: this device holds no floating seat's lease");
     try { await this.sync(); } catch (e) { if (!(e instanceof APIError)) throw e; }

@@ -428,3 +428,52 @@ func TestRebindNeedsTheDeviceProofAndARefusalLosesNothing(t *testing.T) {
 		assert.Equal(t, license.FingerprintHash(moved.Fingerprint()), devs[0].(map[string]any)["fingerprint_sha256"], "the device stays the real machine's")
 	})
 }
+
+// Review cases: a borrowed seat is not traded for a lease; lowered seats
+// end the latest leases with their time; a refused rebind binds no key.
+func TestFloatingEdges(t *testing.T) {
+	floatingBackend(t, func(t *testing.T, s *server, now func() time.Time, later func(time.Duration)) {
+		subID, key := s.floatingSub(t, 2, map[string]any{"lease_minutes": 10, "max_borrow_days": 7})
+		a, b := newSeatDevice(t, "edge-a"), newSeatDevice(t, "edge-b")
+		r := s.checkout(t, key, a, 7)
+		leaseOf(t, r)
+		expectError(t, s.checkout(t, key, a, 0), 409, "conflict")
+
+		// Seats lowered to one: the lease that started first keeps
+		// renewing; the later one ends with its time.
+		require.Equal(t, 200, s.checkin(t, a, r.json(t)["signed_token"].(string), now()).status)
+		ra := s.checkout(t, key, a, 0)
+		leaseOf(t, ra)
+		later(time.Second)
+		rb := s.checkout(t, key, b, 0)
+		leaseOf(t, rb)
+		p := s.do("PATCH", "/api/v1/subscriptions/"+subID, map[string]any{"max_devices": 1}, true)
+		require.Equal(t, 200, p.status, "%s", p.body)
+		later(5 * time.Minute)
+		r = s.leaseSync(t, b, rb.json(t)["signed_token"].(string), now())
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.Nil(t, r.json(t)["license_file"], "the later lease is not renewed past the lowered seats")
+		r = s.leaseSync(t, a, ra.json(t)["signed_token"].(string), now())
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.NotNil(t, r.json(t)["license_file"], "the first lease renews")
+	})
+	eachBackend(t, noLimits, func(t *testing.T, s *server) {
+		// A device from before keys; a copy of its machine syncs with a
+		// key of its own and other hardware.
+		subID, key := s.subscription(1)
+		orig := components(map[string]string{"machine_id": "m-k", "board": "b-k", "disk": "d-k", "mac": "02:00:00:00:00:20"})
+		r := s.activateComponents(t, key, "keyless", orig)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		clone := components(map[string]string{"machine_id": "m-k", "board": "b-c", "disk": "d-c", "mac": "02:00:00:00:00:21"})
+		thief, err := license.NewDeviceKey()
+		require.NoError(t, err)
+		r = s.doWith("POST", "/api/v1/licensing/sync", map[string]any{"token": r.json(t)["signed_token"], "device_id": "keyless", "revocation_cursor": 0,
+			"device_fingerprint_sha256": license.FingerprintHash(clone.Fingerprint()), "device_components": clone},
+			false, prove(t, thief, "POST", s.url+"/api/v1/licensing/sync", time.Now()))
+		require.Equal(t, 200, r.status, "%s", r.body)
+		assert.NotNil(t, r.json(t)["rebind_refused"])
+		assert.Nil(t, r.json(t)["license_file"], "a refused copy gets no file")
+		dev := s.do("GET", "/api/v1/subscriptions/"+subID+"/devices", nil, true).json(t)["items"].([]any)[0].(map[string]any)
+		assert.Nil(t, dev["key_thumbprint"], "the copy's key is not the device's")
+	})
+}

@@ -128,7 +128,7 @@ func (s *Store) freeSeats(ctx context.Context, days int, before, now time.Time) 
 		freed = 0
 		rows, err := tx.writer().QueryContext(ctx, `UPDATE devices SET status = 'deactivated', deactivated_at = $1
 			WHERE id IN (SELECT id FROM devices WHERE status IN ('active', 'inactive') AND last_seen_at < $2
-				AND subscription_id IN (SELECT id FROM subscriptions WHERE free_seats_after_days = $3) LIMIT $4)
+				AND subscription_id IN (SELECT id FROM subscriptions WHERE free_seats_after_days = $3 AND NOT floating) LIMIT $4)
 			AND status IN ('active', 'inactive') AND last_seen_at < $2
 			RETURNING subscription_id, device_id`, tx.t(now), tx.t(before), days, jobChunk)
 		if err != nil {

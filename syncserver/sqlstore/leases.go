@@ -145,8 +145,20 @@ func (s *Store) RenewLease(ctx context.Context, deviceRowID, leaseID string, now
 			return err
 		}
 		if err == nil {
-			if _, err := tx.lockSubscription(ctx, l.SubscriptionID); err != nil {
+			places, err := tx.lockSubscription(ctx, l.SubscriptionID)
+			if err != nil {
 				return err
+			}
+			// Seats lowered meanwhile: the leases that started first keep
+			// renewing, the later ones end with their time.
+			var before int
+			if err := tx.writer().QueryRowContext(ctx, `SELECT COUNT(*) FROM leases WHERE subscription_id = $1 AND returned_at IS NULL AND expires_at > $2
+				AND device_row_id <> $3 AND (started_at < $4 OR (started_at = $4 AND id < $5))`,
+				l.SubscriptionID, tx.t(now), deviceRowID, tx.t(l.StartedAt), l.ID).Scan(&before); err != nil {
+				return tx.dbErr("count leases", err)
+			}
+			if before >= places {
+				return syncserver.Errorf(syncserver.KindConflict, syncserver.CodeLeaseExpired, "the license's seats were lowered: this lease ends with its time")
 			}
 		}
 		// Guarded by the lease's own state under the lock: a lease that
@@ -186,7 +198,9 @@ func (s *Store) ReturnLease(ctx context.Context, deviceRowID string, at time.Tim
 			// "deactivated" entry revokes it wherever the list reaches
 			// (the next sync of a copy kept back, say). Its next
 			// checkout's file, signed later, is not touched by it.
-			_, err = tx.appendRevocation(ctx, out.SubscriptionID, out.DeviceID, syncserver.StateDeactivated, at)
+			// Timed in the second before: a file of a new checkout signed
+			// in the return's own second is not revoked by it.
+			_, err = tx.appendRevocation(ctx, out.SubscriptionID, out.DeviceID, syncserver.StateDeactivated, at.Truncate(time.Second).Add(-time.Millisecond))
 		}
 		return err
 	})

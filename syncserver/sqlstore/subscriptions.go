@@ -120,6 +120,15 @@ func (s *Store) UpdateSubscriptionTerms(ctx context.Context, x *syncserver.Subsc
 		if err != nil {
 			return err
 		}
+		if tx.d.Name == "postgres" {
+			// The row locked first: the UPDATE below then reads the
+			// devices committed before the lock (READ COMMITTED takes
+			// a snapshot per statement), so a checkout that seated a
+			// device meanwhile is seen by its NOT EXISTS.
+			if _, err := tx.writer().ExecContext(ctx, `SELECT id FROM subscriptions WHERE id = $1 FOR UPDATE`, x.ID); err != nil {
+				return tx.dbErr("lock subscription", err)
+			}
+		}
 		var rev int64
 		err = tx.writer().QueryRowContext(ctx, `UPDATE subscriptions SET tier = $2, features = $3, max_devices = $4, starts_at = $5, expires_at = $6,
 			hard_expires_at = $7, grace_period_days = $8, check_in_days = $9, max_offline_days = $10, free_seats_after_days = $11,
