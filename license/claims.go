@@ -346,7 +346,7 @@ func (c *Claims) check(members map[string]jsonKind) error {
 		return fmt.Errorf("claims: lease_id and lease_borrowed go together")
 	case hasLease && !hasID:
 		return fmt.Errorf("claims: a lease is a device's, and the file is bound to no device")
-	case hasLease && !isUUID(c.LeaseID):
+	case hasLease && !IsUUID(c.LeaseID):
 		return fmt.Errorf("claims: lease_id must be a UUID")
 	case hasLease && c.GracePeriodDays != 0:
 		return fmt.Errorf("claims: a lease has no grace: grace_period_days must be 0")
@@ -410,9 +410,9 @@ func parseUTC(name, s string) (time.Time, error) {
 	return t, nil
 }
 
-// isUUID reports whether s is a UUID in its 36-character lowercase or
-// uppercase hex form.
-func isUUID(s string) bool {
+// IsUUID reports whether s has the form of a UUID: 36 characters, hex
+// digits (either case) and four dashes in their places.
+func IsUUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}

@@ -79,25 +79,7 @@ func sane(t, now time.Time) bool {
 // IsUUID reports whether s has the form of a UUID: the event ids apps
 // make, and the ids of the store's records (a search looks those up by key
 // instead of scanning text).
-func IsUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+func IsUUID(s string) bool { return license.IsUUID(s) }
 
 // Sync stores what an offline app queued (heartbeats and usage, exactly
 // once by event id, in one transaction), and answers with the

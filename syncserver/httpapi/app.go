@@ -70,13 +70,7 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	// Limit by the canonical key, so that case and look-alikes do not
-	// multiply a guesser's budget.
-	key, _ := license.ParseLicenseKey(req.LicenseKey)
-	if key == "" {
-		key = "malformed"
-	}
-	if a.rateLimited(w, r, check{a.activateIP, a.clientIP(r)}, check{a.activateKey, key}) {
+	if a.activationLimited(w, r, req.LicenseKey) {
 		return
 	}
 	in := req.input()

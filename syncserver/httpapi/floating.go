@@ -28,11 +28,7 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.log, err)
 		return
 	}
-	key, _ := license.ParseLicenseKey(req.LicenseKey)
-	if key == "" {
-		key = "malformed"
-	}
-	if a.rateLimited(w, r, check{a.activateIP, a.clientIP(r)}, check{a.activateKey, key}) {
+	if a.activationLimited(w, r, req.LicenseKey) {
 		return
 	}
 	in := req.input()
@@ -45,6 +41,17 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
 	resp := checkoutResponse{activated(&out.ActivateOutput), out.Lease}
 	resp.ExpiresAt = out.Lease.ExpiresAt
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// activationLimited answers 429 when the client address or the license
+// key (canonical, so that case and look-alikes do not multiply a guesser's
+// budget) has asked too often: activations and checkouts share it.
+func (a *API) activationLimited(w http.ResponseWriter, r *http.Request, licenseKey string) bool {
+	key, _ := license.ParseLicenseKey(licenseKey)
+	if key == "" {
+		key = "malformed"
+	}
+	return a.rateLimited(w, r, check{a.activateIP, a.clientIP(r)}, check{a.activateKey, key})
 }
 
 // input is an activation's (or checkout's) body as the service takes it.

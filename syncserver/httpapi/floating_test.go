@@ -38,17 +38,10 @@ func (s *server) floatingSub(t *testing.T, places int, extra map[string]any) (id
 	return m["id"].(string), m["license_key"].(string)
 }
 
-type seatDevice struct {
-	id  string
-	key *license.DeviceKey
-	fp  string
-}
+// seatDevice is an app checking seats out: its key and fingerprint.
+type seatDevice = trialDevice
 
-func newSeatDevice(t *testing.T, id string) seatDevice {
-	k, err := license.NewDeviceKey()
-	require.NoError(t, err)
-	return seatDevice{id: id, key: k, fp: license.FingerprintHash("fp-" + id)}
-}
+var newSeatDevice = newTrialDevice
 
 func (s *server) checkout(t *testing.T, licenseKey string, d seatDevice, borrowDays int) response {
 	t.Helper()
