@@ -66,6 +66,11 @@ func serve(t *testing.T, svc *syncserver.Service, st syncserver.Store, limits ht
 	return &server{t: t, url: ts.URL, svc: svc, store: st, admin: token, api: api}
 }
 
+// testClient gives up on a request after a minute: a request stuck in
+// the server fails its test, naming itself, instead of hanging the run
+// until go test's timeout.
+var testClient = &http.Client{Timeout: time.Minute}
+
 type response struct {
 	status int
 	header http.Header
@@ -112,7 +117,7 @@ func (s *server) doWith(method, path string, body any, admin bool, headers map[s
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
@@ -159,7 +164,7 @@ func activateBody(key, device string) map[string]any {
 }
 
 func httpDo(req *http.Request) (response, error) {
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		return response{}, err
 	}
