@@ -48,10 +48,16 @@ func TestFloatingSeatCheckoutRenewalExpiryAndCheckin(t *testing.T) {
 	require.True(t, errors.As(err, &ae))
 	assert.InDelta(t, 300, ae.RetryAfter.Seconds(), 5, "when the seat comes free")
 
-	// A sync renews the lease (a new file, the same lease).
+	// A sync with more than half the lease left signs nothing; past half
+	// (the server's and the app's clocks 3 minutes on), a sync renews
+	// the lease: a new file, the same lease.
 	first := res.Claims
-	time.Sleep(1100 * time.Millisecond) // a later iat
 	rep, err := a.Sync(ctx)
+	require.NoError(t, err)
+	assert.False(t, rep.NewLicense, "no renewal yet")
+	l.offset.Store(int64(3 * time.Minute))
+	clk.t = time.Now().Add(3 * time.Minute)
+	rep, err = a.Sync(ctx)
 	require.NoError(t, err)
 	assert.True(t, rep.NewLicense, "the sync renewed the lease")
 	renewed := a.Check().Claims
@@ -59,9 +65,9 @@ func TestFloatingSeatCheckoutRenewalExpiryAndCheckin(t *testing.T) {
 	assert.True(t, renewed.Expiry.After(first.Expiry))
 
 	// Offline past its end, the lease is expired: "no free seat".
-	clk.t = time.Now().Add(6 * time.Minute)
+	clk.t = time.Now().Add(9 * time.Minute)
 	assert.Equal(t, clientlib.StatusExpired, a.Check().Status)
-	clk.t = time.Now()
+	clk.t = time.Now().Add(3 * time.Minute)
 
 	// Returned at once: the other machine gets the seat.
 	require.NoError(t, a.Checkin(ctx))

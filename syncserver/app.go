@@ -174,28 +174,7 @@ func (s *Service) current(sub *Subscription, f *LicenseFileRecord, now time.Time
 // Deactivate frees the seat of the device the token belongs to. A device
 // with a key needs the call's proof made with it.
 func (s *Service) Deactivate(ctx context.Context, token, deviceID string, p Proof) error {
-	if err := checkField("token", token, true, license.MaxFileSize); err != nil {
-		return err
-	}
-	if err := checkField("device_id", deviceID, true, 200); err != nil {
-		return err
-	}
-	claims, err := s.verifyToken(token)
-	if err != nil {
-		return Errorf(KindUnauthorized, CodeTokenInvalid, "the token is not a valid license file")
-	}
-	if claims.DeviceBound() && claims.DeviceID != deviceID {
-		return Errorf(KindForbidden, CodeDeviceMismatch, "the token belongs to another device")
-	}
-	dev, err := s.store.GetDeviceByDeviceID(ctx, claims.SubscriptionID, deviceID)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return Errorf(KindNotFound, CodeDeviceNotFound, "this device is not activated")
-		}
-		return err
-	}
-	now := s.Now()
-	proof, err := s.proofForDevice(p, dev, now)
+	dev, proof, now, err := s.provenDevice(ctx, token, deviceID, p)
 	if err != nil {
 		return err
 	}
@@ -210,6 +189,39 @@ func (s *Service) Deactivate(ctx context.Context, token, deviceID string, p Proo
 		return s.emit(ctx, tx, EventDeviceDeactivated, map[string]any{"object": "device", "id": dev.ID, "device": out,
 			"subscription_id": dev.SubscriptionID, "actor": "app"})
 	})
+}
+
+// provenDevice is the device a call names, checked as every call after
+// activation is: the token a valid file of its subscription, bound to this
+// device if bound at all, and the call's proof made with the device's key.
+// The proof is the caller's to use (useProof) with its change.
+func (s *Service) provenDevice(ctx context.Context, token, deviceID string, p Proof) (*Device, *checkedProof, time.Time, error) {
+	if err := checkField("token", token, true, license.MaxFileSize); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	if err := checkField("device_id", deviceID, true, 200); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	claims, err := s.verifyToken(token)
+	if err != nil {
+		return nil, nil, time.Time{}, Errorf(KindUnauthorized, CodeTokenInvalid, "the token is not a valid license file")
+	}
+	if claims.DeviceBound() && claims.DeviceID != deviceID {
+		return nil, nil, time.Time{}, Errorf(KindForbidden, CodeDeviceMismatch, "the token belongs to another device")
+	}
+	dev, err := s.store.GetDeviceByDeviceID(ctx, claims.SubscriptionID, deviceID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil, time.Time{}, Errorf(KindNotFound, CodeDeviceNotFound, "this device is not activated")
+		}
+		return nil, nil, time.Time{}, err
+	}
+	now := s.Now()
+	proof, err := s.proofForDevice(p, dev, now)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	return dev, proof, now, nil
 }
 
 // deviceEventData is what a device event made outside the admin carries.

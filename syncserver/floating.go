@@ -218,8 +218,15 @@ func (s *Service) renewLease(ctx context.Context, sub *Subscription, dev *Device
 		}
 		return lic.File, nil
 	}
-	lic, rec, err := s.signLease(ctx, sub, dev.DeviceID, dev.FingerprintSHA256, dev.KeyThumbprint, l.ID,
-		now.Add(time.Duration(sub.LeaseMinutes)*time.Minute), false, now)
+	// A lease file with more than half its time left is not renewed yet:
+	// a device sending its backlog in many syncs signs once, not once a
+	// sync. The clients sync at half the time left.
+	length := time.Duration(sub.LeaseMinutes) * time.Minute
+	if held.LeaseID == l.ID && !replace && held.DeviceFingerprintSHA256 == dev.FingerprintSHA256 &&
+		held.DeviceKeyThumbprint == dev.KeyThumbprint && held.Expiry.Sub(now) > length/2 {
+		return nil, nil
+	}
+	lic, rec, err := s.signLease(ctx, sub, dev.DeviceID, dev.FingerprintSHA256, dev.KeyThumbprint, l.ID, now.Add(length), false, now)
 	if err != nil {
 		return nil, err
 	}
@@ -236,28 +243,7 @@ func (s *Service) renewLease(ctx context.Context, sub *Subscription, dev *Device
 // free for another device. A device without a live lease is fine (it was
 // returned already, or expired).
 func (s *Service) Checkin(ctx context.Context, token, deviceID string, p Proof) (*Lease, error) {
-	if err := checkField("token", token, true, license.MaxFileSize); err != nil {
-		return nil, err
-	}
-	if err := checkField("device_id", deviceID, true, 200); err != nil {
-		return nil, err
-	}
-	claims, err := s.verifyToken(token)
-	if err != nil {
-		return nil, Errorf(KindUnauthorized, CodeTokenInvalid, "the token is not a valid license file")
-	}
-	if claims.DeviceBound() && claims.DeviceID != deviceID {
-		return nil, Errorf(KindForbidden, CodeDeviceMismatch, "the token belongs to another device")
-	}
-	dev, err := s.store.GetDeviceByDeviceID(ctx, claims.SubscriptionID, deviceID)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, Errorf(KindNotFound, CodeDeviceNotFound, "this device is not activated")
-		}
-		return nil, err
-	}
-	now := s.Now()
-	proof, err := s.proofForDevice(p, dev, now)
+	dev, proof, now, err := s.provenDevice(ctx, token, deviceID, p)
 	if err != nil {
 		return nil, err
 	}
